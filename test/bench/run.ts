@@ -1,0 +1,16 @@
+import { benchWebrtcLoopback } from './webrtcLoopback.js';
+
+/**
+ * `npm run bench`: every benchmark prints our figure next to an anchor measured in the same run
+ * on the same machine, and the ratio. Pass names to run a subset: `npm run bench -- webrtc`.
+ */
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  webrtc: benchWebrtcLoopback,
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, bench] of Object.entries(BENCHMARKS)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  console.log(`== ${name}`);
+  await bench();
+}

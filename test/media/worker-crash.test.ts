@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import kurento from 'kurento-client';
+import type { Browser } from 'playwright-core';
+import { BrowserPeer, QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
+import { launchChromium } from '../helpers/browser.js';
+import { startEngineProcess, workerPids, type EngineProcess } from '../helpers/engineProcess.js';
+import { classify, makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
+import { negotiate } from '../helpers/negotiate.js';
+
+let engine: EngineProcess;
+let browser: Browser;
+let dir: string;
+
+before(async () => {
+  dir = await mediaDir();
+  engine = await startEngineProcess();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await engine?.stop();
+});
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('kill -9 of one pipeline worker raises Error on its objects while another pipeline keeps streaming', async () => {
+  const quadrantsA: Quadrants = ['red', 'red', 'blue', 'blue'];
+  const quadrantsB: Quadrants = ['green', 'magenta', 'yellow', 'cyan'];
+  const clipA = await makeQuadrantClip(path.join(dir, 'a.webm'), quadrantsA, { seconds: 20, container: 'webm' });
+  const clipB = await makeQuadrantClip(path.join(dir, 'b.webm'), quadrantsB, { seconds: 20, container: 'webm' });
+  const client = await kurento(engine.url, { failAfter: 1 });
+
+  const before = new Set(await workerPids(engine.pid));
+  const pipelineA = await client.create('MediaPipeline');
+  const afterA = await workerPids(engine.pid);
+  const pipelineB = await client.create('MediaPipeline');
+  const afterB = await workerPids(engine.pid);
+  const workerA = afterA.filter((pid) => !before.has(pid));
+  const workerB = afterB.filter((pid) => !afterA.includes(pid));
+  assert.equal(workerA.length, 1, 'one worker process per pipeline');
+  assert.equal(workerB.length, 1, 'one worker process per pipeline');
+
+  const streams = [];
+  for (const [pipeline, clip] of [
+    [pipelineA, clipA],
+    [pipelineB, clipB],
+  ] as const) {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
+    const viewer = await pipeline.create('WebRtcEndpoint');
+    await player.connect(viewer);
+    const peer = await BrowserPeer.open(browser);
+    await negotiate(viewer, peer, { send: false });
+    await player.play();
+    await peer.waitForFrames(10, 15_000);
+    streams.push({ pipeline, player, viewer, peer });
+  }
+  const [a, b] = streams;
+  assert.ok(a !== undefined && b !== undefined);
+  assert.deepEqual((await b.peer.sample(QUADRANT_CENTRES)).map(classify), [...quadrantsB]);
+
+  const errorsA: string[] = [];
+  const raised = (name: string) =>
+    new Promise<void>((resolve) => {
+      const listener = (event: { type: string }): void => {
+        errorsA.push(`${name}:${event.type}`);
+        resolve();
+      };
+      if (name === 'player') a.player.on('Error', listener);
+      else if (name === 'viewer') a.viewer.on('Error', listener);
+      else a.pipeline.on('Error', listener);
+    });
+  const allRaised = Promise.all([raised('pipeline'), raised('player'), raised('viewer')]);
+  // Subscriptions are requests too; let them reach the engine before the crash.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+
+  process.kill(workerA[0] ?? 0, 'SIGKILL');
+  await allRaised;
+  assert.equal(errorsA.length, 3, `Error on pipeline, player and viewer: ${errorsA.join(', ')}`);
+
+  // B keeps streaming: new frames keep arriving with the right picture for two more seconds.
+  const framesBefore = (await b.peer.received()).frames;
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const framesAfter = (await b.peer.received()).frames;
+  assert.ok(framesAfter - framesBefore > 30, `B decoded ${framesAfter - framesBefore} frames in 2 s`);
+  assert.deepEqual((await b.peer.sample(QUADRANT_CENTRES)).map(classify), [...quadrantsB]);
+  assert.ok((await b.player.getPosition()) > 0, 'B still answers requests');
+
+  // Calls on the dead pipeline fail clearly instead of hanging.
+  await assert.rejects(a.player.getPosition());
+
+  await pipelineA.release();
+  await pipelineB.release();
+  await waitFor('every worker to exit', async () => (await workerPids(engine.pid)).length === 0, 5_000);
+  await a.peer.close();
+  await b.peer.close();
+  client.close();
+});
