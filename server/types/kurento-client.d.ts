@@ -4,9 +4,9 @@
  * and from KurentoClient.js. @types/kurento-client describes 6.14 and misnames 7.x events, so
  * Montage carries its own. Only what Montage calls is declared; add more from the kmd files.
  */
-declare module "kurento-client" {
+declare module 'kurento-client' {
   namespace kurento {
-    type MediaType = "AUDIO" | "VIDEO" | "DATA";
+    type MediaType = 'AUDIO' | 'VIDEO' | 'DATA';
 
     interface Options {
       failAfter?: number;
@@ -124,18 +124,9 @@ declare module "kurento-client" {
         mediaType?: MediaType,
         description?: string,
       ): Promise<ElementConnectionData[]>;
-      isMediaFlowingIn(
-        mediaType: MediaType,
-        sinkMediaDescription?: string,
-      ): Promise<boolean>;
-      isMediaFlowingOut(
-        mediaType: MediaType,
-        sourceMediaDescription?: string,
-      ): Promise<boolean>;
-      isMediaTranscoding(
-        mediaType: MediaType,
-        binName?: string,
-      ): Promise<boolean>;
+      isMediaFlowingIn(mediaType: MediaType, sinkMediaDescription?: string): Promise<boolean>;
+      isMediaFlowingOut(mediaType: MediaType, sourceMediaDescription?: string): Promise<boolean>;
+      isMediaTranscoding(mediaType: MediaType, binName?: string): Promise<boolean>;
       getGstreamerDot(details?: string): Promise<string>;
     }
 
@@ -152,8 +143,8 @@ declare module "kurento-client" {
 
     interface BaseRtpEndpoint extends SdpEndpoint {
       requestKeyframe(): Promise<void>;
-      getMediaState(): Promise<"CONNECTED" | "DISCONNECTED">;
-      getConnectionState(): Promise<"CONNECTED" | "DISCONNECTED">;
+      getMediaState(): Promise<'CONNECTED' | 'DISCONNECTED'>;
+      getConnectionState(): Promise<'CONNECTED' | 'DISCONNECTED'>;
     }
 
     interface WebRtcEndpoint extends BaseRtpEndpoint {
@@ -171,7 +162,7 @@ declare module "kurento-client" {
 
     interface UriEndpoint extends MediaElement {
       getUri(): Promise<string>;
-      getState(): Promise<"STOP" | "START" | "PAUSE">;
+      getState(): Promise<'STOP' | 'START' | 'PAUSE'>;
       pause(): Promise<void>;
       stop(): Promise<void>;
     }
@@ -233,21 +224,16 @@ declare module "kurento-client" {
 
     interface KurentoClient {
       readonly sessionId: string | undefined;
-      create(type: "MediaPipeline"): Promise<MediaPipeline>;
+      create(type: 'MediaPipeline'): Promise<MediaPipeline>;
       getServerManager(): Promise<ServerManager>;
       getMediaobjectById(id: string): Promise<MediaObject>;
       close(): void;
-      on(
-        event: "disconnect" | "reconnected",
-        listener: (sameSession?: boolean) => void,
-      ): this;
+      on(event: 'disconnect' | 'reconnected', listener: (sameSession?: boolean) => void): this;
     }
 
     interface Constructor {
       (uri: string, options?: Options): Promise<KurentoClient>;
-      getComplexType(
-        name: "IceCandidate",
-      ): (value: IceCandidate) => IceCandidate;
+      getComplexType(name: 'IceCandidate'): (value: IceCandidate) => IceCandidate;
       getComplexType(name: string): (value: object) => object;
     }
   }

@@ -5,7 +5,8 @@ import type { CandidateInit } from '../helpers/BrowserPeer.js';
 import { REPO_ROOT } from '../helpers/engineProcess.js';
 
 /** Messages kms/worker/bench/webrtc-echo writes on stdout, one JSON object per line. */
-type EchoMessage = { answer: string } | { candidate: string; sdpMLineIndex: number } | { state: string };
+type EchoMessage =
+  { answer: string } | { candidate: string; sdpMLineIndex: number } | { state: string };
 
 /**
  * The benchmark anchor: a plain webrtcbin echo (kms/worker/bench/webrtc-echo.c) driven over
@@ -23,7 +24,9 @@ export class AnchorEcho {
 
   static start(): AnchorEcho {
     const binary = path.join(REPO_ROOT, 'kms/worker/build/webrtc-echo');
-    const child = spawn(binary, ['--ice-address', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(binary, ['--ice-address', '127.0.0.1'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     child.stderr.resume();
     return new AnchorEcho(child);
   }
@@ -44,13 +47,17 @@ export class AnchorEcho {
     return answer;
   }
 
-  async gatherCandidates(): Promise<void> {
+  gatherCandidates(): Promise<void> {
     // webrtcbin gathers on its own once the local description is set.
+    return Promise.resolve();
   }
 
-  async addIceCandidate(candidate: unknown): Promise<void> {
+  addIceCandidate(candidate: unknown): Promise<void> {
     const { candidate: line, sdpMLineIndex } = candidate as CandidateInit;
-    this.child.stdin.write(`${JSON.stringify({ candidate: line, sdpMLineIndex: sdpMLineIndex ?? 0 })}\n`);
+    this.child.stdin.write(
+      `${JSON.stringify({ candidate: line, sdpMLineIndex: sdpMLineIndex ?? 0 })}\n`,
+    );
+    return Promise.resolve();
   }
 
   async stop(): Promise<void> {
@@ -71,7 +78,11 @@ export class AnchorEcho {
     if ('answer' in message) {
       this.answerWaiter?.(message.answer);
     } else if ('candidate' in message) {
-      const candidate = { candidate: message.candidate, sdpMid: null, sdpMLineIndex: message.sdpMLineIndex };
+      const candidate = {
+        candidate: message.candidate,
+        sdpMid: null,
+        sdpMLineIndex: message.sdpMLineIndex,
+      };
       for (const listener of this.candidateListeners) listener(candidate);
     }
   }

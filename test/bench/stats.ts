@@ -30,7 +30,9 @@ export function printComparison(title: string, rows: readonly ComparisonRow[]): 
     row.anchor > 0 ? `${(row.ours / row.anchor).toFixed(2)}x` : 'n/a',
     row.goal ?? '',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => (line[i] ?? '').length)));
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...lines.map((line) => (line[i] ?? '').length)),
+  );
   const format = (cells: readonly string[]): string =>
     cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ');
   console.log(format(header));

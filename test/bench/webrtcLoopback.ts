@@ -32,7 +32,11 @@ async function measureCpu(pids: () => Promise<number[]>): Promise<number> {
   return ((end - start) / CLOCK_TICKS_PER_SECOND / (CPU_WINDOW_MS / 1000)) * 100;
 }
 
-async function runEngine(browser: Browser, engineUrl: string, enginePid: number): Promise<RunFigures> {
+async function runEngine(
+  browser: Browser,
+  engineUrl: string,
+  enginePid: number,
+): Promise<RunFigures> {
   const client = await kurento(engineUrl, { failAfter: 1 });
   const pipeline = await client.create('MediaPipeline');
   try {
@@ -58,7 +62,7 @@ async function runAnchor(browser: Browser): Promise<RunFigures> {
     const offeredAt = await negotiate(echo, peer, { send: true });
     const { firstFrameAt } = await peer.waitForFrames(1, 20_000);
     await peer.waitForFrames(60, 20_000);
-    const cpuPercent = await measureCpu(async () => [echo.pid]);
+    const cpuPercent = await measureCpu(() => Promise.resolve([echo.pid]));
     await peer.close();
     return { firstFrameMs: firstFrameAt - offeredAt, cpuPercent };
   } finally {
@@ -73,7 +77,12 @@ async function runAnchor(browser: Browser): Promise<RunFigures> {
  */
 export async function benchWebrtcLoopback(): Promise<void> {
   const dir = await mediaDir();
-  const camera = await makeQuadrantY4m(path.join(dir, 'camera.y4m'), ['red', 'green', 'blue', 'yellow']);
+  const camera = await makeQuadrantY4m(path.join(dir, 'camera.y4m'), [
+    'red',
+    'green',
+    'blue',
+    'yellow',
+  ]);
   const engine = await startEngineProcess();
   const browser = await launchChromium({ fakeVideoFile: camera });
   const ours: RunFigures[] = [];
@@ -88,25 +97,29 @@ export async function benchWebrtcLoopback(): Promise<void> {
     await browser.close();
     await engine.stop();
   }
-  const pick = (list: RunFigures[], key: keyof RunFigures): number[] => list.map((figures) => figures[key]);
-  printComparison(`WebRTC loopback 640x360@30, ${RUNS} runs (medians; anchor = plain webrtcbin echo)`, [
-    {
-      metric: 'processOffer → first frame',
-      ours: median(pick(ours, 'firstFrameMs')),
-      anchor: median(pick(anchor, 'firstFrameMs')),
-      unit: 'ms',
-    },
-    {
-      metric: 'processOffer → first frame p95',
-      ours: percentile(pick(ours, 'firstFrameMs'), 95),
-      anchor: percentile(pick(anchor, 'firstFrameMs'), 95),
-      unit: 'ms',
-    },
-    {
-      metric: 'server CPU (all processes)',
-      ours: median(pick(ours, 'cpuPercent')),
-      anchor: median(pick(anchor, 'cpuPercent')),
-      unit: '%',
-    },
-  ]);
+  const pick = (list: RunFigures[], key: keyof RunFigures): number[] =>
+    list.map((figures) => figures[key]);
+  printComparison(
+    `WebRTC loopback 640x360@30, ${RUNS} runs (medians; anchor = plain webrtcbin echo)`,
+    [
+      {
+        metric: 'processOffer → first frame',
+        ours: median(pick(ours, 'firstFrameMs')),
+        anchor: median(pick(anchor, 'firstFrameMs')),
+        unit: 'ms',
+      },
+      {
+        metric: 'processOffer → first frame p95',
+        ours: percentile(pick(ours, 'firstFrameMs'), 95),
+        anchor: percentile(pick(anchor, 'firstFrameMs'), 95),
+        unit: 'ms',
+      },
+      {
+        metric: 'server CPU (all processes)',
+        ours: median(pick(ours, 'cpuPercent')),
+        anchor: median(pick(anchor, 'cpuPercent')),
+        unit: '%',
+      },
+    ],
+  );
 }

@@ -168,7 +168,9 @@ export class BrowserPeer {
       const received = await this.received();
       if (received.frames >= frames) return received;
       if (Date.now() > deadline) {
-        throw new Error(`only ${received.frames} of ${frames} frames decoded after ${timeoutMs} ms`);
+        throw new Error(
+          `only ${received.frames} of ${frames} frames decoded after ${timeoutMs} ms`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -190,8 +192,14 @@ export class BrowserPeer {
       context.drawImage(video, 0, 0);
       return fractions.map(([fx, fy]) => {
         const size = 8;
-        const x = Math.max(0, Math.min(canvas.width - size, Math.round(fx * canvas.width) - size / 2));
-        const y = Math.max(0, Math.min(canvas.height - size, Math.round(fy * canvas.height) - size / 2));
+        const x = Math.max(
+          0,
+          Math.min(canvas.width - size, Math.round(fx * canvas.width) - size / 2),
+        );
+        const y = Math.max(
+          0,
+          Math.min(canvas.height - size, Math.round(fy * canvas.height) - size / 2),
+        );
         const data = context.getImageData(x, y, size, size).data;
         let r = 0;
         let g = 0;

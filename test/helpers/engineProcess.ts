@@ -33,7 +33,9 @@ export interface EngineProcess {
  * Starts `node dist/kms/src/main.js` on a free loopback port and resolves once it accepts
  * WebSocket connections (it prints its URL when it listens), instead of sleeping.
  */
-export async function startEngineProcess(extraEnv: Record<string, string> = {}): Promise<EngineProcess> {
+export async function startEngineProcess(
+  extraEnv: Record<string, string> = {},
+): Promise<EngineProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/kms/src/main.js')], {
     cwd: REPO_ROOT,
@@ -90,7 +92,8 @@ export async function workerPids(parentPid: number): Promise<number[]> {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const state = fields[0];
       const ppid = Number(fields[1]);
-      if (name === 'montage-worker' && ppid === parentPid && state !== 'Z') pids.push(Number(entry));
+      if (name === 'montage-worker' && ppid === parentPid && state !== 'Z')
+        pids.push(Number(entry));
     } catch {
       // The process ended between readdir and readFile; it is not a live worker.
     }

@@ -102,14 +102,31 @@ export type ClipContainer = 'webm' | 'mp4';
 export async function makeQuadrantClip(
   file: string,
   quadrants: Quadrants,
-  options: { seconds: number; container: ClipContainer; width?: number; height?: number; toneHz?: number },
+  options: {
+    seconds: number;
+    container: ClipContainer;
+    width?: number;
+    height?: number;
+    toneHz?: number;
+  },
 ): Promise<string> {
   const width = options.width ?? 640;
   const height = options.height ?? 360;
   const codecArgs =
     options.container === 'webm'
       ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '1M', '-g', '30', '-c:a', 'libopus']
-      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac'];
+      : [
+          '-c:v',
+          'libx264',
+          '-preset',
+          'ultrafast',
+          '-g',
+          '30',
+          '-pix_fmt',
+          'yuv420p',
+          '-c:a',
+          'aac',
+        ];
   await run('ffmpeg', [
     '-v',
     'error',

@@ -80,7 +80,9 @@ test('a PlayerEndpoint with a missing file raises an Error event and the pipelin
   const client = await kurento(engine.url, { failAfter: 1 });
   const pipeline = await client.create('MediaPipeline');
   try {
-    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${dir}/does-not-exist.webm` });
+    const player = await pipeline.create('PlayerEndpoint', {
+      uri: `file://${dir}/does-not-exist.webm`,
+    });
     const error = new Promise<{ type: string; description: string }>((resolve) => {
       player.on('Error', (event: { type: string; description: string }) => resolve(event));
     });

@@ -24,7 +24,11 @@ after(async () => {
   await engine?.stop();
 });
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -35,8 +39,14 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 test('kill -9 of one pipeline worker raises Error on its objects while another pipeline keeps streaming', async () => {
   const quadrantsA: Quadrants = ['red', 'red', 'blue', 'blue'];
   const quadrantsB: Quadrants = ['green', 'magenta', 'yellow', 'cyan'];
-  const clipA = await makeQuadrantClip(path.join(dir, 'a.webm'), quadrantsA, { seconds: 20, container: 'webm' });
-  const clipB = await makeQuadrantClip(path.join(dir, 'b.webm'), quadrantsB, { seconds: 20, container: 'webm' });
+  const clipA = await makeQuadrantClip(path.join(dir, 'a.webm'), quadrantsA, {
+    seconds: 20,
+    container: 'webm',
+  });
+  const clipB = await makeQuadrantClip(path.join(dir, 'b.webm'), quadrantsB, {
+    seconds: 20,
+    container: 'webm',
+  });
   const client = await kurento(engine.url, { failAfter: 1 });
 
   const before = new Set(await workerPids(engine.pid));
@@ -90,7 +100,10 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
   const framesBefore = (await b.peer.received()).frames;
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   const framesAfter = (await b.peer.received()).frames;
-  assert.ok(framesAfter - framesBefore > 30, `B decoded ${framesAfter - framesBefore} frames in 2 s`);
+  assert.ok(
+    framesAfter - framesBefore > 30,
+    `B decoded ${framesAfter - framesBefore} frames in 2 s`,
+  );
   assert.deepEqual((await b.peer.sample(QUADRANT_CENTRES)).map(classify), [...quadrantsB]);
   assert.ok((await b.player.getPosition()) > 0, 'B still answers requests');
 
@@ -99,7 +112,11 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
 
   await pipelineA.release();
   await pipelineB.release();
-  await waitFor('every worker to exit', async () => (await workerPids(engine.pid)).length === 0, 5_000);
+  await waitFor(
+    'every worker to exit',
+    async () => (await workerPids(engine.pid)).length === 0,
+    5_000,
+  );
   await a.peer.close();
   await b.peer.close();
   client.close();

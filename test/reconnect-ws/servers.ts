@@ -77,7 +77,10 @@ export class TestServer {
   }
 
   /** Resolves with the first received frame (past or future) that satisfies `match`. */
-  async waitForFrame(match: (frame: ReceivedFrame) => boolean, timeoutMs = 5000): Promise<ReceivedFrame> {
+  async waitForFrame(
+    match: (frame: ReceivedFrame) => boolean,
+    timeoutMs = 5000,
+  ): Promise<ReceivedFrame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.frames.find(match);
