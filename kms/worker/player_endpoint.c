@@ -1,0 +1,436 @@
+/* PlayerEndpoint: uridecodebin in a pipeline of its own, feeding appsrcs in
+ * the main pipeline.
+ *
+ * The internal pipeline decodes and paces the file (appsink sync=true), so
+ * pause, seek and EOS stay inside it and never flush or end the shared
+ * pipeline.  Samples cross into the main pipeline through live appsrcs that
+ * stamp each buffer with the main pipeline's running time (do-timestamp),
+ * which is what every consumer expects of a live source. */
+#include "worker.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <string.h>
+
+typedef enum
+{
+  PLAYER_STOPPED,
+  PLAYER_PLAYING,
+  PLAYER_PAUSED,
+} PlayerState;
+
+typedef struct
+{
+  gchar *id;
+  gchar *uri;
+  GstElement *pipeline;         /* internal decoding pipeline */
+  GstElement *appsrc[MT_MEDIA_COUNT];   /* in the main pipeline */
+  guint bus_watch;
+  PlayerState state;
+  gboolean eos;
+  gboolean failed;
+} MtPlayer;
+
+static MtPlayer *
+player_of (MtElement * el)
+{
+  if (!el || strcmp (el->type, "PlayerEndpoint") != 0)
+    return NULL;
+  return el->priv;
+}
+
+static MtElement *
+lookup_player (JsonObject * params, MtPlayer ** out, GError ** error)
+{
+  const gchar *id = mt_param_string (params, "id", error);
+  MtElement *el;
+
+  if (!id || !(el = mt_element_lookup (id, error)))
+    return NULL;
+  if (!(*out = player_of (el))) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE,
+        "%s is not a PlayerEndpoint", id);
+    return NULL;
+  }
+  return el;
+}
+
+/* appsink (internal streaming thread) -> appsrc (main pipeline). */
+static GstFlowReturn
+on_new_sample (GstAppSink * sink, gpointer user_data)
+{
+  GstAppSrc *src = user_data;
+  GstSample *sample = gst_app_sink_pull_sample (sink);
+  GstCaps *caps, *current;
+  GstBuffer *buf;
+
+  if (!sample)
+    return GST_FLOW_EOS;
+  caps = gst_sample_get_caps (sample);
+  current = gst_app_src_get_caps (src);
+  if (caps && (!current || !gst_caps_is_equal (caps, current)))
+    gst_app_src_set_caps (src, caps);
+  if (current)
+    gst_caps_unref (current);
+  /* A shallow copy shares the memory; clearing the file's timestamps lets
+   * appsrc stamp the main pipeline's running time. */
+  buf = gst_buffer_copy (gst_sample_get_buffer (sample));
+  GST_BUFFER_PTS (buf) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+  gst_app_src_push_buffer (src, buf);
+  gst_sample_unref (sample);
+  return GST_FLOW_OK;
+}
+
+/* uridecodebin exposes decoded pads (internal streaming thread): convert to
+ * the worker's raw formats and hand them to an appsink. */
+static void
+on_decoded_pad (GstElement * decodebin, GstPad * pad, MtPlayer * p)
+{
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  const gchar *name;
+  const gchar *desc;
+  GstElement *bin, *sink;
+  GstAppSinkCallbacks callbacks = { 0 };
+  GstPad *bin_sink;
+  MtMediaType media;
+
+  if (!caps)
+    caps = gst_pad_query_caps (pad, NULL);
+  name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  if (g_str_has_prefix (name, "video/x-raw")) {
+    media = MT_MEDIA_VIDEO;
+    desc = "queue ! videoconvert ! capsfilter caps=video/x-raw,format=I420 ! "
+        "appsink name=sink sync=true max-buffers=2 drop=false";
+  } else if (g_str_has_prefix (name, "audio/x-raw")) {
+    media = MT_MEDIA_AUDIO;
+    desc = "queue ! audioconvert ! audioresample ! capsfilter "
+        "caps=audio/x-raw,format=S16LE,rate=48000,channels=2,"
+        "layout=interleaved ! appsink name=sink sync=true";
+  } else {
+    GST_INFO ("%s: ignoring %s stream", p->id, name);
+    gst_caps_unref (caps);
+    return;
+  }
+  gst_caps_unref (caps);
+  if (GST_OBJECT_PARENT (p->appsrc[media]) == NULL)
+    return;
+  bin = gst_parse_bin_from_description (desc, TRUE, NULL);
+  if (!bin)
+    return;
+  sink = gst_bin_get_by_name (GST_BIN (bin), "sink");
+  callbacks.new_sample = on_new_sample;
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks,
+      p->appsrc[media], NULL);
+  gst_object_unref (sink);
+  gst_bin_add (GST_BIN (p->pipeline), bin);
+  gst_element_sync_state_with_parent (bin);
+  bin_sink = gst_element_get_static_pad (bin, "sink");
+  if (gst_pad_link (pad, bin_sink) != GST_PAD_LINK_OK)
+    GST_WARNING ("%s: cannot link decoded %s", p->id, name);
+  gst_object_unref (bin_sink);
+}
+
+static const gchar *
+error_type (const GError * err)
+{
+  if (err->domain == GST_RESOURCE_ERROR) {
+    switch (err->code) {
+      case GST_RESOURCE_ERROR_NOT_FOUND:
+      case GST_RESOURCE_ERROR_OPEN_READ:
+      case GST_RESOURCE_ERROR_OPEN_READ_WRITE:
+      case GST_RESOURCE_ERROR_NOT_AUTHORIZED:
+        return "RESOURCE_ERROR_OPEN";
+      case GST_RESOURCE_ERROR_READ:
+        return "RESOURCE_ERROR_READ";
+      default:
+        return "RESOURCE_ERROR";
+    }
+  }
+  if (err->domain == GST_STREAM_ERROR) {
+    switch (err->code) {
+      case GST_STREAM_ERROR_DECODE:
+      case GST_STREAM_ERROR_DEMUX:
+      case GST_STREAM_ERROR_TYPE_NOT_FOUND:
+      case GST_STREAM_ERROR_WRONG_TYPE:
+      case GST_STREAM_ERROR_CODEC_NOT_FOUND:
+      case GST_STREAM_ERROR_FORMAT:
+        return "STREAM_ERROR_DECODE";
+      default:
+        return "STREAM_ERROR";
+    }
+  }
+  if (err->domain == GST_CORE_ERROR
+      && err->code == GST_CORE_ERROR_MISSING_PLUGIN)
+    return "STREAM_ERROR_DECODE";
+  return "UNEXPECTED_ELEMENT_ERROR";
+}
+
+static gboolean
+on_player_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
+{
+  const gchar *id = user_data;
+  MtElement *el = mt_element_lookup (id, NULL);
+  MtPlayer *p = player_of (el);
+  GError *err = NULL;
+  gchar *dbg = NULL;
+
+  if (!p)
+    return G_SOURCE_CONTINUE;
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_EOS:
+      GST_INFO ("%s: end of stream", id);
+      p->eos = TRUE;
+      mt_protocol_notify ("EndOfStream", id, NULL);
+      break;
+    case GST_MESSAGE_ERROR:
+      gst_message_parse_error (msg, &err, &dbg);
+      GST_WARNING ("%s: %s (%s)", id, err->message, dbg ? dbg : "");
+      /* Report only the first error of a run; the rest are its echoes. */
+      if (!p->failed) {
+        p->failed = TRUE;
+        mt_element_error (el, error_type (err), err->message, err->code);
+      }
+      g_clear_error (&err);
+      g_free (dbg);
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+build_internal (MtPlayer * p)
+{
+  GstElement *decodebin;
+  GstBus *bus;
+  gchar *name = g_strdup_printf ("%s-player", p->id);
+
+  p->pipeline = gst_pipeline_new (name);
+  g_free (name);
+  decodebin = gst_element_factory_make ("uridecodebin", NULL);
+  g_object_set (decodebin, "uri", p->uri, NULL);
+  g_signal_connect (decodebin, "pad-added", G_CALLBACK (on_decoded_pad), p);
+  gst_bin_add (GST_BIN (p->pipeline), decodebin);
+  bus = gst_pipeline_get_bus (GST_PIPELINE (p->pipeline));
+  p->bus_watch = gst_bus_add_watch_full (bus, G_PRIORITY_DEFAULT,
+      on_player_bus, g_strdup (p->id), g_free);
+  gst_object_unref (bus);
+}
+
+/* Stopping throws the internal pipeline away: the next play() starts from
+ * the beginning with fresh decoders, exactly like a new player. */
+static void
+destroy_internal (MtPlayer * p)
+{
+  if (!p->pipeline)
+    return;
+  gst_element_set_state (p->pipeline, GST_STATE_NULL);
+  g_source_remove (p->bus_watch);
+  p->bus_watch = 0;
+  gst_clear_object (&p->pipeline);
+  p->eos = FALSE;
+  p->failed = FALSE;
+}
+
+static void
+player_destroy (MtElement * el)
+{
+  MtPlayer *p = el->priv;
+
+  destroy_internal (p);
+  g_free (p->id);
+  g_free (p->uri);
+  g_free (p);
+  el->priv = NULL;
+}
+
+gboolean
+mt_player_create (MtElement * el, JsonObject * options, GError ** error)
+{
+  MtPlayer *p;
+  const gchar *uri;
+  guint m;
+
+  if (!options || !(uri = mt_param_string (options, "uri", error))) {
+    if (error && !*error)
+      g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "options.uri is required");
+    return FALSE;
+  }
+  if (!gst_uri_is_valid (uri)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "invalid uri %s", uri);
+    return FALSE;
+  }
+  p = g_new0 (MtPlayer, 1);
+  p->id = g_strdup (el->id);
+  p->uri = g_strdup (uri);
+  el->priv = p;
+  el->destroy = player_destroy;
+
+  for (m = 0; m < MT_MEDIA_COUNT; m++) {
+    gchar *name = g_strdup_printf ("%s-%s-src", el->id,
+        m == MT_MEDIA_VIDEO ? "video" : "audio");
+    GstElement *src = gst_element_factory_make ("appsrc", name);
+    GstElement *tee;
+    GstPad *pad;
+
+    g_free (name);
+    /* Live, time-stamped on arrival, and never more than a few buffers
+     * behind: old frames are dropped rather than delayed. */
+    g_object_set (src, "is-live", TRUE, "format", GST_FORMAT_TIME,
+        "do-timestamp", TRUE, "max-bytes", (guint64) 0, "max-buffers",
+        (guint64) 8, "leaky-type", 2 /* downstream: drop old */ , NULL);
+    p->appsrc[m] = src;
+    name = g_strdup_printf ("%s-%s-tee", el->id,
+        m == MT_MEDIA_VIDEO ? "video" : "audio");
+    tee = mt_make_tee (name);
+    g_free (name);
+    mt_element_add_owned (el, tee);
+    mt_element_add_owned (el, src);
+    gst_element_link (src, tee);
+    gst_element_sync_state_with_parent (tee);
+    gst_element_sync_state_with_parent (src);
+    pad = gst_element_get_static_pad (src, "src");
+    mt_flow_watch_pad (el->flow_out[m], pad);
+    gst_object_unref (pad);
+    /* The raw tee exists from the start, so connections materialise at
+     * once and simply carry nothing until play(). */
+    mt_source_set_origin (el, m, MT_FORMAT_RAW, tee);
+  }
+  return TRUE;
+}
+
+JsonObject *
+mt_player_play (JsonObject * params, GError ** error)
+{
+  MtPlayer *p = NULL;
+  MtElement *el = lookup_player (params, &p, error);
+
+  if (!el)
+    return NULL;
+  /* After the end or an error, play() starts over. */
+  if (p->eos || p->failed)
+    destroy_internal (p);
+  if (!p->pipeline)
+    build_internal (p);
+  p->state = PLAYER_PLAYING;
+  /* A failure here also posts an error on the internal bus, which becomes
+   * the Error notification; the request itself succeeded. */
+  gst_element_set_state (p->pipeline, GST_STATE_PLAYING);
+  return json_object_new ();
+}
+
+JsonObject *
+mt_player_pause (JsonObject * params, GError ** error)
+{
+  MtPlayer *p = NULL;
+  MtElement *el = lookup_player (params, &p, error);
+
+  if (!el)
+    return NULL;
+  if (p->pipeline && p->state == PLAYER_PLAYING) {
+    gst_element_set_state (p->pipeline, GST_STATE_PAUSED);
+    p->state = PLAYER_PAUSED;
+  }
+  return json_object_new ();
+}
+
+JsonObject *
+mt_player_stop (JsonObject * params, GError ** error)
+{
+  MtPlayer *p = NULL;
+  MtElement *el = lookup_player (params, &p, error);
+
+  if (!el)
+    return NULL;
+  destroy_internal (p);
+  p->state = PLAYER_STOPPED;
+  return json_object_new ();
+}
+
+JsonObject *
+mt_player_get_position (JsonObject * params, GError ** error)
+{
+  MtPlayer *p = NULL;
+  MtElement *el = lookup_player (params, &p, error);
+  JsonObject *result;
+  gint64 pos = 0;
+
+  if (!el)
+    return NULL;
+  if (!p->pipeline
+      || !gst_element_query_position (p->pipeline, GST_FORMAT_TIME, &pos)
+      || pos < 0)
+    pos = 0;
+  result = json_object_new ();
+  json_object_set_int_member (result, "position", pos / GST_MSECOND);
+  return result;
+}
+
+JsonObject *
+mt_player_set_position (JsonObject * params, GError ** error)
+{
+  MtPlayer *p = NULL;
+  MtElement *el = lookup_player (params, &p, error);
+  gint64 position;
+
+  if (!el || !mt_param_int (params, "position", TRUE, 0, &position, error))
+    return NULL;
+  if (position < 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "position must be >= 0");
+    return NULL;
+  }
+  if (!p->pipeline || p->state == PLAYER_STOPPED || p->failed) {
+    g_set_error (error, MT_ERROR, MT_ERROR_SEEK,
+        "the player is not playing or paused");
+    return NULL;
+  }
+  /* Wait for a pending state change (e.g. the initial preroll) so the
+   * seek reaches a ready pipeline. */
+  if (gst_element_get_state (p->pipeline, NULL, NULL, 2 * GST_SECOND)
+      == GST_STATE_CHANGE_FAILURE
+      || !gst_element_seek_simple (p->pipeline, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT,
+          position * GST_MSECOND)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_SEEK, "seek to %" G_GINT64_FORMAT
+        " ms failed", position);
+    return NULL;
+  }
+  p->eos = FALSE;
+  return json_object_new ();
+}
+
+JsonObject *
+mt_player_get_video_info (JsonObject * params, GError ** error)
+{
+  MtPlayer *p = NULL;
+  MtElement *el = lookup_player (params, &p, error);
+  JsonObject *result;
+  gint64 duration = 0, start = 0, end = 0;
+  gboolean seekable = FALSE;
+  GstQuery *query;
+
+  if (!el)
+    return NULL;
+  if (p->pipeline) {
+    gst_element_get_state (p->pipeline, NULL, NULL, 2 * GST_SECOND);
+    if (!gst_element_query_duration (p->pipeline, GST_FORMAT_TIME, &duration)
+        || duration < 0)
+      duration = 0;
+    query = gst_query_new_seeking (GST_FORMAT_TIME);
+    if (gst_element_query (p->pipeline, query))
+      gst_query_parse_seeking (query, NULL, &seekable, &start, &end);
+    gst_query_unref (query);
+  }
+  if (end < 0)
+    end = duration;
+  result = json_object_new ();
+  json_object_set_boolean_member (result, "isSeekable", seekable);
+  json_object_set_int_member (result, "seekableInit",
+      seekable ? MAX (start, 0) / GST_MSECOND : 0);
+  json_object_set_int_member (result, "seekableEnd",
+      seekable ? end / GST_MSECOND : 0);
+  json_object_set_int_member (result, "duration", duration / GST_MSECOND);
+  return result;
+}

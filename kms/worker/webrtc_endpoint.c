@@ -1,0 +1,1298 @@
+/* WebRtcEndpoint on webrtcbin.
+ *
+ * Negotiation runs on the main thread and waits on webrtcbin's promises (its
+ * own thread does the work, so nothing here needs the main loop meanwhile).
+ * Signals from webrtcbin, libnice and streaming threads only copy what they
+ * need and hand it to the main loop with mt_invoke(), which looks the element
+ * up by id again: a late callback for a released element is simply dropped. */
+#include "worker.h"
+
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct
+{
+  MtMediaType media;
+  MtFormat format;              /* negotiated codec, NONE if unusable */
+  gint pt;
+  gchar *profile_level_id;      /* H.264 only */
+  gboolean send;                /* we send on this m-line */
+  gboolean recv;                /* we receive on this m-line */
+  GstElement *pay_bin;
+} MtMLine;
+
+typedef struct
+{
+  gchar *id;                    /* immutable copy; threads read only this... */
+  MtElement *el;                /* ...and el->flow_*, valid while webrtc runs */
+  GstElement *webrtc;
+  GObject *ice;                 /* GstWebRTCICE */
+  GObject *agent;               /* NiceAgent, for component states and pairs */
+  gboolean recvonly, sendonly;
+  gboolean negotiated;          /* a remote description has been applied */
+  gboolean offer_pending;       /* generateOffer done, waiting for an answer */
+  gboolean gather_requested;
+  gboolean gathering_complete;
+  gboolean gathering_done_sent;
+  GQueue local_candidates;      /* JsonObject*, until gatherCandidates */
+  GQueue remote_candidates;     /* RemoteCandidate*, until negotiated */
+  GHashTable *local_by_foundation;      /* foundation -> candidate line */
+  GHashTable *remote_by_foundation;
+  GArray *mlines;               /* MtMLine */
+  GObject *dtls;                /* GstWebRTCDTLSTransport we watch */
+} MtWebRtc;
+
+typedef struct
+{
+  guint mline;
+  gchar *candidate;
+} RemoteCandidate;
+
+static const gchar *const component_states[] = {
+  "DISCONNECTED", "GATHERING", "CONNECTING", "CONNECTED", "READY", "FAILED",
+};
+
+static const gchar *const ice_connection_states[] = {
+  "new", "checking", "connected", "completed", "failed", "disconnected",
+  "closed",
+};
+
+static const gchar *const dtls_states[] = {
+  "NEW", "CLOSED", "FAILED", "CONNECTING", "CONNECTED",
+};
+
+/* ---------------------------------------------------------------------- */
+/* Main-thread handoff                                                     */
+
+typedef struct
+{
+  gchar *id;
+  guint a, b;
+  gchar *s1, *s2;
+  GstElement *tee;
+  GstElement *depay;
+  MtMediaType media;
+  MtFormat format;
+} MtEvent;
+
+static MtEvent *
+event_new (const gchar * id)
+{
+  MtEvent *ev = g_new0 (MtEvent, 1);
+
+  ev->id = g_strdup (id);
+  return ev;
+}
+
+static void
+event_free (gpointer data)
+{
+  MtEvent *ev = data;
+
+  g_free (ev->id);
+  g_free (ev->s1);
+  g_free (ev->s2);
+  if (ev->tee)
+    gst_object_unref (ev->tee);
+  if (ev->depay)
+    gst_object_unref (ev->depay);
+  g_free (ev);
+}
+
+static MtWebRtc *
+webrtc_of (MtElement * el)
+{
+  if (!el || strcmp (el->type, "WebRtcEndpoint") != 0)
+    return NULL;
+  return el->priv;
+}
+
+static MtElement *
+lookup_webrtc (JsonObject * params, MtWebRtc ** out, GError ** error)
+{
+  const gchar *id = mt_param_string (params, "id", error);
+  MtElement *el;
+
+  if (!id || !(el = mt_element_lookup (id, error)))
+    return NULL;
+  if (!(*out = webrtc_of (el))) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE,
+        "%s is not a WebRtcEndpoint", id);
+    return NULL;
+  }
+  return el;
+}
+
+static gchar *
+candidate_foundation (const gchar * candidate)
+{
+  const gchar *p = candidate;
+
+  if (g_str_has_prefix (p, "a="))
+    p += 2;
+  if (!g_str_has_prefix (p, "candidate:"))
+    return NULL;
+  p += strlen ("candidate:");
+  return g_strndup (p, strcspn (p, " "));
+}
+
+/* ---------------------------------------------------------------------- */
+/* ICE candidates and states                                              */
+
+static gchar *
+local_mid (MtWebRtc * w, guint mline)
+{
+  GstWebRTCSessionDescription *desc = NULL;
+  gchar *mid = NULL;
+
+  g_object_get (w->webrtc, "local-description", &desc, NULL);
+  if (desc && mline < gst_sdp_message_medias_len (desc->sdp)) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (desc->sdp, mline);
+    mid = g_strdup (gst_sdp_media_get_attribute_val (m, "mid"));
+  }
+  if (desc)
+    gst_webrtc_session_description_free (desc);
+  return mid ? mid : g_strdup_printf ("%u", mline);
+}
+
+static void
+emit_gathering_done (MtElement * el, MtWebRtc * w)
+{
+  if (!w->gather_requested || !w->gathering_complete
+      || w->gathering_done_sent)
+    return;
+  w->gathering_done_sent = TRUE;
+  mt_protocol_notify ("IceGatheringDone", el->id, NULL);
+}
+
+static void
+flush_local_candidates (MtElement * el, MtWebRtc * w)
+{
+  JsonObject *cand;
+
+  while ((cand = g_queue_pop_head (&w->local_candidates)))
+    mt_protocol_notify ("IceCandidateFound", el->id, cand);
+  emit_gathering_done (el, w);
+}
+
+static gboolean
+handle_local_candidate (gpointer data)
+{
+  MtEvent *ev = data;
+  MtElement *el = mt_element_lookup (ev->id, NULL);
+  MtWebRtc *w = webrtc_of (el);
+  JsonObject *cand;
+  gchar *mid, *foundation;
+
+  if (!w)
+    return G_SOURCE_REMOVE;
+  foundation = candidate_foundation (ev->s1);
+  if (foundation)
+    g_hash_table_insert (w->local_by_foundation, foundation,
+        g_strdup (ev->s1));
+  mid = local_mid (w, ev->a);
+  cand = json_object_new ();
+  json_object_set_string_member (cand, "candidate", ev->s1);
+  json_object_set_string_member (cand, "sdpMid", mid);
+  json_object_set_int_member (cand, "sdpMLineIndex", ev->a);
+  g_free (mid);
+  g_queue_push_tail (&w->local_candidates, cand);
+  if (w->gather_requested)
+    flush_local_candidates (el, w);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_ice_candidate (GstElement * webrtc, guint mline, gchar * candidate,
+    MtWebRtc * w)
+{
+  MtEvent *ev = event_new (w->id);
+
+  ev->a = mline;
+  ev->s1 = g_strdup (candidate);
+  mt_invoke (handle_local_candidate, ev, event_free);
+}
+
+static gboolean
+handle_gathering_complete (gpointer data)
+{
+  MtEvent *ev = data;
+  MtElement *el = mt_element_lookup (ev->id, NULL);
+  MtWebRtc *w = webrtc_of (el);
+
+  if (!w)
+    return G_SOURCE_REMOVE;
+  w->gathering_complete = TRUE;
+  emit_gathering_done (el, w);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+delay_gathering_complete (gpointer data)
+{
+  MtEvent *ev = data;
+
+  mt_invoke (handle_gathering_complete, event_new (ev->id), event_free);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_ice_gathering_state (GObject * webrtc, GParamSpec * pspec, MtWebRtc * w)
+{
+  GstWebRTCICEGatheringState state;
+
+  g_object_get (webrtc, "ice-gathering-state", &state, NULL);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    /* Candidates travel through webrtcbin's own task queue; a short grace
+     * period keeps IceGatheringDone after the last IceCandidateFound. */
+    g_timeout_add_full (G_PRIORITY_DEFAULT, 50, delay_gathering_complete,
+        event_new (w->id), event_free);
+}
+
+static gboolean
+handle_ice_connection_state (gpointer data)
+{
+  MtEvent *ev = data;
+  JsonObject *d;
+
+  if (!mt_element_lookup (ev->id, NULL))
+    return G_SOURCE_REMOVE;
+  d = json_object_new ();
+  json_object_set_string_member (d, "state", ice_connection_states[ev->a]);
+  mt_protocol_notify ("IceConnectionState", ev->id, d);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_ice_connection_state (GObject * webrtc, GParamSpec * pspec, MtWebRtc * w)
+{
+  GstWebRTCICEConnectionState state;
+  MtEvent *ev;
+
+  g_object_get (webrtc, "ice-connection-state", &state, NULL);
+  if ((guint) state >= G_N_ELEMENTS (ice_connection_states))
+    return;
+  ev = event_new (w->id);
+  ev->a = state;
+  mt_invoke (handle_ice_connection_state, ev, event_free);
+}
+
+static gboolean
+handle_component_state (gpointer data)
+{
+  MtEvent *ev = data;
+  JsonObject *d;
+
+  if (!mt_element_lookup (ev->id, NULL))
+    return G_SOURCE_REMOVE;
+  d = json_object_new ();
+  json_object_set_int_member (d, "streamId", ev->a);
+  json_object_set_int_member (d, "componentId", ev->b);
+  json_object_set_string_member (d, "state", ev->s1);
+  mt_protocol_notify ("IceComponentStateChanged", ev->id, d);
+  return G_SOURCE_REMOVE;
+}
+
+/* NiceAgent::component-state-changed (libnice's own thread). */
+static void
+on_component_state (GObject * agent, guint stream, guint component,
+    guint state, MtWebRtc * w)
+{
+  MtEvent *ev;
+
+  if (state >= G_N_ELEMENTS (component_states))
+    return;
+  ev = event_new (w->id);
+  ev->a = stream;
+  ev->b = component;
+  ev->s1 = g_strdup (component_states[state]);
+  mt_invoke (handle_component_state, ev, event_free);
+}
+
+static gboolean
+handle_selected_pair (gpointer data)
+{
+  MtEvent *ev = data;
+  MtElement *el = mt_element_lookup (ev->id, NULL);
+  MtWebRtc *w = webrtc_of (el);
+  const gchar *local, *remote;
+  JsonObject *d;
+  gchar *stream;
+
+  if (!w)
+    return G_SOURCE_REMOVE;
+  local = g_hash_table_lookup (w->local_by_foundation, ev->s1);
+  remote = g_hash_table_lookup (w->remote_by_foundation, ev->s2);
+  d = json_object_new ();
+  stream = g_strdup_printf ("%u", ev->a);
+  json_object_set_string_member (d, "streamId", stream);
+  g_free (stream);
+  json_object_set_int_member (d, "componentId", ev->b);
+  /* A peer-reflexive remote candidate was never signalled; Kurento then
+   * reports what it knows, the foundation. */
+  json_object_set_string_member (d, "localCandidate", local ? local : ev->s1);
+  json_object_set_string_member (d, "remoteCandidate",
+      remote ? remote : ev->s2);
+  mt_protocol_notify ("NewCandidatePairSelected", el->id, d);
+  return G_SOURCE_REMOVE;
+}
+
+/* NiceAgent::new-selected-pair (libnice's own thread). */
+static void
+on_selected_pair (GObject * agent, guint stream, guint component,
+    gchar * lfoundation, gchar * rfoundation, MtWebRtc * w)
+{
+  MtEvent *ev = event_new (w->id);
+
+  ev->a = stream;
+  ev->b = component;
+  ev->s1 = g_strdup (lfoundation);
+  ev->s2 = g_strdup (rfoundation);
+  mt_invoke (handle_selected_pair, ev, event_free);
+}
+
+static gboolean
+handle_dtls_state (gpointer data)
+{
+  MtEvent *ev = data;
+  JsonObject *d;
+
+  if (!mt_element_lookup (ev->id, NULL))
+    return G_SOURCE_REMOVE;
+  d = json_object_new ();
+  json_object_set_string_member (d, "streamId", "0");
+  json_object_set_int_member (d, "componentId", 1);
+  json_object_set_string_member (d, "connectionId", ev->id);
+  json_object_set_string_member (d, "state", ev->s1);
+  mt_protocol_notify ("DtlsConnectionStateChange", ev->id, d);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_dtls_state (GObject * dtls, GParamSpec * pspec, MtWebRtc * w)
+{
+  GstWebRTCDTLSTransportState state;
+  MtEvent *ev;
+
+  g_object_get (dtls, "state", &state, NULL);
+  if ((guint) state >= G_N_ELEMENTS (dtls_states))
+    return;
+  ev = event_new (w->id);
+  ev->s1 = g_strdup (dtls_states[state]);
+  mt_invoke (handle_dtls_state, ev, event_free);
+}
+
+/* With max-bundle every m-line shares the first transceiver's transport. */
+static void
+watch_dtls (MtWebRtc * w)
+{
+  GstWebRTCRTPTransceiver *trans = NULL;
+  GstWebRTCRTPSender *sender = NULL;
+  GObject *dtls = NULL;
+
+  if (w->dtls)
+    return;
+  g_signal_emit_by_name (w->webrtc, "get-transceiver", 0, &trans);
+  if (!trans)
+    return;
+  g_object_get (trans, "sender", &sender, NULL);
+  if (sender)
+    g_object_get (sender, "transport", &dtls, NULL);
+  if (dtls) {
+    w->dtls = dtls;
+    g_signal_connect (dtls, "notify::state", G_CALLBACK (on_dtls_state), w);
+  }
+  g_clear_object (&sender);
+  gst_object_unref (trans);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Incoming media                                                          */
+
+static void
+discard_orphan (GstElement * element)
+{
+  gst_element_set_state (element, GST_STATE_NULL);
+  if (GST_OBJECT_PARENT (element))
+    gst_bin_remove (GST_BIN (GST_OBJECT_PARENT (element)), element);
+}
+
+static gboolean
+handle_incoming (gpointer data)
+{
+  MtEvent *ev = data;
+  MtElement *el = mt_element_lookup (ev->id, NULL);
+
+  if (!webrtc_of (el)) {
+    /* Released meanwhile: the branch built in the streaming thread has no
+     * owner any more. */
+    if (ev->tee)
+      discard_orphan (ev->tee);
+    discard_orphan (ev->depay);
+    return G_SOURCE_REMOVE;
+  }
+  mt_element_add_owned (el, ev->depay);
+  if (!ev->tee)
+    return G_SOURCE_REMOVE;
+  mt_element_add_owned (el, ev->tee);
+  GST_INFO ("%s: receiving %s as %s", el->id, mt_media_name (ev->media),
+      mt_format_name (ev->format));
+  mt_source_set_origin (el, ev->media, ev->format, ev->tee);
+  return G_SOURCE_REMOVE;
+}
+
+/* webrtcbin exposes a src pad (RTP) per received stream, from a streaming
+ * thread.  It must be linked right here, or the data hits not-linked; so
+ * the depayloader and the origin tee are built in this thread and the
+ * bookkeeping is handed to the main loop. */
+static void
+on_pad_added (GstElement * webrtc, GstPad * pad, MtWebRtc * w)
+{
+  GstCaps *caps = NULL;
+  GstStructure *s;
+  const gchar *media, *enc;
+  const gchar *desc = NULL;
+  GstElement *depay = NULL, *tee = NULL;
+  GstPad *sink = NULL;
+  GstBin *pipeline = GST_BIN (GST_OBJECT_PARENT (webrtc));
+  MtEvent *ev;
+  gchar *name;
+  MtMediaType type;
+  MtFormat format = MT_FORMAT_NONE;
+  GError *err = NULL;
+
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+  caps = gst_pad_get_current_caps (pad);
+  if (!caps)
+    caps = gst_pad_query_caps (pad, NULL);
+  s = gst_caps_get_structure (caps, 0);
+  media = gst_structure_get_string (s, "media");
+  enc = gst_structure_get_string (s, "encoding-name");
+  type = g_strcmp0 (media, "audio") == 0 ? MT_MEDIA_AUDIO : MT_MEDIA_VIDEO;
+  if (g_strcmp0 (enc, "VP8") == 0) {
+    format = MT_FORMAT_VP8;
+    desc = "rtpvp8depay request-keyframe=true wait-for-keyframe=true";
+  } else if (g_strcmp0 (enc, "H264") == 0) {
+    format = MT_FORMAT_H264;
+    desc = "rtph264depay request-keyframe=true wait-for-keyframe=true ! "
+        "h264parse config-interval=-1 ! capsfilter caps=\""
+        "video/x-h264,stream-format=byte-stream,alignment=au\"";
+  } else if (g_ascii_strcasecmp (enc ? enc : "", "OPUS") == 0) {
+    format = MT_FORMAT_OPUS;
+    desc = "rtpopusdepay";
+  } else {
+    /* Unexpected codec: swallow it so the session keeps running. */
+    desc = "fakesink async=false sync=false";
+  }
+
+  depay = gst_parse_bin_from_description (desc, TRUE, &err);
+  if (!depay) {
+    /* Never leave the pad unlinked: not-linked would stop ICE itself. */
+    GST_ERROR ("%s: cannot build depayloader: %s", w->id, err->message);
+    g_clear_error (&err);
+    format = MT_FORMAT_NONE;
+    depay = gst_parse_bin_from_description ("fakesink async=false", TRUE,
+        NULL);
+  }
+  name = g_strdup_printf ("%s-%s-depay", w->id, GST_PAD_NAME (pad));
+  gst_object_set_name (GST_OBJECT (depay), name);
+  g_free (name);
+  gst_bin_add (pipeline, depay);
+  if (format != MT_FORMAT_NONE) {
+    name = g_strdup_printf ("%s-%s-tee", w->id, GST_PAD_NAME (pad));
+    tee = mt_make_tee (name);
+    g_free (name);
+    gst_bin_add (pipeline, tee);
+    gst_element_link (depay, tee);
+    gst_element_sync_state_with_parent (tee);
+  }
+  gst_element_sync_state_with_parent (depay);
+  sink = gst_element_get_static_pad (depay, "sink");
+  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
+    GST_ERROR ("%s: cannot link %s", w->id, GST_PAD_NAME (pad));
+
+  /* Streaming threads only run while webrtcbin is not NULL, and release
+   * stops webrtcbin before freeing the element, so w->el is valid here. */
+  mt_flow_watch_pad (w->el->flow_in[type], pad);
+
+  ev = event_new (w->id);
+  ev->media = type;
+  ev->format = format;
+  ev->tee = tee ? gst_object_ref (tee) : NULL;
+  ev->depay = gst_object_ref (depay);
+  mt_invoke (handle_incoming, ev, event_free);
+
+  g_clear_object (&sink);
+  if (caps)
+    gst_caps_unref (caps);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Outgoing media                                                          */
+
+/* webrtcbin exposes sink pads by itself for sending transceivers on some
+ * paths (e.g. when an answer to our offer is applied), named after its own
+ * counter, not the m-line.  Find the one bound to m-line `index`. */
+static GstPad *
+find_sink_pad (MtWebRtc * w, guint index)
+{
+  GstIterator *it = gst_element_iterate_sink_pads (w->webrtc);
+  GValue item = G_VALUE_INIT;
+  GstPad *found = NULL;
+
+  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstPad *pad = g_value_get_object (&item);
+    GstWebRTCRTPTransceiver *trans = NULL;
+    guint mline = G_MAXUINT;
+
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (pad),
+            "transceiver"))
+      g_object_get (pad, "transceiver", &trans, NULL);
+    if (trans) {
+      g_object_get (trans, "mlineindex", &mline, NULL);
+      gst_object_unref (trans);
+    }
+    if (mline == index && !gst_pad_is_linked (pad))
+      found = gst_object_ref (pad);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return found;
+}
+
+/* Builds payloader -> webrtcbin.sink_N for one m-line and offers its input
+ * to the link model, which then feeds it from whatever source is
+ * connected. */
+static gboolean
+setup_send (MtElement * el, MtWebRtc * w, guint index, GError ** error)
+{
+  MtMLine *ml = &g_array_index (w->mlines, MtMLine, index);
+  GstPad *wsink = NULL, *bin_src = NULL, *bin_sink = NULL;
+  GError *err = NULL;
+  gchar *desc = NULL, *name;
+  gboolean ok = FALSE;
+  GstPadLinkReturn link_ret = GST_PAD_LINK_REFUSED;
+
+  if (!ml->send || ml->format == MT_FORMAT_NONE || ml->pay_bin)
+    return TRUE;
+  switch (ml->format) {
+    case MT_FORMAT_VP8:
+      desc = g_strdup_printf ("rtpvp8pay pt=%d mtu=1200 "
+          "picture-id-mode=15-bit", ml->pt);
+      break;
+    case MT_FORMAT_H264:
+      /* SPS/PPS before every IDR so receivers can start anywhere; the
+       * capssetter states the negotiated profile so webrtcbin accepts the
+       * stream whatever level the encoder picked. */
+      desc = g_strdup_printf ("rtph264pay pt=%d mtu=1200 config-interval=-1 "
+          "aggregate-mode=zero-latency ! capssetter "
+          "caps=\"application/x-rtp,profile-level-id=(string)%s,"
+          "packetization-mode=(string)1\"", ml->pt,
+          ml->profile_level_id ? ml->profile_level_id : "42e01f");
+      break;
+    case MT_FORMAT_OPUS:
+      desc = g_strdup_printf ("rtpopuspay pt=%d mtu=1200", ml->pt);
+      break;
+    default:
+      return TRUE;
+  }
+  ml->pay_bin = gst_parse_bin_from_description (desc, TRUE, &err);
+  if (!ml->pay_bin) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL,
+        "cannot build payloader: %s", err->message);
+    g_clear_error (&err);
+    goto out;
+  }
+  name = g_strdup_printf ("%s-pay-%u", w->id, index);
+  gst_object_set_name (GST_OBJECT (ml->pay_bin), name);
+  g_free (name);
+  mt_element_add_owned (el, ml->pay_bin);
+
+  wsink = find_sink_pad (w, index);
+  if (!wsink) {
+    name = g_strdup_printf ("sink_%u", index);
+    wsink = gst_element_request_pad_simple (w->webrtc, name);
+    g_free (name);
+  }
+  bin_src = gst_element_get_static_pad (ml->pay_bin, "src");
+  if (!wsink || (link_ret = gst_pad_link (bin_src, wsink)) != GST_PAD_LINK_OK) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL,
+        "cannot link payloader to webrtcbin m-line %u: %s", index,
+        gst_pad_link_get_name (link_ret));
+    goto out;
+  }
+  gst_element_sync_state_with_parent (ml->pay_bin);
+  mt_flow_watch_pad (el->flow_out[ml->media], wsink);
+  bin_sink = gst_element_get_static_pad (ml->pay_bin, "sink");
+  mt_sink_set_input (el, ml->media, ml->format, bin_sink);
+  ok = TRUE;
+
+out:
+  g_free (desc);
+  g_clear_object (&wsink);
+  g_clear_object (&bin_src);
+  g_clear_object (&bin_sink);
+  return ok;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Negotiation                                                             */
+
+/* Runs one webrtcbin action and waits for its promise.  Returns the reply
+ * (may be NULL for actions that reply without a structure). */
+static gboolean
+run_promise (MtWebRtc * w, const gchar * action, gpointer arg,
+    GstStructure ** reply_out, GError ** error)
+{
+  GstPromise *promise = gst_promise_new ();
+  const GstStructure *reply;
+  GstPromiseResult result;
+  gboolean ok = FALSE;
+
+  if (arg)
+    g_signal_emit_by_name (w->webrtc, action, arg, promise);
+  else
+    g_signal_emit_by_name (w->webrtc, action, NULL, promise);
+  result = gst_promise_wait (promise);
+  if (result != GST_PROMISE_RESULT_REPLIED) {
+    g_set_error (error, MT_ERROR, MT_ERROR_SDP, "%s did not complete",
+        action);
+    goto out;
+  }
+  reply = gst_promise_get_reply (promise);
+  if (reply && gst_structure_has_field (reply, "error")) {
+    GError *err = NULL;
+    gst_structure_get (reply, "error", G_TYPE_ERROR, &err, NULL);
+    g_set_error (error, MT_ERROR, MT_ERROR_SDP, "%s failed: %s", action,
+        err ? err->message : "unknown error");
+    g_clear_error (&err);
+    goto out;
+  }
+  if (reply_out)
+    *reply_out = reply ? gst_structure_copy (reply) : NULL;
+  ok = TRUE;
+
+out:
+  gst_promise_unref (promise);
+  return ok;
+}
+
+static GstWebRTCRTPTransceiverDirection
+direction_of (const GstSDPMedia * media)
+{
+  if (gst_sdp_media_get_attribute_val (media, "sendonly"))
+    return GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY;
+  if (gst_sdp_media_get_attribute_val (media, "recvonly"))
+    return GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY;
+  if (gst_sdp_media_get_attribute_val (media, "inactive"))
+    return GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE;
+  return GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV;
+}
+
+/* Picks the codec we use on an m-line: VP8 if present, else H.264 with
+ * packetization-mode=1 (constrained baseline preferred), Opus for audio.
+ * The remote's payload type is kept.  Returns the caps for that payload
+ * (with its rtcp-fb and fmtp attributes) or NULL. */
+static GstCaps *
+pick_codec (const GstSDPMedia * media, MtMLine * ml)
+{
+  GstCaps *best = NULL;
+  gint best_rank = 0;
+  guint i;
+
+  for (i = 0; i < gst_sdp_media_formats_len (media); i++) {
+    gint pt = atoi (gst_sdp_media_get_format (media, i));
+    GstCaps *caps = gst_sdp_media_get_caps_from_media (media, pt);
+    GstStructure *s;
+    const gchar *enc, *pm, *plid;
+    gint rank = 0;
+    MtFormat format = MT_FORMAT_NONE;
+
+    if (!caps)
+      continue;
+    s = gst_caps_get_structure (caps, 0);
+    enc = gst_structure_get_string (s, "encoding-name");
+    pm = gst_structure_get_string (s, "packetization-mode");
+    plid = gst_structure_get_string (s, "profile-level-id");
+    if (ml->media == MT_MEDIA_VIDEO && g_strcmp0 (enc, "VP8") == 0) {
+      rank = 10;
+      format = MT_FORMAT_VP8;
+    } else if (ml->media == MT_MEDIA_VIDEO && g_strcmp0 (enc, "H264") == 0
+        && g_strcmp0 (pm, "1") == 0) {
+      rank = plid && g_str_has_prefix (plid, "42e0") ? 6 :
+          plid && g_str_has_prefix (plid, "42") ? 5 : 4;
+      format = MT_FORMAT_H264;
+    } else if (ml->media == MT_MEDIA_AUDIO && enc
+        && g_ascii_strcasecmp (enc, "OPUS") == 0) {
+      rank = 10;
+      format = MT_FORMAT_OPUS;
+    }
+    if (rank > best_rank) {
+      best_rank = rank;
+      if (best)
+        gst_caps_unref (best);
+      best = gst_caps_ref (caps);
+      ml->format = format;
+      ml->pt = pt;
+      g_free (ml->profile_level_id);
+      ml->profile_level_id = g_strdup (plid);
+    }
+    gst_caps_unref (caps);
+  }
+  if (best) {
+    best = gst_caps_make_writable (best);
+    gst_structure_set_name (gst_caps_get_structure (best, 0),
+        "application/x-rtp");
+  }
+  return best;
+}
+
+static void
+clear_mlines (MtWebRtc * w)
+{
+  guint i;
+
+  for (i = 0; i < w->mlines->len; i++)
+    g_free (g_array_index (w->mlines, MtMLine, i).profile_level_id);
+  g_array_set_size (w->mlines, 0);
+}
+
+static gboolean
+parse_sdp (const gchar * text, GstSDPMessage ** out, GError ** error)
+{
+  GstSDPMessage *sdp = NULL;
+
+  gst_sdp_message_new (&sdp);
+  if (gst_sdp_message_parse_buffer ((const guint8 *) text, strlen (text),
+          sdp) != GST_SDP_OK || gst_sdp_message_medias_len (sdp) == 0
+      || !gst_sdp_message_get_version (sdp)) {
+    gst_sdp_message_free (sdp);
+    g_set_error (error, MT_ERROR, MT_ERROR_SDP,
+        "SDP could not be parsed or has no media");
+    return FALSE;
+  }
+  *out = sdp;
+  return TRUE;
+}
+
+static void
+flush_remote_candidates (MtWebRtc * w)
+{
+  RemoteCandidate *rc;
+
+  while ((rc = g_queue_pop_head (&w->remote_candidates))) {
+    g_signal_emit_by_name (w->webrtc, "add-ice-candidate", rc->mline,
+        rc->candidate);
+    g_free (rc->candidate);
+    g_free (rc);
+  }
+}
+
+static gchar *
+description_text (GstStructure * reply, const gchar * field)
+{
+  GstWebRTCSessionDescription *desc = NULL;
+  gchar *text = NULL;
+
+  if (reply)
+    gst_structure_get (reply, field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+        &desc, NULL);
+  if (desc) {
+    text = gst_sdp_message_as_text (desc->sdp);
+    gst_webrtc_session_description_free (desc);
+  }
+  return text;
+}
+
+/* Applies our answer/offer (the `field` of reply) as local description. */
+static gboolean
+apply_local (MtWebRtc * w, GstStructure * reply, const gchar * field,
+    GError ** error)
+{
+  GstWebRTCSessionDescription *desc = NULL;
+  gboolean ok;
+
+  gst_structure_get (reply, field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+      &desc, NULL);
+  if (!desc) {
+    g_set_error (error, MT_ERROR, MT_ERROR_SDP, "webrtcbin made no %s",
+        field);
+    return FALSE;
+  }
+  ok = run_promise (w, "set-local-description", desc, NULL, error);
+  gst_webrtc_session_description_free (desc);
+  return ok;
+}
+
+JsonObject *
+mt_webrtc_process_offer (JsonObject * params, GError ** error)
+{
+  MtWebRtc *w = NULL;
+  MtElement *el = lookup_webrtc (params, &w, error);
+  const gchar *offer_text;
+  GstSDPMessage *sdp = NULL;
+  GstWebRTCSessionDescription *offer = NULL;
+  GstStructure *reply = NULL;
+  JsonObject *result = NULL;
+  gchar *answer = NULL;
+  guint i, usable = 0;
+
+  if (!el || !(offer_text = mt_param_string (params, "offer", error)))
+    return NULL;
+  if (w->negotiated || w->offer_pending) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID_STATE,
+        "renegotiation is not supported");
+    return NULL;
+  }
+  if (!parse_sdp (offer_text, &sdp, error))
+    return NULL;
+
+  clear_mlines (w);
+  for (i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (sdp, i);
+    const gchar *kind = gst_sdp_media_get_media (media);
+    GstWebRTCRTPTransceiverDirection odir = direction_of (media), dir;
+    GstWebRTCRTPTransceiver *trans = NULL;
+    MtMLine ml = { 0 };
+    GstCaps *caps;
+
+    g_array_append_val (w->mlines, ml);
+    if (g_strcmp0 (kind, "audio") == 0)
+      ml.media = MT_MEDIA_AUDIO;
+    else if (g_strcmp0 (kind, "video") == 0)
+      ml.media = MT_MEDIA_VIDEO;
+    else
+      continue;                 /* data channels are the engine's business */
+    caps = pick_codec (media, &ml);
+    if (!caps) {
+      g_array_index (w->mlines, MtMLine, i) = ml;
+      continue;
+    }
+    /* Honour both the offer's direction and the endpoint's options. */
+    ml.send = !w->recvonly
+        && (odir == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+        || odir == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY);
+    ml.recv = !w->sendonly
+        && (odir == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+        || odir == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY);
+    dir = ml.send && ml.recv ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+        : ml.send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY
+        : ml.recv ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY
+        : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE;
+    /* A transceiver whose codec preferences are exactly the chosen payload
+     * makes webrtcbin answer with that codec and payload type only. */
+    g_signal_emit_by_name (w->webrtc, "add-transceiver", dir, caps, &trans);
+    gst_caps_unref (caps);
+    if (trans)
+      gst_object_unref (trans);
+    g_array_index (w->mlines, MtMLine, i) = ml;
+    usable++;
+  }
+  if (usable == 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_SDP,
+        "offer has no VP8, H.264 (packetization-mode=1) or Opus media");
+    goto out;
+  }
+
+  offer = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+  sdp = NULL;
+  if (!run_promise (w, "set-remote-description", offer, NULL, error))
+    goto out;
+  w->negotiated = TRUE;
+  if (!run_promise (w, "create-answer", NULL, &reply, error))
+    goto out;
+  answer = description_text (reply, "answer");
+  if (!answer) {
+    g_set_error (error, MT_ERROR, MT_ERROR_SDP, "webrtcbin made no answer");
+    goto out;
+  }
+  if (!apply_local (w, reply, "answer", error))
+    goto out;
+  for (i = 0; i < w->mlines->len; i++)
+    if (!setup_send (el, w, i, error))
+      goto out;
+  flush_remote_candidates (w);
+  watch_dtls (w);
+  result = json_object_new ();
+  json_object_set_string_member (result, "sdp", answer);
+
+out:
+  if (sdp)
+    gst_sdp_message_free (sdp);
+  if (offer)
+    gst_webrtc_session_description_free (offer);
+  if (reply)
+    gst_structure_free (reply);
+  g_free (answer);
+  return result;
+}
+
+/* The engine as offerer (e.g. a player shown to a browser): audio Opus,
+ * video VP8 and H.264, sendrecv unless the options or params say less. */
+JsonObject *
+mt_webrtc_generate_offer (JsonObject * params, GError ** error)
+{
+  static const gchar *const audio_caps =
+      "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,"
+      "clock-rate=48000,encoding-params=(string)2,"
+      "minptime=(string)10,useinbandfec=(string)1";
+  static const gchar *const video_caps =
+      "application/x-rtp,media=video,encoding-name=VP8,payload=96,"
+      "clock-rate=90000,rtcp-fb-nack=(boolean)true,"
+      "rtcp-fb-nack-pli=(boolean)true,rtcp-fb-ccm-fir=(boolean)true;"
+      "application/x-rtp,media=video,encoding-name=H264,payload=102,"
+      "clock-rate=90000,packetization-mode=(string)1,"
+      "profile-level-id=(string)42e01f,level-asymmetry-allowed=(string)1,"
+      "rtcp-fb-nack=(boolean)true,rtcp-fb-nack-pli=(boolean)true,"
+      "rtcp-fb-ccm-fir=(boolean)true";
+  MtWebRtc *w = NULL;
+  MtElement *el = lookup_webrtc (params, &w, error);
+  gboolean recv_audio, recv_video;
+  GstStructure *reply = NULL;
+  JsonObject *result = NULL;
+  gchar *offer = NULL;
+  guint m;
+
+  if (!el || !mt_param_bool (params, "offerToReceiveAudio", TRUE,
+          &recv_audio, error)
+      || !mt_param_bool (params, "offerToReceiveVideo", TRUE, &recv_video,
+          error))
+    return NULL;
+  if (w->negotiated || w->offer_pending) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID_STATE,
+        "renegotiation is not supported");
+    return NULL;
+  }
+  clear_mlines (w);
+  for (m = 0; m < MT_MEDIA_COUNT; m++) {
+    MtMLine ml = { 0 };
+    GstWebRTCRTPTransceiver *trans = NULL;
+    GstCaps *caps;
+    GstWebRTCRTPTransceiverDirection dir;
+
+    ml.media = m == 0 ? MT_MEDIA_AUDIO : MT_MEDIA_VIDEO;
+    ml.send = !w->recvonly;
+    ml.recv = !w->sendonly
+        && (ml.media == MT_MEDIA_AUDIO ? recv_audio : recv_video);
+    if (!ml.send && !ml.recv)
+      continue;
+    dir = ml.send && ml.recv ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+        : ml.send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY
+        : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY;
+    caps = gst_caps_from_string (ml.media == MT_MEDIA_AUDIO ? audio_caps
+        : video_caps);
+    g_signal_emit_by_name (w->webrtc, "add-transceiver", dir, caps, &trans);
+    gst_caps_unref (caps);
+    if (trans)
+      gst_object_unref (trans);
+    g_array_append_val (w->mlines, ml);
+  }
+  if (w->mlines->len == 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE,
+        "the offer would have no media");
+    return NULL;
+  }
+  if (!run_promise (w, "create-offer", NULL, &reply, error))
+    goto out;
+  offer = description_text (reply, "offer");
+  if (!offer || !apply_local (w, reply, "offer", error)) {
+    if (error && !*error)
+      g_set_error (error, MT_ERROR, MT_ERROR_SDP, "webrtcbin made no offer");
+    goto out;
+  }
+  w->offer_pending = TRUE;
+  result = json_object_new ();
+  json_object_set_string_member (result, "sdp", offer);
+
+out:
+  if (reply)
+    gst_structure_free (reply);
+  g_free (offer);
+  return result;
+}
+
+JsonObject *
+mt_webrtc_process_answer (JsonObject * params, GError ** error)
+{
+  MtWebRtc *w = NULL;
+  MtElement *el = lookup_webrtc (params, &w, error);
+  const gchar *answer_text;
+  GstSDPMessage *sdp = NULL;
+  GstWebRTCSessionDescription *answer = NULL;
+  JsonObject *result = NULL;
+  guint i;
+
+  if (!el || !(answer_text = mt_param_string (params, "answer", error)))
+    return NULL;
+  if (!w->offer_pending) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID_STATE,
+        "processAnswer without a pending generateOffer");
+    return NULL;
+  }
+  if (!parse_sdp (answer_text, &sdp, error))
+    return NULL;
+  if (gst_sdp_message_medias_len (sdp) != w->mlines->len) {
+    g_set_error (error, MT_ERROR, MT_ERROR_SDP,
+        "answer has %u m-lines, the offer had %u",
+        gst_sdp_message_medias_len (sdp), w->mlines->len);
+    goto out;
+  }
+  /* The answerer chose among our codecs; its first usable one is ours. */
+  for (i = 0; i < w->mlines->len; i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (sdp, i);
+    MtMLine *ml = &g_array_index (w->mlines, MtMLine, i);
+    GstWebRTCRTPTransceiverDirection adir = direction_of (media);
+    GstCaps *caps;
+
+    if (gst_sdp_media_get_port (media) == 0) {
+      ml->send = ml->recv = FALSE;
+      continue;
+    }
+    caps = pick_codec (media, ml);
+    if (caps)
+      gst_caps_unref (caps);
+    ml->send = ml->send
+        && (adir == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+        || adir == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY);
+  }
+  answer = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_ANSWER,
+      sdp);
+  sdp = NULL;
+  if (!run_promise (w, "set-remote-description", answer, NULL, error))
+    goto out;
+  w->offer_pending = FALSE;
+  w->negotiated = TRUE;
+  for (i = 0; i < w->mlines->len; i++)
+    if (!setup_send (el, w, i, error))
+      goto out;
+  flush_remote_candidates (w);
+  watch_dtls (w);
+  result = json_object_new ();
+
+out:
+  if (sdp)
+    gst_sdp_message_free (sdp);
+  if (answer)
+    gst_webrtc_session_description_free (answer);
+  return result;
+}
+
+static gboolean
+flush_pending_idle (gpointer data)
+{
+  MtElement *el = mt_element_lookup (data, NULL);
+  MtWebRtc *w = webrtc_of (el);
+
+  if (w)
+    flush_local_candidates (el, w);
+  return G_SOURCE_REMOVE;
+}
+
+JsonObject *
+mt_webrtc_gather_candidates (JsonObject * params, GError ** error)
+{
+  MtWebRtc *w = NULL;
+  MtElement *el = lookup_webrtc (params, &w, error);
+
+  if (!el)
+    return NULL;
+  /* webrtcbin gathers as soon as a local description exists; Kurento only
+   * reports candidates after gatherCandidates, so they wait until now.
+   * They are written after this reply (mt_invoke queues them). */
+  w->gather_requested = TRUE;
+  mt_invoke ((GSourceFunc) flush_pending_idle, g_strdup (el->id), g_free);
+  return json_object_new ();
+}
+
+JsonObject *
+mt_webrtc_add_ice_candidate (JsonObject * params, GError ** error)
+{
+  MtWebRtc *w = NULL;
+  MtElement *el = lookup_webrtc (params, &w, error);
+  const gchar *candidate;
+  gint64 mline;
+  gchar *foundation;
+
+  if (!el || !(candidate = mt_param_string (params, "candidate", error))
+      || !mt_param_int (params, "sdpMLineIndex", TRUE, 0, &mline, error))
+    return NULL;
+  /* An empty candidate is the remote's end-of-candidates marker. */
+  if (candidate[0] == '\0')
+    return json_object_new ();
+  if (g_str_has_prefix (candidate, "a="))
+    candidate += 2;
+  foundation = candidate_foundation (candidate);
+  if (!foundation || mline < 0 || mline > 64
+      || strchr (candidate, '\n') || strchr (candidate, '\r')) {
+    g_free (foundation);
+    g_set_error (error, MT_ERROR, MT_ERROR_ICE, "invalid ICE candidate");
+    return NULL;
+  }
+  g_hash_table_insert (w->remote_by_foundation, foundation,
+      g_strdup (candidate));
+  if (!w->negotiated) {
+    /* Candidates may overtake the offer; keep them until it is applied. */
+    RemoteCandidate *rc = g_new0 (RemoteCandidate, 1);
+    rc->mline = mline;
+    rc->candidate = g_strdup (candidate);
+    g_queue_push_tail (&w->remote_candidates, rc);
+  } else {
+    g_signal_emit_by_name (w->webrtc, "add-ice-candidate", (guint) mline,
+        candidate);
+  }
+  return json_object_new ();
+}
+
+JsonObject *
+mt_webrtc_set_ice_servers (JsonObject * params, GError ** error)
+{
+  MtWebRtc *w = NULL;
+  MtElement *el = lookup_webrtc (params, &w, error);
+  const gchar *stun = NULL, *turn = NULL;
+
+  if (!el)
+    return NULL;
+  if (json_object_has_member (params, "stunServer")
+      && !(stun = mt_param_string (params, "stunServer", error)))
+    return NULL;
+  if (json_object_has_member (params, "turnUrl")
+      && !(turn = mt_param_string (params, "turnUrl", error)))
+    return NULL;
+  if (stun && *stun) {
+    gchar *uri = g_str_has_prefix (stun, "stun://") ? g_strdup (stun)
+        : g_strdup_printf ("stun://%s", stun);
+    g_object_set (w->webrtc, "stun-server", uri, NULL);
+    g_free (uri);
+  }
+  if (turn && *turn) {
+    gchar *uri = g_str_has_prefix (turn, "turn") ? g_strdup (turn)
+        : g_strdup_printf ("turn://%s", turn);
+    g_object_set (w->webrtc, "turn-server", uri, NULL);
+    g_free (uri);
+  }
+  return json_object_new ();
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                              */
+
+static void
+webrtc_destroy (MtElement * el)
+{
+  MtWebRtc *w = el->priv;
+  RemoteCandidate *rc;
+
+  /* Stop webrtcbin first: afterwards no streaming or libnice thread runs a
+   * callback that reads w. */
+  gst_element_set_state (w->webrtc, GST_STATE_NULL);
+  g_signal_handlers_disconnect_by_data (w->webrtc, w);
+  if (w->agent)
+    g_signal_handlers_disconnect_by_data (w->agent, w);
+  if (w->dtls)
+    g_signal_handlers_disconnect_by_data (w->dtls, w);
+  g_clear_object (&w->dtls);
+  g_clear_object (&w->agent);
+  g_clear_object (&w->ice);
+  g_queue_clear_full (&w->local_candidates, (GDestroyNotify) json_object_unref);
+  while ((rc = g_queue_pop_head (&w->remote_candidates))) {
+    g_free (rc->candidate);
+    g_free (rc);
+  }
+  g_hash_table_unref (w->local_by_foundation);
+  g_hash_table_unref (w->remote_by_foundation);
+  clear_mlines (w);
+  g_array_unref (w->mlines);
+  g_free (w->id);
+  g_free (w);
+  el->priv = NULL;
+}
+
+gboolean
+mt_webrtc_create (MtElement * el, JsonObject * options, GError ** error)
+{
+  MtWebRtc *w = g_new0 (MtWebRtc, 1);
+  gchar *name;
+  guint i;
+
+  if (options && (!mt_param_bool (options, "recvonly", FALSE, &w->recvonly,
+              error)
+          || !mt_param_bool (options, "sendonly", FALSE, &w->sendonly,
+              error))) {
+    g_free (w);
+    return FALSE;
+  }
+  if (w->recvonly && w->sendonly) {
+    g_free (w);
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE,
+        "recvonly and sendonly exclude each other");
+    return FALSE;
+  }
+  w->id = g_strdup (el->id);
+  w->el = el;
+  w->mlines = g_array_new (FALSE, TRUE, sizeof (MtMLine));
+  w->local_by_foundation = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, g_free);
+  w->remote_by_foundation = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, g_free);
+  g_queue_init (&w->local_candidates);
+  g_queue_init (&w->remote_candidates);
+  el->priv = w;
+  el->destroy = webrtc_destroy;
+
+  name = g_strdup_printf ("%s-webrtcbin", el->id);
+  w->webrtc = gst_element_factory_make ("webrtcbin", name);
+  g_free (name);
+  if (!w->webrtc) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL, "no webrtcbin");
+    return FALSE;
+  }
+  g_object_set (w->webrtc, "bundle-policy",
+      GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", 100, NULL);
+  if (mt_config.stun_server)
+    g_object_set (w->webrtc, "stun-server", mt_config.stun_server, NULL);
+  if (mt_config.turn_server)
+    g_object_set (w->webrtc, "turn-server", mt_config.turn_server, NULL);
+
+  g_object_get (w->webrtc, "ice-agent", &w->ice, NULL);
+  if (w->ice) {
+    /* Without explicit addresses libnice skips loopback, so a host with
+     * only 127.0.0.1 would gather nothing. */
+    for (i = 0; mt_config.ice_addresses && mt_config.ice_addresses[i]; i++) {
+      gboolean ok = FALSE;
+      g_signal_emit_by_name (w->ice, "add-local-ip-address",
+          mt_config.ice_addresses[i], &ok);
+      if (!ok)
+        GST_WARNING ("cannot use ICE address %s", mt_config.ice_addresses[i]);
+    }
+    if (mt_config.port_min)
+      g_object_set (w->ice, "min-rtp-port", mt_config.port_min,
+          "max-rtp-port", mt_config.port_max, NULL);
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (w->ice), "agent"))
+      g_object_get (w->ice, "agent", &w->agent, NULL);
+  }
+  if (w->agent) {
+    g_signal_connect (w->agent, "component-state-changed",
+        G_CALLBACK (on_component_state), w);
+    g_signal_connect (w->agent, "new-selected-pair",
+        G_CALLBACK (on_selected_pair), w);
+  }
+  g_signal_connect (w->webrtc, "on-ice-candidate",
+      G_CALLBACK (on_ice_candidate), w);
+  g_signal_connect (w->webrtc, "notify::ice-gathering-state",
+      G_CALLBACK (on_ice_gathering_state), w);
+  g_signal_connect (w->webrtc, "notify::ice-connection-state",
+      G_CALLBACK (on_ice_connection_state), w);
+  g_signal_connect (w->webrtc, "pad-added", G_CALLBACK (on_pad_added), w);
+
+  mt_element_add_owned (el, w->webrtc);
+  if (!gst_element_sync_state_with_parent (w->webrtc)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL,
+        "webrtcbin does not start");
+    return FALSE;
+  }
+  return TRUE;
+}

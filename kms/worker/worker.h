@@ -1,0 +1,145 @@
+/* Shared types of the montage worker: one process, one GstPipeline, a table
+ * of elements keyed by the engine's ids, and declarative connections. */
+#ifndef MT_WORKER_H
+#define MT_WORKER_H
+
+#include <gst/gst.h>
+#include <json-glib/json-glib.h>
+
+#include "protocol.h"
+
+GST_DEBUG_CATEGORY_EXTERN (mt_debug);
+#define GST_CAT_DEFAULT mt_debug
+
+typedef enum
+{
+  MT_MEDIA_AUDIO,
+  MT_MEDIA_VIDEO,
+  MT_MEDIA_COUNT,
+} MtMediaType;
+
+/* Formats a source can deliver and a sink input can ask for.  RAW is I420
+ * video or S16LE 48 kHz stereo audio. */
+typedef enum
+{
+  MT_FORMAT_NONE,
+  MT_FORMAT_RAW,
+  MT_FORMAT_VP8,
+  MT_FORMAT_H264,
+  MT_FORMAT_OPUS,
+  MT_FORMAT_COUNT,
+} MtFormat;
+
+typedef struct _MtElement MtElement;
+typedef struct _MtConnection MtConnection;
+typedef struct _MtFlow MtFlow;
+
+/* What one element offers as a source for one media type.  The origin tee
+ * carries the element's own format; the other tees are built on demand. */
+typedef struct
+{
+  MtFormat origin;
+  /* Tees per format; the pipeline owns them, the element lists them in
+   * `owned` so release removes them. */
+  GstElement *tees[MT_FORMAT_COUNT];
+  gboolean transcoding;
+} MtSourceMedia;
+
+/* What one element accepts as a sink for one media type. */
+typedef struct
+{
+  MtFormat format;              /* NONE until the element can take media */
+  GstPad *pad;                  /* (owned) sink pad that takes `format` */
+  MtConnection *link;           /* materialised connection feeding `pad` */
+  gboolean busy;                /* an old link is still being torn down */
+} MtSinkInput;
+
+struct _MtElement
+{
+  gchar *id;
+  const gchar *type;
+  GList *owned;                 /* (owned) GstElements this element added */
+  MtSourceMedia out[MT_MEDIA_COUNT];
+  MtSinkInput in[MT_MEDIA_COUNT];
+  MtFlow *flow_in[MT_MEDIA_COUNT];
+  MtFlow *flow_out[MT_MEDIA_COUNT];
+  gpointer priv;
+  /* Tears down the type-specific state; called on release. */
+  void (*destroy) (MtElement * self);
+};
+
+/* pipeline.c */
+typedef struct
+{
+  gchar **ice_addresses;
+  gchar *stun_server;           /* stun://host:port or NULL */
+  gchar *turn_server;           /* turn://user:pass@host:port or NULL */
+  guint port_min, port_max;
+} MtConfig;
+
+extern MtConfig mt_config;
+
+void mt_pipeline_init (void);
+void mt_pipeline_shutdown (void);
+GstBin *mt_pipeline_bin (void);
+MtElement *mt_element_lookup (const gchar * id, GError ** error);
+MtElement *mt_element_new (const gchar * id, const gchar * type);
+void mt_element_add_owned (MtElement * self, GstElement * element);
+void mt_element_remove_owned (MtElement * self, GstElement * element);
+void mt_element_release (const gchar * id);
+gchar *mt_pipeline_dot (GstDebugGraphDetails details);
+void mt_element_error (MtElement * self, const gchar * type,
+    const gchar * description, gint code);
+const gchar *mt_media_name (MtMediaType media);
+gboolean mt_media_parse (const gchar * name, MtMediaType * media);
+const gchar *mt_format_name (MtFormat format);
+
+/* link.c */
+void mt_link_connect (const gchar * source, const gchar * sink,
+    MtMediaType media);
+void mt_link_disconnect (const gchar * source, const gchar * sink,
+    MtMediaType media);
+void mt_link_forget_element (MtElement * element);
+void mt_link_refresh (void);
+void mt_source_set_origin (MtElement * self, MtMediaType media,
+    MtFormat format, GstElement * tee);
+void mt_sink_set_input (MtElement * self, MtMediaType media, MtFormat format,
+    GstPad * pad);
+void mt_source_request_keyframe (MtElement * self);
+GstElement *mt_make_tee (const gchar * name);
+
+/* flow.c */
+MtFlow *mt_flow_new (const gchar * element_id, MtMediaType media,
+    gboolean incoming);
+void mt_flow_watch_pad (MtFlow * flow, GstPad * pad);
+void mt_flow_free (MtFlow * flow);
+void mt_flow_start_timer (void);
+
+/* Endpoints.  Method handlers return a result object or NULL with error. */
+typedef JsonObject *(*MtMethodFunc) (JsonObject * params, GError ** error);
+
+gboolean mt_webrtc_create (MtElement * self, JsonObject * options,
+    GError ** error);
+JsonObject *mt_webrtc_generate_offer (JsonObject * params, GError ** error);
+JsonObject *mt_webrtc_process_offer (JsonObject * params, GError ** error);
+JsonObject *mt_webrtc_process_answer (JsonObject * params, GError ** error);
+JsonObject *mt_webrtc_gather_candidates (JsonObject * params,
+    GError ** error);
+JsonObject *mt_webrtc_add_ice_candidate (JsonObject * params,
+    GError ** error);
+JsonObject *mt_webrtc_set_ice_servers (JsonObject * params, GError ** error);
+
+gboolean mt_player_create (MtElement * self, JsonObject * options,
+    GError ** error);
+JsonObject *mt_player_play (JsonObject * params, GError ** error);
+JsonObject *mt_player_pause (JsonObject * params, GError ** error);
+JsonObject *mt_player_stop (JsonObject * params, GError ** error);
+JsonObject *mt_player_get_position (JsonObject * params, GError ** error);
+JsonObject *mt_player_set_position (JsonObject * params, GError ** error);
+JsonObject *mt_player_get_video_info (JsonObject * params, GError ** error);
+
+/* Runs func on the main loop; used by streaming threads, which never touch
+ * the element table themselves. */
+void mt_invoke (GSourceFunc func, gpointer data, GDestroyNotify notify);
+
+#endif
