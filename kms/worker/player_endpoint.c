@@ -29,6 +29,7 @@ typedef struct
   PlayerState state;
   gboolean eos;
   gboolean failed;
+  gint decoding;                /* atomic: uridecodebin exposed a stream */
 } MtPlayer;
 
 static MtPlayer *
@@ -97,6 +98,7 @@ on_decoded_pad (GstElement * decodebin, GstPad * pad, MtPlayer * p)
 
   if (!caps)
     caps = gst_pad_query_caps (pad, NULL);
+  g_atomic_int_set (&p->decoding, 1);
   name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
   if (g_str_has_prefix (name, "video/x-raw")) {
     media = MT_MEDIA_VIDEO;
@@ -132,8 +134,17 @@ on_decoded_pad (GstElement * decodebin, GstPad * pad, MtPlayer * p)
 }
 
 static const gchar *
-error_type (const GError * err)
+error_type (MtPlayer * p, GstObject * origin, const GError * err)
 {
+  /* Some sources (souphttpsrc on a refused connection) only stop with a
+   * generic flow error; coming from the source element itself it means the
+   * URI could not be opened, or read once streams were found. */
+  if (err->domain == GST_STREAM_ERROR && err->code == GST_STREAM_ERROR_FAILED
+      && GST_IS_URI_HANDLER (origin)
+      && gst_uri_handler_get_uri_type (GST_URI_HANDLER (origin)) ==
+      GST_URI_SRC)
+    return g_atomic_int_get (&p->decoding) ? "RESOURCE_ERROR_READ"
+        : "RESOURCE_ERROR_OPEN";
   if (err->domain == GST_RESOURCE_ERROR) {
     switch (err->code) {
       case GST_RESOURCE_ERROR_NOT_FOUND:
@@ -189,7 +200,8 @@ on_player_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
       /* Report only the first error of a run; the rest are its echoes. */
       if (!p->failed) {
         p->failed = TRUE;
-        mt_element_error (el, error_type (err), err->message, err->code);
+        mt_element_error (el, error_type (p, GST_MESSAGE_SRC (msg), err),
+            err->message, err->code);
       }
       g_clear_error (&err);
       g_free (dbg);
@@ -232,6 +244,7 @@ destroy_internal (MtPlayer * p)
   gst_clear_object (&p->pipeline);
   p->eos = FALSE;
   p->failed = FALSE;
+  g_atomic_int_set (&p->decoding, 0);
 }
 
 static void

@@ -35,14 +35,22 @@ typedef struct _MtConnection MtConnection;
 typedef struct _MtFlow MtFlow;
 
 /* What one element offers as a source for one media type.  The origin tee
- * carries the element's own format; the other tees are built on demand. */
+ * carries the element's own format; the other tees are built on demand and
+ * torn down again when their last consumer goes (see link.c). */
 typedef struct
 {
   MtFormat origin;
   /* Tees per format; the pipeline owns them, the element lists them in
    * `owned` so release removes them. */
   GstElement *tees[MT_FORMAT_COUNT];
-  gboolean transcoding;
+  /* Consumers of each tee: materialised connections and derived branches. */
+  guint users[MT_FORMAT_COUNT];
+  /* For a derived format: the decoder/encoder bin feeding its tee and the
+   * request pad of the parent tee feeding that bin. */
+  GstElement *branch[MT_FORMAT_COUNT];
+  GstPad *branch_pad[MT_FORMAT_COUNT];
+  guint encoders;               /* live encoder branches */
+  gboolean transcoding;         /* TRANSCODING was sent, not yet undone */
 } MtSourceMedia;
 
 /* What one element accepts as a sink for one media type. */
@@ -51,7 +59,8 @@ typedef struct
   MtFormat format;              /* NONE until the element can take media */
   GstPad *pad;                  /* (owned) sink pad that takes `format` */
   MtConnection *link;           /* materialised connection feeding `pad` */
-  gboolean busy;                /* an old link is still being torn down */
+  gpointer teardown;            /* the previous link is still being cut off
+                                 * (link.c's MtDetach); no new link meanwhile */
 } MtSinkInput;
 
 struct _MtElement
