@@ -1,0 +1,64 @@
+import { MediaSet } from './objects/MediaSet.js';
+import { Methods } from './rpc/Methods.js';
+import { RpcServer } from './rpc/RpcServer.js';
+import { SessionRegistry } from './rpc/SessionRegistry.js';
+import { defaultConfig, type EngineConfig } from './config.js';
+
+export interface RunningEngine {
+  /** ws://host:port/path */
+  url: string;
+  /** Stops accepting clients, releases every pipeline and waits for all workers to exit. Safe to call twice. */
+  close(): Promise<void>;
+  /** Pids of the live pipeline workers (tests use it to kill one). */
+  workerPids(): number[];
+}
+
+/** Starts the Kurento-protocol server; `config` fields override the defaults. */
+export async function startEngine(overrides: Partial<EngineConfig> = {}): Promise<RunningEngine> {
+  const config: EngineConfig = { ...defaultConfig(), ...overrides };
+  // The registry needs the media set and the media set asks it for session
+  // ids, so the callback reads it through a holder filled right after.
+  const holder: { registry?: SessionRegistry } = {};
+  const mediaSet = new MediaSet({
+    worker: {
+      command: config.workerPath,
+      prefixArgs: config.workerArgs,
+      iceAddresses: config.iceAddresses,
+      stun: config.stun,
+      turn: config.turn,
+      logPrefix: '[worker]',
+      startTimeoutMs: config.workerStartTimeoutMs,
+    },
+    ice: { stun: config.stun, turn: config.turn },
+    sessions: () => holder.registry?.ids() ?? [],
+  });
+  const sessions = new SessionRegistry(mediaSet, config.sessionGcSeconds * 1000);
+  holder.registry = sessions;
+  const server = await RpcServer.listen(
+    {
+      host: config.host,
+      port: config.port,
+      path: config.path,
+      maxMessageBytes: config.maxMessageBytes,
+    },
+    new Methods(mediaSet, sessions),
+    sessions,
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    url: server.url,
+    workerPids: () =>
+      mediaSet
+        .pipelines()
+        .map((pipeline) => pipeline.workerPid)
+        .filter((pid): pid is number => pid !== undefined),
+    close: () => {
+      closing ??= (async () => {
+        await server.close();
+        sessions.close();
+        await mediaSet.closeAll();
+      })();
+      return closing;
+    },
+  };
+}

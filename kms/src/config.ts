@@ -1,0 +1,160 @@
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import dotenv from 'dotenv';
+
+/** The engine's settings after defaults, .env, environment and validation. */
+export interface EngineConfig {
+  host: string;
+  port: number;
+  /** WebSocket path without leading slash (KMS default "kurento"). */
+  path: string;
+  /** Local addresses the worker gathers host candidates on. */
+  iceAddresses: string[];
+  /** "host:port" of a STUN server, passed to every worker. */
+  stun: string | undefined;
+  /** "user:pass@host:port" of a TURN server, passed to every worker. */
+  turn: string | undefined;
+  maxMessageBytes: number;
+  /** Session garbage collector period (KMS garbageCollectorPeriod, 240 s). */
+  sessionGcSeconds: number;
+  workerPath: string;
+  /** Arguments before the worker's own (lets tests run a script under node). */
+  workerArgs: string[];
+  workerStartTimeoutMs: number;
+}
+
+/** Environment keys the engine reads. */
+const KNOWN_KEYS = new Set([
+  'KMS_HOST',
+  'KMS_PORT',
+  'KMS_PATH',
+  'KMS_ICE_ADDRESSES',
+  'KMS_STUN',
+  'KMS_TURN',
+  'KMS_MAX_MESSAGE_BYTES',
+  'KMS_SESSION_GC_SECONDS',
+  'KMS_WORKER_PATH',
+]);
+
+/** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
+const APP_SERVER_KEYS = new Set(['KMS_URI', 'KMS_URIS']);
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function defaultIceAddresses(): string[] {
+  const addresses: string[] = [];
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const info of list ?? []) {
+      if (info.family === 'IPv4' && !info.internal) addresses.push(info.address);
+    }
+  }
+  addresses.push('127.0.0.1');
+  return addresses;
+}
+
+export function defaultConfig(): EngineConfig {
+  return {
+    host: '127.0.0.1',
+    port: 8888,
+    path: 'kurento',
+    iceAddresses: defaultIceAddresses(),
+    stun: undefined,
+    turn: undefined,
+    maxMessageBytes: 4 * 1024 * 1024,
+    sessionGcSeconds: 240,
+    workerPath: fileURLToPath(new URL('../../../kms/worker/build/montage-worker', import.meta.url)),
+    workerArgs: [],
+    workerStartTimeoutMs: 10000,
+  };
+}
+
+function integer(key: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+    throw new ConfigError(
+      `${key}=${text} is invalid: expected an integer between ${min} and ${max}`,
+    );
+  }
+  return value;
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/**
+ * Builds the configuration: typed defaults, then the `.env` file (if any),
+ * then the environment, then validation. Unknown KMS_* keys are rejected so
+ * a typo does not silently fall back to a default.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env'): EngineConfig {
+  const fromFile = existsSync(envFile) ? dotenv.parse(readFileSync(envFile)) : {};
+  const merged: Record<string, string> = {};
+  for (const [key, value] of Object.entries(fromFile)) merged[key] = value;
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) merged[key] = value;
+
+  const unknown = Object.keys(merged).filter(
+    (k) => k.startsWith('KMS_') && !KNOWN_KEYS.has(k) && !APP_SERVER_KEYS.has(k),
+  );
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `unknown setting(s) ${unknown.join(', ')}; the engine understands ${[...KNOWN_KEYS].join(', ')}`,
+    );
+  }
+
+  const config = defaultConfig();
+  const get = (key: string): string | undefined => {
+    const value = merged[key];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const host = get('KMS_HOST');
+  if (host) config.host = host;
+  const port = get('KMS_PORT');
+  if (port) config.port = integer('KMS_PORT', port, 0, 65535);
+  const path = get('KMS_PATH');
+  if (path !== undefined) {
+    config.path = path.replace(/^\/+/, '');
+    if (/[?#\s]/.test(config.path))
+      throw new ConfigError(`KMS_PATH=${path} is invalid: no '?', '#' or spaces`);
+  }
+  const ice = get('KMS_ICE_ADDRESSES');
+  if (ice) {
+    config.iceAddresses = ice
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a.length > 0);
+    for (const address of config.iceAddresses) {
+      const match = IPV4.exec(address);
+      if (!match || match.slice(1).some((part) => Number(part) > 255)) {
+        throw new ConfigError(
+          `KMS_ICE_ADDRESSES contains '${address}', which is not an IPv4 address`,
+        );
+      }
+    }
+  }
+  const stun = get('KMS_STUN');
+  if (stun) {
+    if (!/^[^\s:]+:\d+$/.test(stun))
+      throw new ConfigError(`KMS_STUN=${stun} is invalid: expected host:port`);
+    config.stun = stun;
+  }
+  const turn = get('KMS_TURN');
+  if (turn) {
+    if (!/^[^\s:@]+:[^\s@]*@[^\s:]+:\d+$/.test(turn)) {
+      throw new ConfigError(`KMS_TURN=${turn} is invalid: expected user:password@host:port`);
+    }
+    config.turn = turn;
+  }
+  const maxBytes = get('KMS_MAX_MESSAGE_BYTES');
+  if (maxBytes)
+    config.maxMessageBytes = integer('KMS_MAX_MESSAGE_BYTES', maxBytes, 1024, 1024 * 1024 * 1024);
+  const gc = get('KMS_SESSION_GC_SECONDS');
+  if (gc) config.sessionGcSeconds = integer('KMS_SESSION_GC_SECONDS', gc, 1, 86400);
+  const workerPath = get('KMS_WORKER_PATH');
+  if (workerPath) config.workerPath = workerPath;
+  return config;
+}

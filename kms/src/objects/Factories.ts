@@ -1,0 +1,65 @@
+import type { WorkerSettings } from '../worker/Worker.js';
+import { KurentoError } from '../rpc/KurentoError.js';
+import type { Args, MediaObject, ObjectHost } from './MediaObject.js';
+import { MediaPipeline } from './MediaPipeline.js';
+import { PlayerEndpoint } from './PlayerEndpoint.js';
+import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
+
+export interface FactoryContext {
+  host: ObjectHost;
+  worker: WorkerSettings;
+  ice: IceDefaults;
+}
+
+interface Factory {
+  /** kmd module the class belongs to (reported by ServerManager.getInfo). */
+  module: 'core' | 'elements' | 'filters';
+  create(context: FactoryContext, params: Args): Promise<MediaObject>;
+}
+
+function pipelineArgument(context: FactoryContext, params: Args): MediaPipeline {
+  const id = String(params.mediaPipeline);
+  const pipeline = context.host.resolveArgument(id);
+  if (!(pipeline instanceof MediaPipeline)) throw KurentoError.objectNotFound(id);
+  return pipeline;
+}
+
+/**
+ * The classes `create` accepts. Only what the engine implements is listed, so
+ * getInfo never advertises a factory that would fail; any other Kurento type
+ * gets 40108 "Factory 'X' not found", as KMS answers for unknown types.
+ */
+export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>([
+  [
+    'MediaPipeline',
+    { module: 'core', create: (context) => MediaPipeline.create(context.host, context.worker) },
+  ],
+  [
+    'WebRtcEndpoint',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        WebRtcEndpoint.create(context.host, pipelineArgument(context, params), params, context.ice),
+    },
+  ],
+  [
+    'PlayerEndpoint',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        PlayerEndpoint.create(context.host, pipelineArgument(context, params), params),
+    },
+  ],
+]);
+
+/** Factory names grouped by kmd module, for ServerManager.getInfo. */
+export function factoriesByModule(): Map<string, string[]> {
+  const byModule = new Map<string, string[]>([
+    ['core', []],
+    ['elements', []],
+    ['filters', []],
+  ]);
+  for (const [name, factory] of FACTORIES) byModule.get(factory.module)?.push(name);
+  for (const list of byModule.values()) list.sort();
+  return byModule;
+}

@@ -1,0 +1,170 @@
+import { KurentoError } from '../rpc/KurentoError.js';
+import type { WorkerSettings } from '../worker/Worker.js';
+import { FACTORIES, factoriesByModule } from './Factories.js';
+import { Kmd } from './Kmd.js';
+import type { Args, MediaObject, ObjectHost } from './MediaObject.js';
+import { MediaPipeline } from './MediaPipeline.js';
+import { ServerManager } from './ServerManager.js';
+import type { IceDefaults } from './WebRtcEndpoint.js';
+
+export interface MediaSetOptions {
+  worker: WorkerSettings;
+  ice: IceDefaults;
+  /** Session ids known to the RPC layer (for ServerManager.getSessions). */
+  sessions: () => string[];
+}
+
+/** Receives every raised event; the session layer decides who gets it. */
+export type EventSink = (source: MediaObject, type: string, data: Args) => void;
+export type DestroyedSink = (objectId: string) => void;
+
+/**
+ * Every live object by id, which sessions own it (kurento-protocol.md §6.3),
+ * and the event fan-out. Same role as KMS's MediaSet.
+ *
+ * Events are queued and handed to the sessions on a later macrotask, so the
+ * reply to the request that raised them (connect → ElementConnected,
+ * create → ObjectCreated) is always written first (§6.4 allows this order).
+ */
+export class MediaSet implements ObjectHost {
+  readonly kmd = new Kmd();
+  readonly serverManager: ServerManager;
+  readonly #objects = new Map<string, MediaObject>();
+  readonly #owners = new Map<string, Set<string>>();
+  readonly #options: MediaSetOptions;
+  readonly #queue: Array<() => void> = [];
+  #flushScheduled = false;
+  #eventSink: EventSink = () => undefined;
+  #destroyedSink: DestroyedSink = () => undefined;
+
+  constructor(options: MediaSetOptions) {
+    this.#options = options;
+    this.serverManager = new ServerManager(this, {
+      pipelines: () => this.pipelines(),
+      sessions: () => this.#options.sessions(),
+      factoriesByModule,
+      metadata: () => '',
+    });
+    this.#objects.set(this.serverManager.id, this.serverManager);
+  }
+
+  onEvent(sink: EventSink): void {
+    this.#eventSink = sink;
+  }
+
+  onDestroyed(sink: DestroyedSink): void {
+    this.#destroyedSink = sink;
+  }
+
+  /** The object, or 40101 when it is unknown or released. */
+  get(id: string): MediaObject {
+    const object = this.#objects.get(id);
+    if (!object || object.released) throw KurentoError.objectNotFound(id);
+    return object;
+  }
+
+  resolveArgument(id: string): MediaObject | undefined {
+    const object = this.#objects.get(id);
+    return object && !object.released ? object : undefined;
+  }
+
+  pipelines(): MediaPipeline[] {
+    return [...this.#objects.values()].filter(
+      (o): o is MediaPipeline => o instanceof MediaPipeline && !o.released,
+    );
+  }
+
+  async create(type: string, constructorParams: Args, sessionId: string): Promise<MediaObject> {
+    const factory = FACTORIES.get(type);
+    if (!factory)
+      throw new KurentoError('MEDIA_OBJECT_NOT_AVAILABLE', `Factory '${type}' not found`);
+    const declared = this.kmd.constructorParams(type);
+    if (declared.some((p) => !p.optional) && Object.keys(constructorParams).length === 0) {
+      throw KurentoError.marshall("'constructorParams' is required");
+    }
+    const args = this.kmd.marshalParams(declared, constructorParams, this);
+    const object = await factory.create(
+      { host: this, worker: this.#options.worker, ice: this.#options.ice },
+      args,
+    );
+    if (object.released)
+      throw KurentoError.internal(`object ${object.id} was released while it was being created`);
+    this.#objects.set(object.id, object);
+    // The creator owns it, and so does every session that owns its parent.
+    const owners = new Set<string>([
+      sessionId,
+      ...(object.parent ? (this.#owners.get(object.parent.id) ?? []) : []),
+    ]);
+    this.#owners.set(object.id, owners);
+    this.ref(object, sessionId);
+    this.serverManager.raise('ObjectCreated', { object: object.id }, { withType: false });
+    return object;
+  }
+
+  /** Adds a session's reference to an object and its ancestors. */
+  ref(object: MediaObject, sessionId: string): void {
+    for (let current: MediaObject | undefined = object; current; current = current.parent) {
+      if (current === this.serverManager) return;
+      this.#owners.get(current.id)?.add(sessionId);
+    }
+  }
+
+  /** Drops a session's reference to an object and its descendants; releases what nobody owns. */
+  unref(object: MediaObject, sessionId: string): void {
+    for (const current of [object, ...object.descendants()])
+      this.#owners.get(current.id)?.delete(sessionId);
+    if (object.released) return;
+    if ((this.#owners.get(object.id)?.size ?? 0) === 0) {
+      object.release();
+      return;
+    }
+    for (const child of [...object.children]) {
+      if (!child.released && (this.#owners.get(child.id)?.size ?? 0) === 0) child.release();
+    }
+  }
+
+  release(object: MediaObject): void {
+    if (object === this.serverManager) return;
+    object.release();
+  }
+
+  /** Ids of the top-most objects a session owns (pipelines, and orphans if any). */
+  ownedBy(sessionId: string): MediaObject[] {
+    const owned: MediaObject[] = [];
+    for (const [id, owners] of this.#owners) {
+      const object = this.#objects.get(id);
+      if (
+        object &&
+        owners.has(sessionId) &&
+        !(object.parent && this.#owners.get(object.parent.id)?.has(sessionId))
+      ) {
+        owned.push(object);
+      }
+    }
+    return owned;
+  }
+
+  /** Releases everything and waits for every worker to exit (engine shutdown). */
+  async closeAll(): Promise<void> {
+    const pipelines = this.pipelines();
+    for (const pipeline of pipelines) pipeline.release();
+    await Promise.all(pipelines.map((pipeline) => pipeline.closeWorker()));
+  }
+
+  deliverEvent(source: MediaObject, type: string, data: Args): void {
+    this.#queue.push(() => this.#eventSink(source, type, data));
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      for (const deliver of this.#queue.splice(0)) deliver();
+    });
+  }
+
+  objectDestroyed(object: MediaObject): void {
+    this.#objects.delete(object.id);
+    this.#owners.delete(object.id);
+    this.#destroyedSink(object.id);
+    this.serverManager.raise('ObjectDestroyed', { objectId: object.id }, { withType: false });
+  }
+}

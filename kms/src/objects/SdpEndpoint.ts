@@ -1,0 +1,146 @@
+import { KurentoError } from '../rpc/KurentoError.js';
+import type { Args } from './MediaObject.js';
+import { SessionEndpoint } from './SessionEndpoint.js';
+
+/**
+ * Kurento's SdpEndpoint: the offer/answer state machine and its error codes
+ * (one generateOffer or processOffer per endpoint → 40208, processAnswer only
+ * after generateOffer → 40209 and only once → 40210). Subclasses name the
+ * worker method family (`webrtc.` for WebRtcEndpoint).
+ */
+export abstract class SdpEndpoint extends SessionEndpoint {
+  #localSdp: string | undefined;
+  #remoteSdp: string | undefined;
+  /** Set synchronously so two concurrent requests cannot both negotiate. */
+  #negotiationStarted = false;
+  #offerGenerated = false;
+  #answerStarted = false;
+
+  protected abstract readonly sdpMethodPrefix: string;
+
+  protected get remoteDescriptionSet(): boolean {
+    return this.#remoteSdp !== undefined;
+  }
+
+  /** Runs after a remote description was applied (e.g. to flush queued candidates). */
+  protected afterRemoteDescription(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Runs before the first SDP step (e.g. to push per-endpoint ICE servers). */
+  protected beforeNegotiation(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  protected override async callMethod(name: string, args: Args): Promise<unknown> {
+    switch (name) {
+      case 'generateOffer':
+        return this.#generateOffer(args);
+      case 'processOffer':
+        return this.#processOffer(String(args.offer));
+      case 'processAnswer':
+        return this.#processAnswer(String(args.answer));
+      case 'getLocalSessionDescriptor':
+        if (this.#localSdp === undefined)
+          throw new KurentoError('SDP_END_POINT_NO_LOCAL_SDP_ERROR', 'No local SDP');
+        return this.#localSdp;
+      case 'getRemoteSessionDescriptor':
+        if (this.#remoteSdp === undefined)
+          throw new KurentoError('SDP_END_POINT_NO_REMOTE_SDP_ERROR', 'No remote SDP');
+        return this.#remoteSdp;
+      default:
+        return super.callMethod(name, args);
+    }
+  }
+
+  #claimNegotiation(): void {
+    if (this.#negotiationStarted) {
+      throw new KurentoError('SDP_END_POINT_ALREADY_NEGOTIATED', 'Endpoint already negotiated');
+    }
+    this.#negotiationStarted = true;
+  }
+
+  async #generateOffer(args: Args): Promise<string> {
+    this.#claimNegotiation();
+    const params: Args = {};
+    const options = args.options;
+    if (typeof options === 'object' && options !== null) {
+      const record = options as Record<string, unknown>;
+      if (typeof record.offerToReceiveAudio === 'boolean')
+        params.offerToReceiveAudio = record.offerToReceiveAudio;
+      if (typeof record.offerToReceiveVideo === 'boolean')
+        params.offerToReceiveVideo = record.offerToReceiveVideo;
+    }
+    try {
+      await this.beforeNegotiation();
+      const result = await this.request(`${this.sdpMethodPrefix}.generateOffer`, params, {
+        sdp: 'SDP_END_POINT_GENERATE_OFFER_ERROR',
+        invalidState: 'SDP_END_POINT_ALREADY_NEGOTIATED',
+      });
+      const sdp = typeof result.sdp === 'string' ? result.sdp : '';
+      this.#localSdp = sdp;
+      this.#offerGenerated = true;
+      return sdp;
+    } catch (error) {
+      this.#negotiationStarted = false;
+      throw error;
+    }
+  }
+
+  async #processOffer(offer: string): Promise<string> {
+    if (offer.length === 0) throw new KurentoError('SDP_PARSE_ERROR', 'Empty offer not valid');
+    this.#claimNegotiation();
+    try {
+      await this.beforeNegotiation();
+      const result = await this.request(
+        `${this.sdpMethodPrefix}.processOffer`,
+        { offer },
+        {
+          sdp: 'SDP_END_POINT_PROCESS_OFFER_ERROR',
+          invalidState: 'SDP_END_POINT_ALREADY_NEGOTIATED',
+        },
+      );
+      const answer = typeof result.sdp === 'string' ? result.sdp : '';
+      this.#remoteSdp = offer;
+      this.#localSdp = answer;
+      this.mediaSessionStarted();
+      await this.afterRemoteDescription();
+      return answer;
+    } catch (error) {
+      this.#negotiationStarted = false;
+      throw error;
+    }
+  }
+
+  async #processAnswer(answer: string): Promise<string> {
+    if (answer.length === 0) throw new KurentoError('SDP_PARSE_ERROR', 'Empty answer not valid');
+    if (!this.#offerGenerated) {
+      throw new KurentoError(
+        'SDP_END_POINT_NOT_OFFER_GENERATED',
+        'Offer not generated. It is not possible to process an answer.',
+      );
+    }
+    if (this.#answerStarted) {
+      throw new KurentoError('SDP_END_POINT_ANSWER_ALREADY_PROCCESED', 'Answer already processed');
+    }
+    this.#answerStarted = true;
+    try {
+      await this.request(
+        `${this.sdpMethodPrefix}.processAnswer`,
+        { answer },
+        {
+          sdp: 'SDP_END_POINT_PROCESS_ANSWER_ERROR',
+          invalidState: 'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
+        },
+      );
+    } catch (error) {
+      this.#answerStarted = false;
+      throw error;
+    }
+    this.#remoteSdp = answer;
+    this.mediaSessionStarted();
+    await this.afterRemoteDescription();
+    // KMS returns the local description (the offer) from processAnswer.
+    return this.#localSdp ?? '';
+  }
+}

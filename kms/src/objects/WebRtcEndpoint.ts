@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto';
+import { KurentoError } from '../rpc/KurentoError.js';
+import type { JsonObject } from '../worker/Channel.js';
+import { BaseRtpEndpoint } from './BaseRtpEndpoint.js';
+import type { Args, ObjectHost } from './MediaObject.js';
+import type { MediaPipeline } from './MediaPipeline.js';
+
+export interface IceDefaults {
+  /** "host:port" from KMS_STUN, if any. */
+  stun: string | undefined;
+  /** "user:pass@host:port" from KMS_TURN, if any. */
+  turn: string | undefined;
+}
+
+interface QueuedCandidate {
+  candidate: string;
+  sdpMid: string;
+  sdpMLineIndex: number;
+}
+
+function str(value: unknown, fallback = ''): string {
+  return typeof value === 'string' ? value : fallback;
+}
+
+/** Ids may arrive as numbers or strings; Kurento types some of them as String. */
+function idText(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+function int(value: unknown, fallback = 0): number {
+  return typeof value === 'number' && Number.isFinite(value) ? Math.trunc(value) : fallback;
+}
+
+/**
+ * Kurento's WebRtcEndpoint backed by webrtcbin in the worker. Remote ICE
+ * candidates that arrive before the remote description are queued here and
+ * sent once it is set; per-endpoint STUN/TURN settings reach the worker just
+ * before the first SDP step or candidate gathering.
+ */
+export class WebRtcEndpoint extends BaseRtpEndpoint {
+  protected readonly sdpMethodPrefix = 'webrtc';
+  readonly #useDataChannels: boolean;
+  readonly #queuedCandidates: QueuedCandidate[] = [];
+  readonly #candidatePairs: Args[] = [];
+  readonly #iceStates = new Map<string, Args>();
+  readonly #dtlsStates = new Map<string, Args>();
+  #stunServerAddress: string;
+  #stunServerPort: number;
+  #turnUrl: string;
+  #iceServersDirty = false;
+
+  private constructor(
+    host: ObjectHost,
+    pipeline: MediaPipeline,
+    useDataChannels: boolean,
+    ice: IceDefaults,
+  ) {
+    super(
+      host,
+      'WebRtcEndpoint',
+      `${pipeline.id}/${randomUUID()}_kurento.WebRtcEndpoint`,
+      pipeline,
+    );
+    this.#useDataChannels = useDataChannels;
+    const [stunHost, stunPort] = (ice.stun ?? '').split(':');
+    this.#stunServerAddress = stunHost ?? '';
+    this.#stunServerPort = stunPort ? Number(stunPort) : 0;
+    this.#turnUrl = ice.turn ?? '';
+  }
+
+  static async create(
+    host: ObjectHost,
+    pipeline: MediaPipeline,
+    params: Args,
+    ice: IceDefaults,
+  ): Promise<WebRtcEndpoint> {
+    const endpoint = new WebRtcEndpoint(host, pipeline, params.useDataChannels === true, ice);
+    try {
+      await endpoint.createInWorker({
+        recvonly: params.recvonly === true,
+        sendonly: params.sendonly === true,
+      });
+    } catch (error) {
+      endpoint.release();
+      throw error;
+    }
+    return endpoint;
+  }
+
+  protected override getProperty(name: string): unknown {
+    switch (name) {
+      case 'stunServerAddress':
+        return this.#stunServerAddress;
+      case 'stunServerPort':
+        return this.#stunServerPort;
+      case 'turnUrl':
+        return this.#turnUrl;
+      case 'networkInterfaces':
+      case 'externalIPv4':
+      case 'externalIPv6':
+        return this.storedProperty(name) ?? '';
+      case 'iceTcp':
+        return this.storedProperty(name) ?? true;
+      case 'ICECandidatePairs':
+        return [...this.#candidatePairs];
+      case 'IceConnectionState':
+        return [...this.#iceStates.values()];
+      case 'DtlsConnectionState':
+        return [...this.#dtlsStates.values()];
+      default:
+        return super.getProperty(name);
+    }
+  }
+
+  protected override setProperty(name: string, value: unknown): void | Promise<void> {
+    switch (name) {
+      case 'stunServerAddress':
+        this.#stunServerAddress = str(value);
+        this.#iceServersDirty = true;
+        return;
+      case 'stunServerPort':
+        this.#stunServerPort = int(value);
+        this.#iceServersDirty = true;
+        return;
+      case 'turnUrl':
+        this.#turnUrl = str(value);
+        this.#iceServersDirty = true;
+        return;
+      default:
+        return super.setProperty(name, value);
+    }
+  }
+
+  protected override async callMethod(name: string, args: Args): Promise<unknown> {
+    switch (name) {
+      case 'gatherCandidates':
+        await this.beforeNegotiation();
+        await this.request('webrtc.gatherCandidates', {}, { sdp: 'ICE_GATHER_CANDIDATES_ERROR' });
+        return null;
+      case 'addIceCandidate':
+        await this.#addIceCandidate(args.candidate);
+        return null;
+      case 'createDataChannel':
+      case 'closeDataChannel':
+        if (!this.#useDataChannels) {
+          throw new KurentoError(
+            'MEDIA_OBJECT_OPERATION_NOT_SUPPORTED',
+            'Data channels are not enabled in this endpoint',
+          );
+        }
+        return this.unsupported(name);
+      default:
+        return super.callMethod(name, args);
+    }
+  }
+
+  protected override async beforeNegotiation(): Promise<void> {
+    if (!this.#iceServersDirty) return;
+    this.#iceServersDirty = false;
+    const params: JsonObject = {};
+    if (this.#stunServerAddress)
+      params.stunServer = `stun://${this.#stunServerAddress}:${this.#stunServerPort || 3478}`;
+    if (this.#turnUrl) params.turnUrl = this.#turnUrl;
+    await this.request('webrtc.setIceServers', params);
+  }
+
+  protected override async afterRemoteDescription(): Promise<void> {
+    const queued = this.#queuedCandidates.splice(0);
+    for (const candidate of queued) {
+      await this.request('webrtc.addIceCandidate', { ...candidate });
+    }
+  }
+
+  async #addIceCandidate(value: unknown): Promise<void> {
+    const record = (typeof value === 'object' && value !== null ? value : {}) as Record<
+      string,
+      unknown
+    >;
+    const candidate: QueuedCandidate = {
+      candidate: str(record.candidate),
+      sdpMid: str(record.sdpMid),
+      sdpMLineIndex: int(record.sdpMLineIndex),
+    };
+    // An empty candidate is the browser's end-of-candidates marker; KMS ignores it.
+    if (candidate.candidate.length === 0) return;
+    if (!this.remoteDescriptionSet) {
+      this.#queuedCandidates.push(candidate);
+      return;
+    }
+    await this.request('webrtc.addIceCandidate', { ...candidate });
+  }
+
+  override onWorkerEvent(event: string, data: JsonObject): void {
+    switch (event) {
+      case 'IceCandidateFound':
+        this.raise('IceCandidateFound', {
+          candidate: {
+            __module__: 'kurento',
+            __type__: 'IceCandidate',
+            candidate: str(data.candidate),
+            sdpMid: str(data.sdpMid),
+            sdpMLineIndex: int(data.sdpMLineIndex),
+          },
+        });
+        return;
+      case 'IceGatheringDone':
+        this.raise('IceGatheringDone');
+        return;
+      case 'IceComponentStateChanged': {
+        const streamId = int(data.streamId);
+        const componentId = int(data.componentId);
+        const state = str(data.state, 'DISCONNECTED');
+        this.#iceStates.set(`${streamId}/${componentId}`, {
+          __module__: 'kurento',
+          __type__: 'IceConnection',
+          streamId: String(streamId),
+          componentId,
+          state,
+        });
+        this.raise('IceComponentStateChanged', { streamId, componentId, state });
+        if (state === 'CONNECTED' || state === 'READY') this.setConnectionState('CONNECTED');
+        else if (state === 'FAILED' || state === 'DISCONNECTED')
+          this.setConnectionState('DISCONNECTED');
+        return;
+      }
+      case 'NewCandidatePairSelected': {
+        const pair = {
+          __module__: 'kurento',
+          __type__: 'IceCandidatePair',
+          streamId: idText(data.streamId),
+          componentId: int(data.componentId),
+          localCandidate: str(data.localCandidate),
+          remoteCandidate: str(data.remoteCandidate),
+        };
+        this.#candidatePairs.push(pair);
+        this.raise('NewCandidatePairSelected', { candidatePair: pair });
+        return;
+      }
+      case 'IceConnectionState': {
+        const state = str(data.state);
+        if (state === 'connected' || state === 'completed') this.setConnectionState('CONNECTED');
+        else if (state === 'failed' || state === 'disconnected' || state === 'closed')
+          this.setConnectionState('DISCONNECTED');
+        return;
+      }
+      case 'DtlsConnectionStateChange': {
+        const payload = {
+          streamId: idText(data.streamId),
+          componentId: idText(data.componentId),
+          connectionId: idText(data.connectionId),
+          state: str(data.state, 'NEW'),
+        };
+        this.#dtlsStates.set(`${payload.streamId}/${payload.componentId}`, {
+          __module__: 'kurento',
+          __type__: 'DtlsConnection',
+          ...payload,
+        });
+        this.raise('DtlsConnectionStateChange', payload);
+        return;
+      }
+      default:
+        super.onWorkerEvent(event, data);
+    }
+  }
+}
