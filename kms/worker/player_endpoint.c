@@ -199,9 +199,14 @@ on_player_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
       GST_WARNING ("%s: %s (%s)", id, err->message, dbg ? dbg : "");
       /* Report only the first error of a run; the rest are its echoes. */
       if (!p->failed) {
+        /* GStreamer's messages ("Resource not found.") do not say which
+         * resource; name the URI so an operator can act on the event alone. */
+        gchar *description = g_strdup_printf ("%s (%s)", err->message, p->uri);
+
         p->failed = TRUE;
         mt_element_error (el, error_type (p, GST_MESSAGE_SRC (msg), err),
-            err->message, err->code);
+            description, err->code);
+        g_free (description);
       }
       g_clear_error (&err);
       g_free (dbg);

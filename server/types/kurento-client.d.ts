@@ -169,7 +169,13 @@ declare module 'kurento-client' {
 
     interface PlayerEndpoint extends UriEndpoint {
       play(): Promise<void>;
-      getPosition(): Promise<number>;
+      /**
+       * Without a callback, kurento-client turns a server error into a resolved `undefined`
+       * (it installs a logging no-op callback); pass a callback to see the error.
+       */
+      getPosition(
+        callback?: (error: (Error & { code?: number }) | null, position?: number) => void,
+      ): Promise<number>;
       setPosition(position: number): Promise<void>;
       getVideoInfo(): Promise<VideoInfo>;
     }

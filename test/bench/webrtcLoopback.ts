@@ -1,5 +1,5 @@
 import path from 'node:path';
-import kurento from 'kurento-client';
+import { connectKurento } from '../helpers/kurento.js';
 import type { Browser } from 'playwright-core';
 import { BrowserPeer } from '../helpers/BrowserPeer.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -37,7 +37,7 @@ async function runEngine(
   engineUrl: string,
   enginePid: number,
 ): Promise<RunFigures> {
-  const client = await kurento(engineUrl, { failAfter: 1 });
+  const client = await connectKurento(engineUrl);
   const pipeline = await client.create('MediaPipeline');
   try {
     const endpoint = await pipeline.create('WebRtcEndpoint');

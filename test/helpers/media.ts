@@ -132,7 +132,7 @@ export async function makeQuadrantClip(
     'error',
     '-y',
     '-filter_complex',
-    `${quadrantFilter(quadrants, width, height, 30)}[v];sine=frequency=${options.toneHz ?? 440}:sample_rate=48000[a]`,
+    `${quadrantFilter(quadrants, width, height, 30)}[v];sine=frequency=${options.toneHz ?? 440}:sample_rate=48000:samples_per_frame=960[a]`,
     '-map',
     '[v]',
     '-map',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import kurento from 'kurento-client';
+import { connectKurento } from '../helpers/kurento.js';
 import type { Browser } from 'playwright-core';
 import { BrowserPeer, QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -41,7 +41,7 @@ for (const { container, quadrants } of CASES) {
       seconds: 4,
       container,
     });
-    const client = await kurento(engine.url, { failAfter: 1 });
+    const client = await connectKurento(engine.url);
     const pipeline = await client.create('MediaPipeline');
     try {
       const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
@@ -77,7 +77,7 @@ for (const { container, quadrants } of CASES) {
 }
 
 test('a PlayerEndpoint with a missing file raises an Error event and the pipeline keeps serving', async () => {
-  const client = await kurento(engine.url, { failAfter: 1 });
+  const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   try {
     const player = await pipeline.create('PlayerEndpoint', {
@@ -103,7 +103,7 @@ test('a PlayerEndpoint with an undecodable file raises STREAM_ERROR_DECODE inste
   const { writeFile } = await import('node:fs/promises');
   const junk = path.join(dir, 'junk.webm');
   await writeFile(junk, Buffer.alloc(64 * 1024, 0x5a));
-  const client = await kurento(engine.url, { failAfter: 1 });
+  const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   try {
     const player = await pipeline.create('PlayerEndpoint', { uri: `file://${junk}` });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import kurento from 'kurento-client';
+import { connectKurento } from '../helpers/kurento.js';
 import type { Browser } from 'playwright-core';
 import { BrowserPeer, QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -28,7 +28,7 @@ after(async () => {
 });
 
 test('a browser camera sent to a WebRtcEndpoint connected to itself comes back with the same picture', async () => {
-  const client = await kurento(engine.url, { failAfter: 1 });
+  const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   try {
     const endpoint = await pipeline.create('WebRtcEndpoint');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import kurento from 'kurento-client';
+import { connectKurento } from '../helpers/kurento.js';
 import type { Browser } from 'playwright-core';
 import { BrowserPeer, QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -36,6 +36,13 @@ async function waitFor(
   }
 }
 
+/** Frames the peer decodes in a window of `ms` milliseconds. */
+async function framesIn(peer: BrowserPeer, ms: number): Promise<number> {
+  const before = (await peer.received()).frames;
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return (await peer.received()).frames - before;
+}
+
 test('kill -9 of one pipeline worker raises Error on its objects while another pipeline keeps streaming', async () => {
   const quadrantsA: Quadrants = ['red', 'red', 'blue', 'blue'];
   const quadrantsB: Quadrants = ['green', 'magenta', 'yellow', 'cyan'];
@@ -47,7 +54,7 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
     seconds: 20,
     container: 'webm',
   });
-  const client = await kurento(engine.url, { failAfter: 1 });
+  const client = await connectKurento(engine.url);
 
   const before = new Set(await workerPids(engine.pid));
   const pipelineA = await client.create('MediaPipeline');
@@ -77,6 +84,8 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
   assert.ok(a !== undefined && b !== undefined);
   assert.deepEqual((await b.peer.sample(QUADRANT_CENTRES)).map(classify), [...quadrantsB]);
 
+  // B's frame rate before the crash is the yardstick for after it.
+  const rateBefore = await framesIn(b.peer, 2_000);
   const errorsA: string[] = [];
   const raised = (name: string) =>
     new Promise<void>((resolve) => {
@@ -108,7 +117,11 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
   assert.ok((await b.player.getPosition()) > 0, 'B still answers requests');
 
   // Calls on the dead pipeline fail clearly instead of hanging.
-  await assert.rejects(a.player.getPosition());
+  const deadError = await new Promise<(Error & { code?: number }) | null>((resolve) => {
+    void a.player.getPosition((error) => resolve(error));
+  });
+  assert.equal(deadError?.code, -32603, 'the dead pipeline answers with an error');
+  assert.match(deadError?.message ?? '', /dead/);
 
   await pipelineA.release();
   await pipelineB.release();
