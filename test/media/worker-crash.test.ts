@@ -106,12 +106,10 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
   assert.equal(errorsA.length, 3, `Error on pipeline, player and viewer: ${errorsA.join(', ')}`);
 
   // B keeps streaming: new frames keep arriving with the right picture for two more seconds.
-  const framesBefore = (await b.peer.received()).frames;
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
-  const framesAfter = (await b.peer.received()).frames;
+  const rateAfter = await framesIn(b.peer, 2_000);
   assert.ok(
-    framesAfter - framesBefore > 30,
-    `B decoded ${framesAfter - framesBefore} frames in 2 s`,
+    rateAfter > 0.8 * rateBefore && rateAfter >= 20,
+    `B decoded ${rateAfter} frames in 2 s after the crash, ${rateBefore} before`,
   );
   assert.deepEqual((await b.peer.sample(QUADRANT_CENTRES)).map(classify), [...quadrantsB]);
   assert.ok((await b.player.getPosition()) > 0, 'B still answers requests');

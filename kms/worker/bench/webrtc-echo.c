@@ -11,7 +11,9 @@
  *   stdout: {"answer":"<sdp>"} {"candidate":"...","sdpMLineIndex":0}
  *           {"state":"connected"}
  * Logs go to stderr only.  Exit codes: 0 on stdin EOF, 1 on a pipeline error,
- * 42 when a plugin is missing, 43 on a bad command line.
+ * 2 when the offer cannot be answered (the driver would otherwise wait for
+ * an answer that never comes), 42 when a plugin is missing, 43 on a bad
+ * command line.
  */
 
 #define GST_USE_UNSTABLE_API
@@ -35,6 +37,7 @@ GST_DEBUG_CATEGORY_STATIC (echo_debug);
 #define GST_CAT_DEFAULT echo_debug
 
 #define EXIT_PIPELINE_ERROR 1
+#define EXIT_NEGOTIATION_FAILED 2
 #define EXIT_MISSING_PLUGIN 42
 #define EXIT_BAD_COMMAND_LINE 43
 
@@ -82,6 +85,14 @@ echo_media_free (EchoMedia * media)
   if (media->sink_pad)
     gst_object_unref (media->sink_pad);
   g_free (media);
+}
+
+/* Ends the run with CODE; callable from any thread. */
+static void
+stop_with (EchoSession * session, gint code)
+{
+  g_atomic_int_set (&session->exit_code, code);
+  g_main_loop_quit (session->loop);
 }
 
 /* Writes one JSON object as one line on stdout.  Called from the main thread
@@ -242,6 +253,27 @@ out:
   return ok;
 }
 
+/* The codec preferences keep only what identifies the codec (and the
+ * feedback we accept).  Format parameters stay out: webrtcbin answers with
+ * the offer's own fmtp anyway (it intersects the offer with the
+ * preferences), while the payloader must be free to describe the stream it
+ * really sends: rtph264pay derives profile-level-id from the SPS, and
+ * Chromium's encoder sends 42c01f against an offered 42e01f, which would fail
+ * negotiation with not-negotiated. */
+static gboolean
+keep_codec_field (GQuark field, GValue * value, gpointer user_data)
+{
+  const gchar *name = g_quark_to_string (field);
+
+  (void) value;
+  (void) user_data;
+  return g_str_equal (name, "media") || g_str_equal (name, "payload")
+      || g_str_equal (name, "clock-rate")
+      || g_str_equal (name, "encoding-name")
+      || g_str_equal (name, "encoding-params")
+      || g_str_has_prefix (name, "rtcp-fb-");
+}
+
 /* Picks the payload type to echo on one offered m-line: VP8, else H.264
  * (packetization-mode 1, Constrained Baseline preferred), and Opus for
  * audio.  Returns the offer's caps for that payload type. */
@@ -305,9 +337,12 @@ choose_codec (const GstSDPMedia * media, EchoCodec * codec, gint * pt)
   }
 
   if (best) {
+    GstStructure *st;
+
     best = gst_caps_make_writable (best);
-    gst_structure_set_name (gst_caps_get_structure (best, 0),
-        "application/x-rtp");
+    st = gst_caps_get_structure (best, 0);
+    gst_structure_set_name (st, "application/x-rtp");
+    gst_structure_filter_and_map_in_place (st, keep_codec_field, NULL);
   }
   return best;
 }
@@ -402,12 +437,15 @@ on_answer_created (GstPromise * promise, gpointer user_data)
   const GstStructure *reply;
   gchar *text = NULL;
 
-  if (!promise_succeeded (promise, "create-answer"))
+  if (!promise_succeeded (promise, "create-answer")) {
+    stop_with (session, EXIT_NEGOTIATION_FAILED);
     goto out;
+  }
   reply = gst_promise_get_reply (promise);
   if (!reply || !gst_structure_get (reply, "answer",
           GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL)) {
-    g_printerr ("create-answer failed\n");
+    g_printerr ("create-answer gave no answer\n");
+    stop_with (session, EXIT_NEGOTIATION_FAILED);
     goto out;
   }
 
@@ -430,8 +468,10 @@ on_remote_description_set (GstPromise * promise, gpointer user_data)
   EchoSession *session = user_data;
   GstPromise *answer_promise;
 
-  if (!promise_succeeded (promise, "set-remote-description"))
+  if (!promise_succeeded (promise, "set-remote-description")) {
+    stop_with (session, EXIT_NEGOTIATION_FAILED);
     goto out;
+  }
 
   answer_promise = gst_promise_new_with_change_func (on_answer_created,
       session, NULL);
@@ -453,15 +493,21 @@ handle_offer (EchoSession * session, const gchar * text)
     g_printerr ("ignoring a second offer\n");
     goto out;
   }
-  if (gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK) {
-    g_printerr ("offer is not valid SDP\n");
-    goto out;
-  }
   session->have_offer = TRUE;
   session->offer_time = g_get_monotonic_time ();
 
-  if (!prepare_transceivers (session, sdp))
+  /* The SDP parser accepts almost any text, so also insist on media. */
+  if (gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK
+      || gst_sdp_message_medias_len (sdp) == 0) {
+    g_printerr ("offer is not SDP with media lines\n");
+    stop_with (session, EXIT_NEGOTIATION_FAILED);
     goto out;
+  }
+
+  if (!prepare_transceivers (session, sdp)) {
+    stop_with (session, EXIT_NEGOTIATION_FAILED);
+    goto out;
+  }
 
   offer = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, sdp);
   sdp = NULL;                   /* owned by offer */
@@ -522,6 +568,7 @@ handle_line (EchoSession * session, const gchar * line)
 
     if (!sdp) {
       g_printerr ("offer is not a string\n");
+      stop_with (session, EXIT_NEGOTIATION_FAILED);
       goto out;
     }
     handle_offer (session, sdp);
@@ -828,8 +875,7 @@ on_bus_message (GstBus * bus, GstMessage * message, gpointer user_data)
           error->message, debug ? debug : "");
       GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (session->pipeline),
           GST_DEBUG_GRAPH_SHOW_ALL, "webrtc-echo-error");
-      session->exit_code = EXIT_PIPELINE_ERROR;
-      g_main_loop_quit (session->loop);
+      stop_with (session, EXIT_PIPELINE_ERROR);
       break;
     case GST_MESSAGE_WARNING:
       gst_message_parse_warning (message, &error, &debug);
