@@ -22,7 +22,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
   const mediaSet = new MediaSet({
     worker: {
       command: config.workerPath,
-      prefixArgs: config.workerArgs,
+      prefixArgs: [],
       iceAddresses: config.iceAddresses,
       stun: config.stun,
       turn: config.turn,

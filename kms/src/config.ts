@@ -19,8 +19,6 @@ export interface EngineConfig {
   /** Session garbage collector period (KMS garbageCollectorPeriod, 240 s). */
   sessionGcSeconds: number;
   workerPath: string;
-  /** Arguments before the worker's own (lets tests run a script under node). */
-  workerArgs: string[];
   workerStartTimeoutMs: number;
 }
 
@@ -69,7 +67,6 @@ export function defaultConfig(): EngineConfig {
     maxMessageBytes: 4 * 1024 * 1024,
     sessionGcSeconds: 240,
     workerPath: fileURLToPath(new URL('../../../kms/worker/build/montage-worker', import.meta.url)),
-    workerArgs: [],
     workerStartTimeoutMs: 10000,
   };
 }

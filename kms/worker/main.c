@@ -1,6 +1,7 @@
 /* montage-worker: one MediaPipeline per process, driven over fd 3 / fd 4.
  * See PROTOCOL.md for the contract with the engine. */
 #include "worker.h"
+#include "hub.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,9 @@ static const gchar *const required_factories[] = {
   "h264parse", "opusenc", "opusdec", "capssetter", "uridecodebin",
   "videoconvert", "videoscale", "audioconvert", "audioresample", "appsrc",
   "appsink", "tee", "queue", "capsfilter", "fakesink",
+  "compositor", "audiomixer", "input-selector", "identity",
+  "udpsrc", "udpsink", "srtpenc", "srtpdec", "webmmux", "matroskamux",
+  "mp4mux", "filesink",
 };
 
 static gboolean
@@ -184,6 +188,29 @@ method_element_create (JsonObject * params, GError ** error)
         "element %s already exists", id);
     return NULL;
   }
+  if (strcmp (type, "RtpEndpoint") == 0
+      || strcmp (type, "RecorderEndpoint") == 0) {
+    /* Static type names, as below. */
+    gboolean rtp = strcmp (type, "RtpEndpoint") == 0;
+
+    el = mt_element_new (id, rtp ? "RtpEndpoint" : "RecorderEndpoint");
+    ok = rtp ? mt_rtp_create (el, options, error)
+        : mt_recorder_create (el, options, error);
+    if (!ok) {
+      mt_element_release (id);
+      return NULL;
+    }
+    return json_object_new ();
+  }
+  if (mt_hub_type (type)) {
+    /* Hubs and HubPorts (hub.c); static type names, as below. */
+    el = mt_element_new (id, mt_hub_type (type));
+    if (!mt_hub_element_create (el, options, error)) {
+      mt_element_release (id);
+      return NULL;
+    }
+    return json_object_new ();
+  }
   if (strcmp (type, "WebRtcEndpoint") != 0
       && strcmp (type, "PlayerEndpoint") != 0) {
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED,
@@ -302,6 +329,17 @@ static const MtMethod methods[] = {
   {"player.getPosition", mt_player_get_position},
   {"player.setPosition", mt_player_set_position},
   {"player.getVideoInfo", mt_player_get_video_info},
+  {"rtp.generateOffer", mt_rtp_generate_offer},
+  {"rtp.processOffer", mt_rtp_process_offer},
+  {"rtp.processAnswer", mt_rtp_process_answer},
+  {"recorder.record", mt_recorder_record},
+  {"recorder.pause", mt_recorder_pause},
+  {"recorder.stop", mt_recorder_stop},
+  {"hub.setMaster", mt_hub_set_master},
+  {"hub.setPortProperties", mt_hub_set_port_properties},
+  {"hub.connect", mt_hub_connect},
+  {"hub.setSource", mt_hub_set_source},
+  {"hub.removeSource", mt_hub_remove_source},
 };
 
 static void

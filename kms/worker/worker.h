@@ -147,6 +147,20 @@ JsonObject *mt_player_get_position (JsonObject * params, GError ** error);
 JsonObject *mt_player_set_position (JsonObject * params, GError ** error);
 JsonObject *mt_player_get_video_info (JsonObject * params, GError ** error);
 
+/* rtp_endpoint.c */
+gboolean mt_rtp_create (MtElement * self, JsonObject * options,
+    GError ** error);
+JsonObject *mt_rtp_generate_offer (JsonObject * params, GError ** error);
+JsonObject *mt_rtp_process_offer (JsonObject * params, GError ** error);
+JsonObject *mt_rtp_process_answer (JsonObject * params, GError ** error);
+
+/* recorder_endpoint.c */
+gboolean mt_recorder_create (MtElement * self, JsonObject * options,
+    GError ** error);
+JsonObject *mt_recorder_record (JsonObject * params, GError ** error);
+JsonObject *mt_recorder_pause (JsonObject * params, GError ** error);
+JsonObject *mt_recorder_stop (JsonObject * params, GError ** error);
+
 /* Runs func on the main loop; used by streaming threads, which never touch
  * the element table themselves. */
 void mt_invoke (GSourceFunc func, gpointer data, GDestroyNotify notify);

@@ -3,12 +3,21 @@ import { KurentoError } from '../rpc/KurentoError.js';
 import type { Args, MediaObject, ObjectHost } from './MediaObject.js';
 import { MediaPipeline } from './MediaPipeline.js';
 import { PlayerEndpoint } from './PlayerEndpoint.js';
+import { RecorderEndpoint } from './RecorderEndpoint.js';
+import { RtpEndpoint } from './RtpEndpoint.js';
+import { AlphaBlending } from './AlphaBlending.js';
+import { Composite } from './Composite.js';
+import { Dispatcher } from './Dispatcher.js';
+import { DispatcherOneToMany } from './DispatcherOneToMany.js';
+import { HubPort } from './HubPort.js';
 import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
 
 export interface FactoryContext {
   host: ObjectHost;
   worker: WorkerSettings;
   ice: IceDefaults;
+  /** The constructor params exactly as the client sent them (before kmd defaults). */
+  requested?: Args;
 }
 
 interface Factory {
@@ -48,6 +57,58 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
       module: 'elements',
       create: (context, params) =>
         PlayerEndpoint.create(context.host, pipelineArgument(context, params), params),
+    },
+  ],
+  [
+    'RtpEndpoint',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        RtpEndpoint.create(context.host, pipelineArgument(context, params), params, undefined),
+    },
+  ],
+  [
+    'RecorderEndpoint',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        RecorderEndpoint.create(context.host, pipelineArgument(context, params), params),
+    },
+  ],
+  [
+    'HubPort',
+    { module: 'core', create: (context, params) => HubPort.create(context.host, params) },
+  ],
+  [
+    'Composite',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        Composite.create(context.host, pipelineArgument(context, params), context.requested ?? {}),
+    },
+  ],
+  [
+    'AlphaBlending',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        AlphaBlending.create(context.host, pipelineArgument(context, params)),
+    },
+  ],
+  [
+    'Dispatcher',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        Dispatcher.create(context.host, pipelineArgument(context, params)),
+    },
+  ],
+  [
+    'DispatcherOneToMany',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        DispatcherOneToMany.create(context.host, pipelineArgument(context, params)),
     },
   ],
 ]);

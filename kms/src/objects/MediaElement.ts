@@ -44,8 +44,15 @@ export abstract class MediaElement extends MediaObject {
   readonly #flowOut = new Map<MediaType, FlowState>();
   readonly #transcoding = new Map<MediaType, boolean>();
 
-  protected constructor(host: ObjectHost, className: string, id: string, pipeline: MediaPipeline) {
-    super(host, className, id, pipeline);
+  /** `parent` is the pipeline except for a HubPort, whose parent is its hub. */
+  protected constructor(
+    host: ObjectHost,
+    className: string,
+    id: string,
+    pipeline: MediaPipeline,
+    parent: MediaObject = pipeline,
+  ) {
+    super(host, className, id, parent);
     this.#pipeline = pipeline;
     pipeline.registerElement(this);
   }

@@ -84,7 +84,12 @@ export class MediaSet implements ObjectHost {
     }
     const args = this.kmd.marshalParams(declared, constructorParams, this);
     const object = await factory.create(
-      { host: this, worker: this.#options.worker, ice: this.#options.ice },
+      {
+        host: this,
+        worker: this.#options.worker,
+        ice: this.#options.ice,
+        requested: constructorParams,
+      },
       args,
     );
     if (object.released)

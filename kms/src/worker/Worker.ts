@@ -5,9 +5,9 @@ import { Channel, type JsonObject } from './Channel.js';
 import { MissingPluginError, WorkerError, WorkerStartError } from './errors.js';
 
 export interface WorkerSettings {
-  /** Executable to run (the C worker, or a test double). */
+  /** Executable to run: the C worker, or a wrapper that runs it (env, valgrind, gdb). */
   command: string;
-  /** Arguments placed before the protocol arguments (e.g. a script for `node`). */
+  /** Arguments placed before the protocol arguments (the wrapper's, ending with the worker). */
   prefixArgs: string[];
   iceAddresses: string[];
   stun: string | undefined;

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { KurentoError } from '../rpc/KurentoError.js';
+import type { JsonObject } from '../worker/Channel.js';
+import type { Args, ObjectHost } from './MediaObject.js';
+import type { MediaPipeline } from './MediaPipeline.js';
+import { UriEndpoint, validateMediaUri } from './UriEndpoint.js';
+
+/** Media profiles the worker can write (MediaProfileSpecType of the kmd). */
+const SUPPORTED_PROFILES = new Set([
+  'WEBM',
+  'WEBM_VIDEO_ONLY',
+  'WEBM_AUDIO_ONLY',
+  'MKV',
+  'MKV_VIDEO_ONLY',
+  'MKV_AUDIO_ONLY',
+  'MP4',
+  'MP4_VIDEO_ONLY',
+  'MP4_AUDIO_ONLY',
+]);
+const KNOWN_PROFILES = new Set([
+  ...SUPPORTED_PROFILES,
+  'JPEG_VIDEO_ONLY',
+  'KURENTO_SPLIT_RECORDER',
+  'FLV',
+]);
+
+/** A recorder writes local files only: file:// URIs, checked like the player's. */
+function recordingPath(uri: string): string {
+  validateMediaUri(uri);
+  if (!uri.startsWith('file://')) {
+    throw KurentoError.marshall(
+      `Invalid URI '${uri}': RecorderEndpoint records to file:// URIs only`,
+    );
+  }
+  try {
+    return fileURLToPath(uri);
+  } catch (error) {
+    throw KurentoError.marshall(
+      `Invalid URI '${uri}': ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+/**
+ * Kurento's RecorderEndpoint backed by a muxer and filesink in the worker. The worker's
+ * `recorder.stop` replies once the file is complete (EOS written, at most 3 s), so stop and
+ * stopAndWait both wait for it, within the 4 s KMS allows stopAndWait. Recording, Paused and
+ * Stopped come from the worker after the matching request's reply; a file that cannot be
+ * opened is an Error event (RESOURCE_ERROR_OPEN) and no Recording.
+ */
+export class RecorderEndpoint extends UriEndpoint {
+  protected readonly uri: string;
+
+  private constructor(host: ObjectHost, pipeline: MediaPipeline, uri: string) {
+    super(
+      host,
+      'RecorderEndpoint',
+      `${pipeline.id}/${randomUUID()}_kurento.RecorderEndpoint`,
+      pipeline,
+    );
+    this.uri = uri;
+  }
+
+  static async create(
+    host: ObjectHost,
+    pipeline: MediaPipeline,
+    params: Args,
+  ): Promise<RecorderEndpoint> {
+    const uri = String(params.uri);
+    const path = recordingPath(uri);
+    const profile = params.mediaProfile ?? 'WEBM';
+    if (typeof profile !== 'string' || !KNOWN_PROFILES.has(profile)) {
+      throw KurentoError.marshall(
+        `Invalid value for 'MediaProfileSpecType': ${JSON.stringify(profile)}`,
+      );
+    }
+    if (!SUPPORTED_PROFILES.has(profile)) {
+      throw new KurentoError(
+        'MEDIA_OBJECT_ILLEGAL_PARAM_ERROR',
+        `Media profile ${profile} is not supported; use WEBM, MKV or MP4 (or their _VIDEO_ONLY/_AUDIO_ONLY variants)`,
+      );
+    }
+    const recorder = new RecorderEndpoint(host, pipeline, uri);
+    const options: JsonObject = { path, profile };
+    try {
+      await recorder.createInWorker(options);
+    } catch (error) {
+      recorder.release();
+      throw error;
+    }
+    return recorder;
+  }
+
+  protected override async callMethod(name: string, args: Args): Promise<unknown> {
+    switch (name) {
+      case 'record':
+        await this.request('recorder.record');
+        return null;
+      case 'pause':
+        await this.request('recorder.pause');
+        return null;
+      case 'stop':
+      case 'stopAndWait':
+        await this.request('recorder.stop');
+        return null;
+      default:
+        return super.callMethod(name, args);
+    }
+  }
+
+  override onWorkerEvent(event: string, data: JsonObject): void {
+    switch (event) {
+      case 'Recording':
+        this.setState('START');
+        this.raise('Recording');
+        return;
+      case 'Paused':
+        this.setState('PAUSE');
+        this.raise('Paused');
+        return;
+      case 'Stopped':
+        this.setState('STOP');
+        this.raise('Stopped');
+        return;
+      default:
+        super.onWorkerEvent(event, data);
+    }
+  }
+}

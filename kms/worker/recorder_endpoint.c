@@ -1,0 +1,571 @@
+/* RecorderEndpoint: writes what it is connected to into a file.
+ *
+ * While recording, per media:
+ *
+ *   sink input -> queue [-> h264parse] -> muxer -> filesink
+ *
+ * The sink inputs ask the link model for encoded formats (VP8/H264/OPUS),
+ * so a recorder shares its source's encoders with every other consumer.
+ * Muxers: webmmux (WEBM: VP8 + Opus), matroskamux (MKV: H.264 + Opus) and
+ * mp4mux (MP4: H.264 + Opus) with 0.5 s fragments, so a file cut short by a
+ * crash still plays up to its last fragment.
+ *
+ * Timestamps are rebased: the first buffer after record() is time 0, and
+ * the time spent paused is cut out.  Video starts at a keyframe (one is
+ * requested at record() and at every resume).  stop() sends EOS through the
+ * muxer and waits (up to 3 s) until it reached the file, so the file is
+ * complete when the reply is written. */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gst/video/video.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STOP_TIMEOUT_US (3 * G_USEC_PER_SEC)
+
+typedef enum
+{
+  REC_IDLE,
+  REC_RECORDING,
+  REC_PAUSED,
+  REC_STOPPING,
+} MtRecState;
+
+typedef struct
+{
+  const gchar *name;
+  MtFormat video, audio;        /* NONE: not recorded */
+  const gchar *mux;
+} MtProfile;
+
+static const MtProfile profiles[] = {
+  {"WEBM", MT_FORMAT_VP8, MT_FORMAT_OPUS, "webmmux"},
+  {"WEBM_VIDEO_ONLY", MT_FORMAT_VP8, MT_FORMAT_NONE, "webmmux"},
+  {"WEBM_AUDIO_ONLY", MT_FORMAT_NONE, MT_FORMAT_OPUS, "webmmux"},
+  {"MKV", MT_FORMAT_H264, MT_FORMAT_OPUS, "matroskamux"},
+  {"MKV_VIDEO_ONLY", MT_FORMAT_H264, MT_FORMAT_NONE, "matroskamux"},
+  {"MKV_AUDIO_ONLY", MT_FORMAT_NONE, MT_FORMAT_OPUS, "matroskamux"},
+  {"MP4", MT_FORMAT_H264, MT_FORMAT_OPUS, "mp4mux"},
+  {"MP4_VIDEO_ONLY", MT_FORMAT_H264, MT_FORMAT_NONE, "mp4mux"},
+  {"MP4_AUDIO_ONLY", MT_FORMAT_NONE, MT_FORMAT_OPUS, "mp4mux"},
+};
+
+typedef struct _MtRecorder MtRecorder;
+
+typedef struct
+{
+  MtRecorder *rec;
+  MtMediaType media;
+  GstElement *queue;
+  gboolean need_keyframe;       /* video: drop until a keyframe */
+} MtRecInput;
+
+struct _MtRecorder
+{
+  gchar *id;
+  MtElement *el;
+  gchar *path;
+  const MtProfile *profile;
+  GList *chain;                 /* GstElements of the current recording */
+  GstElement *mux;
+  MtRecInput inputs[MT_MEDIA_COUNT];
+
+  /* Shared with streaming threads. */
+  GMutex lock;
+  GCond cond;
+  MtRecState state;
+  gboolean eos_written;
+  gboolean have_base;
+  GstClockTime base;            /* raw time of the first recorded buffer */
+  GstClockTime paused_total;    /* raw time cut out by pauses */
+  GstClockTime last_raw;        /* latest raw time let through */
+  gboolean resume_pending;      /* first buffer after resume sets the gap */
+};
+
+static MtRecorder *
+recorder_of (MtElement * el)
+{
+  if (!el || strcmp (el->type, "RecorderEndpoint") != 0)
+    return NULL;
+  return el->priv;
+}
+
+static MtElement *
+lookup_recorder (JsonObject * params, MtRecorder ** out, GError ** error)
+{
+  const gchar *id = mt_param_string (params, "id", error);
+  MtElement *el;
+
+  if (!id || !(el = mt_element_lookup (id, error)))
+    return NULL;
+  if (!(*out = recorder_of (el))) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE,
+        "%s is not a RecorderEndpoint", id);
+    return NULL;
+  }
+  return el;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Streaming threads                                                       */
+
+static GstPadProbeReturn
+on_input_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  MtRecInput *in = user_data;
+  MtRecorder *rec = in->rec;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime ts = GST_BUFFER_PTS (buf);
+  GstPadProbeReturn ret = GST_PAD_PROBE_DROP;
+  gboolean is_key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    ts = GST_BUFFER_DTS (buf);
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    return GST_PAD_PROBE_DROP;
+
+  g_mutex_lock (&rec->lock);
+  if (rec->state != REC_RECORDING)
+    goto out;
+  if (in->media == MT_MEDIA_VIDEO && in->need_keyframe) {
+    if (!is_key)
+      goto out;
+    in->need_keyframe = FALSE;
+  }
+  if (!rec->have_base) {
+    rec->have_base = TRUE;
+    rec->base = ts;
+    rec->last_raw = ts;
+  }
+  if (rec->resume_pending) {
+    rec->resume_pending = FALSE;
+    if (ts > rec->last_raw)
+      rec->paused_total += ts - rec->last_raw;
+  }
+  if (ts < rec->base + rec->paused_total)
+    goto out;
+  if (ts > rec->last_raw)
+    rec->last_raw = ts;
+
+  buf = gst_buffer_make_writable (buf);
+  {
+    GstClockTime shift = rec->base + rec->paused_total;
+    GstClockTime dts = GST_BUFFER_DTS (buf);
+
+    if (GST_BUFFER_PTS_IS_VALID (buf))
+      GST_BUFFER_PTS (buf) = GST_BUFFER_PTS (buf) - shift;
+    if (GST_CLOCK_TIME_IS_VALID (dts))
+      GST_BUFFER_DTS (buf) = dts >= shift ? dts - shift : 0;
+  }
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  ret = GST_PAD_PROBE_OK;
+
+out:
+  g_mutex_unlock (&rec->lock);
+  return ret;
+}
+
+static GstPadProbeReturn
+on_file_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  MtRecorder *rec = user_data;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
+    g_mutex_lock (&rec->lock);
+    rec->eos_written = TRUE;
+    g_cond_broadcast (&rec->cond);
+    g_mutex_unlock (&rec->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Recording                                                               */
+
+static void
+request_keyframe (MtRecorder * rec)
+{
+  MtRecInput *in = &rec->inputs[MT_MEDIA_VIDEO];
+
+  if (in->queue)
+    gst_element_send_event (in->queue,
+        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+            TRUE, 0));
+}
+
+static GstElement *
+chain_add (MtRecorder * rec, const gchar * factory, const gchar * what)
+{
+  gchar *name = g_strdup_printf ("%s-rec-%s", rec->id, what);
+  GstElement *e = gst_element_factory_make (factory, name);
+
+  g_free (name);
+  if (!e)
+    return NULL;
+  mt_element_add_owned (rec->el, e);
+  rec->chain = g_list_prepend (rec->chain, e);
+  return e;
+}
+
+static void
+chain_clear (MtRecorder * rec)
+{
+  GList *l;
+  guint m;
+
+  for (m = 0; m < MT_MEDIA_COUNT; m++)
+    if (rec->inputs[m].queue)
+      mt_sink_set_input (rec->el, m, MT_FORMAT_NONE, NULL);
+  for (l = rec->chain; l; l = l->next)
+    mt_element_remove_owned (rec->el, l->data);
+  g_list_free (rec->chain);
+  rec->chain = NULL;
+  rec->mux = NULL;
+  for (m = 0; m < MT_MEDIA_COUNT; m++)
+    rec->inputs[m].queue = NULL;
+}
+
+static gboolean
+build_input (MtRecorder * rec, MtMediaType media, MtFormat format,
+    GError ** error)
+{
+  MtRecInput *in = &rec->inputs[media];
+  GstElement *last;
+  GstPad *sink;
+  const gchar *what = media == MT_MEDIA_VIDEO ? "video" : "audio";
+  gchar *qname = g_strdup_printf ("%s-queue", what);
+
+  in->rec = rec;
+  in->media = media;
+  in->need_keyframe = media == MT_MEDIA_VIDEO;
+  in->queue = chain_add (rec, "queue", qname);
+  g_free (qname);
+  /* Muxers interleave: let one stream run ahead of the other by up to 3 s. */
+  g_object_set (in->queue, "max-size-buffers", 0, "max-size-bytes", 0,
+      "max-size-time", (guint64) 3 * GST_SECOND, NULL);
+  last = in->queue;
+  if (format == MT_FORMAT_H264) {
+    GstElement *parse = chain_add (rec, "h264parse", "h264parse");
+    gst_element_link (last, parse);
+    last = parse;
+  }
+  if (!gst_element_link_pads (last, "src", rec->mux,
+          media == MT_MEDIA_VIDEO ? "video_%u" : "audio_%u")) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL,
+        "cannot link %s into %s", what, rec->profile->mux);
+    return FALSE;
+  }
+  sink = gst_element_get_static_pad (in->queue, "sink");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, on_input_buffer, in,
+      NULL);
+  mt_flow_watch_pad (rec->el->flow_in[media], sink);
+  gst_object_unref (sink);
+  return TRUE;
+}
+
+static gboolean
+start_recording (MtRecorder * rec, GError ** error)
+{
+  GstElement *sink;
+  GstPad *pad;
+  GList *l;
+
+  rec->mux = chain_add (rec, rec->profile->mux, "mux");
+  if (strcmp (rec->profile->mux, "mp4mux") == 0)
+    g_object_set (rec->mux, "fragment-duration", 500, NULL);
+  sink = chain_add (rec, "filesink", "filesink");
+  g_object_set (sink, "location", rec->path, "sync", FALSE, "async", FALSE,
+      NULL);
+  /* Unbuffered: what the muxer wrote is in the file even if the process is
+   * killed the next moment (muxers write in fragments/clusters anyway). */
+  gst_util_set_object_arg (G_OBJECT (sink), "buffer-mode", "unbuffered");
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_file_event,
+      rec, NULL);
+  gst_object_unref (pad);
+  gst_element_link (rec->mux, sink);
+  if ((rec->profile->video != MT_FORMAT_NONE
+          && !build_input (rec, MT_MEDIA_VIDEO, rec->profile->video, error))
+      || (rec->profile->audio != MT_FORMAT_NONE
+          && !build_input (rec, MT_MEDIA_AUDIO, rec->profile->audio,
+              error)))
+    return FALSE;
+
+  g_mutex_lock (&rec->lock);
+  rec->state = REC_RECORDING;
+  rec->have_base = FALSE;
+  rec->paused_total = 0;
+  rec->resume_pending = FALSE;
+  rec->eos_written = FALSE;
+  g_mutex_unlock (&rec->lock);
+
+  /* Chain order is sink first (prepended last), so downstream starts
+   * first. */
+  for (l = g_list_last (rec->chain); l; l = l->prev)
+    if (gst_element_sync_state_with_parent (l->data) == FALSE) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL, "cannot start %s",
+          GST_OBJECT_NAME (l->data));
+      return FALSE;
+    }
+  if (rec->inputs[MT_MEDIA_VIDEO].queue) {
+    pad = gst_element_get_static_pad (rec->inputs[MT_MEDIA_VIDEO].queue,
+        "sink");
+    mt_sink_set_input (rec->el, MT_MEDIA_VIDEO, rec->profile->video, pad);
+    gst_object_unref (pad);
+  }
+  if (rec->inputs[MT_MEDIA_AUDIO].queue) {
+    pad = gst_element_get_static_pad (rec->inputs[MT_MEDIA_AUDIO].queue,
+        "sink");
+    mt_sink_set_input (rec->el, MT_MEDIA_AUDIO, rec->profile->audio, pad);
+    gst_object_unref (pad);
+  }
+  return TRUE;
+}
+
+/* Ends the file: no more buffers in, EOS through the muxer, wait until the
+ * filesink saw it (the muxer has written its index by then), tear down. */
+static void
+finish_recording (MtRecorder * rec)
+{
+  gint64 deadline;
+  guint m;
+
+  if (!rec->chain)
+    return;
+  g_mutex_lock (&rec->lock);
+  rec->state = REC_STOPPING;
+  g_mutex_unlock (&rec->lock);
+  for (m = 0; m < MT_MEDIA_COUNT; m++) {
+    GstPad *sink;
+
+    if (!rec->inputs[m].queue)
+      continue;
+    sink = gst_element_get_static_pad (rec->inputs[m].queue, "sink");
+    gst_pad_send_event (sink, gst_event_new_eos ());
+    gst_object_unref (sink);
+  }
+  deadline = g_get_monotonic_time () + STOP_TIMEOUT_US;
+  g_mutex_lock (&rec->lock);
+  while (!rec->eos_written)
+    if (!g_cond_wait_until (&rec->cond, &rec->lock, deadline))
+      break;
+  if (!rec->eos_written)
+    GST_WARNING ("%s: EOS did not reach %s in time", rec->id, rec->path);
+  rec->state = REC_IDLE;
+  g_mutex_unlock (&rec->lock);
+  chain_clear (rec);
+}
+
+typedef struct
+{
+  gchar *id;
+  gchar *type;
+  gchar *description;
+} MtRecError;
+
+static void
+rec_error_free (gpointer data)
+{
+  MtRecError *e = data;
+
+  g_free (e->id);
+  g_free (e->type);
+  g_free (e->description);
+  g_free (e);
+}
+
+static gboolean
+send_rec_error (gpointer data)
+{
+  MtRecError *e = data;
+  MtElement *el = mt_element_lookup (e->id, NULL);
+
+  if (el)
+    mt_element_error (el, e->type, e->description, 0);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct
+{
+  gchar *id;
+  const gchar *event;
+} MtRecEvent;
+
+static void
+rec_event_free (gpointer data)
+{
+  MtRecEvent *e = data;
+
+  g_free (e->id);
+  g_free (e);
+}
+
+static gboolean
+send_rec_event (gpointer data)
+{
+  MtRecEvent *e = data;
+
+  if (mt_element_lookup (e->id, NULL))
+    mt_protocol_notify (e->event, e->id, json_object_new ());
+  return G_SOURCE_REMOVE;
+}
+
+/* Notifications caused by a request go after its reply. */
+static void
+later (MtRecorder * rec, const gchar * event)
+{
+  MtRecEvent *e = g_new0 (MtRecEvent, 1);
+
+  e->id = g_strdup (rec->id);
+  e->event = event;
+  mt_invoke (send_rec_event, e, rec_event_free);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Methods                                                                 */
+
+JsonObject *
+mt_recorder_record (JsonObject * params, GError ** error)
+{
+  MtRecorder *rec;
+  MtElement *el;
+  int fd;
+
+  if (!(el = lookup_recorder (params, &rec, error)))
+    return NULL;
+  g_mutex_lock (&rec->lock);
+  if (rec->state == REC_PAUSED) {
+    rec->state = REC_RECORDING;
+    rec->resume_pending = TRUE;
+    rec->inputs[MT_MEDIA_VIDEO].need_keyframe = TRUE;
+    g_mutex_unlock (&rec->lock);
+    request_keyframe (rec);
+    later (rec, "Recording");
+    return json_object_new ();
+  }
+  if (rec->state == REC_RECORDING) {
+    g_mutex_unlock (&rec->lock);
+    return json_object_new ();
+  }
+  g_mutex_unlock (&rec->lock);
+
+  /* Open the file here so the reason of a failure can be reported as
+   * Kurento does (an Error event), instead of a bus error from filesink. */
+  fd = open (rec->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    MtRecError *e = g_new0 (MtRecError, 1);
+    int err = errno;
+
+    e->id = g_strdup (rec->id);
+    e->type = g_strdup (err == ENOSPC ? "RESOURCE_ERROR_NO_SPACE_LEFT" :
+        err == EROFS ? "RESOURCE_ERROR_WRITE" : "RESOURCE_ERROR_OPEN");
+    e->description = g_strdup_printf ("Could not open file \"%s\" for "
+        "writing: %s", rec->path, g_strerror (err));
+    mt_invoke (send_rec_error, e, rec_error_free);
+    return json_object_new ();
+  }
+  close (fd);
+  if (!start_recording (rec, error)) {
+    chain_clear (rec);
+    g_mutex_lock (&rec->lock);
+    rec->state = REC_IDLE;
+    g_mutex_unlock (&rec->lock);
+    return NULL;
+  }
+  later (rec, "Recording");
+  return json_object_new ();
+}
+
+JsonObject *
+mt_recorder_pause (JsonObject * params, GError ** error)
+{
+  MtRecorder *rec;
+
+  if (!lookup_recorder (params, &rec, error))
+    return NULL;
+  g_mutex_lock (&rec->lock);
+  if (rec->state == REC_RECORDING) {
+    rec->state = REC_PAUSED;
+    g_mutex_unlock (&rec->lock);
+    later (rec, "Paused");
+    return json_object_new ();
+  }
+  g_mutex_unlock (&rec->lock);
+  return json_object_new ();
+}
+
+JsonObject *
+mt_recorder_stop (JsonObject * params, GError ** error)
+{
+  MtRecorder *rec;
+  gboolean active;
+
+  if (!lookup_recorder (params, &rec, error))
+    return NULL;
+  active = rec->chain != NULL;
+  finish_recording (rec);
+  if (active)
+    later (rec, "Stopped");
+  return json_object_new ();
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                              */
+
+/* Release while recording finishes the file first, as KMS does. */
+static void
+recorder_destroy (MtElement * el)
+{
+  MtRecorder *rec = el->priv;
+
+  finish_recording (rec);
+  g_mutex_clear (&rec->lock);
+  g_cond_clear (&rec->cond);
+  g_free (rec->path);
+  g_free (rec->id);
+  g_free (rec);
+  el->priv = NULL;
+}
+
+/* options: {path: absolute file path, profile: MediaProfileSpecType} */
+gboolean
+mt_recorder_create (MtElement * el, JsonObject * options, GError ** error)
+{
+  MtRecorder *rec = g_new0 (MtRecorder, 1);
+  const gchar *path, *profile = "WEBM";
+  guint i;
+
+  g_mutex_init (&rec->lock);
+  g_cond_init (&rec->cond);
+  rec->id = g_strdup (el->id);
+  rec->el = el;
+  el->priv = rec;
+  el->destroy = recorder_destroy;
+
+  if (!options) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "missing options.path");
+    return FALSE;
+  }
+  if (!(path = mt_param_string (options, "path", error)))
+    return FALSE;
+  if (!g_path_is_absolute (path)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "path %s is not absolute",
+        path);
+    return FALSE;
+  }
+  rec->path = g_strdup (path);
+  if (json_object_has_member (options, "profile")
+      && !(profile = mt_param_string (options, "profile", error)))
+    return FALSE;
+  for (i = 0; i < G_N_ELEMENTS (profiles); i++)
+    if (strcmp (profiles[i].name, profile) == 0)
+      rec->profile = &profiles[i];
+  if (!rec->profile) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED,
+        "media profile %s is not supported", profile);
+    return FALSE;
+  }
+  return TRUE;
+}

@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import kurento from 'kurento-client';
+import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
+import { startEngineProcess, type EngineProcess } from '../helpers/engineProcess.js';
+import { connectKurento } from '../helpers/kurento.js';
+import { classify, makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
+import { RtpReceiver } from '../helpers/RtpReceiver.js';
+
+let engine: EngineProcess;
+let dir: string;
+let clip: string;
+const QUADRANTS: Quadrants = ['red', 'green', 'blue', 'yellow'];
+const TONE_HZ = 440;
+
+before(async () => {
+  dir = await mediaDir();
+  engine = await startEngineProcess();
+  clip = await makeQuadrantClip(path.join(dir, 'clip.webm'), QUADRANTS, {
+    seconds: 20,
+    container: 'webm',
+    toneHz: TONE_HZ,
+  });
+});
+
+after(async () => {
+  await engine?.stop();
+});
+
+/** kurento-client checks that `crypto` is an instance of its SDES complex type. */
+function sdes(fields: { crypto: string; keyBase64?: string }): unknown {
+  const SDES = kurento.getComplexType('SDES') as unknown as new (value: object) => unknown;
+  return new SDES(fields);
+}
+
+/** Asserts the receiver shows the clip's quadrants and hears its tone, not another one. */
+async function assertClip(receiver: RtpReceiver): Promise<void> {
+  await receiver.waitForFrames(20, 15_000);
+  const colours = receiver.sample(QUADRANT_CENTRES).map(classify);
+  assert.deepEqual(colours, [...QUADRANTS], 'the picture arrives with its quadrants in place');
+  await receiver.waitForAudio(1_500, 10_000);
+  const [tone, other] = receiver.toneLevels([TONE_HZ, 1_000], 500);
+  assert.ok(
+    (tone ?? 0) > 0.05 && (other ?? 1) < 0.01,
+    `the ${TONE_HZ} Hz tone is heard (level ${tone}, 1 kHz ${other})`,
+  );
+}
+
+test('a PlayerEndpoint sent through an RtpEndpoint reaches ffmpeg with its picture and its tone', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const receiver = await RtpReceiver.create({ width: 320, height: 240 });
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
+    const rtp = await pipeline.create('RtpEndpoint');
+    const states: string[] = [];
+    rtp.on('MediaStateChanged', (event: { newState: string }) => states.push(event.newState));
+    const flowing = new Promise<void>((resolve) => {
+      rtp.on('MediaFlowOutStateChanged', (event: { state: string }) => {
+        if (event.state === 'FLOWING') resolve();
+      });
+    });
+    await player.connect(rtp);
+    const answer = await rtp.processOffer(receiver.offer);
+    assert.match(answer, /^m=video [1-9]\d* RTP\/AVP 96/m, 'video accepted with the offered type');
+    assert.match(answer, /^m=audio [1-9]\d* RTP\/AVP 111/m, 'audio accepted with the offered type');
+    assert.match(answer, /^c=IN IP4 127\.0\.0\.1/m);
+    await receiver.start(answer);
+    await player.play();
+    await assertClip(receiver);
+    await flowing;
+    assert.deepEqual(states, ['CONNECTED'], 'RTP flowing out counts as connected');
+  } finally {
+    await receiver.stop();
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('a receiver that joins late still decodes the picture (SPS/PPS repeated)', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const receiver = await RtpReceiver.create({ width: 320, height: 240, audio: false });
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
+    const rtp = await pipeline.create('RtpEndpoint');
+    await player.connect(rtp);
+    const answer = await rtp.processOffer(receiver.offer);
+    await player.play();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await receiver.start(answer);
+    const started = Date.now();
+    await receiver.waitForFrames(5, 10_000);
+    assert.ok(receiver.firstFrameAt - started < 5_000, 'a picture within one keyframe interval');
+    assert.deepEqual(receiver.sample(QUADRANT_CENTRES).map(classify), [...QUADRANTS]);
+  } finally {
+    await receiver.stop();
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('SDES-SRTP: an RtpEndpoint with a crypto suite sends RTP/SAVP that ffmpeg decrypts', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const receiver = await RtpReceiver.create({
+    width: 320,
+    height: 240,
+    crypto: { suite: 'AES_CM_128_HMAC_SHA1_80' },
+  });
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
+    const rtp = await pipeline.create('RtpEndpoint', {
+      crypto: sdes({ crypto: 'AES_128_CM_HMAC_SHA1_80' }),
+    });
+    await player.connect(rtp);
+    const answer = await rtp.processOffer(receiver.offer);
+    assert.match(answer, /^m=video [1-9]\d* RTP\/SAVP 96/m);
+    assert.match(answer, /^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\S{40}/m);
+    await receiver.start(answer);
+    await player.play();
+    await assertClip(receiver);
+  } finally {
+    await receiver.stop();
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('SDES-SRTP between two RtpEndpoints: generateOffer/processOffer/processAnswer carry the picture', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const receiver = await RtpReceiver.create({ width: 320, height: 240 });
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
+    const sender = await pipeline.create('RtpEndpoint', {
+      crypto: sdes({ crypto: 'AES_256_CM_HMAC_SHA1_80' }),
+    });
+    const relay = await pipeline.create('RtpEndpoint', {
+      crypto: sdes({
+        crypto: 'AES_256_CM_HMAC_SHA1_80',
+        keyBase64: Buffer.alloc(46, 7).toString('base64'),
+      }),
+    });
+    const out = await pipeline.create('RtpEndpoint');
+    await player.connect(sender);
+    await relay.connect(out);
+    const offer = await sender.generateOffer();
+    assert.match(offer, /^m=video \d+ RTP\/SAVP 96/m);
+    const answer = await relay.processOffer(offer);
+    await sender.processAnswer(answer);
+    const outAnswer = await out.processOffer(receiver.offer);
+    await receiver.start(outAnswer);
+    await player.play();
+    await assertClip(receiver);
+  } finally {
+    await receiver.stop();
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('RtpEndpoint SDP errors: 40209 before an offer, 40208 on a second offer, 40201 on garbage', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const receiver = await RtpReceiver.create();
+  try {
+    const rtp = await pipeline.create('RtpEndpoint');
+    // kurento-client's promise form of the SDP calls swallows errors; the callback form does not.
+    const call = (
+      endpoint: unknown,
+      method: 'processAnswer' | 'processOffer' | 'generateOffer',
+      ...args: string[]
+    ): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        const target = endpoint as Record<string, (...a: unknown[]) => void>;
+        target[method]?.(...args, (error?: Error, value?: unknown) =>
+          error ? reject(error) : resolve(value),
+        );
+      });
+    await assert.rejects(call(rtp, 'processAnswer', receiver.offer), { code: 40209 });
+    await assert.rejects(call(rtp, 'processOffer', 'this is not an SDP'), { code: 40201 });
+    await call(rtp, 'processOffer', receiver.offer);
+    await assert.rejects(call(rtp, 'processOffer', receiver.offer), { code: 40208 });
+    await assert.rejects(call(rtp, 'generateOffer'), { code: 40208 });
+    const other = await pipeline.create('RtpEndpoint');
+    await assert.rejects(
+      call(other, 'processOffer', 'v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n'),
+      (error: { code: number }) => [40201, 40205].includes(error.code),
+    );
+  } finally {
+    await receiver.stop();
+    await pipeline.release();
+    client.close();
+  }
+});
