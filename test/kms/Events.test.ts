@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import kurento from 'kurento-client';
 import type { RunningEngine } from '../../kms/src/Engine.js';
-import { RawClient, delay, eventValue, isEvent, startTestEngine, type Json } from './helpers.js';
+import { connectKurento } from '../helpers/kurento.js';
+import {
+  RawClient,
+  eventValue,
+  isEvent,
+  startTestEngine,
+  waitUntil,
+  type Json,
+} from './helpers.js';
 
 let engine: RunningEngine;
 
@@ -46,7 +53,7 @@ test('an event is delivered once per session however many subscriptions, until t
     operation: 'connect',
     operationParams: { sink, mediaType: 'VIDEO' },
   });
-  await delay(100);
+  await raw.settle();
   assert.equal(raw.events.filter(isEvent('ElementConnected')).length, 1);
 
   await raw.ok('unsubscribe', { object: endpoint, subscription: first });
@@ -55,7 +62,7 @@ test('an event is delivered once per session however many subscriptions, until t
     operation: 'connect',
     operationParams: { sink, mediaType: 'AUDIO' },
   });
-  await delay(100);
+  await raw.settle();
   assert.equal(raw.events.filter(isEvent('ElementConnected')).length, 2);
 
   await raw.ok('unsubscribe', { object: endpoint, subscription: second });
@@ -64,7 +71,7 @@ test('an event is delivered once per session however many subscriptions, until t
     operation: 'connect',
     operationParams: { sink, mediaType: 'DATA' },
   });
-  await delay(100);
+  await raw.settle();
   assert.equal(raw.events.filter(isEvent('ElementConnected')).length, 2);
   await raw.ok('release', { object: pipeline });
   await raw.close();
@@ -144,7 +151,7 @@ test('subscribe to an event the class does not have fails with 40106; unsubscrib
 });
 
 test('kurento-client listeners receive events and release then unsubscribe raises no error', async () => {
-  const client = await kurento(engine.url);
+  const client = await connectKurento(engine.url);
   try {
     const pipeline = await client.create('MediaPipeline');
     const source = await pipeline.create('WebRtcEndpoint');
@@ -152,7 +159,9 @@ test('kurento-client listeners receive events and release then unsubscribe raise
     const received: Json[] = [];
     source.on('ElementConnected', (data: unknown) => received.push(data as Json));
     await source.connect(sink);
-    await delay(200);
+    await waitUntil('three ElementConnected events', () => received.length >= 3);
+    // One more round trip: a duplicate event would have arrived by its answer.
+    await source.getName();
     assert.deepEqual(received.map((d) => d.mediaType).sort(), ['AUDIO', 'DATA', 'VIDEO']);
     await source.release();
     await pipeline.release();

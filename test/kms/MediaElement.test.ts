@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { RunningEngine } from '../../kms/src/Engine.js';
-import { RawClient, delay, eventValue, isEvent, startTestEngine, type Json } from './helpers.js';
+import { RawClient, eventValue, isEvent, startTestEngine, type Json } from './helpers.js';
 
 let engine: RunningEngine;
 
@@ -53,7 +53,7 @@ test('connect without a media type makes three connections and raises three Elem
   const { pipeline, elements } = await setup(raw, 2);
   const [a = '', b = ''] = elements;
   assert.equal((await invoke(raw, a, 'connect', { sink: b })).value, null);
-  await delay(100);
+  await raw.settle();
   const connected = raw.events
     .filter(isEvent('ElementConnected', a))
     .map((e) => eventValue(e).data.mediaType);
@@ -117,7 +117,7 @@ test('disconnect removes links and raises ElementDisconnected even for a link th
   await invoke(raw, b, 'disconnect', { sink: a, mediaType: 'VIDEO' });
   await raw.waitEvent(isEvent('ElementDisconnected', b));
   await invoke(raw, a, 'disconnect', { sink: b });
-  await delay(100);
+  await raw.settle();
   assert.equal(raw.events.filter(isEvent('ElementDisconnected', a)).length, 4);
   assert.deepEqual((await invoke(raw, b, 'getSourceConnections')).value, []);
   await raw.ok('release', { object: pipeline });

@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import kurento from 'kurento-client';
+import { connectKurento } from '../helpers/kurento.js';
 import {
-  FAKE_WORKER,
   REAL_WORKER,
   RawClient,
-  delay,
   eventValue,
   isEvent,
-  realWorkerAvailable,
   startTestEngine,
+  waitUntil,
   workerProcesses,
   type Json,
 } from './helpers.js';
 
-/**
- * Runs with the real montage-worker when it is built (that is the point of
- * the test: one process per pipeline) and with the fake worker otherwise.
- */
-const useReal = realWorkerAvailable();
-const marker = useReal ? REAL_WORKER : FAKE_WORKER;
-
-test(`kill -9 of one pipeline's worker raises Error events on its objects while another pipeline keeps working (${useReal ? 'real' : 'fake'} worker)`, async () => {
-  const engine = await startTestEngine(useReal ? { workerPath: REAL_WORKER, workerArgs: [] } : {});
+test("kill -9 of one pipeline's worker raises Error events on its objects while another pipeline keeps working", async () => {
+  const engine = await startTestEngine();
   const raw = await RawClient.open(engine.url);
   const spawned: number[] = [];
   try {
@@ -70,13 +61,16 @@ test(`kill -9 of one pipeline's worker raises Error events on its objects while 
     assert.match(offer.value as string, /^v=0/);
     const dot = await raw.ok('invoke', { object: healthy, operation: 'getGstreamerDot' });
     assert.equal(typeof dot.value, 'string');
-    await delay(200);
+    await raw.settle();
     assert.equal(raw.events.filter(isEvent('Error', healthyEndpoint)).length, 0);
 
     await raw.ok('release', { object: doomed });
     await raw.ok('release', { object: healthy });
-    await delay(500);
     assert.deepEqual(engine.workerPids(), []);
+    await waitUntil(
+      'the healthy worker to exit after its pipeline was released',
+      () => workerProcesses(REAL_WORKER).filter((pid) => spawned.includes(pid)).length === 0,
+    );
   } finally {
     await raw.close();
     await engine.close();
@@ -85,14 +79,14 @@ test(`kill -9 of one pipeline's worker raises Error events on its objects while 
   // only this engine's worker pids are looked up in /proc.
   assert.ok(spawned.length === 2);
   assert.deepEqual(
-    workerProcesses(marker).filter((pid) => spawned.includes(pid)),
+    workerProcesses(REAL_WORKER).filter((pid) => spawned.includes(pid)),
     [],
   );
 });
 
 test('engine close() ends every worker even when pipelines were never released', async () => {
-  const engine = await startTestEngine(useReal ? { workerPath: REAL_WORKER, workerArgs: [] } : {});
-  const client = await kurento(engine.url);
+  const engine = await startTestEngine();
+  const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   await pipeline.create('WebRtcEndpoint');
   await client.create('MediaPipeline');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { RunningEngine } from '../../kms/src/Engine.js';
-import { RawClient, delay, isEvent, startTestEngine, type Json } from './helpers.js';
+import { RawClient, isEvent, startTestEngine, waitUntil, type Json } from './helpers.js';
 
 let engine: RunningEngine;
 
@@ -13,6 +13,12 @@ before(async () => {
 after(async () => {
   await engine.close();
 });
+
+/** Ids of the live pipelines, read without taking a reference to any of them. */
+async function pipelineIds(raw: RawClient): Promise<string[]> {
+  return (await raw.ok('invoke', { object: 'manager_ServerManager', operation: 'getPipelines' }))
+    .value as string[];
+}
 
 test('connect {sessionId} on a new socket keeps objects and subscriptions and moves events there', async () => {
   const first = await RawClient.open(engine.url);
@@ -70,9 +76,17 @@ test('a session left without a connection for a GC period loses its objects and 
   const first = await RawClient.open(engine.url);
   const created = await first.ok('create', { type: 'MediaPipeline' });
   await first.close();
-  // Between one and two GC periods, plus slack.
-  await delay(3500);
+  const closedAt = Date.now();
   const second = await RawClient.open(engine.url);
+  // Polled through the ServerManager: describing the pipeline would make it this session's too.
+  await waitUntil(
+    'the abandoned pipeline to be collected',
+    async () => !(await pipelineIds(second)).includes(created.value as string),
+    5000,
+  );
+  // Collected between one and two GC periods (1 s here) after the socket closed, plus slack.
+  const after = Date.now() - closedAt;
+  assert.ok(after < 3500, `collected ${after} ms after the disconnect`);
   const reconnect = await second.call('connect', { sessionId: created.sessionId as string });
   assert.equal((reconnect.error as Json).code, 40007);
   const gone = await second.call('describe', { object: created.value as string });
@@ -97,8 +111,14 @@ test('objects owned by a live session survive other sessions being collected', a
   const created = await keeper.ok('create', { type: 'MediaPipeline' });
   const visitor = await RawClient.open(engine.url);
   await visitor.ok('describe', { object: created.value as string });
+  // The visitor's own pipeline is the witness that the collector has run over its session.
+  const witness = (await visitor.ok('create', { type: 'MediaPipeline' })).value as string;
   await visitor.close();
-  await delay(3500);
+  await waitUntil(
+    "the visitor's session to be collected",
+    async () => !(await pipelineIds(keeper)).includes(witness),
+    5000,
+  );
   assert.equal(
     (await keeper.ok('describe', { object: created.value as string })).type,
     'MediaPipeline',

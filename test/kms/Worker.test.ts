@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Worker, type WorkerSettings } from '../../kms/src/worker/Worker.js';
 import {
@@ -8,9 +11,9 @@ import {
   WorkerStartError,
   SdpError,
 } from '../../kms/src/worker/errors.js';
-import { FAKE_WORKER } from './helpers.js';
+import { REAL_WORKER } from './helpers.js';
 
-function settings(prefixArgs: string[], command = process.execPath): WorkerSettings {
+function settings(command = REAL_WORKER, prefixArgs: string[] = []): WorkerSettings {
   return {
     command,
     prefixArgs,
@@ -18,23 +21,27 @@ function settings(prefixArgs: string[], command = process.execPath): WorkerSetti
     stun: undefined,
     turn: undefined,
     logPrefix: '[test worker]',
-    startTimeoutMs: 5000,
+    startTimeoutMs: 10_000,
   };
 }
 
-/** A worker that reports running and then never answers. */
-const SILENT = `
-const fs = require('node:fs');
-fs.writeSync(4, JSON.stringify({ event: 'running', data: { pid: process.pid } }) + '\\n');
-fs.createReadStream('', { fd: 3 }).on('data', () => {});
-setInterval(() => {}, 1000);
-`;
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 test('a pending request is rejected with ChannelClosedError when the worker dies, and died is emitted', async () => {
-  const worker = await Worker.start(settings(['-e', SILENT, '--']));
+  const worker = await Worker.start(settings());
+  const pid = worker.pid ?? 0;
   const died = new Promise<WorkerError>((resolve) => worker.once('died', resolve));
+  // A stopped worker cannot answer, so the request is certainly pending when it is killed.
+  process.kill(pid, 'SIGSTOP');
   const pending = worker.request('worker.ping');
-  process.kill(worker.pid ?? 0, 'SIGKILL');
+  process.kill(pid, 'SIGKILL');
   await assert.rejects(pending, ChannelClosedError);
   const error = await died;
   assert.match(error.message, /SIGKILL/);
@@ -43,7 +50,7 @@ test('a pending request is rejected with ChannelClosedError when the worker dies
 });
 
 test('worker error names come back as typed errors', async () => {
-  const worker = await Worker.start(settings([FAKE_WORKER]));
+  const worker = await Worker.start(settings());
   await worker.request('element.create', { id: 'e1', type: 'WebRtcEndpoint', options: {} });
   await assert.rejects(worker.request('webrtc.processOffer', { id: 'e1', offer: 'bad' }), SdpError);
   assert.deepEqual(await worker.request('worker.ping'), {});
@@ -52,28 +59,41 @@ test('worker error names come back as typed errors', async () => {
 });
 
 test('exit code 42 becomes MissingPluginError naming the plugins', async () => {
-  const script =
-    "process.stderr.write('missing plugin: webrtcbin\\nmissing plugin: vp8enc\\n'); setTimeout(() => process.exit(42), 50);";
-  await assert.rejects(Worker.start(settings(['-e', script, '--'])), (error: unknown) => {
-    assert.ok(error instanceof MissingPluginError);
-    assert.deepEqual(error.plugins, ['webrtcbin', 'vp8enc']);
-    assert.match(error.message, /webrtcbin, vp8enc/);
-    return true;
-  });
+  // The real worker, run where GStreamer finds no plugins at all: an empty plugin path and a
+  // fresh registry file, so nothing cached elsewhere can satisfy the plugin check.
+  const empty = mkdtempSync(path.join(tmpdir(), 'montage-no-plugins-'));
+  try {
+    const hidden = settings('/usr/bin/env', [
+      `GST_PLUGIN_SYSTEM_PATH_1_0=${empty}`,
+      `GST_PLUGIN_PATH_1_0=${empty}`,
+      `GST_REGISTRY_1_0=${path.join(empty, 'registry.bin')}`,
+      REAL_WORKER,
+    ]);
+    await assert.rejects(Worker.start(hidden), (error: unknown) => {
+      assert.ok(error instanceof MissingPluginError, String(error));
+      assert.ok(error.plugins.includes('webrtcbin'), error.plugins.join(', '));
+      assert.ok(error.plugins.includes('vp8enc'), error.plugins.join(', '));
+      assert.match(error.message, new RegExp(error.plugins.join(', ')));
+      return true;
+    });
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
 });
 
 test('a missing worker binary gives WorkerStartError', async () => {
-  await assert.rejects(Worker.start(settings([], '/nonexistent/montage-worker')), WorkerStartError);
+  await assert.rejects(Worker.start(settings('/nonexistent/montage-worker')), WorkerStartError);
 });
 
 test('close() ends a worker that ignores EOF by killing it', async () => {
-  const stubborn = SILENT.replace(
-    "on('data', () => {})",
-    "on('data', () => {}).on('end', () => {})",
-  );
-  const worker = await Worker.start(settings(['-e', stubborn, '--']));
+  const worker = await Worker.start(settings());
+  const pid = worker.pid ?? 0;
+  // A stopped worker never sees the EOF on fd 3, like one stuck in a GStreamer call.
+  process.kill(pid, 'SIGSTOP');
   const started = Date.now();
   await worker.close();
-  assert.ok(Date.now() - started < 5000);
-  assert.throws(() => process.kill(worker.pid ?? 0, 0));
+  const took = Date.now() - started;
+  // Only the SIGKILL after the grace period can end it, so close() takes at least that long.
+  assert.ok(took >= 1900 && took < 5000, `close() took ${took} ms`);
+  assert.equal(isRunning(pid), false);
 });

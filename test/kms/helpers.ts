@@ -4,26 +4,25 @@ import WebSocket from 'ws';
 import { startEngine, type RunningEngine } from '../../kms/src/Engine.js';
 import type { EngineConfig } from '../../kms/src/config.js';
 
-/** The compiled fake worker next to this file (dist/test/kms/fixtures/fakeWorker.js). */
-export const FAKE_WORKER = fileURLToPath(new URL('./fixtures/fakeWorker.js', import.meta.url));
-/** The real C worker, built by `make -s -C kms/worker`. */
+/** The real C worker, built by `make -s -C kms/worker` (`npm run build` does it). */
 export const REAL_WORKER = fileURLToPath(
   new URL('../../../kms/worker/build/montage-worker', import.meta.url),
 );
 
-/** Starts an engine on a free port with the fake worker unless told otherwise. */
+/**
+ * Starts an engine on a free loopback port with the real montage-worker. A missing worker
+ * binary is an error, never a reason to run something else in its place.
+ */
 export function startTestEngine(overrides: Partial<EngineConfig> = {}): Promise<RunningEngine> {
+  if (!existsSync(REAL_WORKER)) {
+    throw new Error(`${REAL_WORKER} is missing; build it with \`make -s -C kms/worker\``);
+  }
   return startEngine({
     port: 0,
     iceAddresses: ['127.0.0.1'],
-    workerPath: process.execPath,
-    workerArgs: [FAKE_WORKER],
+    workerPath: REAL_WORKER,
     ...overrides,
   });
-}
-
-export function realWorkerAvailable(): boolean {
-  return existsSync(REAL_WORKER);
 }
 
 export type Json = Record<string, unknown>;
@@ -40,6 +39,7 @@ export class RawClient {
   readonly events: Json[] = [];
   readonly #waiting = new Map<unknown, (message: Json) => void>();
   readonly #eventWaiters: Array<{ match: (e: Json) => boolean; resolve: (e: Json) => void }> = [];
+  readonly #eventListeners: Array<(event: Json) => void> = [];
   readonly messages: Json[] = [];
 
   private constructor(socket: WebSocket) {
@@ -49,6 +49,7 @@ export class RawClient {
       this.messages.push(message);
       if (message.method === 'onEvent') {
         this.events.push(message);
+        for (const listener of this.#eventListeners) listener(message);
         for (const waiter of [...this.#eventWaiters]) {
           if (waiter.match(message)) {
             this.#eventWaiters.splice(this.#eventWaiters.indexOf(waiter), 1);
@@ -95,6 +96,20 @@ export class RawClient {
     return response.result as Json;
   }
 
+  /** Calls `listener` with every onEvent notification from now on. */
+  onEvent(listener: (event: Json) => void): void {
+    this.#eventListeners.push(listener);
+  }
+
+  /**
+   * Resolves once every event the engine raised before this call has arrived. The engine
+   * delivers events on the turn after the request that raised them, so they precede the answer
+   * to a later ping on the same socket. Lets a test assert that an event did not come.
+   */
+  async settle(): Promise<void> {
+    await this.ok('ping');
+  }
+
   waitEvent(match: (event: Json) => boolean, timeoutMs = 5000): Promise<Json> {
     const found = this.events.find(match);
     if (found) return Promise.resolve(found);
@@ -131,7 +146,7 @@ export function isEvent(type: string, object?: string): (event: Json) => boolean
   };
 }
 
-/** Pids of running processes whose executable name is montage-worker or whose command line has the fake worker. */
+/** Pids of live processes whose command line contains `marker` (e.g. the worker binary path). */
 export function workerProcesses(marker: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -149,8 +164,93 @@ export function workerProcesses(marker: string): number[] {
   return pids;
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Polls `check` every 50 ms until it holds, failing after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Creates a MediaPipeline and returns its id. */
+export async function createPipeline(raw: RawClient): Promise<string> {
+  return (await raw.ok('create', { type: 'MediaPipeline' })).value as string;
+}
+
+/** Creates an element of `type` in `pipeline` and returns its id. */
+export async function createElement(
+  raw: RawClient,
+  pipeline: string,
+  type: string,
+  params: Json = {},
+): Promise<string> {
+  return (
+    await raw.ok('create', { type, constructorParams: { mediaPipeline: pipeline, ...params } })
+  ).value as string;
+}
+
+/**
+ * Negotiates two engine WebRtcEndpoints with each other the way an application would:
+ * `offerer` generates the offer, `answerer` processes it, the answer goes back, and every
+ * IceCandidateFound of one side is added to the other. Both endpoints may live in the same
+ * pipeline or in different ones; they talk over 127.0.0.1. Resolves with both descriptions
+ * once both sides have finished gathering.
+ */
+export async function negotiateEndpoints(
+  raw: RawClient,
+  offerer: string,
+  answerer: string,
+): Promise<{ offer: string; answer: string }> {
+  const peerOf = new Map([
+    [offerer, answerer],
+    [answerer, offerer],
+  ]);
+  const failures: unknown[] = [];
+  raw.onEvent((event) => {
+    const value = eventValue(event);
+    const peer = peerOf.get(value.object);
+    if (value.type !== 'IceCandidateFound' || peer === undefined) return;
+    // addIceCandidate queues candidates that come before the remote description.
+    raw
+      .ok('invoke', {
+        object: peer,
+        operation: 'addIceCandidate',
+        operationParams: { candidate: value.data.candidate },
+      })
+      .catch((error: unknown) => failures.push(error));
+  });
+  for (const id of [offerer, answerer]) {
+    await raw.ok('subscribe', { object: id, type: 'IceCandidateFound' });
+    await raw.ok('subscribe', { object: id, type: 'IceGatheringDone' });
+  }
+  const offer = (
+    await raw.ok('invoke', { object: offerer, operation: 'generateOffer', operationParams: {} })
+  ).value as string;
+  const answer = (
+    await raw.ok('invoke', {
+      object: answerer,
+      operation: 'processOffer',
+      operationParams: { offer },
+    })
+  ).value as string;
+  await raw.ok('invoke', {
+    object: offerer,
+    operation: 'processAnswer',
+    operationParams: { answer },
+  });
+  await raw.ok('invoke', { object: offerer, operation: 'gatherCandidates' });
+  await raw.ok('invoke', { object: answerer, operation: 'gatherCandidates' });
+  await raw.waitEvent(isEvent('IceGatheringDone', offerer), 10_000);
+  await raw.waitEvent(isEvent('IceGatheringDone', answerer), 10_000);
+  await raw.settle();
+  if (failures.length > 0) throw new Error(`addIceCandidate failed: ${String(failures[0])}`);
+  return { offer, answer };
 }
 
 /**

@@ -46,14 +46,11 @@ async function framesIn(peer: BrowserPeer, ms: number): Promise<number> {
 test('kill -9 of one pipeline worker raises Error on its objects while another pipeline keeps streaming', async () => {
   const quadrantsA: Quadrants = ['red', 'red', 'blue', 'blue'];
   const quadrantsB: Quadrants = ['green', 'magenta', 'yellow', 'cyan'];
-  const clipA = await makeQuadrantClip(path.join(dir, 'a.webm'), quadrantsA, {
-    seconds: 20,
-    container: 'webm',
-  });
-  const clipB = await makeQuadrantClip(path.join(dir, 'b.webm'), quadrantsB, {
-    seconds: 20,
-    container: 'webm',
-  });
+  // Encoded side by side: one ffmpeg per core instead of one after the other.
+  const [clipA, clipB] = await Promise.all([
+    makeQuadrantClip(path.join(dir, 'a.webm'), quadrantsA, { seconds: 20, container: 'webm' }),
+    makeQuadrantClip(path.join(dir, 'b.webm'), quadrantsB, { seconds: 20, container: 'webm' }),
+  ]);
   const client = await connectKurento(engine.url);
 
   const before = new Set(await workerPids(engine.pid));
@@ -98,8 +95,10 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
       else a.pipeline.on('Error', listener);
     });
   const allRaised = Promise.all([raised('pipeline'), raised('player'), raised('viewer')]);
-  // Subscriptions are requests too; let them reach the engine before the crash.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // kurento-client sends a subscribe per listener without a way to await it. The requests go
+  // out in order on one socket and the engine handles a subscribe at once, so the answer to a
+  // later request on each object proves its subscriptions are in place before the crash.
+  await Promise.all([a.pipeline.getName(), a.player.getName(), a.viewer.getName()]);
 
   process.kill(workerA[0] ?? 0, 'SIGKILL');
   await allRaised;
