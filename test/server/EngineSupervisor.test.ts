@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { test } from 'node:test';
 import { EngineSupervisor, waitForPort } from '../../server/engine/EngineSupervisor.js';
-
-/** A stand-in for the engine: listens on PORT until SIGTERM. */
-const FAKE_ENGINE = `
-const server = require('node:net').createServer((socket) => socket.end());
-server.listen(Number(process.env.PORT), '127.0.0.1');
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
-`;
+import { REPO_ROOT } from '../helpers/engineProcess.js';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -30,14 +25,15 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function fakeEngine(): Promise<{ supervisor: EngineSupervisor; port: number }> {
+/** The real media engine, as `npm start` supervises it, on a free loopback port. */
+async function supervisedEngine(): Promise<{ supervisor: EngineSupervisor; port: number }> {
   const port = await freePort();
   const supervisor = new EngineSupervisor(
     {
       command: process.execPath,
-      args: ['-e', FAKE_ENGINE],
-      cwd: process.cwd(),
-      env: { ...process.env, PORT: String(port) },
+      args: [path.join(REPO_ROOT, 'dist/kms/src/main.js')],
+      cwd: REPO_ROOT,
+      env: { ...process.env, KMS_HOST: '127.0.0.1', KMS_PORT: String(port) },
     },
     { initialDelayMs: 50, maxDelayMs: 200, healthyAfterMs: 10_000, stopTimeoutMs: 2000 },
   );
@@ -45,7 +41,7 @@ async function fakeEngine(): Promise<{ supervisor: EngineSupervisor; port: numbe
 }
 
 test('a crashed engine is restarted and accepts connections again', async (t) => {
-  const { supervisor, port } = await fakeEngine();
+  const { supervisor, port } = await supervisedEngine();
   t.after(() => supervisor.stop());
   supervisor.start();
   await waitForPort('127.0.0.1', port, 10_000);
@@ -65,7 +61,7 @@ test('a crashed engine is restarted and accepts connections again', async (t) =>
 });
 
 test('stop() ends the engine and it is not restarted', async () => {
-  const { supervisor, port } = await fakeEngine();
+  const { supervisor, port } = await supervisedEngine();
   let restarts = 0;
   supervisor.on('crashed', () => (restarts += 1));
   supervisor.start();
