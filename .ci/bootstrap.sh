@@ -89,7 +89,7 @@ build_inputs() {
 inputs_digest="$(build_inputs | LC_ALL=C sort | md5sum | cut -d' ' -f1)"
 
 needs_build=false
-if [[ ! -f "$build_stamp" || ! -x kms/worker/build/montage-worker ||
+if [[ ! -f "$build_stamp" || ! -x kms/worker/build/montage-worker || ! -x kms/worker/build/webrtc-echo ||
   ! -f server/packages/reconnect-ws/dist/index.js ]]; then
   needs_build=true
 elif [[ "$(cat "$build_stamp")" != "$inputs_digest" ]]; then

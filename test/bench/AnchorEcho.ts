@@ -4,6 +4,12 @@ import { createInterface } from 'node:readline';
 import type { CandidateInit } from '../helpers/BrowserPeer.js';
 import { REPO_ROOT } from '../helpers/engineProcess.js';
 
+/**
+ * The engine's webrtcbin jitter-buffer latency (kms/worker/webrtc_endpoint.c); the anchor runs
+ * with the same value so that the comparison is like for like.
+ */
+const ENGINE_JITTER_LATENCY_MS = 100;
+
 /** Messages kms/worker/bench/webrtc-echo writes on stdout, one JSON object per line. */
 type EchoMessage =
   { answer: string } | { candidate: string; sdpMLineIndex: number } | { state: string };
@@ -24,7 +30,7 @@ export class AnchorEcho {
 
   static start(): AnchorEcho {
     const binary = path.join(REPO_ROOT, 'kms/worker/build/webrtc-echo');
-    const child = spawn(binary, ['--ice-address', '127.0.0.1'], {
+    const child = spawn(binary, ['--ice-address', '127.0.0.1', '--latency', String(ENGINE_JITTER_LATENCY_MS)], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     child.stderr.resume();

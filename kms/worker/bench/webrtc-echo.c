@@ -70,6 +70,7 @@ typedef struct
   gboolean reported_first_video;
   gint64 offer_time;            /* monotonic µs, for the timing logs */
   guint in_watch;
+  gint stopping;                /* atomic: the first reason to stop wins */
   gint exit_code;
 } EchoSession;
 
@@ -87,10 +88,14 @@ echo_media_free (EchoMedia * media)
   g_free (media);
 }
 
-/* Ends the run with CODE; callable from any thread. */
+/* Ends the run with CODE; callable from any thread.  Only the first call
+ * counts, so that steps failing because we are shutting down (webrtcbin
+ * refuses work once closed) do not turn a clean exit into an error. */
 static void
 stop_with (EchoSession * session, gint code)
 {
+  if (!g_atomic_int_compare_and_exchange (&session->stopping, FALSE, TRUE))
+    return;
   g_atomic_int_set (&session->exit_code, code);
   g_main_loop_quit (session->loop);
 }
@@ -613,13 +618,13 @@ on_stdin (GIOChannel * channel, GIOCondition condition, gpointer user_data)
     case G_IO_STATUS_EOF:
       g_printerr ("stdin closed, exiting\n");
       keep = FALSE;
-      g_main_loop_quit (session->loop);
+      stop_with (session, 0);
       break;
     case G_IO_STATUS_ERROR:
     default:
       g_printerr ("stdin: %s\n", error ? error->message : "read error");
       keep = FALSE;
-      g_main_loop_quit (session->loop);
+      stop_with (session, EXIT_PIPELINE_ERROR);
       break;
   }
 
@@ -838,13 +843,51 @@ on_pad_added (GstElement * webrtc, GstPad * pad, gpointer user_data)
     gst_object_unref (trans);
 }
 
+static GstPadProbeReturn
+on_data_while_stopping (GstPad * pad, GstPadProbeInfo * info,
+    gpointer user_data)
+{
+  (void) pad;
+  (void) info;
+  (void) user_data;
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Makes a webrtcbin src pad drop everything, then waits until the push in
+ * flight on it, if any, has left: that push runs under the stream lock of
+ * the ghost pad's internal proxy pad, the lock deactivation takes too. */
+static gboolean
+seal_src_pad (GstElement * webrtc, GstPad * pad, gpointer user_data)
+{
+  GstProxyPad *internal;
+
+  (void) webrtc;
+  (void) user_data;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM,
+      on_data_while_stopping, NULL, NULL);
+  internal = gst_proxy_pad_get_internal (GST_PROXY_PAD (pad));
+  if (internal) {
+    GST_PAD_STREAM_LOCK (internal);
+    GST_PAD_STREAM_UNLOCK (internal);
+    gst_object_unref (internal);
+  }
+  return TRUE;
+}
+
 /* The echo makes the graph a cycle (webrtcbin → depay → pay → webrtcbin),
- * which GstBin warns about on every state change; break it before the final
- * one. */
+ * and while stopping, a jitterbuffer thread that pushes through the echo can
+ * block in webrtcbin's nicesink (PAUSED, waiting for preroll) while holding
+ * the stream lock that deactivating webrtcbin's src pad needs: a deadlock
+ * seen in about one exit in four.  So first stop data from leaving
+ * webrtcbin at all, then stop webrtcbin, break the cycle (GstBin warns about
+ * loops) and stop the rest. */
 static void
-unlink_echoes (EchoSession * session)
+shut_down (EchoSession * session)
 {
   guint i;
+
+  gst_element_foreach_src_pad (session->webrtc, seal_src_pad, NULL);
+  gst_element_set_state (session->webrtc, GST_STATE_NULL);
 
   for (i = 0; i < session->medias->len; i++) {
     EchoMedia *media = g_ptr_array_index (session->medias, i);
@@ -858,6 +901,7 @@ unlink_echoes (EchoSession * session)
       gst_object_unref (peer);
     }
   }
+  gst_element_set_state (session->pipeline, GST_STATE_NULL);
 }
 
 static gboolean
@@ -972,16 +1016,16 @@ main (int argc, char *argv[])
       &session);
 
   g_main_loop_run (session.loop);
+  /* A reason to stop that arrives from now on changes nothing. */
+  g_atomic_int_set (&session.stopping, TRUE);
 
 out:
   if (session.in_watch)
     g_source_remove (session.in_watch);
   if (in)
     g_io_channel_unref (in);
-  if (session.pipeline) {
-    unlink_echoes (&session);
-    gst_element_set_state (session.pipeline, GST_STATE_NULL);
-  }
+  if (session.pipeline)
+    shut_down (&session);
   if (bus_watch)
     g_source_remove (bus_watch);
   if (bus)
@@ -995,5 +1039,5 @@ out:
   g_mutex_clear (&session.out_lock);
   g_option_context_free (context);
   g_strfreev (ice_addresses);
-  return session.exit_code;
+  return g_atomic_int_get (&session.exit_code);
 }
