@@ -242,6 +242,10 @@ encoder_description (MtFormat to)
           "alignment=au\"";
     case MT_FORMAT_OPUS:
       return "queue ! audioconvert ! audioresample ! opusenc bitrate=64000";
+    case MT_FORMAT_AAC:
+      /* For MP4 recordings (Kurento's MP4 profile is H.264 + AAC); fdkaac
+       * and faac are not packaged on Debian, voaacenc is. */
+      return "queue ! audioconvert ! audioresample ! voaacenc bitrate=128000";
     default:
       return NULL;
   }
@@ -253,7 +257,7 @@ format_fits_media (MtFormat format, MtMediaType media)
   if (format == MT_FORMAT_RAW)
     return TRUE;
   if (media == MT_MEDIA_AUDIO)
-    return format == MT_FORMAT_OPUS;
+    return format == MT_FORMAT_OPUS || format == MT_FORMAT_AAC;
   return format == MT_FORMAT_VP8 || format == MT_FORMAT_H264;
 }
 
@@ -354,7 +358,8 @@ add_branch (MtElement * el, MtMediaType media, MtFormat format,
   } else {
     desc = encoder_description (format);
     what = format == MT_FORMAT_VP8 ? "vp8-encoder"
-        : format == MT_FORMAT_H264 ? "h264-encoder" : "opus-encoder";
+        : format == MT_FORMAT_H264 ? "h264-encoder"
+        : format == MT_FORMAT_AAC ? "aac-encoder" : "opus-encoder";
   }
   if (!desc) {
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED,
@@ -695,6 +700,35 @@ mt_link_forget_element (MtElement * element)
   for (m = 0; m < MT_MEDIA_COUNT; m++)
     for (f = 0; f < MT_FORMAT_COUNT; f++)
       g_clear_object (&element->out[m].branch_pad[f]);
+}
+
+/* Tells every element `source` feeds (or is declared to feed) that its stream
+ * ended.  EOS itself never travels through the shared tees: it would end
+ * every consumer's encoder, so sinks that care (a recorder with
+ * stopOnEndOfStream) are told out of band. */
+void
+mt_link_source_ended (MtElement * source)
+{
+  GPtrArray *sinks = g_ptr_array_new_with_free_func (g_free);
+  GArray *medias = g_array_new (FALSE, FALSE, sizeof (MtMediaType));
+  GList *l;
+  guint i;
+
+  /* Copy first: a callback may change the connection list. */
+  for (l = connections; l; l = l->next) {
+    MtConnection *c = l->data;
+    if (strcmp (c->source, source->id) == 0) {
+      g_ptr_array_add (sinks, g_strdup (c->sink));
+      g_array_append_val (medias, c->media);
+    }
+  }
+  for (i = 0; i < sinks->len; i++) {
+    MtElement *sink = mt_element_lookup (g_ptr_array_index (sinks, i), NULL);
+    if (sink && sink->source_ended)
+      sink->source_ended (sink, g_array_index (medias, MtMediaType, i));
+  }
+  g_array_unref (medias);
+  g_ptr_array_unref (sinks);
 }
 
 /* A change at either end gives a failed connection another chance. */

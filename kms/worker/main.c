@@ -3,6 +3,7 @@
 #include "worker.h"
 #include "hub.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,7 +27,7 @@ static const gchar *const required_factories[] = {
   "appsink", "tee", "queue", "capsfilter", "fakesink",
   "compositor", "audiomixer", "input-selector", "identity",
   "udpsrc", "udpsink", "srtpenc", "srtpdec", "webmmux", "matroskamux",
-  "mp4mux", "filesink",
+  "mp4mux", "filesink", "voaacenc",
 };
 
 static gboolean
@@ -342,11 +343,24 @@ static const MtMethod methods[] = {
   {"hub.removeSource", mt_hub_remove_source},
 };
 
+/* The request being dispatched, and whether its handler took over the reply
+ * (mt_request_defer). */
+static gint64 current_request;
+static gboolean current_deferred;
+
+gint64
+mt_request_defer (void)
+{
+  current_deferred = TRUE;
+  return current_request;
+}
+
 static void
 dispatch (gint64 id, const gchar * method, JsonObject * params)
 {
   GError *error = NULL;
   JsonObject *result = NULL;
+  gboolean deferred;
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (methods); i++)
@@ -358,7 +372,19 @@ dispatch (gint64 id, const gchar * method, JsonObject * params)
     goto out;
   }
   GST_DEBUG ("request %" G_GINT64_FORMAT " %s", id, method);
+  current_request = id;
+  current_deferred = FALSE;
   result = methods[i].func (params, &error);
+  deferred = current_deferred;
+  current_request = 0;
+  current_deferred = FALSE;
+  if (deferred) {
+    /* The handler replies later itself (and returned no result). */
+    if (result)
+      json_object_unref (result);
+    g_clear_error (&error);
+    return;
+  }
   if (!result && !error)
     g_set_error (&error, MT_ERROR, MT_ERROR_INTERNAL, "%s failed", method);
 
@@ -449,6 +475,9 @@ main (int argc, char **argv)
   if (!check_plugins ())
     return EXIT_MISSING_PLUGIN;
 
+  /* The engine may close fd 4 while the worker still finishes files on
+   * exit; a write must then fail with EPIPE, not kill the process. */
+  signal (SIGPIPE, SIG_IGN);
   loop = g_main_loop_new (NULL, FALSE);
   mt_pipeline_init ();
   mt_flow_start_timer ();

@@ -16,7 +16,7 @@ static MtPipeline pipe_state;
 
 static const gchar *const media_names[] = { "AUDIO", "VIDEO" };
 static const gchar *const format_names[] =
-    { "NONE", "RAW", "VP8", "H264", "OPUS" };
+    { "NONE", "RAW", "VP8", "H264", "OPUS", "AAC" };
 
 const gchar *
 mt_media_name (MtMediaType media)
@@ -117,6 +117,25 @@ element_for_object (GstObject * obj)
   return NULL;
 }
 
+/* Kurento's Error types for failures it names (a recorder's file that cannot
+ * be written any more: disk full, I/O error); anything else in the shared
+ * pipeline is UNEXPECTED_ELEMENT_ERROR. */
+static const gchar *
+error_type (const GError * err)
+{
+  if (err->domain == GST_RESOURCE_ERROR) {
+    switch (err->code) {
+      case GST_RESOURCE_ERROR_NO_SPACE_LEFT:
+        return "RESOURCE_ERROR_NO_SPACE_LEFT";
+      case GST_RESOURCE_ERROR_WRITE:
+        return "RESOURCE_ERROR_WRITE";
+      default:
+        break;
+    }
+  }
+  return "UNEXPECTED_ELEMENT_ERROR";
+}
+
 static gboolean
 on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
 {
@@ -133,8 +152,7 @@ on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
       GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (pipe_state.pipeline),
           GST_DEBUG_GRAPH_SHOW_ALL, "montage-error");
       el = element_for_object (GST_MESSAGE_SRC (msg));
-      mt_element_error (el, "UNEXPECTED_ELEMENT_ERROR", err->message,
-          err->code);
+      mt_element_error (el, error_type (err), err->message, err->code);
       g_clear_error (&err);
       g_free (dbg);
       break;

@@ -193,6 +193,7 @@ on_player_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
       GST_INFO ("%s: end of stream", id);
       p->eos = TRUE;
       mt_protocol_notify ("EndOfStream", id, NULL);
+      mt_link_source_ended (el);
       break;
     case GST_MESSAGE_ERROR:
       gst_message_parse_error (msg, &err, &dbg);

@@ -7,14 +7,17 @@
  * The sink inputs ask the link model for encoded formats (VP8/H264/OPUS),
  * so a recorder shares its source's encoders with every other consumer.
  * Muxers: webmmux (WEBM: VP8 + Opus), matroskamux (MKV: H.264 + Opus) and
- * mp4mux (MP4: H.264 + Opus) with 0.5 s fragments, so a file cut short by a
- * crash still plays up to its last fragment.
+ * mp4mux (MP4: H.264 + AAC, as Kurento and common players expect) with
+ * 0.5 s fragments, so a file cut short by a crash still plays up to its last
+ * fragment.
  *
  * Timestamps are rebased: the first buffer after record() is time 0, and
  * the time spent paused is cut out.  Video starts at a keyframe (one is
  * requested at record() and at every resume).  stop() sends EOS through the
- * muxer and waits (up to 3 s) until it reached the file, so the file is
- * complete when the reply is written. */
+ * muxer and replies once it reached the file (or after 3 s), so the file is
+ * complete when the reply is written; the main loop keeps serving other
+ * requests meanwhile.  Only release (and a record() during a stop) waits
+ * for the file synchronously. */
 #include "worker.h"
 
 #include <errno.h>
@@ -23,7 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STOP_TIMEOUT_US (3 * G_USEC_PER_SEC)
+#define STOP_TIMEOUT_MS 3000
+/* stopOnEndOfStream: what the source pushed before its end still has to go
+ * through the connection queue and a shared encoder before the EOS. */
+#define SOURCE_END_DRAIN_MS 300
 
 typedef enum
 {
@@ -47,9 +53,9 @@ static const MtProfile profiles[] = {
   {"MKV", MT_FORMAT_H264, MT_FORMAT_OPUS, "matroskamux"},
   {"MKV_VIDEO_ONLY", MT_FORMAT_H264, MT_FORMAT_NONE, "matroskamux"},
   {"MKV_AUDIO_ONLY", MT_FORMAT_NONE, MT_FORMAT_OPUS, "matroskamux"},
-  {"MP4", MT_FORMAT_H264, MT_FORMAT_OPUS, "mp4mux"},
+  {"MP4", MT_FORMAT_H264, MT_FORMAT_AAC, "mp4mux"},
   {"MP4_VIDEO_ONLY", MT_FORMAT_H264, MT_FORMAT_NONE, "mp4mux"},
-  {"MP4_AUDIO_ONLY", MT_FORMAT_NONE, MT_FORMAT_OPUS, "mp4mux"},
+  {"MP4_AUDIO_ONLY", MT_FORMAT_NONE, MT_FORMAT_AAC, "mp4mux"},
 };
 
 typedef struct _MtRecorder MtRecorder;
@@ -71,6 +77,13 @@ struct _MtRecorder
   GList *chain;                 /* GstElements of the current recording */
   GstElement *mux;
   MtRecInput inputs[MT_MEDIA_COUNT];
+  gboolean stop_on_eos;
+  /* Main loop only: a stop in progress. */
+  guint generation;             /* counts recordings, so late callbacks of
+                                 * an earlier one are recognised */
+  GArray *pending_stops;        /* gint64 ids of stop requests to answer */
+  guint stop_timeout;           /* source id */
+  gint64 stop_deadline;         /* monotonic */
 
   /* Shared with streaming threads. */
   GMutex lock;
@@ -167,6 +180,35 @@ out:
   return ret;
 }
 
+/* Names one recording of one recorder for callbacks that reach the main
+ * loop later, when the recorder may be gone or recording anew. */
+typedef struct
+{
+  gchar *id;
+  guint generation;
+} MtRecRef;
+
+static MtRecRef *
+rec_ref_new (MtRecorder * rec)
+{
+  MtRecRef *r = g_new0 (MtRecRef, 1);
+
+  r->id = g_strdup (rec->id);
+  r->generation = rec->generation;
+  return r;
+}
+
+static void
+rec_ref_free (gpointer data)
+{
+  MtRecRef *r = data;
+
+  g_free (r->id);
+  g_free (r);
+}
+
+static gboolean handle_eos_written (gpointer data);
+
 static GstPadProbeReturn
 on_file_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -177,6 +219,9 @@ on_file_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     rec->eos_written = TRUE;
     g_cond_broadcast (&rec->cond);
     g_mutex_unlock (&rec->lock);
+    /* The generation is only written on the main loop while no chain
+     * (hence no probe) exists, so reading it here is safe. */
+    mt_invoke (handle_eos_written, rec_ref_new (rec), rec_ref_free);
   }
   return GST_PAD_PROBE_OK;
 }
@@ -293,6 +338,7 @@ start_recording (MtRecorder * rec, GError ** error)
               error)))
     return FALSE;
 
+  rec->generation++;
   g_mutex_lock (&rec->lock);
   rec->state = REC_RECORDING;
   rec->have_base = FALSE;
@@ -324,19 +370,38 @@ start_recording (MtRecorder * rec, GError ** error)
   return TRUE;
 }
 
-/* Ends the file: no more buffers in, EOS through the muxer, wait until the
- * filesink saw it (the muxer has written its index by then), tear down. */
-static void
-finish_recording (MtRecorder * rec)
+/* Starts ending the file: no more buffers in, EOS through the muxer.  The
+ * filesink seeing the EOS (handle_eos_written) or the timeout completes it. */
+static gboolean on_stop_timeout (gpointer data);
+
+/* After a write error (disk full, reader of a pipe gone) no EOS will ever
+ * reach the file; the muxer's last push tells. */
+static gboolean
+write_failed (MtRecorder * rec)
 {
-  gint64 deadline;
+  GstPad *src;
+  GstFlowReturn ret;
+
+  if (!rec->mux)
+    return FALSE;
+  src = gst_element_get_static_pad (rec->mux, "src");
+  ret = gst_pad_get_last_flow_return (src);
+  gst_object_unref (src);
+  return ret < GST_FLOW_EOS;
+}
+
+static void
+begin_stop (MtRecorder * rec)
+{
   guint m;
 
-  if (!rec->chain)
-    return;
   g_mutex_lock (&rec->lock);
   rec->state = REC_STOPPING;
   g_mutex_unlock (&rec->lock);
+  rec->stop_deadline = g_get_monotonic_time ()
+      + (gint64) STOP_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+  rec->stop_timeout = g_timeout_add_full (G_PRIORITY_DEFAULT, STOP_TIMEOUT_MS,
+      on_stop_timeout, rec_ref_new (rec), rec_ref_free);
   for (m = 0; m < MT_MEDIA_COUNT; m++) {
     GstPad *sink;
 
@@ -346,16 +411,114 @@ finish_recording (MtRecorder * rec)
     gst_pad_send_event (sink, gst_event_new_eos ());
     gst_object_unref (sink);
   }
-  deadline = g_get_monotonic_time () + STOP_TIMEOUT_US;
+  /* Nothing to wait for: complete on the main loop (after the reply of a
+   * stop that is still being dispatched). */
+  if (write_failed (rec))
+    mt_invoke (handle_eos_written, rec_ref_new (rec), rec_ref_free);
+}
+
+/* The file is complete (or will not be): tear the chain down, answer the
+ * stop requests waiting for it, then tell the client. */
+static void
+complete_stop (MtRecorder * rec, gboolean notify)
+{
+  guint i;
+
+  if (rec->stop_timeout) {
+    g_source_remove (rec->stop_timeout);
+    rec->stop_timeout = 0;
+  }
   g_mutex_lock (&rec->lock);
-  while (!rec->eos_written)
-    if (!g_cond_wait_until (&rec->cond, &rec->lock, deadline))
-      break;
   if (!rec->eos_written)
     GST_WARNING ("%s: EOS did not reach %s in time", rec->id, rec->path);
   rec->state = REC_IDLE;
   g_mutex_unlock (&rec->lock);
   chain_clear (rec);
+  for (i = 0; i < rec->pending_stops->len; i++)
+    mt_protocol_reply_ok (g_array_index (rec->pending_stops, gint64, i),
+        json_object_new ());
+  g_array_set_size (rec->pending_stops, 0);
+  if (notify)
+    mt_protocol_notify ("Stopped", rec->id, json_object_new ());
+}
+
+static MtRecorder *
+current_recording (MtRecRef * r)
+{
+  MtRecorder *rec = recorder_of (mt_element_lookup (r->id, NULL));
+
+  if (!rec || rec->generation != r->generation)
+    return NULL;
+  return rec;
+}
+
+/* Main loop: the EOS reached the filesink. */
+static gboolean
+handle_eos_written (gpointer data)
+{
+  MtRecorder *rec = current_recording (data);
+
+  if (rec && rec->state == REC_STOPPING)
+    complete_stop (rec, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_stop_timeout (gpointer data)
+{
+  MtRecorder *rec = current_recording (data);
+
+  if (rec && rec->state == REC_STOPPING) {
+    rec->stop_timeout = 0;      /* removed by returning G_SOURCE_REMOVE */
+    complete_stop (rec, TRUE);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Ends the file before returning (release, or a record() while a stop is
+ * under way): waits for the EOS on the cond instead of the main loop. */
+static void
+finish_now (MtRecorder * rec, gboolean notify)
+{
+  if (!rec->chain)
+    return;
+  if (rec->state != REC_STOPPING)
+    begin_stop (rec);
+  g_mutex_lock (&rec->lock);
+  while (!rec->eos_written && !write_failed (rec))
+    if (!g_cond_wait_until (&rec->cond, &rec->lock, MIN (rec->stop_deadline,
+                g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND)))
+      if (g_get_monotonic_time () >= rec->stop_deadline)
+        break;
+  g_mutex_unlock (&rec->lock);
+  complete_stop (rec, notify);
+}
+
+/* stopOnEndOfStream: a source feeding this recorder reached its end. */
+static gboolean
+on_source_drained (gpointer data)
+{
+  MtRecorder *rec = current_recording (data);
+
+  if (rec && rec->chain && (rec->state == REC_RECORDING
+          || rec->state == REC_PAUSED)) {
+    GST_INFO ("%s: source ended, stopping", rec->id);
+    begin_stop (rec);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+recorder_source_ended (MtElement * el, MtMediaType media)
+{
+  MtRecorder *rec = el->priv;
+
+  if (!rec || !rec->stop_on_eos || !rec->chain
+      || (rec->state != REC_RECORDING && rec->state != REC_PAUSED)
+      || !rec->inputs[media].queue)
+    return;
+  g_timeout_add_full (G_PRIORITY_DEFAULT, SOURCE_END_DRAIN_MS,
+      on_source_drained, rec_ref_new (rec), rec_ref_free);
 }
 
 typedef struct
@@ -450,6 +613,9 @@ mt_recorder_record (JsonObject * params, GError ** error)
     return json_object_new ();
   }
   g_mutex_unlock (&rec->lock);
+  /* A stop still under way finishes its file before a new one starts. */
+  if (rec->state == REC_STOPPING)
+    finish_now (rec, TRUE);
 
   /* Open the file here so the reason of a failure can be reported as
    * Kurento does (an Error event), instead of a bus error from filesink. */
@@ -496,19 +662,22 @@ mt_recorder_pause (JsonObject * params, GError ** error)
   return json_object_new ();
 }
 
+/* Replies once the file is complete; Stopped follows the reply. */
 JsonObject *
 mt_recorder_stop (JsonObject * params, GError ** error)
 {
   MtRecorder *rec;
-  gboolean active;
+  gint64 id;
 
   if (!lookup_recorder (params, &rec, error))
     return NULL;
-  active = rec->chain != NULL;
-  finish_recording (rec);
-  if (active)
-    later (rec, "Stopped");
-  return json_object_new ();
+  if (!rec->chain)
+    return json_object_new ();
+  id = mt_request_defer ();
+  g_array_append_val (rec->pending_stops, id);
+  if (rec->state != REC_STOPPING)
+    begin_stop (rec);
+  return NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -520,7 +689,9 @@ recorder_destroy (MtElement * el)
 {
   MtRecorder *rec = el->priv;
 
-  finish_recording (rec);
+  finish_now (rec, FALSE);
+  /* Stop requests still waiting are answered (the file is complete). */
+  g_array_unref (rec->pending_stops);
   g_mutex_clear (&rec->lock);
   g_cond_clear (&rec->cond);
   g_free (rec->path);
@@ -529,7 +700,8 @@ recorder_destroy (MtElement * el)
   el->priv = NULL;
 }
 
-/* options: {path: absolute file path, profile: MediaProfileSpecType} */
+/* options: {path: absolute file path, profile: MediaProfileSpecType,
+ * stopOnEndOfStream?: bool} */
 gboolean
 mt_recorder_create (MtElement * el, JsonObject * options, GError ** error)
 {
@@ -541,8 +713,10 @@ mt_recorder_create (MtElement * el, JsonObject * options, GError ** error)
   g_cond_init (&rec->cond);
   rec->id = g_strdup (el->id);
   rec->el = el;
+  rec->pending_stops = g_array_new (FALSE, FALSE, sizeof (gint64));
   el->priv = rec;
   el->destroy = recorder_destroy;
+  el->source_ended = recorder_source_ended;
 
   if (!options) {
     g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "missing options.path");
@@ -567,5 +741,6 @@ mt_recorder_create (MtElement * el, JsonObject * options, GError ** error)
         "media profile %s is not supported", profile);
     return FALSE;
   }
-  return TRUE;
+  return mt_param_bool (options, "stopOnEndOfStream", FALSE,
+      &rec->stop_on_eos, error);
 }

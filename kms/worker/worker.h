@@ -27,6 +27,7 @@ typedef enum
   MT_FORMAT_VP8,
   MT_FORMAT_H264,
   MT_FORMAT_OPUS,
+  MT_FORMAT_AAC,                /* encoded only: no source carries it natively */
   MT_FORMAT_COUNT,
 } MtFormat;
 
@@ -75,6 +76,9 @@ struct _MtElement
   gpointer priv;
   /* Tears down the type-specific state; called on release. */
   void (*destroy) (MtElement * self);
+  /* Optional: a source connected to this element reached the end of its
+   * stream (a player's clip ended); see mt_link_source_ended. */
+  void (*source_ended) (MtElement * self, MtMediaType media);
 };
 
 /* pipeline.c */
@@ -115,6 +119,7 @@ void mt_source_set_origin (MtElement * self, MtMediaType media,
 void mt_sink_set_input (MtElement * self, MtMediaType media, MtFormat format,
     GstPad * pad);
 void mt_source_request_keyframe (MtElement * self);
+void mt_link_source_ended (MtElement * source);
 GstElement *mt_make_tee (const gchar * name);
 
 /* flow.c */
@@ -160,6 +165,11 @@ gboolean mt_recorder_create (MtElement * self, JsonObject * options,
 JsonObject *mt_recorder_record (JsonObject * params, GError ** error);
 JsonObject *mt_recorder_pause (JsonObject * params, GError ** error);
 JsonObject *mt_recorder_stop (JsonObject * params, GError ** error);
+
+/* main.c: called by a method handler that replies later (with
+ * mt_protocol_reply_ok/_error and the id returned) instead of returning its
+ * result, so a slow operation does not hold up the main loop. */
+gint64 mt_request_defer (void);
 
 /* Runs func on the main loop; used by streaming threads, which never touch
  * the element table themselves. */

@@ -30,9 +30,13 @@ export class AnchorEcho {
 
   static start(): AnchorEcho {
     const binary = path.join(REPO_ROOT, 'kms/worker/build/webrtc-echo');
-    const child = spawn(binary, ['--ice-address', '127.0.0.1', '--latency', String(ENGINE_JITTER_LATENCY_MS)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      binary,
+      ['--ice-address', '127.0.0.1', '--latency', String(ENGINE_JITTER_LATENCY_MS)],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     child.stderr.resume();
     return new AnchorEcho(child);
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
@@ -57,6 +57,86 @@ async function decodedDuration(file: string): Promise<number> {
     .map(Number)
     .filter((t) => Number.isFinite(t) && t > 0);
   return times.length === 0 ? 0 : Math.max(...times);
+}
+
+/** Codec names of the file's streams, e.g. ['h264', 'aac']. */
+async function streamCodecs(file: string): Promise<string[]> {
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-show_entries',
+    'stream=codec_name',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  return stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
+/** Container duration as ffprobe reads it from the file's index/header. */
+async function formatDuration(file: string): Promise<number> {
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-show_entries',
+    'format=duration',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  return Number(stdout.trim());
+}
+
+/**
+ * Amplitude (0..1, a full-scale sine is 1) of each frequency in the file's decoded audio from
+ * `fromSeconds` on, over one second (Goertzel, as RtpReceiver.toneLevels).
+ */
+async function fileToneLevels(
+  file: string,
+  hzList: readonly number[],
+  fromSeconds: number,
+): Promise<number[]> {
+  const rate = 48_000;
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-i',
+      file,
+      '-ss',
+      String(fromSeconds),
+      '-t',
+      '1',
+      '-vn',
+      '-ac',
+      '1',
+      '-ar',
+      String(rate),
+      '-f',
+      's16le',
+      'pipe:1',
+    ],
+    { encoding: 'buffer', maxBuffer: 10 * 1024 * 1024 },
+  );
+  const n = Math.floor(stdout.length / 2);
+  return hzList.map((hz) => {
+    if (n === 0) return 0;
+    const k = Math.round((n * hz) / rate);
+    const coefficient = 2 * Math.cos((2 * Math.PI * k) / n);
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const s0 = stdout.readInt16LE(i * 2) / 32768 + coefficient * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    const power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+    return (2 * Math.sqrt(Math.max(0, power))) / n;
+  });
 }
 
 /** Decodes the whole file (must succeed) and samples the quadrants of a frame at `atSeconds`. */
@@ -130,6 +210,15 @@ for (const profile of ['WEBM', 'MP4'] as const) {
       ]);
       assert.ok(Math.abs(Number(stdout.trim()) - 5) < 0.5, `ffprobe reports ${stdout.trim()} s`);
       assert.deepEqual(await fileQuadrants(file, 2), [...QUADRANTS]);
+      // Kurento's MP4 is H.264 + AAC (what players expect); WEBM is VP8 + Opus.
+      assert.deepEqual(
+        (await streamCodecs(file)).sort(),
+        profile === 'MP4' ? ['aac', 'h264'] : ['opus', 'vp8'],
+      );
+      // The clip's 440 Hz tone (amplitude 1/8) survives the audio encoder.
+      const [tone, silence] = await fileToneLevels(file, [440, 1000], 2);
+      assert.ok(tone !== undefined && tone > 0.08, `440 Hz at ${tone} in the recording`);
+      assert.ok(silence !== undefined && silence < 0.02, `1000 Hz at ${silence}`);
     } finally {
       await pipeline.release();
       client.close();
@@ -245,6 +334,173 @@ test('a RecorderEndpoint raises Recording, Paused, Recording, Stopped in order a
     ]);
     const duration = await decodedDuration(path.join(dir, 'paused.webm'));
     assert.ok(Math.abs(duration - 3) < 0.6, `the pause is cut out: ${duration} s of 3 s recorded`);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test("an MP4_AUDIO_ONLY recording is one AAC stream carrying the clip's tone", async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const file = path.join(dir, 'audio-only.mp4');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${shortClip}` });
+    const recorder = await pipeline.create('RecorderEndpoint', {
+      uri: `file://${file}`,
+      mediaProfile: 'MP4_AUDIO_ONLY',
+    });
+    await player.connect(recorder);
+    const ended = new Promise<void>((resolve) => player.on('EndOfStream', () => resolve()));
+    await recorder.record();
+    await player.play();
+    await ended;
+    await recorder.stopAndWait();
+    assert.deepEqual(await streamCodecs(file), ['aac']);
+    const [tone] = await fileToneLevels(file, [440], 2);
+    assert.ok(tone !== undefined && tone > 0.08, `440 Hz at ${tone} in the recording`);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('stopAndWait does not hold up the pipeline: another request answers while the file is finished', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  // A FIFO whose reader never reads: once its buffer is full the filesink blocks, so the EOS
+  // cannot reach the file and the stop lasts until the worker's 3 s timeout.
+  const fifo = path.join(dir, 'stalled.webm');
+  await rm(fifo, { force: true });
+  await run('mkfifo', [fifo]);
+  const reader = await open(fifo, 'r+');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+    const recorder = await pipeline.create('RecorderEndpoint', { uri: `file://${fifo}` });
+    const errors: string[] = [];
+    recorder.on('Error', (event: { type: string }) => errors.push(event.type));
+    const stopped = new Promise<void>((resolve) => recorder.on('Stopped', () => resolve()));
+    await player.connect(recorder);
+    await recorder.record();
+    await player.play();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const stopStarted = Date.now();
+    const stopping = recorder.stopAndWait().then(() => Date.now() - stopStarted);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const asked = Date.now();
+    const position = await player.getPosition();
+    const answeredIn = Date.now() - asked;
+    assert.ok(position > 1_000, `the player is at ${position} ms`);
+    assert.ok(answeredIn < 200, `getPosition answered in ${answeredIn} ms during the stop`);
+    const stopTook = await stopping;
+    assert.ok(stopTook > 1_000, `the stop itself was slow (${stopTook} ms), as intended`);
+    assert.ok(stopTook < 4_000, `stopAndWait returned within 4 s (${stopTook} ms)`);
+    await stopped;
+    assert.deepEqual(errors, []);
+  } finally {
+    await pipeline.release();
+    client.close();
+    await reader.close();
+    await rm(fifo, { force: true });
+  }
+});
+
+test("with stopOnEndOfStream the recorder stops by itself when the player's clip ends", async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const file = path.join(dir, 'stop-on-eos.webm');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${shortClip}` });
+    const recorder = await pipeline.create('RecorderEndpoint', {
+      uri: `file://${file}`,
+      stopOnEndOfStream: true,
+    });
+    const events: string[] = [];
+    for (const name of ['Recording', 'Stopped']) recorder.on(name, () => events.push(name));
+    const stopped = new Promise<void>((resolve) => recorder.on('Stopped', () => resolve()));
+    await player.connect(recorder);
+    await recorder.record();
+    await player.play();
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('no Stopped within 10 s of play')), 10_000),
+    );
+    await Promise.race([stopped, timeout]);
+    assert.deepEqual(events, ['Recording', 'Stopped']);
+    assert.equal(await recorder.getState(), 'STOP');
+    const duration = await formatDuration(file);
+    assert.ok(Math.abs(duration - 5) < 0.6, `recorded ${duration} s of a 5 s clip`);
+    assert.deepEqual(await fileQuadrants(file, 2), [...QUADRANTS]);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('releasing a recording recorder, or its whole pipeline, leaves a complete playable file', async () => {
+  const client = await connectKurento(engine.url);
+  const before = new Set(await workerPids(engine.pid));
+  const pipeline = await client.create('MediaPipeline');
+  const alone = path.join(dir, 'released-recorder.webm');
+  const whole = path.join(dir, 'released-pipeline.mp4');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+    const first = await pipeline.create('RecorderEndpoint', { uri: `file://${alone}` });
+    const second = await pipeline.create('RecorderEndpoint', {
+      uri: `file://${whole}`,
+      mediaProfile: 'MP4',
+    });
+    await player.connect(first);
+    await player.connect(second);
+    await player.play();
+    await first.record();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await first.release();
+    // The worker handles requests in order: once this answers, the release has finished the file.
+    await player.getPosition();
+    const aloneDuration = await formatDuration(alone);
+    assert.ok(Math.abs(aloneDuration - 3) < 0.6, `${aloneDuration} s of ~3 s recorded`);
+    assert.deepEqual(await fileQuadrants(alone, 1.5), [...QUADRANTS]);
+
+    await second.record();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const worker = (await workerPids(engine.pid)).find((pid) => !before.has(pid));
+    assert.ok(worker !== undefined, 'the pipeline has its own worker');
+    await pipeline.release();
+    // The worker finishes the file before it exits.
+    const deadline = Date.now() + 5_000;
+    while ((await workerPids(engine.pid)).includes(worker) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const wholeDuration = await formatDuration(whole);
+    assert.ok(Math.abs(wholeDuration - 3) < 0.6, `${wholeDuration} s of ~3 s recorded`);
+    assert.deepEqual(await fileQuadrants(whole, 1.5), [...QUADRANTS]);
+  } finally {
+    await pipeline.release().catch(() => undefined);
+    client.close();
+  }
+});
+
+test('a write failure while recording (disk full) is an Error event RESOURCE_ERROR_NO_SPACE_LEFT', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+    // /dev/full opens like a file and fails every write with ENOSPC, as a full disk does.
+    const recorder = await pipeline.create('RecorderEndpoint', { uri: 'file:///dev/full' });
+    const error = new Promise<{ type: string; description: string }>((resolve) =>
+      recorder.on('Error', (event: { type: string; description: string }) => resolve(event)),
+    );
+    await player.connect(recorder);
+    await recorder.record();
+    await player.play();
+    const event = await error;
+    assert.equal(event.type, 'RESOURCE_ERROR_NO_SPACE_LEFT');
+    // Nothing more can reach the file, so the stop does not wait for it.
+    const started = Date.now();
+    await recorder.stopAndWait();
+    assert.ok(Date.now() - started < 1_000, `stopAndWait took ${Date.now() - started} ms`);
+    // The worker still serves this pipeline.
+    assert.ok((await player.getPosition()) >= 0);
   } finally {
     await pipeline.release();
     client.close();

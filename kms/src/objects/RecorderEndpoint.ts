@@ -44,10 +44,13 @@ function recordingPath(uri: string): string {
 
 /**
  * Kurento's RecorderEndpoint backed by a muxer and filesink in the worker. The worker's
- * `recorder.stop` replies once the file is complete (EOS written, at most 3 s), so stop and
- * stopAndWait both wait for it, within the 4 s KMS allows stopAndWait. Recording, Paused and
- * Stopped come from the worker after the matching request's reply; a file that cannot be
- * opened is an Error event (RESOURCE_ERROR_OPEN) and no Recording.
+ * `recorder.stop` replies once the file is complete (EOS written, at most 3 s) without blocking
+ * its other requests, so stop and stopAndWait both wait for it, within the 4 s KMS allows
+ * stopAndWait. Recording, Paused and Stopped come from the worker after the matching request's
+ * reply; with stopOnEndOfStream the worker also stops (and sends Stopped) when a connected
+ * player's clip ends. A file that cannot be opened is an Error event (RESOURCE_ERROR_OPEN) and
+ * no Recording; a write failure while recording is RESOURCE_ERROR_WRITE or
+ * RESOURCE_ERROR_NO_SPACE_LEFT.
  */
 export class RecorderEndpoint extends UriEndpoint {
   protected readonly uri: string;
@@ -81,8 +84,14 @@ export class RecorderEndpoint extends UriEndpoint {
         `Media profile ${profile} is not supported; use WEBM, MKV or MP4 (or their _VIDEO_ONLY/_AUDIO_ONLY variants)`,
       );
     }
+    const stopOnEndOfStream = params.stopOnEndOfStream ?? false;
+    if (typeof stopOnEndOfStream !== 'boolean') {
+      throw KurentoError.marshall(
+        `Invalid value for 'stopOnEndOfStream': ${JSON.stringify(stopOnEndOfStream)}`,
+      );
+    }
     const recorder = new RecorderEndpoint(host, pipeline, uri);
-    const options: JsonObject = { path, profile };
+    const options: JsonObject = { path, profile, stopOnEndOfStream };
     try {
       await recorder.createInWorker(options);
     } catch (error) {
