@@ -81,7 +81,7 @@ fi
 build_stamp=dist/.build-stamp
 # Lists the build's source files; extra arguments are added find predicates (e.g. -newer FILE).
 build_inputs() {
-  find package.json tsconfig.json server kms/src kms/worker test \
+  find package.json tsconfig.json server kms/src kms/worker test public \
     \( -name node_modules -o -name dist -o -name build \) -prune -o \
     -type f \( -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name Makefile -o -name 'tsconfig.json' \
     -o -name package.json \) "$@" -print 2>/dev/null

@@ -1,13 +1,16 @@
 /**
  * `npm start`: starts everything Montage needs on this machine and prints where it runs.
  *
- * For now that is the embedded media engine (`dist/kms/src/main.js`), supervised so that a crash
- * restarts it. The app server and the nginx edge join here in later issues. With `KMS_URI` set,
- * an external Kurento Media Server is used and no engine is started.
+ * That is the embedded media engine (`dist/kms/src/main.js`), supervised so that a crash
+ * restarts it, then the app server (REST, pages, socket.io signaling; `server/App.ts`). With
+ * `KMS_URI` set, an external Kurento Media Server is used and no engine is started. The RTMP
+ * origin, the bridge and the nginx edge join at the marked places below.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
+import { App } from './App.js';
+import { loadAppConfig } from './config.js';
 import { EngineSupervisor, waitForPort } from './engine/EngineSupervisor.js';
 
 /** The repository root, found from this file's place in dist/server/. */
@@ -49,48 +52,71 @@ async function main(): Promise<void> {
   dotenv.config({ path: join(REPO_ROOT, '.env'), quiet: true });
   const config = readConfig(process.env);
 
+  // The app server's settings are validated before anything starts, so a typo fails at once.
+  const appConfig = loadAppConfig({ env: process.env, baseDir: REPO_ROOT });
+
+  let engine: EngineSupervisor | undefined;
   if (config.externalKurentoUri !== undefined) {
     log(`using the external media server at ${config.externalKurentoUri} (KMS_URI)`);
-    log('nothing else to start yet: the app server and the edge arrive in later issues');
-    return;
+  } else {
+    const supervisor = new EngineSupervisor({
+      command: process.execPath,
+      args: [join(REPO_ROOT, 'dist', 'kms', 'src', 'main.js')],
+      cwd: REPO_ROOT,
+      env: process.env,
+    });
+    supervisor.on('crashed', (code, signal, delayMs) => {
+      log(`media engine exited (${signal ?? `code ${String(code)}`}); restarting in ${delayMs} ms`);
+    });
+    engine = supervisor;
   }
-
-  const engine = new EngineSupervisor({
-    command: process.execPath,
-    args: [join(REPO_ROOT, 'dist', 'kms', 'src', 'main.js')],
-    cwd: REPO_ROOT,
-    env: process.env,
-  });
-  engine.on('crashed', (code, signal, delayMs) => {
-    log(`media engine exited (${signal ?? `code ${String(code)}`}); restarting in ${delayMs} ms`);
-  });
+  const app = new App(appConfig);
 
   let shuttingDown = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (shuttingDown) return;
     shuttingDown = true;
     log(`${signal}: stopping`);
-    engine.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log(`stopping the media engine failed: ${String(error)}`);
-        process.exit(1);
-      },
-    );
+    // The app server first (its clients see a clean close), then the engine.
+    app
+      .stop()
+      .catch((error: unknown) => log(`stopping the app server failed: ${String(error)}`))
+      .then(() => engine?.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log(`stopping failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
   process.once('SIGHUP', shutdown);
   // Whatever ends this process, the engine must not outlive it.
-  process.once('exit', () => engine.killNow());
+  process.once('exit', () => engine?.killNow());
 
-  engine.start();
-  await waitForPort(config.engineHost, config.enginePort, ENGINE_START_TIMEOUT_MS);
+  if (engine !== undefined) {
+    engine.start();
+    await waitForPort(config.engineHost, config.enginePort, ENGINE_START_TIMEOUT_MS);
+  }
+  await app.start();
+  // Start the RTMP origin (server/origin), the bridge and the local nginx edge here, after the
+  // app server, so that they can register with it.
 
   const engineUrl = `ws://${config.engineHost}:${config.enginePort}/${config.enginePath}`;
   log('Montage is running:');
-  log(`  media engine (Kurento protocol)  ${engineUrl}`);
-  log('  the app server and the nginx edge arrive in later issues');
+  log(`  app server (REST, pages, socket.io)  ${app.url}`);
+  log(`  health and metrics                   ${app.url}/healthz  ${app.url}/metrics`);
+  log(
+    engine !== undefined
+      ? `  media engine (Kurento protocol)      ${engineUrl}`
+      : `  media server (external Kurento)      ${appConfig.mediaServerUri}`,
+  );
+  // The RTMP origin and the edge print their URLs here:
+  //   log(`  RTMP origin                          rtmp://${appConfig.rtmpHost}:${appConfig.rtmpPort}/live`);
+  //   log(`  HLS edge                             http://127.0.0.1:${appConfig.edgeHttpPort}/`);
+  log('  first moderator link:                npm run token -- --create "Assembly name"');
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,158 @@
+/**
+ * The app server: creates and wires the database, tokens, domain objects, the express app and
+ * socket.io signaling, and runs them on one HTTP server. `start()` resolves once the server
+ * listens; `stop()` closes everything and is safe to call twice.
+ */
+import { once } from 'node:events';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Invites } from './auth/Invites.js';
+import { loadOrCreateSecret } from './auth/secret.js';
+import { Tokens } from './auth/Tokens.js';
+import { REPO_ROOT, type AppConfig } from './config.js';
+import { Assemblies } from './domain/Assemblies.js';
+import { LiveAssemblies } from './domain/LiveAssemblies.js';
+import { VideoSources } from './domain/VideoSources.js';
+import { createHttpApp, type HealthReport } from './http/createHttpApp.js';
+import { Logger } from './log.js';
+import { MetricsRegistry } from './metrics/MetricsRegistry.js';
+import { SignalingServer } from './signaling/SignalingServer.js';
+import { AssemblyStore } from './store/AssemblyStore.js';
+import { AuditLog } from './store/AuditLog.js';
+import { openDatabase, type SqliteDatabase } from './store/Database.js';
+import { InviteStore } from './store/InviteStore.js';
+
+export interface AppOptions {
+  logger?: Logger;
+  /** public/shell.html; the repository's by default. */
+  shellFile?: string;
+  /** Where the page bundles are; dist/public by default. */
+  assetsDir?: string;
+}
+
+/** The objects an App is made of, shared with the token CLI (which needs no HTTP server). */
+export interface Core {
+  db: SqliteDatabase;
+  tokens: Tokens;
+  metrics: MetricsRegistry;
+  assemblies: Assemblies;
+  invites: Invites;
+  audit: AuditLog;
+}
+
+/** Opens the database and builds the domain; `baseUrl` is asked whenever a link is built. */
+export function createCore(config: AppConfig, baseUrl: () => string): Core {
+  const db = openDatabase(config.databasePath);
+  const tokens = new Tokens(loadOrCreateSecret(config.jwtSecret, config.dataDir));
+  const metrics = new MetricsRegistry();
+  const assemblyStore = new AssemblyStore(db);
+  const audit = new AuditLog(db);
+  const assemblies = new Assemblies(assemblyStore, audit, metrics);
+  const invites = new Invites(tokens, new InviteStore(db), assemblyStore, audit, baseUrl);
+  return { db, tokens, metrics, assemblies, invites, audit };
+}
+
+export class App {
+  readonly config: AppConfig;
+  readonly logger: Logger;
+  readonly core: Core;
+  readonly live: LiveAssemblies;
+  readonly #http: HttpServer;
+  readonly #signaling: SignalingServer;
+  readonly #startedAt = Date.now();
+  #stopped: Promise<void> | undefined;
+
+  constructor(config: AppConfig, options: AppOptions = {}) {
+    this.config = config;
+    this.logger = options.logger ?? new Logger(config.logLevel);
+    this.core = createCore(config, () => this.publicBaseUrl);
+    this.live = new LiveAssemblies(this.core.metrics);
+
+    const express = createHttpApp({
+      ...this.core,
+      logger: this.logger.child({ component: 'http' }),
+      inviteTtlSeconds: config.inviteTtlSeconds,
+      shellFile: options.shellFile ?? join(REPO_ROOT, 'public', 'shell.html'),
+      assetsDir: options.assetsDir ?? join(REPO_ROOT, 'dist', 'public'),
+      health: () => this.#health(),
+    });
+    this.#http = createServer(express);
+    this.#signaling = new SignalingServer(this.#http, {
+      tokens: this.core.tokens,
+      assemblies: this.core.assemblies,
+      live: this.live,
+      videos: new VideoSources(config.mediaDir, config.videoUrlAllowList),
+      logger: this.logger.child({ component: 'signaling' }),
+    });
+  }
+
+  /** The port actually bound (differs from the configured one when that is 0). */
+  get port(): number {
+    const address = this.#http.address() as AddressInfo | null;
+    return address?.port ?? this.config.httpPort;
+  }
+
+  /** Where this server is reached locally, e.g. http://127.0.0.1:8080. */
+  get url(): string {
+    const host = this.config.httpHost.includes(':')
+      ? `[${this.config.httpHost}]`
+      : this.config.httpHost;
+    return `http://${host}:${this.port}`;
+  }
+
+  /** The base of links handed out: MONTAGE_PUBLIC_URL, or the local URL. */
+  get publicBaseUrl(): string {
+    return this.config.publicBaseUrl ?? this.url;
+  }
+
+  /** The media-server connection state is reported by the media layer (later issue). */
+  setMediaServerConnected(connected: boolean): void {
+    this.core.metrics.mediaServerConnected.set(connected ? 1 : 0);
+  }
+
+  async start(): Promise<void> {
+    this.#http.listen(this.config.httpPort, this.config.httpHost);
+    await Promise.race([
+      once(this.#http, 'listening'),
+      once(this.#http, 'error').then(([error]) => {
+        throw error;
+      }),
+    ]);
+    this.logger.info('app server listening', { url: this.url });
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    await this.#signaling.close();
+    if (this.#http.listening) {
+      const closed = new Promise<void>((resolve, reject) =>
+        this.#http.close((error) => (error ? reject(error) : resolve())),
+      );
+      this.#http.closeAllConnections();
+      await closed;
+    }
+    this.core.db.close();
+    this.logger.info('app server stopped');
+  }
+
+  #health(): HealthReport {
+    const checks: Record<string, string> = {};
+    let ok = true;
+    try {
+      this.core.db.prepare('SELECT 1').get();
+      checks.database = 'ok';
+    } catch (error) {
+      ok = false;
+      checks.database = error instanceof Error ? error.message : String(error);
+    }
+    checks.mediaServer =
+      this.core.metrics.mediaServerConnected.get() === 1 ? 'connected' : 'disconnected';
+    checks.uptimeSeconds = String(Math.round((Date.now() - this.#startedAt) / 1000));
+    return { ok, checks };
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The token secret: MONTAGE_JWT_SECRET when set; otherwise a random one generated on first start
+ * into `<dataDir>/jwt-secret` (mode 0600), so that invite links survive restarts without anyone
+ * committing a secret. The data dir is ignored by git.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateSecret } from './Tokens.js';
+
+export const SECRET_FILE_NAME = 'jwt-secret';
+
+export function loadOrCreateSecret(configured: string | undefined, dataDir: string): string {
+  if (configured !== undefined) return configured;
+  const file = join(dataDir, SECRET_FILE_NAME);
+  try {
+    const existing = readFileSync(file, 'utf8').trim();
+    if (existing.length >= 32) return existing;
+    throw new Error(`${file} holds fewer than 32 characters; delete it to generate a new secret`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = generateSecret();
+  // 'wx' fails if another process (the token CLI) created the file meanwhile; read theirs then.
+  try {
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return readFileSync(file, 'utf8').trim();
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * The app server's settings: typed defaults, then `.env` in the repository root, then the
+ * environment, then validation with messages that name the key and what it accepts.
+ *
+ * The app server owns the `MONTAGE_*` prefix and rejects any `MONTAGE_*` key it does not know,
+ * so a typo fails loudly instead of silently falling back to a default. It shares `.env` with
+ * the media engine, so `KMS_*` keys are accepted here: the engine validates its own
+ * (`kms/src/config.ts`), and the app server reads only `KMS_URI` and the engine's address.
+ *
+ * To add a setting: add a field to `AppConfig`, its default to `defaultAppConfig()`, one entry
+ * to `SETTINGS`, and a commented line to `.env.example`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import dotenv from 'dotenv';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+
+/** The repository root, found from this file's place in dist/server/. */
+export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
+
+export interface AppConfig {
+  /** Address the HTTP server (REST, pages, socket.io) binds; loopback unless configured. */
+  httpHost: string;
+  /** 0 picks a free port (tests). */
+  httpPort: number;
+  /** Base of every link the server hands out (invite links); derived from host:port if unset. */
+  publicBaseUrl: string | undefined;
+  /** HS256 secret for tokens; generated into `<dataDir>/jwt-secret` on first start if unset. */
+  jwtSecret: string | undefined;
+  /** Lifetime of an invite token when the request names none, in seconds. */
+  inviteTtlSeconds: number;
+  /** Where persistent state lives (SQLite database, generated secret). Absolute. */
+  dataDir: string;
+  /** The SQLite database file. Absolute. */
+  databasePath: string;
+  logLevel: LogLevel;
+  /** The RTMP origin (node-media-server inside the app server). */
+  rtmpHost: string;
+  rtmpPort: number;
+  /** HTTP port of the local nginx-rtmp edge that serves HLS. */
+  edgeHttpPort: number;
+  /** Folder of videos that presenters may inject (PlayerEndpoint file URIs). Absolute. */
+  mediaDir: string;
+  /** URL prefixes (http or https) of videos that presenters may inject. Empty: none. */
+  videoUrlAllowList: string[];
+  /** An external Kurento Media Server; undefined means the embedded engine. */
+  kmsUri: string | undefined;
+  /** The media server the app server drives: `kmsUri` or the embedded engine's address. */
+  mediaServerUri: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Defaults, with relative paths resolved against `baseDir` (the repository root). */
+export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
+  const dataDir = join(baseDir, 'var');
+  return {
+    httpHost: '127.0.0.1',
+    httpPort: 8080,
+    publicBaseUrl: undefined,
+    jwtSecret: undefined,
+    inviteTtlSeconds: 7 * 24 * 3600,
+    dataDir,
+    databasePath: join(dataDir, 'montage.sqlite'),
+    logLevel: 'info',
+    rtmpHost: '127.0.0.1',
+    rtmpPort: 1935,
+    edgeHttpPort: 8090,
+    mediaDir: join(dataDir, 'media'),
+    videoUrlAllowList: [],
+    kmsUri: undefined,
+    mediaServerUri: 'ws://127.0.0.1:8888/kurento',
+  };
+}
+
+/** Everything a setting's parser needs besides its own text. */
+interface ParseContext {
+  baseDir: string;
+}
+
+interface Setting {
+  key: string;
+  apply(config: AppConfig, value: string, context: ParseContext): void;
+}
+
+function fail(key: string, value: string, expected: string): never {
+  throw new ConfigError(`${key}=${value} is invalid: expected ${expected}`);
+}
+
+function integer(key: string, value: string, min: number, max: number): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) {
+    fail(key, value, `an integer from ${min} to ${max}`);
+  }
+  return number;
+}
+
+function host(key: string, value: string): string {
+  if (!/^[A-Za-z0-9.:_-]+$/.test(value)) fail(key, value, 'a host name or an IP address');
+  return value;
+}
+
+function httpUrl(key: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(key, value, 'an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    fail(key, value, 'an absolute http:// or https:// URL');
+  }
+  return url;
+}
+
+function path(value: string, context: ParseContext): string {
+  return isAbsolute(value) ? value : resolve(context.baseDir, value);
+}
+
+const MONTAGE_SETTINGS: Setting[] = [
+  { key: 'MONTAGE_HTTP_HOST', apply: (c, v) => (c.httpHost = host('MONTAGE_HTTP_HOST', v)) },
+  {
+    key: 'MONTAGE_HTTP_PORT',
+    apply: (c, v) => (c.httpPort = integer('MONTAGE_HTTP_PORT', v, 0, 65535)),
+  },
+  {
+    key: 'MONTAGE_PUBLIC_URL',
+    // Stored without a trailing slash so that links are built as `${base}/panel?...`.
+    apply: (c, v) => (c.publicBaseUrl = httpUrl('MONTAGE_PUBLIC_URL', v).href.replace(/\/+$/, '')),
+  },
+  {
+    key: 'MONTAGE_JWT_SECRET',
+    apply: (c, v) => {
+      if (v.length < 32) fail('MONTAGE_JWT_SECRET', '(hidden)', 'at least 32 characters');
+      c.jwtSecret = v;
+    },
+  },
+  {
+    key: 'MONTAGE_INVITE_TTL_SECONDS',
+    apply: (c, v) =>
+      (c.inviteTtlSeconds = integer('MONTAGE_INVITE_TTL_SECONDS', v, 60, 366 * 24 * 3600)),
+  },
+  // MONTAGE_DATA_DIR is applied first (see loadAppConfig) because other paths default under it.
+  { key: 'MONTAGE_DATA_DIR', apply: () => undefined },
+  { key: 'MONTAGE_DB_PATH', apply: (c, v, ctx) => (c.databasePath = path(v, ctx)) },
+  {
+    key: 'MONTAGE_LOG_LEVEL',
+    apply: (c, v) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(v)) {
+        fail('MONTAGE_LOG_LEVEL', v, `one of ${LOG_LEVELS.join(', ')}`);
+      }
+      c.logLevel = v as LogLevel;
+    },
+  },
+  { key: 'MONTAGE_RTMP_HOST', apply: (c, v) => (c.rtmpHost = host('MONTAGE_RTMP_HOST', v)) },
+  {
+    key: 'MONTAGE_RTMP_PORT',
+    apply: (c, v) => (c.rtmpPort = integer('MONTAGE_RTMP_PORT', v, 1, 65535)),
+  },
+  {
+    key: 'MONTAGE_EDGE_HTTP_PORT',
+    apply: (c, v) => (c.edgeHttpPort = integer('MONTAGE_EDGE_HTTP_PORT', v, 1, 65535)),
+  },
+  { key: 'MONTAGE_MEDIA_DIR', apply: (c, v, ctx) => (c.mediaDir = path(v, ctx)) },
+  {
+    key: 'MONTAGE_VIDEO_URL_ALLOWLIST',
+    apply: (c, v) => {
+      c.videoUrlAllowList = v
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0)
+        .map((entry) => httpUrl('MONTAGE_VIDEO_URL_ALLOWLIST', entry).href);
+    },
+  },
+];
+
+const KNOWN_MONTAGE_KEYS = new Set(MONTAGE_SETTINGS.map((setting) => setting.key));
+
+/** Our prefix: every key starting with it must be one of `MONTAGE_SETTINGS`. */
+const PREFIX = 'MONTAGE_';
+
+export interface LoadOptions {
+  /** The environment; `process.env` by default. */
+  env?: NodeJS.ProcessEnv;
+  /** The .env file, or null for none; `<baseDir>/.env` by default. */
+  envFile?: string | null;
+  /** Relative paths are resolved against this folder; the repository root by default. */
+  baseDir?: string;
+}
+
+/**
+ * Builds the configuration: typed defaults, then `.env`, then the environment, then validation.
+ * Throws a `ConfigError` naming the first bad key.
+ */
+export function loadAppConfig(options: LoadOptions = {}): AppConfig {
+  const baseDir = options.baseDir ?? REPO_ROOT;
+  const envFile = options.envFile === undefined ? join(baseDir, '.env') : options.envFile;
+  const env = options.env ?? process.env;
+
+  const merged: Record<string, string> = {};
+  if (envFile !== null && existsSync(envFile)) {
+    Object.assign(merged, dotenv.parse(readFileSync(envFile)));
+  }
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) merged[key] = value;
+
+  const unknown = Object.keys(merged).filter(
+    (key) => key.startsWith(PREFIX) && !KNOWN_MONTAGE_KEYS.has(key),
+  );
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `unknown setting(s) ${unknown.join(', ')}; the app server understands ` +
+        `${[...KNOWN_MONTAGE_KEYS].join(', ')} (see .env.example)`,
+    );
+  }
+
+  const get = (key: string): string | undefined => {
+    const value = merged[key]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const context: ParseContext = { baseDir };
+
+  const dataDirText = get('MONTAGE_DATA_DIR');
+  const config = defaultAppConfig(baseDir);
+  if (dataDirText !== undefined) {
+    const dataDir = path(dataDirText, context);
+    config.dataDir = dataDir;
+    config.databasePath = join(dataDir, 'montage.sqlite');
+    config.mediaDir = join(dataDir, 'media');
+  }
+  for (const setting of MONTAGE_SETTINGS) {
+    const value = get(setting.key);
+    if (value !== undefined) setting.apply(config, value, context);
+  }
+
+  // The media server: an external Kurento (KMS_URI) or the embedded engine's own address.
+  const kmsUri = get('KMS_URI');
+  if (kmsUri !== undefined) {
+    if (!/^wss?:\/\/[^\s/]+/.test(kmsUri)) {
+      fail('KMS_URI', kmsUri, 'a ws:// or wss:// URL such as ws://10.0.0.5:8888/kurento');
+    }
+    config.kmsUri = kmsUri;
+    config.mediaServerUri = kmsUri;
+  } else {
+    const engineHost = get('KMS_HOST') ?? '127.0.0.1';
+    const enginePort = integer('KMS_PORT', get('KMS_PORT') ?? '8888', 1, 65535);
+    const enginePath = (get('KMS_PATH') ?? 'kurento').replace(/^\/+/, '');
+    config.mediaServerUri = `ws://${engineHost}:${enginePort}/${enginePath}`;
+  }
+  return config;
+}

@@ -1,0 +1,60 @@
+/**
+ * Typed identifiers. Each id is a string at run time but a distinct type at compile time, so an
+ * `AssemblyId` cannot be passed where a `CameraId` is expected. Ids are created here (random,
+ * url-safe) or parsed from outside input here, never cast elsewhere.
+ */
+import { randomBytes } from 'node:crypto';
+import { InvalidArgumentError } from './errors.js';
+
+declare const brand: unique symbol;
+/** A string that the type system tells apart from other strings by its brand `B`. */
+export type Brand<B extends string> = string & { readonly [brand]: B };
+
+export type AssemblyId = Brand<'AssemblyId'>;
+export type CameraId = Brand<'CameraId'>;
+export type ViewerId = Brand<'ViewerId'>;
+/** Anyone connected to an assembly over socket.io (camera, presenter, moderator, viewer, operator). */
+export type ParticipantId = Brand<'ParticipantId'>;
+export type InviteId = Brand<'InviteId'>;
+
+/** Url-safe ids: letters, digits, '-' and '_' (what base64url produces). */
+const URL_SAFE_ID = /^[A-Za-z0-9_-]{6,64}$/;
+
+function randomId(bytes: number): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export function newAssemblyId(): AssemblyId {
+  return randomId(9) as AssemblyId;
+}
+
+export function newCameraId(): CameraId {
+  return `cam-${randomId(6)}` as CameraId;
+}
+
+export function newViewerId(): ViewerId {
+  return `vw-${randomId(6)}` as ViewerId;
+}
+
+export function newParticipantId(): ParticipantId {
+  return `p-${randomId(6)}` as ParticipantId;
+}
+
+export function newInviteId(): InviteId {
+  return randomId(12) as InviteId;
+}
+
+/** True when `text` has the shape of an id (any kind); says nothing about whether it exists. */
+export function isUrlSafeId(text: string): boolean {
+  return URL_SAFE_ID.test(text);
+}
+
+/** Parses an assembly id from outside input (a URL, a token, a CLI argument). */
+export function parseAssemblyId(text: string, what = 'assembly id'): AssemblyId {
+  if (!isUrlSafeId(text)) {
+    throw new InvalidArgumentError(
+      `${what} '${text.slice(0, 80)}' is invalid: expected 6 to 64 letters, digits, '-' or '_'`,
+    );
+  }
+  return text as AssemblyId;
+}

@@ -1,0 +1,129 @@
+/**
+ * REST for assemblies and their invites. Each route validates its input, authorises the token,
+ * calls one domain object and returns JSON; errors go to the app's error handler, which maps them
+ * with `toWireError`.
+ *
+ *   POST   /api/assemblies                  create (moderator or operator)
+ *   GET    /api/assemblies                  list (an operator sees all, a moderator their own)
+ *   GET    /api/assemblies/:id              read
+ *   PATCH  /api/assemblies/:id              change name, layout, maxTiles, recording, dvrMinutes
+ *   DELETE /api/assemblies/:id              delete (and its invites)
+ *   POST   /api/assemblies/:id/invites      mint an invite link {role, ttl?}
+ *   GET    /api/assemblies/:id/invites      list minted invites
+ */
+import { Router, type Request } from 'express';
+import type { Invites } from '../auth/Invites.js';
+import { ALL_ASSEMBLIES, INVITE_ROLES, type Role } from '../auth/roles.js';
+import type { TokenClaims, Tokens } from '../auth/Tokens.js';
+import { LIMITS, toView, type Assemblies } from '../domain/Assemblies.js';
+import { parseAssemblyId, type AssemblyId } from '../domain/ids.js';
+import { LAYOUTS } from '../store/AssemblyStore.js';
+import {
+  boolean,
+  integer,
+  nonEmptyObject,
+  object,
+  oneOf,
+  optional,
+  string,
+} from '../wire/validate.js';
+import { actorOf, bearerToken } from './authenticate.js';
+
+const MANAGERS: readonly Role[] = ['moderator', 'operator'];
+const MAX_INVITE_TTL_SECONDS = 366 * 24 * 3600;
+
+const settingsShape = {
+  name: string({ max: LIMITS.nameLength }),
+  layout: optional(oneOf(LAYOUTS)),
+  maxTiles: optional(integer(1, LIMITS.maxTiles)),
+  recording: optional(boolean()),
+  dvrMinutes: optional(integer(0, LIMITS.dvrMinutes)),
+};
+const createBody = object(settingsShape);
+const patchBody = nonEmptyObject({ ...settingsShape, name: optional(settingsShape.name) });
+const inviteBody = object({
+  role: oneOf(INVITE_ROLES),
+  ttl: optional(integer(60, MAX_INVITE_TTL_SECONDS)),
+});
+
+export interface AssemblyRoutesDeps {
+  tokens: Tokens;
+  assemblies: Assemblies;
+  invites: Invites;
+  /** Invite lifetime when a request names none, in seconds. */
+  inviteTtlSeconds: number;
+}
+
+export function assemblyRoutes(deps: AssemblyRoutesDeps): Router {
+  const { tokens, assemblies, invites } = deps;
+  const router = Router();
+
+  /** The path's assembly id, checked before any token work so a bad id gets a clear 400. */
+  const pathId = (req: Request): AssemblyId =>
+    parseAssemblyId(String(req.params.id), 'the assembly id in the path');
+
+  const manager = (req: Request, action: string, assembly?: AssemblyId): TokenClaims =>
+    tokens.verify(bearerToken(req), { roles: MANAGERS, action, assembly });
+
+  router.post('/api/assemblies', (req, res) => {
+    const claims = manager(req, 'create assemblies');
+    const settings = createBody(req.body, 'body');
+    const actor = actorOf(claims);
+    const assembly = assemblies.create(actor, settings);
+    // The creator gets the first moderator link, so that the new assembly can be run at once.
+    const { invite } = invites.mint(actor, assembly.id, 'moderator', deps.inviteTtlSeconds);
+    res.status(201).json({
+      assembly: toView(assembly),
+      moderatorInvite: { id: invite.id, url: invite.url, expiresAt: invite.expiresAt },
+    });
+  });
+
+  router.get('/api/assemblies', (req, res) => {
+    const claims = manager(req, 'list assemblies');
+    const visible = assemblies
+      .list()
+      .filter((a) => claims.assembly === ALL_ASSEMBLIES || a.id === claims.assembly);
+    res.json({ assemblies: visible.map(toView) });
+  });
+
+  router.get('/api/assemblies/:id', (req, res) => {
+    const id = pathId(req);
+    manager(req, 'read assemblies', id);
+    res.json({ assembly: toView(assemblies.get(id)) });
+  });
+
+  router.patch('/api/assemblies/:id', (req, res) => {
+    const id = pathId(req);
+    const claims = manager(req, 'change assemblies', id);
+    const changes = patchBody(req.body, 'body');
+    res.json({ assembly: toView(assemblies.update(actorOf(claims), id, changes)) });
+  });
+
+  router.delete('/api/assemblies/:id', (req, res) => {
+    const id = pathId(req);
+    const claims = manager(req, 'delete assemblies', id);
+    assemblies.delete(actorOf(claims), id);
+    res.status(204).end();
+  });
+
+  router.post('/api/assemblies/:id/invites', (req, res) => {
+    const id = pathId(req);
+    const claims = manager(req, 'mint invite links', id);
+    const body = inviteBody(req.body, 'body');
+    const { invite, token } = invites.mint(
+      actorOf(claims),
+      id,
+      body.role,
+      body.ttl ?? deps.inviteTtlSeconds,
+    );
+    res.status(201).json({ invite, token });
+  });
+
+  router.get('/api/assemblies/:id/invites', (req, res) => {
+    const id = pathId(req);
+    manager(req, 'list invite links', id);
+    res.json({ invites: invites.list(id) });
+  });
+
+  return router;
+}

@@ -1,0 +1,109 @@
+/**
+ * The browser pages. Each needs a token (`?token=` from an invite link) whose role may open it
+ * and whose assembly exists; the watch page also checks that the token is for the assembly in
+ * its path. A page is the HTML shell `public/shell.html` filled in with the page's name, its
+ * assembly and role; its script is the esbuild bundle `/assets/<page>.js` (from public/src/).
+ * Refusals are small HTML pages that say what was wrong.
+ */
+import { readFileSync } from 'node:fs';
+import { Router, type Request, type Response } from 'express';
+import { ALL_ASSEMBLIES, type Role } from '../auth/roles.js';
+import type { TokenClaims, Tokens } from '../auth/Tokens.js';
+import type { Assemblies } from '../domain/Assemblies.js';
+import { parseAssemblyId, type AssemblyId } from '../domain/ids.js';
+import { toWireError } from '../wire/errors.js';
+import type { Logger } from '../log.js';
+import { queryToken } from './authenticate.js';
+
+interface PageSpec {
+  page: 'camera' | 'studio' | 'panel' | 'watch';
+  title: string;
+  roles: readonly Role[];
+}
+
+const PAGES: Record<PageSpec['page'], PageSpec> = {
+  camera: { page: 'camera', title: 'Camera', roles: ['camera'] },
+  studio: { page: 'studio', title: 'Studio', roles: ['presenter', 'moderator'] },
+  panel: { page: 'panel', title: 'Control panel', roles: ['moderator', 'operator'] },
+  // Everyone invited to an assembly may watch it.
+  watch: {
+    page: 'watch',
+    title: 'Watch',
+    roles: ['viewer', 'camera', 'presenter', 'moderator', 'operator'],
+  },
+};
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export interface PageDeps {
+  tokens: Tokens;
+  assemblies: Assemblies;
+  logger: Logger;
+  /** public/shell.html */
+  shellFile: string;
+}
+
+export function pageRoutes(deps: PageDeps): Router {
+  const shell = readFileSync(deps.shellFile, 'utf8');
+  const router = Router();
+
+  const render = (res: Response, spec: PageSpec, claims: TokenClaims, assembly: string): void => {
+    const values: Record<string, string> = {
+      title: spec.title,
+      page: spec.page,
+      assembly,
+      role: claims.role,
+    };
+    const html = shell.replace(/\{\{(\w+)\}\}/g, (_, key: string) => escapeHtml(values[key] ?? ''));
+    res.type('html').send(html);
+  };
+
+  const refuse = (res: Response, error: unknown): void => {
+    const { status, error: wire, unexpected } = toWireError(error);
+    if (unexpected) deps.logger.error('page failed', { error });
+    res
+      .status(status)
+      .type('html')
+      .send(
+        `<!doctype html><meta charset="utf-8"><title>${status} ${escapeHtml(wire.code)}</title>` +
+          `<h1>This page cannot be opened</h1><p id="error" data-code="${escapeHtml(wire.code)}">` +
+          `${escapeHtml(wire.message)}</p>`,
+      );
+  };
+
+  /** Verifies the token for `spec`; `pathAssembly` is the assembly the URL names, if any. */
+  const open = (req: Request, res: Response, spec: PageSpec, pathAssembly?: AssemblyId): void => {
+    try {
+      const claims = deps.tokens.verify(queryToken(req), {
+        roles: spec.roles,
+        action: `open the ${spec.page} page`,
+        assembly: pathAssembly,
+      });
+      const assembly = pathAssembly ?? claims.assembly;
+      if (assembly !== ALL_ASSEMBLIES) deps.assemblies.get(assembly);
+      render(res, spec, claims, assembly);
+    } catch (error) {
+      refuse(res, error);
+    }
+  };
+
+  router.use(['/camera', '/studio', '/panel', '/watch'], (_req, res, next) => {
+    // Pages carry a token in their URL: never cache them, never leak the URL as a referrer.
+    res.set('Cache-Control', 'no-store');
+    res.set('Referrer-Policy', 'no-referrer');
+    next();
+  });
+  router.get('/camera', (req, res) => open(req, res, PAGES.camera));
+  router.get('/studio', (req, res) => open(req, res, PAGES.studio));
+  router.get('/panel', (req, res) => open(req, res, PAGES.panel));
+  router.get('/watch/:assembly', (req, res) => {
+    try {
+      open(req, res, PAGES.watch, parseAssemblyId(String(req.params.assembly)));
+    } catch (error) {
+      refuse(res, error);
+    }
+  });
+  return router;
+}

@@ -1,0 +1,152 @@
+/**
+ * Persistent assemblies: what a moderator configured (name, layout, recording, DVR length) and
+ * the secret stream key the RTMP origin checks. Rows are mapped to typed records here and
+ * nowhere else.
+ */
+import { randomBytes } from 'node:crypto';
+import { AssemblyNotFoundError } from '../domain/errors.js';
+import { newAssemblyId, type AssemblyId } from '../domain/ids.js';
+import type { SqliteDatabase } from './Database.js';
+
+export const LAYOUTS = ['grid', 'spotlight', 'pip'] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+export interface Assembly {
+  id: AssemblyId;
+  name: string;
+  layout: Layout;
+  /** Most camera tiles shown in the composite. */
+  maxTiles: number;
+  recording: boolean;
+  /** How far back viewers can seek, in minutes. */
+  dvrMinutes: number;
+  /** Secret: the RTMP origin accepts a publish of this assembly only with this key. */
+  streamKey: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AssemblySettings {
+  name: string;
+  layout: Layout;
+  maxTiles: number;
+  recording: boolean;
+  dvrMinutes: number;
+}
+
+interface AssemblyRow {
+  id: string;
+  name: string;
+  layout: string;
+  max_tiles: number;
+  recording: number;
+  dvr_minutes: number;
+  stream_key: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function toAssembly(row: AssemblyRow): Assembly {
+  return {
+    id: row.id as AssemblyId,
+    name: row.name,
+    layout: row.layout as Layout,
+    maxTiles: row.max_tiles,
+    recording: row.recording !== 0,
+    dvrMinutes: row.dvr_minutes,
+    streamKey: row.stream_key,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export class AssemblyStore {
+  readonly #db: SqliteDatabase;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  create(settings: AssemblySettings): Assembly {
+    const now = new Date().toISOString();
+    const assembly: Assembly = {
+      id: newAssemblyId(),
+      ...settings,
+      streamKey: randomBytes(18).toString('base64url'),
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#db
+      .prepare(
+        `INSERT INTO assemblies
+           (id, name, layout, max_tiles, recording, dvr_minutes, stream_key, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        assembly.id,
+        assembly.name,
+        assembly.layout,
+        assembly.maxTiles,
+        assembly.recording ? 1 : 0,
+        assembly.dvrMinutes,
+        assembly.streamKey,
+        assembly.createdAt,
+        assembly.updatedAt,
+      );
+    return assembly;
+  }
+
+  list(): Assembly[] {
+    const rows = this.#db
+      .prepare('SELECT * FROM assemblies ORDER BY created_at, id')
+      .all() as AssemblyRow[];
+    return rows.map(toAssembly);
+  }
+
+  count(): number {
+    const row = this.#db.prepare('SELECT COUNT(*) AS n FROM assemblies').get() as { n: number };
+    return row.n;
+  }
+
+  find(id: AssemblyId): Assembly | undefined {
+    const row = this.#db.prepare('SELECT * FROM assemblies WHERE id = ?').get(id) as
+      AssemblyRow | undefined;
+    return row === undefined ? undefined : toAssembly(row);
+  }
+
+  /** Like `find`, but throws AssemblyNotFoundError. */
+  get(id: AssemblyId): Assembly {
+    const assembly = this.find(id);
+    if (assembly === undefined) throw new AssemblyNotFoundError(id);
+    return assembly;
+  }
+
+  update(id: AssemblyId, changes: Partial<AssemblySettings>): Assembly {
+    const updated: Assembly = {
+      ...this.get(id),
+      ...changes,
+      updatedAt: new Date().toISOString(),
+    };
+    this.#db
+      .prepare(
+        `UPDATE assemblies SET name = ?, layout = ?, max_tiles = ?, recording = ?,
+           dvr_minutes = ?, updated_at = ? WHERE id = ?`,
+      )
+      .run(
+        updated.name,
+        updated.layout,
+        updated.maxTiles,
+        updated.recording ? 1 : 0,
+        updated.dvrMinutes,
+        updated.updatedAt,
+        id,
+      );
+    return updated;
+  }
+
+  /** Deletes the assembly and (by cascade) its invites. */
+  delete(id: AssemblyId): void {
+    const result = this.#db.prepare('DELETE FROM assemblies WHERE id = ?').run(id);
+    if (result.changes === 0) throw new AssemblyNotFoundError(id);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The SQLite database (better-sqlite3), created with its schema on first start. Migrations are
+ * numbered by their place in `MIGRATIONS` and recorded in SQLite's `user_version`, so each one
+ * runs exactly once; append new ones, never edit old ones.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+
+export type SqliteDatabase = BetterSqlite3.Database;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE assemblies (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     layout TEXT NOT NULL,
+     max_tiles INTEGER NOT NULL,
+     recording INTEGER NOT NULL,
+     dvr_minutes INTEGER NOT NULL,
+     stream_key TEXT NOT NULL UNIQUE,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE invites (
+     id TEXT PRIMARY KEY,
+     assembly_id TEXT NOT NULL REFERENCES assemblies(id) ON DELETE CASCADE,
+     role TEXT NOT NULL,
+     url TEXT NOT NULL,
+     created_by TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL
+   );
+   CREATE INDEX invites_by_assembly ON invites(assembly_id);
+   CREATE TABLE audit_log (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     assembly_id TEXT,
+     details TEXT NOT NULL
+   );`,
+];
+
+/** Opens (creating if needed) the database at `file` and brings its schema up to date. */
+export function openDatabase(file: string): SqliteDatabase {
+  mkdirSync(dirname(file), { recursive: true });
+  const db = new BetterSqlite3(file);
+  // WAL lets the token CLI write while the app server runs; foreign keys make deletes cascade.
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: SqliteDatabase): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(
+      `the database has schema version ${current}, newer than this server's ${MIGRATIONS.length}`,
+    );
+  }
+  const apply = db.transaction(() => {
+    MIGRATIONS.slice(current).forEach((sql, index) => {
+      db.exec(sql);
+      db.pragma(`user_version = ${current + index + 1}`);
+    });
+  });
+  apply.immediate();
+}

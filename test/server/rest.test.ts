@@ -1,0 +1,337 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { test } from 'node:test';
+import { parseAssemblyId } from '../../server/domain/ids.js';
+import { tempDataDir, createAssembly, request, setup, tokenOf, wireError } from './appHelpers.js';
+
+interface AssemblyBody {
+  id: string;
+  name: string;
+  layout: string;
+  maxTiles: number;
+  recording: boolean;
+  dvrMinutes: number;
+}
+
+test('a moderator creates, lists, reads, changes and deletes assemblies', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const { moderatorToken: firstModerator } = await createAssembly(running, 'Staff room');
+  const api = `${running.url}/api/assemblies`;
+
+  const created = await request(api, 'POST', firstModerator, {
+    name: 'Friday assembly',
+    layout: 'spotlight',
+    maxTiles: 4,
+    recording: true,
+    dvrMinutes: 90,
+  });
+  assert.equal(created.status, 201);
+  const { assembly, moderatorInvite } = created.body as {
+    assembly: AssemblyBody & { streamKey?: string };
+    moderatorInvite: { url: string };
+  };
+  assert.equal(assembly.name, 'Friday assembly');
+  assert.equal(assembly.layout, 'spotlight');
+  assert.equal(assembly.maxTiles, 4);
+  assert.equal(assembly.recording, true);
+  assert.equal(assembly.dvrMinutes, 90);
+  assert.match(assembly.id, /^[A-Za-z0-9_-]{6,64}$/);
+  assert.equal(assembly.streamKey, undefined, 'the stream key is a secret');
+  assert.match(moderatorInvite.url, new RegExp(`^${running.url}/panel\\?token=`));
+  const moderator = tokenOf(moderatorInvite.url);
+
+  // A moderator sees only their own assembly; the operator sees all of them.
+  const own = await request(api, 'GET', moderator);
+  assert.equal(own.status, 200);
+  assert.deepEqual(
+    (own.body as { assemblies: AssemblyBody[] }).assemblies.map((a) => a.id),
+    [assembly.id],
+  );
+  const all = await request(api, 'GET', running.operatorToken);
+  assert.equal((all.body as { assemblies: AssemblyBody[] }).assemblies.length, 2);
+
+  const read = await request(`${api}/${assembly.id}`, 'GET', moderator);
+  assert.equal(read.status, 200);
+  assert.equal((read.body as { assembly: AssemblyBody }).assembly.name, 'Friday assembly');
+
+  const patched = await request(`${api}/${assembly.id}`, 'PATCH', moderator, {
+    layout: 'grid',
+    recording: false,
+  });
+  assert.equal(patched.status, 200);
+  const after = (patched.body as { assembly: AssemblyBody }).assembly;
+  assert.equal(after.layout, 'grid');
+  assert.equal(after.recording, false);
+  assert.equal(after.name, 'Friday assembly');
+
+  const deleted = await request(`${api}/${assembly.id}`, 'DELETE', moderator);
+  assert.equal(deleted.status, 204);
+  const gone = await request(`${api}/${assembly.id}`, 'GET', running.operatorToken);
+  assert.equal(gone.status, 404);
+  assert.deepEqual(wireError(gone.body), {
+    code: 'assembly_not_found',
+    message: `assembly '${assembly.id}' does not exist`,
+  });
+
+  const audit = running.app.core.audit.recent().map((entry) => entry.action);
+  assert.deepEqual(audit.slice(0, 3), ['assembly.delete', 'assembly.update', 'invite.create']);
+});
+
+test('missing, viewer and wrong-assembly tokens are refused with 401 or 403', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running, 'A');
+  const b = await createAssembly(running, 'B');
+  const api = `${running.url}/api/assemblies`;
+
+  const missing = await request(api, 'GET');
+  assert.equal(missing.status, 401);
+  assert.equal(wireError(missing.body).code, 'token_missing');
+  assert.match(wireError(missing.body).message, /Authorization: Bearer <token>/);
+
+  const forged = await request(api, 'GET', `${a.moderatorToken.slice(0, -4)}AAAA`);
+  assert.equal(forged.status, 401);
+  assert.equal(wireError(forged.body).code, 'token_invalid');
+
+  const invite = await request(`${api}/${a.id}/invites`, 'POST', a.moderatorToken, {
+    role: 'viewer',
+  });
+  const viewer = (invite.body as { token: string }).token;
+  const asViewer = await request(api, 'POST', viewer, { name: 'mine' });
+  assert.equal(asViewer.status, 403);
+  assert.deepEqual(wireError(asViewer.body), {
+    code: 'forbidden_role',
+    message: 'a viewer token cannot create assemblies; this needs a moderator or operator token',
+  });
+
+  const wrong = await request(`${api}/${b.id}`, 'PATCH', a.moderatorToken, { name: 'taken over' });
+  assert.equal(wrong.status, 403);
+  assert.deepEqual(wireError(wrong.body), {
+    code: 'wrong_assembly',
+    message: `this token is for assembly '${a.id}', not for assembly '${b.id}'`,
+  });
+  const stillB = await request(`${api}/${b.id}`, 'GET', b.moderatorToken);
+  assert.equal((stillB.body as { assembly: AssemblyBody }).assembly.name, 'B');
+});
+
+test('bad bodies get 400 with a message naming the field', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const api = `${running.url}/api/assemblies`;
+  const cases: [string, string, unknown, string, RegExp][] = [
+    [
+      'POST',
+      api,
+      {},
+      'invalid_argument',
+      /^body\.name must be a string of 1 to 100 characters \(it is missing\)$/,
+    ],
+    [
+      'POST',
+      api,
+      { name: 'x', layout: 'mosaic' },
+      'invalid_argument',
+      /body\.layout must be one of grid, spotlight, pip/,
+    ],
+    [
+      'POST',
+      api,
+      { name: 'x', maxTiles: 0 },
+      'invalid_argument',
+      /body\.maxTiles must be an integer from 1 to 25/,
+    ],
+    [
+      'POST',
+      api,
+      { name: 'x', colour: 'red' },
+      'invalid_argument',
+      /body has unknown field\(s\) colour/,
+    ],
+    ['POST', api, '{"name": ', 'invalid_json', /not valid JSON/],
+    ['POST', api, [1, 2], 'invalid_argument', /body must be a JSON object \(got an array\)/],
+    ['PATCH', `${api}/${a.id}`, {}, 'invalid_argument', /body must change at least one of/],
+    [
+      'PATCH',
+      `${api}/${a.id}`,
+      { recording: 'yes' },
+      'invalid_argument',
+      /body\.recording must be true or false/,
+    ],
+    [
+      'POST',
+      `${api}/${a.id}/invites`,
+      { role: 'operator' },
+      'invalid_argument',
+      /body\.role must be one of camera, presenter, moderator, viewer/,
+    ],
+    [
+      'POST',
+      `${api}/${a.id}/invites`,
+      { role: 'viewer', ttl: 5 },
+      'invalid_argument',
+      /body\.ttl must be an integer from 60/,
+    ],
+    [
+      'GET',
+      `${api}/bad!id`,
+      undefined,
+      'invalid_argument',
+      /the assembly id in the path 'bad!id' is invalid/,
+    ],
+  ];
+  for (const [method, url, body, code, message] of cases) {
+    const response = await request(url, method, a.moderatorToken, body);
+    assert.equal(response.status, 400, `${method} ${JSON.stringify(body)}`);
+    assert.equal(wireError(response.body).code, code);
+    assert.match(wireError(response.body).message, message);
+  }
+  const huge = await request(api, 'POST', a.moderatorToken, { name: 'x'.repeat(40_000) });
+  assert.equal(huge.status, 413);
+  assert.equal(wireError(huge.body).code, 'body_too_large');
+});
+
+test('invite links carry working tokens for their role and open their page', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const expectedPages = {
+    camera: '/camera',
+    presenter: '/studio',
+    moderator: '/panel',
+    viewer: `/watch/${a.id}`,
+  };
+  for (const [role, path] of Object.entries(expectedPages)) {
+    const minted = await request(
+      `${running.url}/api/assemblies/${a.id}/invites`,
+      'POST',
+      a.moderatorToken,
+      {
+        role,
+        ttl: 600,
+      },
+    );
+    assert.equal(minted.status, 201);
+    const { invite, token } = minted.body as {
+      invite: { url: string; role: string };
+      token: string;
+    };
+    assert.equal(invite.role, role);
+    const url = new URL(invite.url);
+    assert.equal(url.pathname, path);
+    assert.equal(tokenOf(invite.url), token);
+    const claims = running.app.core.tokens.verify(token);
+    assert.equal(claims.role, role);
+    assert.equal(claims.assembly, a.id);
+    assert.ok(claims.expiresAt - claims.issuedAt === 600);
+
+    const page = await fetch(invite.url);
+    assert.equal(page.status, 200, `${role} page`);
+    const html = await page.text();
+    assert.match(html, new RegExp(`data-assembly="${a.id}" data-role="${role}"`));
+    assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+  }
+  const listed = await request(
+    `${running.url}/api/assemblies/${a.id}/invites`,
+    'GET',
+    a.moderatorToken,
+  );
+  // The creator's moderator link plus the four minted here.
+  assert.equal((listed.body as { invites: unknown[] }).invites.length, 5);
+});
+
+test('pages refuse missing, wrong-role and wrong-assembly tokens with a clear message', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running, 'A');
+  const b = await createAssembly(running, 'B');
+  const viewerOfA = running.app.core.invites.mint(
+    'test',
+    parseAssemblyId(a.id),
+    'viewer',
+    600,
+  ).token;
+
+  const wrongAssembly = await fetch(`${running.url}/watch/${b.id}?token=${viewerOfA}`);
+  assert.equal(wrongAssembly.status, 403);
+  assert.match(
+    await wrongAssembly.text(),
+    new RegExp(`this token is for assembly &#39;${a.id}&#39;`),
+  );
+
+  const wrongRole = await fetch(`${running.url}/panel?token=${viewerOfA}`);
+  assert.equal(wrongRole.status, 403);
+  assert.match(await wrongRole.text(), /a viewer token cannot open the panel page/);
+
+  const noToken = await fetch(`${running.url}/camera`);
+  assert.equal(noToken.status, 401);
+  assert.match(await noToken.text(), /open this page with the invite link/);
+
+  const ok = await fetch(`${running.url}/watch/${a.id}?token=${viewerOfA}`);
+  assert.equal(ok.status, 200);
+  const script = await fetch(`${running.url}/assets/watch.js`);
+  assert.equal(script.status, 200, 'the page bundle is built into dist/public');
+});
+
+test('/healthz reports ok and /metrics is Prometheus text with the assembly gauges', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  await createAssembly(running, 'one');
+  await createAssembly(running, 'two');
+
+  const health = await request(`${running.url}/healthz`, 'GET');
+  assert.equal(health.status, 200);
+  assert.equal((health.body as { status: string }).status, 'ok');
+  assert.equal((health.body as { database: string }).database, 'ok');
+
+  const response = await fetch(`${running.url}/metrics`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  const text = await response.text();
+  assert.ok(text.endsWith('\n'));
+  const samples = new Map<string, number>();
+  const typed = new Set<string>();
+  for (const line of text.trimEnd().split('\n')) {
+    const type = /^# TYPE (montage_\w+) gauge$/.exec(line);
+    if (type?.[1] !== undefined) {
+      typed.add(type[1]);
+      continue;
+    }
+    if (/^# HELP montage_\w+ .+$/.test(line)) continue;
+    const sample =
+      /^(montage_\w+)(\{(?:\w+="(?:[^"\\]|\\.)*",?)*\})? (-?[\d.e+]+|NaN|[+-]Inf)$/.exec(line);
+    assert.ok(sample, `not a Prometheus sample line: ${line}`);
+    samples.set(`${sample[1]}${sample[2] ?? ''}`, Number(sample[3]));
+  }
+  assert.deepEqual([...typed].sort(), [
+    'montage_assemblies',
+    'montage_cameras',
+    'montage_media_server_connected',
+    'montage_program_source',
+    'montage_viewers',
+  ]);
+  assert.equal(samples.get('montage_assemblies'), 2);
+  assert.equal(samples.get('montage_media_server_connected'), 0);
+});
+
+test('assemblies and invite links survive a restart on the same data dir', async (t) => {
+  const dataDir = tempDataDir();
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = await setup(dataDir);
+  t.after(() => first.teardown({ keepData: true }));
+  const a = await createAssembly(first, 'Persistent');
+  await first.teardown({ keepData: true });
+
+  const second = await setup(dataDir);
+  t.after(() => second.teardown({ keepData: true }));
+  const read = await request(`${second.url}/api/assemblies/${a.id}`, 'GET', a.moderatorToken);
+  assert.equal(read.status, 200, 'the old token verifies: the generated secret was persisted');
+  assert.equal((read.body as { assembly: AssemblyBody }).assembly.name, 'Persistent');
+  const invites = await request(
+    `${second.url}/api/assemblies/${a.id}/invites`,
+    'GET',
+    a.moderatorToken,
+  );
+  assert.equal((invites.body as { invites: unknown[] }).invites.length, 1);
+});

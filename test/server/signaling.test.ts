@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { io, type Socket } from 'socket.io-client';
+import { parseAssemblyId } from '../../server/domain/ids.js';
+import type {
+  ClientToServerEvents,
+  Reply,
+  ServerToClientEvents,
+  WelcomeWire,
+  WireErrorBody,
+} from '../../server/signaling/events.js';
+import { createAssembly, setup, type RunningApp } from './appHelpers.js';
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+type Payload<E extends keyof ServerToClientEvents> = Parameters<ServerToClientEvents[E]>[0];
+
+/** The next `event` on `socket` (its first argument); rejects after 5 s. */
+function next<E extends keyof ServerToClientEvents>(
+  socket: ClientSocket,
+  event: E,
+): Promise<Payload<E>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within 5 s`)), 5000);
+    const listener = ((payload: Payload<E>) => {
+      clearTimeout(timer);
+      resolve(payload);
+    }) as ServerToClientEvents[E];
+    socket.once(event, listener as never);
+  });
+}
+
+function client(running: RunningApp, auth: Record<string, string>): ClientSocket {
+  return io(running.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+}
+
+/** Connects and resolves with the welcome message. */
+async function join(
+  running: RunningApp,
+  auth: Record<string, string>,
+): Promise<[ClientSocket, WelcomeWire]> {
+  const socket = client(running, auth);
+  return [socket, await next(socket, 'welcome')];
+}
+
+/** Connects and resolves with the handshake refusal. */
+async function refusal(
+  running: RunningApp,
+  auth: Record<string, string>,
+): Promise<Error & { data?: WireErrorBody }> {
+  const socket = client(running, auth);
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no connect_error within 5 s')), 5000);
+      socket.once('connect_error', (error: Error & { data?: WireErrorBody }) => {
+        clearTimeout(timer);
+        resolve(error);
+      });
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+function mint(
+  running: RunningApp,
+  assembly: string,
+  role: 'camera' | 'presenter' | 'moderator' | 'viewer',
+): string {
+  return running.app.core.invites.mint('test', parseAssemblyId(assembly), role, 600).token;
+}
+
+test('a valid token connects, joins its assembly and is counted in the metrics', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running, 'A');
+  const [presenter, welcome] = await join(running, { token: mint(running, a.id, 'presenter') });
+  t.after(() => presenter.close());
+  assert.equal(welcome.assembly.id, a.id);
+  assert.equal(welcome.assembly.name, 'A');
+  assert.equal(welcome.you.role, 'presenter');
+  assert.deepEqual(welcome.program, { kind: 'composite' });
+
+  const joined = next(presenter, 'participant:joined');
+  const [camera, cameraWelcome] = await join(running, {
+    token: mint(running, a.id, 'camera'),
+    assembly: a.id,
+  });
+  t.after(() => camera.close());
+  const cameraId = cameraWelcome.you.cameraId;
+  assert.ok(cameraId !== undefined && cameraId.startsWith('cam-'));
+  assert.equal((await joined).role, 'camera');
+
+  const metrics = running.app.core.metrics;
+  assert.equal(metrics.cameras.get({ assembly: a.id }), 1);
+  assert.equal(metrics.viewers.get({ assembly: a.id }), 0);
+
+  // The presenter cuts to the camera: the ack carries the new program and the room hears it.
+  const changed = next(camera, 'program:changed');
+  const reply = (await presenter
+    .timeout(5000)
+    .emitWithAck('program:cut', { source: 'camera', cameraId })) as Reply<unknown>;
+  assert.deepEqual(reply, { ok: true, data: { kind: 'camera', cameraId } });
+  assert.deepEqual(await changed, { kind: 'camera', cameraId });
+  assert.equal(metrics.programSource.get({ assembly: a.id, source: `camera:${cameraId}` }), 1);
+
+  // The camera leaves: the program falls back to the composite.
+  const back = next(presenter, 'program:changed');
+  camera.close();
+  assert.deepEqual(await back, { kind: 'composite' });
+  assert.equal(metrics.cameras.get({ assembly: a.id }), 0);
+});
+
+test('invalid, expired and wrong-assembly tokens are refused at the handshake with a clear message', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running, 'A');
+  const b = await createAssembly(running, 'B');
+
+  const missing = await refusal(running, {});
+  assert.equal(missing.data?.code, 'token_missing');
+  assert.match(missing.message, /pass it in the socket.io handshake as auth: \{ token \}/);
+
+  const forged = await refusal(running, {
+    token: `${mint(running, a.id, 'viewer').slice(0, -3)}abc`,
+  });
+  assert.equal(forged.data?.code, 'token_invalid');
+  assert.match(forged.message, /signature does not match/);
+
+  const wrong = await refusal(running, { token: mint(running, a.id, 'viewer'), assembly: b.id });
+  assert.deepEqual(wrong.data, {
+    code: 'wrong_assembly',
+    message: `this token is for assembly '${a.id}', not for assembly '${b.id}'`,
+  });
+  assert.equal(wrong.message, wrong.data?.message);
+
+  const expired = running.app.core.tokens.sign({
+    assembly: parseAssemblyId(a.id),
+    role: 'viewer',
+    ttlSeconds: -1,
+  });
+  const late = await refusal(running, { token: expired });
+  assert.equal(late.data?.code, 'token_expired');
+});
+
+test('malformed and forbidden messages get an error ack; no ack gets request:error', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const [viewer] = await join(running, { token: mint(running, a.id, 'viewer') });
+  const [presenter] = await join(running, { token: mint(running, a.id, 'presenter') });
+  t.after(() => {
+    viewer.close();
+    presenter.close();
+  });
+
+  const bad = (await presenter
+    .timeout(5000)
+    .emitWithAck('program:cut', { source: 'nowhere' } as never)) as Reply<unknown>;
+  assert.deepEqual(bad, {
+    ok: false,
+    error: {
+      code: 'invalid_argument',
+      message: "program:cut.source must be one of composite, camera, video (got 'nowhere')",
+    },
+  });
+
+  const absent = (await presenter
+    .timeout(5000)
+    .emitWithAck('program:cut', { source: 'camera', cameraId: 'cam-nobody' })) as Reply<unknown>;
+  assert.equal(absent.ok, false);
+  assert.match(JSON.stringify(absent), /camera 'cam-nobody' is not connected to this assembly/);
+
+  const traversal = (await presenter
+    .timeout(5000)
+    .emitWithAck('program:cut', { source: 'video', file: '../../etc/passwd' })) as Reply<unknown>;
+  assert.match(JSON.stringify(traversal), /without '\.\.'/);
+
+  const forbidden = (await viewer
+    .timeout(5000)
+    .emitWithAck('program:cut', { source: 'composite' })) as Reply<unknown>;
+  assert.deepEqual(forbidden, {
+    ok: false,
+    error: {
+      code: 'forbidden_role',
+      message: 'a viewer token cannot send program:cut; this needs a presenter or moderator token',
+    },
+  });
+
+  const failure = next(viewer, 'request:error');
+  (viewer as unknown as Socket).emit('reaction:send', 'not an object');
+  assert.deepEqual(await failure, {
+    event: 'reaction:send',
+    code: 'invalid_argument',
+    message: "reaction:send must be a JSON object (got 'not an object')",
+  });
+
+  const reaction = next(presenter, 'reaction');
+  const sent = (await viewer
+    .timeout(5000)
+    .emitWithAck('reaction:send', { reaction: 'clap' })) as Reply<unknown>;
+  assert.deepEqual(sent, { ok: true, data: null });
+  assert.deepEqual(await reaction, { reaction: 'clap', role: 'viewer' });
+});
+
+test('a moderator changes the layout over the socket and a deleted assembly disconnects everyone', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const [moderator] = await join(running, { token: a.moderatorToken });
+  const [viewer] = await join(running, { token: mint(running, a.id, 'viewer') });
+  t.after(() => {
+    moderator.close();
+    viewer.close();
+  });
+
+  const updated = next(viewer, 'assembly:updated');
+  const reply = (await moderator
+    .timeout(5000)
+    .emitWithAck('layout:set', { layout: 'spotlight', maxTiles: 4 })) as Reply<{ layout: string }>;
+  assert.equal(reply.ok && reply.data.layout, 'spotlight');
+  assert.equal((await updated).maxTiles, 4);
+
+  const deleted = next(viewer, 'assembly:deleted');
+  const disconnected = new Promise((resolve) => viewer.once('disconnect', resolve));
+  const response = await fetch(`${running.url}/api/assemblies/${a.id}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${a.moderatorToken}` },
+  });
+  assert.equal(response.status, 204);
+  assert.deepEqual(await deleted, { id: a.id });
+  await disconnected;
+  const stale = running.app.core.tokens.sign({
+    assembly: parseAssemblyId(a.id),
+    role: 'viewer',
+    ttlSeconds: 600,
+  });
+  const again = await refusal(running, { token: stale });
+  assert.deepEqual(again.data, {
+    code: 'assembly_not_found',
+    message: `assembly '${a.id}' does not exist`,
+  });
+});
