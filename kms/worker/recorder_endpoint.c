@@ -263,7 +263,10 @@ chain_clear (MtRecorder * rec)
   for (m = 0; m < MT_MEDIA_COUNT; m++)
     if (rec->inputs[m].queue)
       mt_sink_set_input (rec->el, m, MT_FORMAT_NONE, NULL);
-  for (l = rec->chain; l; l = l->next)
+  /* In creation order: the muxer stops first and flushes its inputs, which
+   * frees an input queue's thread blocked pushing into it (after a write
+   * error the muxer never consumes again). */
+  for (l = g_list_last (rec->chain); l; l = l->prev)
     mt_element_remove_owned (rec->el, l->data);
   g_list_free (rec->chain);
   rec->chain = NULL;
@@ -390,6 +393,17 @@ write_failed (MtRecorder * rec)
   return ret < GST_FLOW_EOS;
 }
 
+/* Off the main loop: the EOS is serialized with the data, so sending it
+ * waits while the queue is full (a stalled file). */
+static void
+send_eos (GstElement * queue, gpointer user_data)
+{
+  GstPad *sink = gst_element_get_static_pad (queue, "sink");
+
+  gst_pad_send_event (sink, gst_event_new_eos ());
+  gst_object_unref (sink);
+}
+
 static void
 begin_stop (MtRecorder * rec)
 {
@@ -402,15 +416,9 @@ begin_stop (MtRecorder * rec)
       + (gint64) STOP_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
   rec->stop_timeout = g_timeout_add_full (G_PRIORITY_DEFAULT, STOP_TIMEOUT_MS,
       on_stop_timeout, rec_ref_new (rec), rec_ref_free);
-  for (m = 0; m < MT_MEDIA_COUNT; m++) {
-    GstPad *sink;
-
-    if (!rec->inputs[m].queue)
-      continue;
-    sink = gst_element_get_static_pad (rec->inputs[m].queue, "sink");
-    gst_pad_send_event (sink, gst_event_new_eos ());
-    gst_object_unref (sink);
-  }
+  for (m = 0; m < MT_MEDIA_COUNT; m++)
+    if (rec->inputs[m].queue)
+      gst_element_call_async (rec->inputs[m].queue, send_eos, NULL, NULL);
   /* Nothing to wait for: complete on the main loop (after the reply of a
    * stop that is still being dispatched). */
   if (write_failed (rec))

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
 import { chmod, mkdir, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -368,12 +369,20 @@ test("an MP4_AUDIO_ONLY recording is one AAC stream carrying the clip's tone", a
 test('stopAndWait does not hold up the pipeline: another request answers while the file is finished', async () => {
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
-  // A FIFO whose reader never reads: once its buffer is full the filesink blocks, so the EOS
-  // cannot reach the file and the stop lasts until the worker's 3 s timeout.
+  // A FIFO that is already full and never read: the filesink blocks on its first write, so the
+  // EOS cannot reach the file and the stop lasts until the worker's 3 s timeout.
   const fifo = path.join(dir, 'stalled.webm');
   await rm(fifo, { force: true });
   await run('mkfifo', [fifo]);
-  const reader = await open(fifo, 'r+');
+  const reader = await open(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+  const chunk = Buffer.alloc(4096);
+  for (;;) {
+    try {
+      await reader.write(chunk);
+    } catch {
+      break; // EAGAIN: the pipe is full.
+    }
+  }
   try {
     const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
     const recorder = await pipeline.create('RecorderEndpoint', { uri: `file://${fifo}` });
@@ -385,22 +394,30 @@ test('stopAndWait does not hold up the pipeline: another request answers while t
     await player.play();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const stopStarted = Date.now();
-    const stopping = recorder.stopAndWait().then(() => Date.now() - stopStarted);
+    let stopDone = false;
+    const stopping = recorder.stopAndWait().then(() => {
+      stopDone = true;
+      return Date.now() - stopStarted;
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const asked = Date.now();
     const position = await player.getPosition();
     const answeredIn = Date.now() - asked;
     assert.ok(position > 1_000, `the player is at ${position} ms`);
     assert.ok(answeredIn < 200, `getPosition answered in ${answeredIn} ms during the stop`);
+    assert.equal(stopDone, false, 'the stop was still waiting for the file meanwhile');
+    // The reader goes away: the blocked write fails (EPIPE), which the client sees as a write
+    // error, and the worker can tear the recording down when its stop times out.
+    await reader.close();
     const stopTook = await stopping;
-    assert.ok(stopTook > 1_000, `the stop itself was slow (${stopTook} ms), as intended`);
     assert.ok(stopTook < 4_000, `stopAndWait returned within 4 s (${stopTook} ms)`);
     await stopped;
-    assert.deepEqual(errors, []);
+    // The first error names the cause; queues upstream may echo it as flow errors.
+    assert.equal(errors[0], 'RESOURCE_ERROR_WRITE');
   } finally {
     await pipeline.release();
     client.close();
-    await reader.close();
+    await reader.close().catch(() => undefined);
     await rm(fifo, { force: true });
   }
 });
@@ -441,13 +458,12 @@ test('releasing a recording recorder, or its whole pipeline, leaves a complete p
   const before = new Set(await workerPids(engine.pid));
   const pipeline = await client.create('MediaPipeline');
   const alone = path.join(dir, 'released-recorder.webm');
-  const whole = path.join(dir, 'released-pipeline.mp4');
+  const whole = path.join(dir, 'released-pipeline.webm');
   try {
     const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
     const first = await pipeline.create('RecorderEndpoint', { uri: `file://${alone}` });
     const second = await pipeline.create('RecorderEndpoint', {
       uri: `file://${whole}`,
-      mediaProfile: 'MP4',
     });
     await player.connect(first);
     await player.connect(second);
@@ -455,9 +471,14 @@ test('releasing a recording recorder, or its whole pipeline, leaves a complete p
     await first.record();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     await first.release();
-    // The worker handles requests in order: once this answers, the release has finished the file.
-    await player.getPosition();
-    const aloneDuration = await formatDuration(alone);
+    // The engine forwards the release to the worker without waiting; the file is complete (has
+    // its duration) once the worker handled it.
+    let aloneDuration = NaN;
+    for (let deadline = Date.now() + 5_000; Date.now() < deadline;) {
+      aloneDuration = await formatDuration(alone).catch(() => NaN);
+      if (Number.isFinite(aloneDuration)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     assert.ok(Math.abs(aloneDuration - 3) < 0.6, `${aloneDuration} s of ~3 s recorded`);
     assert.deepEqual(await fileQuadrants(alone, 1.5), [...QUADRANTS]);
 

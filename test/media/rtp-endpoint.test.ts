@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import kurento from 'kurento-client';
@@ -6,7 +7,7 @@ import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { startEngineProcess, type EngineProcess } from '../helpers/engineProcess.js';
 import { connectKurento } from '../helpers/kurento.js';
 import { classify, makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
-import { RtpReceiver } from '../helpers/RtpReceiver.js';
+import { freeUdpPortPair, RtpReceiver } from '../helpers/RtpReceiver.js';
 
 let engine: EngineProcess;
 let dir: string;
@@ -191,6 +192,99 @@ test('RtpEndpoint SDP errors: 40209 before an offer, 40208 on a second offer, 40
     );
   } finally {
     await receiver.stop();
+    await pipeline.release();
+    client.close();
+  }
+});
+
+/** True if an H.264 RTP payload starts (or is) an IDR picture: a single NAL, STAP-A or FU-A. */
+function startsIdr(payload: Buffer): boolean {
+  const type = (payload[0] ?? 0) & 0x1f;
+  if (type === 5) return true;
+  if (type === 28) return ((payload[1] ?? 0) & 0x80) !== 0 && ((payload[1] ?? 0) & 0x1f) === 5;
+  if (type === 24) {
+    for (let i = 1; i + 2 < payload.length;) {
+      const size = payload.readUInt16BE(i);
+      if (((payload[i + 2] ?? 0) & 0x1f) === 5) return true;
+      i += 2 + size;
+    }
+  }
+  return false;
+}
+
+test('the SDP carries rtcp-fb nack pli, and a PLI from the receiver brings a keyframe at once', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const port = await freeUdpPortPair();
+  const rtpSocket = createSocket('udp4');
+  const rtcpSocket = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => rtpSocket.bind(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => rtcpSocket.bind(port + 1, '127.0.0.1', resolve));
+    const idrTimes: number[] = [];
+    let mediaSsrc = 0;
+    rtpSocket.on('message', (packet: Buffer) => {
+      if (packet.length < 13) return;
+      const csrcs = (packet[0] ?? 0) & 0x0f;
+      let offset = 12 + 4 * csrcs;
+      if (((packet[0] ?? 0) & 0x10) !== 0) offset += 4 + 4 * packet.readUInt16BE(offset + 2);
+      mediaSsrc = packet.readUInt32BE(8);
+      if (startsIdr(packet.subarray(offset))) idrTimes.push(Date.now());
+    });
+    const offer = [
+      'v=0',
+      'o=- 1 0 IN IP4 127.0.0.1',
+      's=PliProbe',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      `m=video ${port} RTP/AVP 96`,
+      'a=rtpmap:96 H264/90000',
+      'a=fmtp:96 packetization-mode=1',
+      'a=rtcp-fb:96 nack pli',
+      'a=recvonly',
+      '',
+    ].join('\r\n');
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
+    const rtp = await pipeline.create('RtpEndpoint');
+    await player.connect(rtp);
+    const answer = await rtp.processOffer(offer);
+    assert.match(answer, /^a=rtcp-fb:96 nack pli\r?$/m, 'the answer keeps PLI feedback');
+    const generated = await (await pipeline.create('RtpEndpoint')).generateOffer();
+    assert.match(generated, /^a=rtcp-fb:96 nack pli\r?$/m, 'offers announce PLI feedback');
+    const rtcpPort = Number(/^a=rtcp:(\d+)/m.exec(answer)?.[1]);
+    assert.ok(rtcpPort > 0, 'the answer names its RTCP port');
+    await player.play();
+    const until = async (check: () => boolean, ms: number): Promise<boolean> => {
+      const deadline = Date.now() + ms;
+      while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      return check();
+    };
+    assert.ok(await until(() => idrTimes.length > 0, 10_000), 'a first keyframe arrives');
+    // The encoder's own keyframes are 2 s apart; ask mid-interval, three times.
+    for (let round = 0; round < 3; round++) {
+      const last = idrTimes.at(-1) ?? Date.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, last + 600 - Date.now())));
+      const count = idrTimes.length;
+      // Compound RTCP: an empty receiver report, then the PLI (RFC 4585, PT 206, FMT 1).
+      const rtcp = Buffer.alloc(20);
+      rtcp.writeUInt8(0x80, 0);
+      rtcp.writeUInt8(201, 1);
+      rtcp.writeUInt16BE(1, 2);
+      rtcp.writeUInt32BE(0x1234, 4);
+      rtcp.writeUInt8(0x81, 8);
+      rtcp.writeUInt8(206, 9);
+      rtcp.writeUInt16BE(2, 10);
+      rtcp.writeUInt32BE(0x1234, 12);
+      rtcp.writeUInt32BE(mediaSsrc, 16);
+      const sent = Date.now();
+      rtcpSocket.send(rtcp, rtcpPort, '127.0.0.1');
+      assert.ok(await until(() => idrTimes.length > count, 1_000), 'a keyframe follows the PLI');
+      const delay = (idrTimes[count] ?? Infinity) - sent;
+      assert.ok(delay < 400, `keyframe ${delay} ms after the PLI (round ${round})`);
+    }
+  } finally {
+    rtpSocket.close();
+    rtcpSocket.close();
     await pipeline.release();
     client.close();
   }
