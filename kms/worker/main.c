@@ -480,6 +480,7 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   loop = g_main_loop_new (NULL, FALSE);
   mt_pipeline_init ();
+  mt_webrtc_prepare ();
   mt_flow_start_timer ();
   mt_protocol_start (on_line, on_eof);
 

@@ -443,6 +443,30 @@ handle_incoming (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Streaming thread: an upstream event leaves our depayloader toward
+ * webrtcbin.  A keyframe request forwarded from a viewer's WebRtcEndpoint
+ * (its PLI/FIR became a GstForceKeyUnit on its send side) still carries the
+ * SSRC and payload type of the stream that endpoint sends.  This session's
+ * RTP session would look for that SSRC among the streams it receives, find
+ * nothing and drop the request; untagged, rtpbin tags it with the SSRC of
+ * this receive path and the browser gets a PLI (or FIR, for all-headers). */
+static GstPadProbeReturn
+on_upstream_to_receiver (GstPad * pad, GstPadProbeInfo * info,
+    gpointer user_data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_UPSTREAM
+      || !gst_event_has_name (event, "GstForceKeyUnit"))
+    return GST_PAD_PROBE_OK;
+  event = gst_event_make_writable (event);
+  gst_structure_remove_fields (gst_event_writable_structure (event), "ssrc",
+      "payload", NULL);
+  GST_PAD_PROBE_INFO_DATA (info) = event;
+  GST_DEBUG ("%s: keyframe request toward the sender", (gchar *) user_data);
+  return GST_PAD_PROBE_OK;
+}
+
 /* webrtcbin exposes a src pad (RTP) per received stream, from a streaming
  * thread.  It must be linked right here, or the data hits not-linked; so
  * the depayloader and the origin tee are built in this thread and the
@@ -513,6 +537,9 @@ on_pad_added (GstElement * webrtc, GstPad * pad, MtWebRtc * w)
   sink = gst_element_get_static_pad (depay, "sink");
   if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
     GST_ERROR ("%s: cannot link %s", w->id, GST_PAD_NAME (pad));
+  if (type == MT_MEDIA_VIDEO)
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+        on_upstream_to_receiver, g_strdup (w->id), g_free);
 
   /* Streaming threads only run while webrtcbin is not NULL, and release
    * stops webrtcbin before freeing the element, so w->el is valid here. */
@@ -585,10 +612,16 @@ setup_send (MtElement * el, MtWebRtc * w, guint index, GError ** error)
           "picture-id-mode=15-bit", ml->pt);
       break;
     case MT_FORMAT_H264:
-      /* SPS/PPS before every IDR so receivers can start anywhere; the
-       * capssetter states the negotiated profile so webrtcbin accepts the
-       * stream whatever level the encoder picked. */
-      desc = g_strdup_printf ("rtph264pay pt=%d mtu=1200 config-interval=-1 "
+      /* SPS/PPS once per keyframe access unit (h264parse) so receivers
+       * can start at any keyframe; not rtph264pay's config-interval, which
+       * puts them before every IDR slice, between the two slices of an
+       * x264 sliced-threads frame (ffmpeg-based decoders then split the
+       * picture; see rtp_endpoint.c).  The capssetter states the
+       * negotiated profile so webrtcbin accepts the stream whatever level
+       * the encoder picked. */
+      desc = g_strdup_printf ("h264parse config-interval=-1 ! capsfilter "
+          "caps=\"video/x-h264,stream-format=byte-stream,alignment=au\" ! "
+          "rtph264pay pt=%d mtu=1200 config-interval=0 "
           "aggregate-mode=zero-latency ! capssetter "
           "caps=\"application/x-rtp,profile-level-id=(string)%s,"
           "packetization-mode=(string)1\"", ml->pt,
@@ -1179,6 +1212,28 @@ mt_webrtc_set_ice_servers (JsonObject * params, GError ** error)
 
 /* ---------------------------------------------------------------------- */
 /* Life cycle                                                              */
+
+/* Helper thread: the first DTLS element of a process generates the
+ * self-signed certificate every later one shares (an RSA key: 0.2-0.9 s
+ * on a CI machine).  Done at startup, that time is not added to the first
+ * processOffer; one arriving earlier waits only for the rest of it. */
+static gpointer
+generate_dtls_certificate (gpointer data)
+{
+  GstElement *dtls = gst_element_factory_make ("dtlsdec", NULL);
+
+  if (dtls)
+    gst_object_unref (dtls);
+  GST_DEBUG ("DTLS certificate ready");
+  return NULL;
+}
+
+void
+mt_webrtc_prepare (void)
+{
+  g_thread_unref (g_thread_new ("dtls-certificate", generate_dtls_certificate,
+          NULL));
+}
 
 static void
 webrtc_destroy (MtElement * el)

@@ -142,6 +142,7 @@ JsonObject *mt_webrtc_gather_candidates (JsonObject * params,
 JsonObject *mt_webrtc_add_ice_candidate (JsonObject * params,
     GError ** error);
 JsonObject *mt_webrtc_set_ice_servers (JsonObject * params, GError ** error);
+void mt_webrtc_prepare (void);
 
 gboolean mt_player_create (MtElement * self, JsonObject * options,
     GError ** error);

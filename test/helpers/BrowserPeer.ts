@@ -19,6 +19,42 @@ export interface ReceivedVideo {
   firstFrameAt: number;
 }
 
+/** How the page's peer connection is set up (see BrowserPeer.createOffer). */
+export interface PeerOptions {
+  /** Publish the fake camera and microphone (sendrecv); otherwise only receive. */
+  send: boolean;
+  /**
+   * Route received video through encoded insertable streams so that loseVideoFrames() can
+   * spoil frames before the decoder, which makes Chromium ask the sender for a keyframe.
+   */
+  frameDropping?: boolean;
+  /** Offer only this video codec (setCodecPreferences); by default Chromium's own order. */
+  videoCodec?: 'VP8' | 'H264';
+}
+
+/**
+ * How received video frames are spoilt before the decoder. `drop` withholds them: Chromium
+ * then asks for a keyframe only after 3 s without a decodable frame. `corrupt` hands the
+ * decoder garbage instead: it fails and Chromium asks for a keyframe at once (PLI).
+ */
+export type VideoLoss = 'none' | 'drop' | 'corrupt';
+
+/** RTCP feedback and keyframe counters of one direction of the video stream. */
+export interface VideoRtpStats {
+  pliCount: number;
+  firCount: number;
+  /** keyFramesDecoded for inbound video, keyFramesEncoded for outbound. */
+  keyFrames: number;
+  /** framesDecoded for inbound video, framesEncoded for outbound. */
+  frames: number;
+}
+
+/** The page's getStats() reduced to what keyframe tests look at; absent directions are null. */
+export interface VideoStats {
+  inbound: VideoRtpStats | null;
+  outbound: VideoRtpStats | null;
+}
+
 /** State kept in the page by the functions below; nothing else lives in the page. */
 interface PagePeer {
   pc: RTCPeerConnection;
@@ -26,6 +62,9 @@ interface PagePeer {
   canvas: HTMLCanvasElement;
   frames: number;
   firstFrameAt: number;
+  /** What happens to received encoded video frames before the decoder (see VideoLoss). */
+  videoLoss: VideoLoss;
+  lostFrames: number;
 }
 
 declare global {
@@ -85,16 +124,27 @@ export class BrowserPeer {
    * Creates the peer connection and returns its offer. With `send` the fake camera and
    * microphone are published (sendrecv); without it the browser only receives.
    */
-  async createOffer(options: { send: boolean }): Promise<string> {
-    return this.page.evaluate(async ({ send }) => {
-      const pc = new RTCPeerConnection({ iceServers: [] });
+  async createOffer(options: PeerOptions): Promise<string> {
+    return this.page.evaluate(async ({ send, frameDropping, videoCodec }) => {
+      // encodedInsertableStreams is a Chromium extension missing from TypeScript's DOM types;
+      // a variable (not a literal argument) may carry it.
+      const config = { iceServers: [], encodedInsertableStreams: frameDropping === true };
+      const pc = new RTCPeerConnection(config);
       const video = document.createElement('video');
       video.muted = true;
       video.autoplay = true;
       video.playsInline = true;
       document.body.appendChild(video);
       const canvas = document.createElement('canvas');
-      const state: PagePeer = { pc, video, canvas, frames: 0, firstFrameAt: 0 };
+      const state: PagePeer = {
+        pc,
+        video,
+        canvas,
+        frames: 0,
+        firstFrameAt: 0,
+        videoLoss: 'none',
+        lostFrames: 0,
+      };
       window.montagePeer = state;
       pc.onicecandidate = (event) => {
         if (event.candidate !== null && event.candidate.candidate !== '') {
@@ -116,15 +166,61 @@ export class BrowserPeer {
         video.requestVideoFrameCallback(onFrame);
         void video.play();
       };
+      const transceivers: Array<{ kind: string; transceiver: RTCRtpTransceiver }> = [];
       if (send) {
         const media = await navigator.mediaDevices.getUserMedia({
           video: { width: 640, height: 360, frameRate: 30 },
           audio: true,
         });
-        for (const track of media.getTracks()) pc.addTrack(track, media);
+        for (const track of media.getTracks()) {
+          const transceiver = pc.addTransceiver(track, {
+            direction: 'sendrecv',
+            streams: [media],
+          });
+          transceivers.push({ kind: track.kind, transceiver });
+        }
       } else {
-        pc.addTransceiver('audio', { direction: 'recvonly' });
-        pc.addTransceiver('video', { direction: 'recvonly' });
+        for (const kind of ['audio', 'video']) {
+          transceivers.push({
+            kind,
+            transceiver: pc.addTransceiver(kind, { direction: 'recvonly' }),
+          });
+        }
+      }
+      // The encoded-stream API is Chromium's; TypeScript's DOM types do not declare it.
+      interface EncodedStreams {
+        readable: ReadableStream<unknown>;
+        writable: WritableStream<unknown>;
+      }
+      type WithEncodedStreams = { createEncodedStreams(): EncodedStreams };
+      for (const { kind, transceiver } of transceivers) {
+        if (videoCodec !== undefined && kind === 'video') {
+          const wanted = new RegExp(`^video/(${videoCodec}|rtx)$`, 'i');
+          const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
+          transceiver.setCodecPreferences(codecs.filter((codec) => wanted.test(codec.mimeType)));
+        }
+        if (frameDropping !== true) continue;
+        // With insertable streams on, every sender and receiver must be piped, or its media
+        // stops; only received video goes through the dropping filter.
+        if (send) {
+          const sent = (transceiver.sender as unknown as WithEncodedStreams).createEncodedStreams();
+          void sent.readable.pipeTo(sent.writable);
+        }
+        const received = (
+          transceiver.receiver as unknown as WithEncodedStreams
+        ).createEncodedStreams();
+        const filter = new TransformStream<unknown, unknown>({
+          transform(frame, controller) {
+            if (kind === 'video' && state.videoLoss !== 'none') {
+              state.lostFrames += 1;
+              if (state.videoLoss === 'drop') return;
+              // Zero bytes are no valid VP8/H.264 frame: the decoder fails on it.
+              (frame as { data: ArrayBuffer }).data = new ArrayBuffer(64);
+            }
+            controller.enqueue(frame);
+          },
+        });
+        void received.readable.pipeThrough(filter).pipeTo(received.writable);
       }
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
@@ -158,6 +254,59 @@ export class BrowserPeer {
         height: state.video.videoHeight,
         firstFrameAt: state.firstFrameAt,
       };
+    });
+  }
+
+  /**
+   * Spoils every received video frame for `ms` milliseconds (needs `frameDropping`), then
+   * lets frames through again. Resolves with the number of frames spoilt.
+   */
+  async loseVideoFrames(ms: number, how: Exclude<VideoLoss, 'none'>): Promise<number> {
+    await this.page.evaluate((loss) => {
+      const state = window.montagePeer;
+      if (state === undefined) throw new Error('no peer connection');
+      state.lostFrames = 0;
+      state.videoLoss = loss;
+    }, how);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return this.page.evaluate(() => {
+      const state = window.montagePeer;
+      if (state === undefined) throw new Error('no peer connection');
+      state.videoLoss = 'none';
+      return state.lostFrames;
+    });
+  }
+
+  /** Keyframe-related counters of the video this page sends and receives. */
+  async stats(): Promise<VideoStats> {
+    return this.page.evaluate(async () => {
+      const state = window.montagePeer;
+      if (state === undefined) throw new Error('no peer connection');
+      const result: VideoStats = { inbound: null, outbound: null };
+      const report = await state.pc.getStats();
+      report.forEach((entry: Record<string, unknown>) => {
+        if (entry['kind'] !== 'video') return;
+        const count = (name: string): number => {
+          const value = entry[name];
+          return typeof value === 'number' ? value : 0;
+        };
+        if (entry['type'] === 'inbound-rtp') {
+          result.inbound = {
+            pliCount: count('pliCount'),
+            firCount: count('firCount'),
+            keyFrames: count('keyFramesDecoded'),
+            frames: count('framesDecoded'),
+          };
+        } else if (entry['type'] === 'outbound-rtp') {
+          result.outbound = {
+            pliCount: count('pliCount'),
+            firCount: count('firCount'),
+            keyFrames: count('keyFramesEncoded'),
+            frames: count('framesEncoded'),
+          };
+        }
+      });
+      return result;
     });
   }
 

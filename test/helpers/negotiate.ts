@@ -1,5 +1,5 @@
 import kurento from 'kurento-client';
-import type { BrowserPeer, CandidateInit } from './BrowserPeer.js';
+import type { BrowserPeer, CandidateInit, PeerOptions } from './BrowserPeer.js';
 
 /** The part of kurento-client's WebRtcEndpoint that negotiation needs. */
 export interface NegotiableEndpoint {
@@ -18,7 +18,7 @@ export interface NegotiableEndpoint {
 export async function negotiate(
   endpoint: NegotiableEndpoint,
   peer: BrowserPeer,
-  options: { send: boolean },
+  options: PeerOptions,
 ): Promise<number> {
   const toEndpoint: CandidateInit[] = [];
   const toBrowser: CandidateInit[] = [];
