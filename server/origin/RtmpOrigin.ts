@@ -1,0 +1,377 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import {
+  NodeMediaServerCtor,
+  RtmpClientSession,
+  nmsContext,
+  nmsLogger,
+  type NmsRtmpClientSession,
+  type NmsSession,
+  type NodeMediaServer,
+} from './nodeMediaServer.js';
+
+/**
+ * The name of one live stream on the origin and on every edge; Montage uses one per assembly.
+ * node-media-server refuses any other characters in a stream path, so the type checks them.
+ */
+export type StreamName = string & { readonly __brand: 'StreamName' };
+
+/** Identifies an edge the origin pushes to; the app server's edge registry owns the values. */
+export type EdgeId = string & { readonly __brand: 'EdgeId' };
+
+const SAFE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function streamName(value: string): StreamName {
+  if (!SAFE_NAME.test(value)) {
+    throw new TypeError(`stream name must match ${SAFE_NAME.source}: ${JSON.stringify(value)}`);
+  }
+  return value as StreamName;
+}
+
+/** The only RTMP application the origin serves; publishes and plays elsewhere are refused. */
+export const ORIGIN_APP = 'live';
+
+export interface RtmpOriginOptions {
+  /** Listen address; loopback unless edges on other machines must reach the origin. */
+  host?: string;
+  /** RTMP port (default 1935). */
+  port?: number;
+  /**
+   * The secret edges present when the origin pushes to them (`?secret=` on the edge publish).
+   * Only characters that survive a URL unescaped are allowed, because it travels in a query.
+   */
+  edgeSecret: string;
+  /**
+   * How long a stream stays live after its publisher disconnects, so that a restarted bridge
+   * resumes the same stream (timestamps continue, edges keep their HLS) instead of starting
+   * a new one. Default 10 s.
+   */
+  publishGraceMs?: number;
+  /** node-media-server's own log level (default `warn`). */
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Why a publish or play was refused, as the `rejected` event reports it. */
+export type RejectReason = 'wrong-app' | 'unknown-stream' | 'bad-key' | 'play-not-allowed';
+
+export interface StreamEvent {
+  stream: StreamName;
+  /** `address:port` of the publisher. */
+  address: string;
+}
+
+/** Events of an `RtmpOrigin`, as a type map so a wrong listener fails to compile. */
+export interface RtmpOriginEvents {
+  /** A publisher with the right key started (also after a resume within the grace window). */
+  publishStarted: [StreamEvent];
+  /** The stream ended: its publisher left and did not come back within the grace window. */
+  publishStopped: [StreamEvent];
+  /** A publish or play was refused. `stream` is the raw name the client asked for. */
+  rejected: [
+    {
+      kind: 'publish' | 'play';
+      app: string;
+      stream: string;
+      address: string;
+      reason: RejectReason;
+    },
+  ];
+}
+
+interface EdgeTarget {
+  /** `rtmp://host:port/live` of the edge's ingest application. */
+  url: string;
+  secret: string;
+}
+
+/**
+ * The RTMP origin: node-media-server embedded in the app server. It accepts a publish only on
+ * app `live`, for a stream the app server registered, with that stream's key; it relays every
+ * live stream to every registered edge (the origin pushes, so edge configs never change when
+ * an assembly starts and need no reload).
+ *
+ * node-media-server keeps its state in a module-level context, so there is one origin per
+ * process; a second `start()` while one runs throws.
+ */
+export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
+  private static running: RtmpOrigin | undefined;
+
+  readonly host: string;
+  port: number;
+  private readonly edgeSecret: string;
+  private readonly publishGraceMs: number;
+  private readonly logLevel: string;
+  /** node-media-server's own auth secret; never leaves the process (see `sign`). */
+  private readonly internalSecret = randomBytes(24).toString('hex');
+  private readonly keys = new Map<StreamName, string>();
+  private readonly edges = new Map<EdgeId, EdgeTarget>();
+  /** Live pushes by stream, then by edge. */
+  private readonly pushes = new Map<StreamName, Map<EdgeId, NmsRtmpClientSession>>();
+  private readonly live = new Set<StreamName>();
+  private nms: NodeMediaServer | undefined;
+  private readonly nmsListeners: Array<[string, (session: NmsSession) => void]> = [];
+
+  constructor(options: RtmpOriginOptions) {
+    super();
+    if (!/^[A-Za-z0-9_-]{16,}$/.test(options.edgeSecret)) {
+      throw new TypeError('edgeSecret must be at least 16 characters of [A-Za-z0-9_-]');
+    }
+    this.host = options.host ?? '127.0.0.1';
+    this.port = options.port ?? 1935;
+    this.edgeSecret = options.edgeSecret;
+    this.publishGraceMs = options.publishGraceMs ?? 10_000;
+    this.logLevel = options.logLevel ?? 'warn';
+  }
+
+  /** Starts listening; resolves once the RTMP port is bound, rejects if it cannot be. */
+  async start(): Promise<void> {
+    if (RtmpOrigin.running !== undefined) {
+      throw new Error('an RtmpOrigin is already running in this process');
+    }
+    RtmpOrigin.running = this;
+    try {
+      // No http port: no HTTP-FLV, no admin API, no web console; `auth.jwt` absent keeps the
+      // API (and its default admin account) off. Auth on for publish and play makes every
+      // session pass node-media-server's own signature check, which only sessions that our
+      // hooks approved can pass (see `sign`).
+      const nms = new NodeMediaServerCtor({
+        bind: this.host,
+        rtmp: { port: this.port },
+        webadmin: { enable: false },
+        auth: { publish: true, play: true, secret: this.internalSecret },
+      });
+      // The constructor turns node-media-server's logger up to debug for everyone.
+      nmsLogger.level = this.logLevel;
+      this.nms = nms;
+      this.hook('prePublish', (session) => this.onPrePublish(session));
+      this.hook('postPublish', (session) => this.onPostPublish(session));
+      this.hook('donePublish', (session) => this.onDonePublish(session));
+      this.hook('prePlay', (session) => this.onPrePlay(session));
+      // node-media-server exits the process when its port is taken; fail this call instead.
+      let listenError: Error | undefined;
+      nms.rtmpServer.handleListenError = () => (error) => {
+        listenError = error;
+      };
+      const server = nms.rtmpServer.tcpServer;
+      if (server === undefined) throw new Error('node-media-server created no RTMP listener');
+      const listening = Promise.race([
+        once(server, 'listening'),
+        once(server, 'error').then(([error]) => {
+          throw listenError ?? (error as Error);
+        }),
+      ]);
+      nms.rtmpServer.run();
+      await listening;
+      const address = server.address();
+      if (typeof address === 'object' && address !== null) this.port = address.port;
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Stops the listener, every push and every session. Safe to call twice. */
+  async stop(): Promise<void> {
+    for (const stream of [...this.pushes.keys()]) this.stopPushes(stream);
+    for (const [event, listener] of this.nmsListeners) nmsContext.eventEmitter.off(event, listener);
+    this.nmsListeners.length = 0;
+    const nms = this.nms;
+    this.nms = undefined;
+    if (nms !== undefined) {
+      const closed =
+        nms.rtmpServer.tcpServer?.listening === true
+          ? once(nms.rtmpServer.tcpServer, 'close')
+          : Promise.resolve();
+      await nms.stop();
+      await closed;
+    }
+    this.live.clear();
+    if (RtmpOrigin.running === this) RtmpOrigin.running = undefined;
+  }
+
+  /** Allows one publish of `stream` with `key` (an assembly's stream key). */
+  allowStream(stream: StreamName, key: string): void {
+    if (key.length < 16) throw new TypeError('a stream key must be at least 16 characters');
+    this.keys.set(stream, key);
+  }
+
+  /** Forgets a stream's key and ends its publish, if any. */
+  revokeStream(stream: StreamName): void {
+    this.keys.delete(stream);
+    for (const session of nmsContext.sessions.values()) {
+      if (session.isPublisher && session.streamPath === `/${ORIGIN_APP}/${stream}`) session.close();
+    }
+  }
+
+  /** The URL a publisher (the program bridge) pushes to, key included. */
+  publishUrl(stream: StreamName): string {
+    const key = this.keys.get(stream);
+    if (key === undefined) throw new Error(`stream ${stream} is not allowed on the origin`);
+    return `rtmp://${this.urlHost()}:${this.port}/${ORIGIN_APP}/${stream}?key=${encodeURIComponent(key)}`;
+  }
+
+  /** The URL an RTMP player (a monitoring tool, a pulling edge) plays, secret included. */
+  playUrl(stream: StreamName): string {
+    return `rtmp://${this.urlHost()}:${this.port}/${ORIGIN_APP}/${stream}?secret=${this.edgeSecret}`;
+  }
+
+  isLive(stream: StreamName): boolean {
+    return this.live.has(stream);
+  }
+
+  liveStreams(): StreamName[] {
+    return [...this.live];
+  }
+
+  /**
+   * Registers an edge: every live stream (now and later) is pushed to `rtmp://…/live` of that
+   * edge with the edge secret. Registering an id again replaces its URL.
+   */
+  addEdge(edge: EdgeId, ingestUrl: string): void {
+    const url = new URL(ingestUrl);
+    if (url.protocol !== 'rtmp:') throw new TypeError(`edge ingest must be rtmp://: ${ingestUrl}`);
+    this.removeEdge(edge);
+    this.edges.set(edge, { url: ingestUrl.replace(/\/+$/, ''), secret: this.edgeSecret });
+    for (const stream of this.live) this.startPush(stream, edge);
+  }
+
+  /** Stops pushing to an edge (draining it); its viewers move elsewhere. */
+  removeEdge(edge: EdgeId): void {
+    this.edges.delete(edge);
+    for (const perEdge of this.pushes.values()) {
+      perEdge.get(edge)?.close();
+      perEdge.delete(edge);
+    }
+  }
+
+  /** Push state per edge for one stream, for the operator's view. */
+  pushStatus(stream: StreamName): Array<{ edge: EdgeId; running: boolean; retries: number }> {
+    const perEdge = this.pushes.get(stream) ?? new Map<EdgeId, NmsRtmpClientSession>();
+    return [...perEdge].map(([edge, session]) => {
+      const status = session.getStatus();
+      return { edge, running: status.isRunning, retries: status.reconnectAttempts };
+    });
+  }
+
+  private hook(event: string, listener: (session: NmsSession) => void): void {
+    nmsContext.eventEmitter.on(event, listener);
+    this.nmsListeners.push([event, listener]);
+  }
+
+  private urlHost(): string {
+    return this.host === '0.0.0.0' || this.host === '::' ? '127.0.0.1' : this.host;
+  }
+
+  private onPrePublish(session: NmsSession): void {
+    const reason = this.checkPublish(session);
+    if (reason === undefined) {
+      this.sign(session);
+      return;
+    }
+    // Without a valid signature node-media-server refuses the publish itself, before the
+    // session becomes the stream's publisher, so a refused client never holds the stream.
+    delete session.streamQuery.sign;
+    this.emit('rejected', {
+      kind: 'publish',
+      app: session.streamApp,
+      stream: session.streamName,
+      address: session.ip,
+      reason,
+    });
+  }
+
+  private checkPublish(session: NmsSession): RejectReason | undefined {
+    if (session.streamApp !== ORIGIN_APP) return 'wrong-app';
+    const expected = this.keys.get(session.streamName as StreamName);
+    if (expected === undefined) return 'unknown-stream';
+    const given = session.streamQuery.key;
+    if (typeof given !== 'string' || !sameSecret(given, expected)) return 'bad-key';
+    return undefined;
+  }
+
+  private onPrePlay(session: NmsSession): void {
+    const given = session.streamQuery.secret;
+    if (
+      session.streamApp === ORIGIN_APP &&
+      typeof given === 'string' &&
+      sameSecret(given, this.edgeSecret)
+    ) {
+      this.sign(session);
+      return;
+    }
+    delete session.streamQuery.sign;
+    this.emit('rejected', {
+      kind: 'play',
+      app: session.streamApp,
+      stream: session.streamName,
+      address: session.ip,
+      reason: 'play-not-allowed',
+    });
+  }
+
+  /**
+   * node-media-server's hooks are notifications: a listener cannot veto. Its built-in auth can,
+   * so the origin turns that on with a secret only this process knows and writes a valid
+   * signature into the sessions its own checks approved.
+   */
+  private sign(session: NmsSession): void {
+    const expires = Math.floor(Date.now() / 1000) + 60;
+    const hash = createHash('md5')
+      .update(`${session.streamPath}-${expires}-${this.internalSecret}`)
+      .digest('hex');
+    session.streamQuery.sign = `${expires}-${hash}`;
+  }
+
+  private onPostPublish(session: NmsSession): void {
+    const stream = session.streamName as StreamName;
+    const broadcast = nmsContext.broadcasts.get(session.streamPath);
+    if (broadcast !== undefined) broadcast.publishGraceMs = this.publishGraceMs;
+    this.live.add(stream);
+    for (const edge of this.edges.keys()) this.startPush(stream, edge);
+    this.emit('publishStarted', { stream, address: session.ip });
+  }
+
+  private onDonePublish(session: NmsSession): void {
+    const stream = session.streamName as StreamName;
+    if (session.ip === '' || !this.live.has(stream)) return;
+    this.live.delete(stream);
+    this.stopPushes(stream);
+    this.emit('publishStopped', { stream, address: session.ip });
+  }
+
+  private startPush(stream: StreamName, edge: EdgeId): void {
+    const target = this.edges.get(edge);
+    if (target === undefined) return;
+    let perEdge = this.pushes.get(stream);
+    if (perEdge === undefined) {
+      perEdge = new Map();
+      this.pushes.set(stream, perEdge);
+    }
+    const existing = perEdge.get(edge);
+    if (existing !== undefined && existing.getStatus().isRunning) return;
+    // node-media-server's client drops the query of the URL it is given, so the secret rides
+    // in the (escaped) stream name, where nginx-rtmp splits it off as publish arguments.
+    const url = `${target.url}/${encodeURIComponent(`${stream}?secret=${target.secret}`)}`;
+    const push = new RtmpClientSession({
+      url,
+      mode: 'push',
+      streamPath: `/${ORIGIN_APP}/${stream}`,
+      reconnect: true,
+      reconnectInterval: 1000,
+    });
+    perEdge.set(edge, push);
+    void push.run();
+  }
+
+  private stopPushes(stream: StreamName): void {
+    for (const push of this.pushes.get(stream)?.values() ?? []) push.close();
+    this.pushes.delete(stream);
+  }
+}
+
+/** Compares secrets in constant time, so response timing does not reveal a key's prefix. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

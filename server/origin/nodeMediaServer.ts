@@ -1,0 +1,85 @@
+/**
+ * The few parts of node-media-server 4.4 that the origin uses, typed. node-media-server is
+ * CommonJS without type declarations, and its useful pieces (the shared context, the relay client
+ * session, the logger) are internal modules, so they are loaded here, in one file, through
+ * `createRequire`; an upgrade that moves them breaks this file and nothing else.
+ */
+import { createRequire } from 'node:module';
+import type { EventEmitter } from 'node:events';
+import type { Server } from 'node:net';
+
+const require = createRequire(import.meta.url);
+
+/** What node-media-server knows about one RTMP connection (publisher, player or relay). */
+export interface NmsSession {
+  id: string;
+  /** `address:port` of the peer; empty for sessions the server made itself (relays). */
+  ip: string;
+  protocol: string;
+  streamApp: string;
+  streamName: string;
+  streamPath: string;
+  streamQuery: Record<string, string | string[] | undefined>;
+  isPublisher: boolean;
+  createTime: number;
+  endTime: number;
+  inBytes: number;
+  outBytes: number;
+  close(): void;
+}
+
+/** The configuration object node-media-server reads from its shared context. */
+export interface NmsConfig {
+  bind: string;
+  rtmp?: { port: number };
+  http?: { port: number };
+  webadmin?: { enable: boolean };
+  auth?: { publish?: boolean; play?: boolean; secret?: string };
+  record?: { path?: string; auto?: boolean };
+  store?: { path?: string };
+}
+
+/** A broadcast (one stream path); only the publish grace window is touched. */
+export interface NmsBroadcast {
+  publishGraceMs: number;
+  getPublishStatus(): 'publishing' | 'reconnecting' | 'idle';
+}
+
+interface NmsRtmpServer {
+  tcpServer?: Server;
+  handleListenError: (name: string, port: number) => (error: Error) => void;
+  run(): void;
+}
+
+export interface NodeMediaServer {
+  rtmpServer: NmsRtmpServer;
+  stop(): Promise<void>;
+}
+
+interface NmsContext {
+  config: NmsConfig;
+  broadcasts: Map<string, NmsBroadcast>;
+  sessions: Map<string, NmsSession>;
+  eventEmitter: EventEmitter;
+}
+
+/** A relay that subscribes to a local stream and publishes it to a remote RTMP server. */
+export interface NmsRtmpClientSession extends NmsSession {
+  run(): Promise<void>;
+  getStatus(): { isRunning: boolean; reconnectAttempts: number; outBytes: number };
+}
+
+type NodeMediaServerClass = new (config: NmsConfig) => NodeMediaServer;
+type RtmpClientSessionClass = new (config: {
+  url: string;
+  mode: 'push' | 'pull';
+  streamPath: string;
+  reconnect?: boolean;
+  reconnectInterval?: number;
+}) => NmsRtmpClientSession;
+
+export const NodeMediaServerCtor = require('node-media-server') as NodeMediaServerClass;
+export const nmsContext = require('node-media-server/src/core/context.js') as NmsContext;
+export const RtmpClientSession =
+  require('node-media-server/src/session/rtmp_client_session.js') as RtmpClientSessionClass;
+export const nmsLogger = require('node-media-server/src/core/logger.js') as { level: string };

@@ -1,0 +1,342 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Browser, Page } from 'playwright-core';
+import { NginxEdge } from '../../server/edges/NginxEdge.js';
+import { RtmpOrigin, type EdgeId } from '../../server/origin/RtmpOrigin.js';
+import { freePort, REPO_ROOT } from '../helpers/engineProcess.js';
+import { PALETTE, classify, type PaletteName, type Quadrants } from '../helpers/media.js';
+
+export const EDGE_SECRET = 'test-edge-secret-0123456789';
+
+/** An origin with one local edge registered, as the app server wires them. */
+export interface MediaStack {
+  origin: RtmpOrigin;
+  edge: NginxEdge;
+  teardown(): Promise<void>;
+}
+
+export async function startMediaStack(
+  edgeOptions: { hlsFragment?: string } = {},
+): Promise<MediaStack> {
+  const origin = new RtmpOrigin({ port: await freePort(), edgeSecret: EDGE_SECRET });
+  await origin.start();
+  const prefix = await mkdtemp(path.join(tmpdir(), 'montage-edge-'));
+  const edge = new NginxEdge({
+    prefix,
+    httpPort: await freePort(),
+    rtmpPort: await freePort(),
+    edgeSecret: EDGE_SECRET,
+    hlsFragment: edgeOptions.hlsFragment,
+    // nginx as root would run its workers as nobody, who cannot write the test's HLS folder.
+    user: process.getuid?.() === 0 ? 'root' : undefined,
+  });
+  try {
+    await edge.start();
+  } catch (error) {
+    await origin.stop();
+    throw error;
+  }
+  origin.addEdge('local' as EdgeId, edge.ingestUrl);
+  return {
+    origin,
+    edge,
+    teardown: async () => {
+      await origin.stop();
+      await edge.stop();
+      await rm(prefix, { recursive: true, force: true });
+    },
+  };
+}
+
+function quadrantSource(quadrants: Quadrants, width = 640, height = 360, fps = 30): string {
+  const inputs = quadrants
+    .map((name, i) => {
+      const { r, g, b } = PALETTE[name];
+      const hex = [r, g, b].map((v) => v.toString(16).padStart(2, '0')).join('');
+      return `color=c=0x${hex}:s=${width / 2}x${height / 2}:r=${fps}[q${i}]`;
+    })
+    .join(';');
+  return `${inputs};[q0][q1]hstack[top];[q2][q3]hstack[bottom];[top][bottom]vstack,format=yuv420p,realtime[v];sine=frequency=440:sample_rate=48000:samples_per_frame=960,arealtime[a]`;
+}
+
+/** An ffmpeg the test started; `stop()` is safe to call twice. */
+export interface TestProcess {
+  child: ChildProcess;
+  stderr(): string;
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+export function spawnTestProcess(command: string, args: string[]): TestProcess {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  return {
+    child,
+    stderr: () => stderr,
+    exited,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Publishes a live test picture (four coloured quadrants, 440 Hz tone) as H.264 with a 1 s
+ * GOP + AAC over RTMP, the way the program bridge does.
+ */
+export function publishQuadrants(url: string, quadrants: Quadrants, gopFrames = 30): TestProcess {
+  return spawnTestProcess('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-filter_complex',
+    quadrantSource(quadrants),
+    '-map',
+    '[v]',
+    '-map',
+    '[a]',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-tune',
+    'zerolatency',
+    '-g',
+    String(gopFrames),
+    '-keyint_min',
+    String(gopFrames),
+    '-sc_threshold',
+    '0',
+    '-c:a',
+    'aac',
+    '-f',
+    'flv',
+    url,
+  ]);
+}
+
+/**
+ * Sends the same picture as RTP the way the media server's RtpEndpoint does: H.264 (SPS/PPS
+ * repeated in-band at every keyframe) and Opus, each to its own port.
+ */
+export function sendRtpQuadrants(
+  quadrants: Quadrants,
+  ports: { videoPort: number; audioPort: number },
+): TestProcess {
+  return spawnTestProcess('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-filter_complex',
+    quadrantSource(quadrants),
+    '-map',
+    '[v]',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-tune',
+    'zerolatency',
+    '-g',
+    '30',
+    '-keyint_min',
+    '30',
+    '-sc_threshold',
+    '0',
+    '-bsf:v',
+    'dump_extra',
+    '-payload_type',
+    '96',
+    '-f',
+    'rtp',
+    `rtp://127.0.0.1:${ports.videoPort}`,
+    '-map',
+    '[a]',
+    '-c:a',
+    'libopus',
+    '-payload_type',
+    '97',
+    '-f',
+    'rtp',
+    `rtp://127.0.0.1:${ports.audioPort}`,
+  ]);
+}
+
+/**
+ * Free even UDP ports whose successors (RTCP) are free too. The kernel's port-0 choice is
+ * always odd on Linux, so candidates are drawn at random and tried with real UDP binds.
+ */
+export async function freeEvenPorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  const canBind = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+  while (ports.length < count) {
+    const port = 20_000 + 2 * Math.floor(Math.random() * 10_000);
+    if (ports.includes(port)) continue;
+    if ((await canBind(port)) && (await canBind(port + 1))) ports.push(port);
+  }
+  return ports;
+}
+
+/** Polls `url` until its body satisfies `accept`; returns the body. */
+export async function waitForText(
+  url: string,
+  accept: (body: string) => boolean,
+  timeoutMs: number,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      last = `${response.status} ${await response.text()}`;
+      if (response.ok && accept(last.slice(4))) return last.slice(4);
+    } catch (error) {
+      last = String(error);
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${url}; last answer: ${last.slice(0, 500)}`);
+}
+
+/** Fragment names listed in a playlist, in order. */
+export function fragments(playlist: string): string[] {
+  return playlist.split('\n').filter((line) => line.endsWith('.ts'));
+}
+
+/**
+ * A tiny watch page on its own port (so the edge's CORS headers are exercised) that plays a
+ * playlist with the repository's hls.js and exposes the first-frame time and pixel samples.
+ */
+export async function startWatchPage(): Promise<{ url: string; close(): Promise<void> }> {
+  const hlsJs = await readFile(path.join(REPO_ROOT, 'node_modules/hls.js/dist/hls.min.js'));
+  const html = `<!doctype html><html><body style="margin:0;background:#000">
+<video id="v" muted playsinline width="640" height="360"></video>
+<script src="/hls.min.js"></script>
+<script>
+window.firstFrameAt = 0;
+window.hlsErrors = [];
+window.play = (src) => {
+  const video = document.getElementById('v');
+  window.playStartedAt = performance.now();
+  const hls = new Hls({ liveSyncDurationCount: 2 });
+  hls.on(Hls.Events.ERROR, (_e, data) => { window.hlsErrors.push(data.details + (data.fatal ? ' (fatal)' : '')); });
+  hls.loadSource(src);
+  hls.attachMedia(video);
+  video.play().catch(() => {});
+  const onFrame = () => { window.firstFrameAt = performance.now(); };
+  video.requestVideoFrameCallback(onFrame);
+  window.hls = hls;
+};
+window.sample = (points) => {
+  const video = document.getElementById('v');
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  const context = canvas.getContext('2d');
+  context.drawImage(video, 0, 0);
+  return points.map(([x, y]) => {
+    const d = context.getImageData(Math.round(x * canvas.width), Math.round(y * canvas.height), 1, 1).data;
+    return { r: d[0], g: d[1], b: d[2] };
+  });
+};
+</script></body></html>`;
+  const server: Server = createServer((request, response) => {
+    if (request.url === '/hls.min.js') {
+      response.writeHead(200, { 'content-type': 'text/javascript' });
+      response.end(hlsJs);
+    } else {
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end(html);
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Opens the watch page, plays `playlistUrl` and resolves with ms from play() to first frame. */
+export async function playInPage(
+  browser: Browser,
+  pageUrl: string,
+  playlistUrl: string,
+): Promise<{ page: Page; firstFrameMs: number }> {
+  const page = await browser.newPage();
+  await page.goto(pageUrl);
+  await page.evaluate((src) => {
+    (window as unknown as { play(src: string): void }).play(src);
+  }, playlistUrl);
+  await page.waitForFunction(
+    () => (window as unknown as { firstFrameAt: number }).firstFrameAt > 0,
+    null,
+    {
+      timeout: 20_000,
+    },
+  );
+  const firstFrameMs = await page.evaluate(() => {
+    const w = window as unknown as { firstFrameAt: number; playStartedAt: number };
+    return w.firstFrameAt - w.playStartedAt;
+  });
+  return { page, firstFrameMs };
+}
+
+/** Classifies the centre of each quadrant of the playing video. */
+export async function sampleQuadrants(page: Page): Promise<PaletteName[]> {
+  const points = [
+    [0.25, 0.25],
+    [0.75, 0.25],
+    [0.25, 0.75],
+    [0.75, 0.75],
+  ];
+  const pixels = await page.evaluate(
+    (p) =>
+      (
+        window as unknown as { sample(p: number[][]): Array<{ r: number; g: number; b: number }> }
+      ).sample(p),
+    points,
+  );
+  return pixels.map(classify);
+}
+
+/** Waits until the video shows `expected`, sampling repeatedly (a first frame may be grey). */
+export async function waitForQuadrants(
+  page: Page,
+  expected: Quadrants,
+  timeoutMs = 10_000,
+): Promise<PaletteName[]> {
+  const deadline = Date.now() + timeoutMs;
+  let seen: PaletteName[] = [];
+  while (Date.now() < deadline) {
+    seen = await sampleQuadrants(page);
+    if (seen.every((name, i) => name === expected[i])) return seen;
+    await sleep(200);
+  }
+  return seen;
+}
+
+/** Current playback position of the page's video, and whether it advances. */
+export async function currentTime(page: Page): Promise<number> {
+  return page.evaluate(() => (document.getElementById('v') as HTMLVideoElement).currentTime);
+}

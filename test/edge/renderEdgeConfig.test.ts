@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { renderEdgeConfig } from '../../server/edges/renderEdgeConfig.js';
+import { REPO_ROOT } from '../helpers/engineProcess.js';
+
+const run = promisify(execFile);
+const SECRET = 'render-test-secret-0123456789';
+
+test('the edge CLI renders a config that nginx -t accepts, with the secret kept private', async () => {
+  const out = await mkdtemp(path.join(tmpdir(), 'montage-edge-cli-'));
+  try {
+    const { stdout } = await run(process.execPath, [
+      path.join(REPO_ROOT, 'dist/server/edges/cli.js'),
+      'render',
+      '--out',
+      out,
+      '--secret',
+      SECRET,
+      '--origin-allow',
+      '10.0.0.5,10.0.1.0/24',
+      '--http-port',
+      '18091',
+      '--rtmp-port',
+      '19391',
+      '--user',
+      process.getuid?.() === 0 ? 'root' : '',
+    ]);
+    assert.match(
+      stdout,
+      /register: http http:\/\/THIS_HOST:18091 {2}ingest rtmp:\/\/THIS_HOST:19391\/live/,
+    );
+    const file = path.join(out, 'nginx.conf');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const config = await readFile(file, 'utf8');
+    assert.match(config, /allow publish 10\.0\.1\.0\/24;/);
+    assert.match(config, /hls_type event;/);
+    assert.match(config, /hls_playlist_length 8h;/);
+    assert.match(config, /hls_cleanup off;/);
+    assert.match(config, /worker_processes 1;/);
+    assert.doesNotMatch(config, /\{\{/);
+    await run('/usr/sbin/nginx', ['-t', '-q', '-p', out, '-c', file, '-e', 'logs/error.log']);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('rendering refuses values that would break or extend the config', () => {
+  const base = { prefix: '/srv/edge', httpPort: 8090, rtmpPort: 1935, edgeSecret: SECRET };
+  assert.throws(() => renderEdgeConfig({ ...base, hlsPlaylistLength: '30s' }), /whole assembly/);
+  assert.throws(() => renderEdgeConfig({ ...base, edgeSecret: 'short' }), /edgeSecret/);
+  assert.throws(
+    () => renderEdgeConfig({ ...base, edgeSecret: `${SECRET}";deny all;#` }),
+    /edgeSecret/,
+  );
+  assert.throws(() => renderEdgeConfig({ ...base, originAllow: ['1.2.3.4; allow all'] }), /allow/);
+  assert.throws(() => renderEdgeConfig({ ...base, prefix: 'relative/dir' }), /absolute/);
+  assert.match(renderEdgeConfig({ ...base, httpHost: '10.0.0.9' }), /listen 127\.0\.0\.1:8090;/);
+});
