@@ -12,8 +12,13 @@
  * fragment.
  *
  * Timestamps are rebased: the first buffer after record() is time 0, and
- * the time spent paused is cut out.  Video starts at a keyframe (one is
- * requested at record() and at every resume).  stop() sends EOS through the
+ * the time spent paused is cut out.  This works in running time, each
+ * input's buffers converted with that input's own segment, and the muxer
+ * sees one segment starting at 0: the streams' raw timestamps are not
+ * comparable (x264enc shifts its PTS and its segment by about 1000 h, the
+ * audio encoders do not).  Video starts at a keyframe inside the recording
+ * (one is requested at record(), at every resume, and again when the first
+ * one came just before time 0).  stop() sends EOS through the
  * muxer and replies once it reached the file (or after 3 s), so the file is
  * complete when the reply is written; the main loop keeps serving other
  * requests meanwhile.  Only release (and a record() during a stop) waits
@@ -66,6 +71,7 @@ typedef struct
   MtMediaType media;
   GstElement *queue;
   gboolean need_keyframe;       /* video: drop until a keyframe */
+  GstSegment segment;           /* streaming thread: the upstream one */
 } MtRecInput;
 
 struct _MtRecorder
@@ -91,9 +97,10 @@ struct _MtRecorder
   MtRecState state;
   gboolean eos_written;
   gboolean have_base;
-  GstClockTime base;            /* raw time of the first recorded buffer */
-  GstClockTime paused_total;    /* raw time cut out by pauses */
-  GstClockTime last_raw;        /* latest raw time let through */
+  /* Running times (see on_input_data). */
+  GstClockTime base;            /* of the first recorded buffer */
+  GstClockTime paused_total;    /* cut out by pauses */
+  GstClockTime last_raw;        /* latest let through */
   gboolean resume_pending;      /* first buffer after resume sets the gap */
 };
 
@@ -124,29 +131,57 @@ lookup_recorder (JsonObject * params, MtRecorder ** out, GError ** error)
 /* ---------------------------------------------------------------------- */
 /* Streaming threads                                                       */
 
+/* The upstream segment is kept to turn timestamps into running time; the
+ * muxer gets a plain segment from 0 instead, since the buffers it receives
+ * carry rebased running times.  A gap event's time belongs to the upstream
+ * segment, so it is dropped. */
 static GstPadProbeReturn
-on_input_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_input_event (MtRecInput * in, GstPadProbeInfo * info)
 {
-  MtRecInput *in = user_data;
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  const GstSegment *upstream;
+  GstSegment plain;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_SEGMENT:
+      gst_event_parse_segment (event, &upstream);
+      if (upstream->format != GST_FORMAT_TIME)
+        return GST_PAD_PROBE_OK;
+      gst_segment_copy_into (upstream, &in->segment);
+      gst_segment_init (&plain, GST_FORMAT_TIME);
+      GST_PAD_PROBE_INFO_DATA (info) = gst_event_new_segment (&plain);
+      gst_event_set_seqnum (GST_PAD_PROBE_INFO_DATA (info),
+          gst_event_get_seqnum (event));
+      gst_event_unref (event);
+      return GST_PAD_PROBE_OK;
+    case GST_EVENT_GAP:
+      return GST_PAD_PROBE_DROP;
+    default:
+      return GST_PAD_PROBE_OK;
+  }
+}
+
+static GstPadProbeReturn
+on_input_buffer (GstPad * pad, MtRecInput * in, GstPadProbeInfo * info)
+{
   MtRecorder *rec = in->rec;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   GstClockTime ts = GST_BUFFER_PTS (buf);
   GstPadProbeReturn ret = GST_PAD_PROBE_DROP;
   gboolean is_key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  gboolean want_keyframe = FALSE;
 
   if (!GST_CLOCK_TIME_IS_VALID (ts))
     ts = GST_BUFFER_DTS (buf);
+  ts = gst_segment_to_running_time (&in->segment, GST_FORMAT_TIME, ts);
   if (!GST_CLOCK_TIME_IS_VALID (ts))
-    return GST_PAD_PROBE_DROP;
+    return GST_PAD_PROBE_DROP;  /* no time, or outside its segment */
 
   g_mutex_lock (&rec->lock);
   if (rec->state != REC_RECORDING)
     goto out;
-  if (in->media == MT_MEDIA_VIDEO && in->need_keyframe) {
-    if (!is_key)
-      goto out;
-    in->need_keyframe = FALSE;
-  }
+  if (in->media == MT_MEDIA_VIDEO && in->need_keyframe && !is_key)
+    goto out;
   if (!rec->have_base) {
     rec->have_base = TRUE;
     rec->base = ts;
@@ -157,27 +192,53 @@ on_input_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     if (ts > rec->last_raw)
       rec->paused_total += ts - rec->last_raw;
   }
-  if (ts < rec->base + rec->paused_total)
+  if (ts < rec->base + rec->paused_total) {
+    /* Audio set time 0 and this keyframe, encoded just before it, cannot
+     * open the video: what follows it would not decode.  Wait for the next
+     * one, asked for now rather than at the end of the GOP. */
+    want_keyframe = in->media == MT_MEDIA_VIDEO && in->need_keyframe;
     goto out;
+  }
+  in->need_keyframe = FALSE;
   if (ts > rec->last_raw)
     rec->last_raw = ts;
 
   buf = gst_buffer_make_writable (buf);
   {
     GstClockTime shift = rec->base + rec->paused_total;
-    GstClockTime dts = GST_BUFFER_DTS (buf);
+    GstClockTime pts = gst_segment_to_running_time (&in->segment,
+        GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+    guint64 dts = 0;
+    gint sign = gst_segment_to_running_time_full (&in->segment,
+        GST_FORMAT_TIME, GST_BUFFER_DTS (buf), &dts);
 
-    if (GST_BUFFER_PTS_IS_VALID (buf))
-      GST_BUFFER_PTS (buf) = GST_BUFFER_PTS (buf) - shift;
-    if (GST_CLOCK_TIME_IS_VALID (dts))
-      GST_BUFFER_DTS (buf) = dts >= shift ? dts - shift : 0;
+    /* A PTS outside the segment left ts to the DTS; a DTS may precede the
+     * segment (then it is negative running time). */
+    GST_BUFFER_PTS (buf) = GST_CLOCK_TIME_IS_VALID (pts) ? pts - shift
+        : GST_CLOCK_TIME_NONE;
+    if (sign == 0)
+      GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+    else
+      GST_BUFFER_DTS (buf) = sign > 0 && dts >= shift ? dts - shift : 0;
   }
   GST_PAD_PROBE_INFO_DATA (info) = buf;
   ret = GST_PAD_PROBE_OK;
 
 out:
   g_mutex_unlock (&rec->lock);
+  if (want_keyframe)
+    gst_pad_push_event (pad,
+        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+            TRUE, 0));
   return ret;
+}
+
+static GstPadProbeReturn
+on_input_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    return on_input_buffer (pad, user_data, info);
+  return on_input_event (user_data, info);
 }
 
 /* Names one recording of one recorder for callbacks that reach the main
@@ -288,6 +349,7 @@ build_input (MtRecorder * rec, MtMediaType media, MtFormat format,
   in->rec = rec;
   in->media = media;
   in->need_keyframe = media == MT_MEDIA_VIDEO;
+  gst_segment_init (&in->segment, GST_FORMAT_TIME);
   in->queue = chain_add (rec, "queue", qname);
   g_free (qname);
   /* Muxers interleave: let one stream run ahead of the other by up to 3 s. */
@@ -306,8 +368,8 @@ build_input (MtRecorder * rec, MtMediaType media, MtFormat format,
     return FALSE;
   }
   sink = gst_element_get_static_pad (in->queue, "sink");
-  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, on_input_buffer, in,
-      NULL);
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_input_data, in, NULL);
   mt_flow_watch_pad (rec->el->flow_in[media], sink);
   gst_object_unref (sink);
   return TRUE;

@@ -109,19 +109,24 @@ lookup_rtp (JsonObject * params, MtRtp ** out, GError ** error)
 /* ---------------------------------------------------------------------- */
 /* Sockets                                                                 */
 
+/* Binds one UDP socket; on failure, error tells whether the port was taken
+ * (G_IO_ERROR_ADDRESS_IN_USE: another port may do) or why none would. */
 static GSocket *
-bind_udp (const gchar * address, guint port)
+bind_udp (const gchar * address, guint port, GError ** error)
 {
   GInetAddress *ia = g_inet_address_new_from_string (address);
   GSocketAddress *sa;
   GSocket *sock;
 
-  if (!ia)
+  if (!ia) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "%s is not an IP address", address);
     return NULL;
+  }
   sock = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_DATAGRAM,
-      G_SOCKET_PROTOCOL_UDP, NULL);
+      G_SOCKET_PROTOCOL_UDP, error);
   sa = g_inet_socket_address_new (ia, port);
-  if (sock && !g_socket_bind (sock, sa, FALSE, NULL))
+  if (sock && !g_socket_bind (sock, sa, FALSE, error))
     g_clear_object (&sock);
   g_object_unref (sa);
   g_object_unref (ia);
@@ -141,32 +146,72 @@ socket_port (GSocket * sock)
   return port;
 }
 
-/* An even RTP port with RTCP on the next one, inside --port-range if
- * given. */
+/* Binds RTP on `port` and RTCP on the next one.  FALSE with error unset
+ * means one of them was taken by someone else: try another pair. */
 static gboolean
-bind_pair (MtRtp * r, MtRtpMedia * m)
+bind_pair_at (MtRtp * r, MtRtpMedia * m, guint port, GError ** error)
 {
-  guint attempt;
+  GError *err = NULL;
 
-  for (attempt = 0; attempt < 200; attempt++) {
-    guint want = 0;
-
-    if (mt_config.port_min) {
-      guint span = mt_config.port_max - mt_config.port_min;
-      want = (mt_config.port_min + g_random_int_range (0, span + 1)) & ~1u;
-      if (want < mt_config.port_min || want + 1 > mt_config.port_max)
-        continue;
-    }
-    m->rtp_sock = bind_udp (r->address, want);
-    if (!m->rtp_sock)
-      continue;
+  m->rtp_sock = bind_udp (r->address, port, &err);
+  if (m->rtp_sock) {
     m->port = socket_port (m->rtp_sock);
-    if (m->port % 2 == 0 && m->port < 65535)
-      m->rtcp_sock = bind_udp (r->address, m->port + 1);
+    /* A port the kernel chose may be odd, or the last one. */
+    if (m->port % 2 != 0 || m->port >= 65535) {
+      g_clear_object (&m->rtp_sock);
+      return FALSE;
+    }
+    m->rtcp_sock = bind_udp (r->address, m->port + 1, &err);
     if (m->rtcp_sock)
       return TRUE;
     g_clear_object (&m->rtp_sock);
   }
+  if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+    g_propagate_error (error, err);
+  else
+    g_clear_error (&err);
+  return FALSE;
+}
+
+/* An even RTP port with RTCP on the next one.  Ports held by anyone else
+ * (another worker, a test, ffmpeg) are never an error: inside --port-range
+ * every even pair is tried once, from a random one on, so two workers
+ * rarely contend; without a range the kernel picks the RTP port, again
+ * until the one after it is free as well.  Fails only when the range is
+ * full or binding fails for another reason (an address not on this host). */
+static gboolean
+bind_pair (MtRtp * r, MtRtpMedia * m, GError ** error)
+{
+  guint first, pairs, start, i;
+
+  if (!mt_config.port_min) {
+    for (i = 0; i < 200; i++) {
+      if (bind_pair_at (r, m, 0, error))
+        return TRUE;
+      if (*error)
+        return FALSE;
+    }
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+        "no free even/odd port pair found");
+    return FALSE;
+  }
+  first = (mt_config.port_min + 1) & ~1u;
+  pairs = mt_config.port_max >= first + 1
+      ? (mt_config.port_max - first - 1) / 2 + 1 : 0;
+  start = pairs ? g_random_int_range (0, pairs) : 0;
+  for (i = 0; i < pairs; i++) {
+    guint port = first + 2 * ((start + i) % pairs);
+
+    if (bind_pair_at (r, m, port, error))
+      return TRUE;
+    if (*error)
+      return FALSE;
+    GST_DEBUG ("%s: UDP port %u or %u is taken, trying the next pair",
+        r->address, port, port + 1);
+  }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+      "every port pair in %u-%u is taken", mt_config.port_min,
+      mt_config.port_max);
   return FALSE;
 }
 
@@ -869,9 +914,12 @@ rtp_destroy (MtElement * el)
   MtRtp *r = el->priv;
   guint i;
 
-  /* Stop rtpbin first: afterwards no streaming thread runs on_pad_added. */
-  gst_element_set_state (r->rtpbin, GST_STATE_NULL);
-  g_signal_handlers_disconnect_by_data (r->rtpbin, r);
+  /* Stop rtpbin first: afterwards no streaming thread runs on_pad_added.
+   * A create that failed (no free ports, bad options) built none. */
+  if (r->rtpbin) {
+    gst_element_set_state (r->rtpbin, GST_STATE_NULL);
+    g_signal_handlers_disconnect_by_data (r->rtpbin, r);
+  }
   for (i = 0; i < MT_MEDIA_COUNT; i++) {
     MtRtpMedia *m = &r->media[i];
     if (m->srtpdec) {
@@ -904,6 +952,7 @@ mt_rtp_create (MtElement * el, JsonObject * options, GError ** error)
 {
   MtRtp *r = g_new0 (MtRtp, 1);
   const gchar *address = NULL;
+  GError *err = NULL;
   gchar *name;
   guint i;
 
@@ -959,9 +1008,10 @@ mt_rtp_create (MtElement * el, JsonObject * options, GError ** error)
   }
 
   for (i = 0; i < MT_MEDIA_COUNT; i++)
-    if (!bind_pair (r, &r->media[i])) {
+    if (!bind_pair (r, &r->media[i], &err)) {
       g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL,
-          "cannot bind UDP ports on %s", r->address);
+          "cannot bind UDP ports on %s: %s", r->address, err->message);
+      g_clear_error (&err);
       return FALSE;
     }
 

@@ -453,53 +453,105 @@ test("with stopOnEndOfStream the recorder stops by itself when the player's clip
   }
 });
 
-test('releasing a recording recorder, or its whole pipeline, leaves a complete playable file', async () => {
-  const client = await connectKurento(engine.url);
-  const before = new Set(await workerPids(engine.pid));
-  const pipeline = await client.create('MediaPipeline');
-  const alone = path.join(dir, 'released-recorder.webm');
-  const whole = path.join(dir, 'released-pipeline.webm');
-  try {
-    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
-    const first = await pipeline.create('RecorderEndpoint', { uri: `file://${alone}` });
-    const second = await pipeline.create('RecorderEndpoint', {
-      uri: `file://${whole}`,
-    });
-    await player.connect(first);
-    await player.connect(second);
-    await player.play();
-    await first.record();
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    await first.release();
-    // The engine forwards the release to the worker without waiting; the file is complete (has
-    // its duration) once the worker handled it.
-    let aloneDuration = NaN;
-    for (let deadline = Date.now() + 5_000; Date.now() < deadline;) {
-      aloneDuration = await formatDuration(alone).catch(() => NaN);
-      if (Number.isFinite(aloneDuration)) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.ok(Math.abs(aloneDuration - 3) < 0.6, `${aloneDuration} s of ~3 s recorded`);
-    assert.deepEqual(await fileQuadrants(alone, 1.5), [...QUADRANTS]);
+for (const profile of ['WEBM', 'MP4'] as const) {
+  test(`releasing a recording recorder, or its whole pipeline, leaves a complete playable ${profile} file`, async () => {
+    const client = await connectKurento(engine.url);
+    const before = new Set(await workerPids(engine.pid));
+    const pipeline = await client.create('MediaPipeline');
+    const extension = profile.toLowerCase();
+    const alone = path.join(dir, `released-recorder.${extension}`);
+    const whole = path.join(dir, `released-pipeline.${extension}`);
+    try {
+      const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+      const first = await pipeline.create('RecorderEndpoint', {
+        uri: `file://${alone}`,
+        mediaProfile: profile,
+      });
+      const second = await pipeline.create('RecorderEndpoint', {
+        uri: `file://${whole}`,
+        mediaProfile: profile,
+      });
+      await player.connect(first);
+      await player.connect(second);
+      await player.play();
+      await first.record();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await first.release();
+      // The engine forwards the release to the worker without waiting; the file is complete (has
+      // its duration) once the worker handled it.
+      let aloneDuration = NaN;
+      for (let deadline = Date.now() + 5_000; Date.now() < deadline;) {
+        aloneDuration = await formatDuration(alone).catch(() => NaN);
+        if (Number.isFinite(aloneDuration)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(Math.abs(aloneDuration - 3) < 0.6, `${aloneDuration} s of ~3 s recorded`);
+      assert.deepEqual(await fileQuadrants(alone, 1.5), [...QUADRANTS]);
 
-    await second.record();
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const worker = (await workerPids(engine.pid)).find((pid) => !before.has(pid));
-    assert.ok(worker !== undefined, 'the pipeline has its own worker');
-    await pipeline.release();
-    // The worker finishes the file before it exits.
-    const deadline = Date.now() + 5_000;
-    while ((await workerPids(engine.pid)).includes(worker) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await second.record();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const worker = (await workerPids(engine.pid)).find((pid) => !before.has(pid));
+      assert.ok(worker !== undefined, 'the pipeline has its own worker');
+      await pipeline.release();
+      // The worker finishes the file before it exits.
+      const deadline = Date.now() + 5_000;
+      while ((await workerPids(engine.pid)).includes(worker) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const wholeDuration = await formatDuration(whole);
+      assert.ok(Math.abs(wholeDuration - 3) < 0.6, `${wholeDuration} s of ~3 s recorded`);
+      assert.deepEqual(await fileQuadrants(whole, 1.5), [...QUADRANTS]);
+    } finally {
+      await pipeline.release().catch(() => undefined);
+      client.close();
     }
-    const wholeDuration = await formatDuration(whole);
-    assert.ok(Math.abs(wholeDuration - 3) < 0.6, `${wholeDuration} s of ~3 s recorded`);
-    assert.deepEqual(await fileQuadrants(whole, 1.5), [...QUADRANTS]);
-  } finally {
-    await pipeline.release().catch(() => undefined);
-    client.close();
-  }
-});
+  });
+}
+
+for (const ending of ['stopAndWait', 'recorder.release()'] as const) {
+  test(`an MP4 recording started while the player already plays, ended with ${ending}, holds what was recorded`, async () => {
+    const client = await connectKurento(engine.url);
+    const pipeline = await client.create('MediaPipeline');
+    const file = path.join(dir, `late-${ending === 'stopAndWait' ? 'stopped' : 'released'}.mp4`);
+    try {
+      const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+      const recorder = await pipeline.create('RecorderEndpoint', {
+        uri: `file://${file}`,
+        mediaProfile: 'MP4',
+      });
+      await player.connect(recorder);
+      await player.play();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await recorder.record();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      let duration = NaN;
+      if (ending === 'stopAndWait') {
+        await recorder.stopAndWait();
+        duration = await formatDuration(file);
+      } else {
+        await recorder.release();
+        // The engine forwards the release without waiting; the worker finishes the file.
+        for (let deadline = Date.now() + 5_000; Date.now() < deadline;) {
+          duration = await formatDuration(file).catch(() => NaN);
+          if (Number.isFinite(duration)) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      assert.ok(Math.abs(duration - 3) < 0.6, `${duration} s of ~3 s recorded`);
+      assert.ok(
+        Math.abs((await decodedDuration(file)) - 3) < 0.6,
+        'the video packets span the recording',
+      );
+      assert.deepEqual((await streamCodecs(file)).sort(), ['aac', 'h264']);
+      assert.deepEqual(await fileQuadrants(file, 1.5), [...QUADRANTS]);
+      const [tone] = await fileToneLevels(file, [440], 1);
+      assert.ok(tone !== undefined && tone > 0.08, `440 Hz at ${tone} in the recording`);
+    } finally {
+      await pipeline.release();
+      client.close();
+    }
+  });
+}
 
 test('a write failure while recording (disk full) is an Error event RESOURCE_ERROR_NO_SPACE_LEFT', async () => {
   const client = await connectKurento(engine.url);

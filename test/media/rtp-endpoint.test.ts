@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import kurento from 'kurento-client';
@@ -8,6 +8,8 @@ import { startEngineProcess, type EngineProcess } from '../helpers/engineProcess
 import { connectKurento } from '../helpers/kurento.js';
 import { classify, makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
 import { freeUdpPortPair, RtpReceiver } from '../helpers/RtpReceiver.js';
+import { REAL_WORKER } from '../kms/helpers.js';
+import { Worker } from '../../kms/src/worker/Worker.js';
 
 let engine: EngineProcess;
 let dir: string;
@@ -287,5 +289,78 @@ test('the SDP carries rtcp-fb nack pli, and a PLI from the receiver brings a key
     rtcpSocket.close();
     await pipeline.release();
     client.close();
+  }
+});
+
+/** Binds a UDP port on 127.0.0.1, or resolves undefined when someone else holds it. */
+function tryBindUdp(port: number): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => {
+      socket.close();
+      resolve(undefined);
+    });
+    socket.bind(port, '127.0.0.1', () => resolve(socket));
+  });
+}
+
+/** Holds `count` consecutive UDP ports from an even one, below the kernel's ephemeral range. */
+async function holdPortBlock(count: number): Promise<{ base: number; sockets: Socket[] }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + 2 * Math.floor(Math.random() * 5_000);
+    const sockets: Socket[] = [];
+    for (let port = base; port < base + count; port++) {
+      const socket = await tryBindUdp(port);
+      if (socket === undefined) break;
+      sockets.push(socket);
+    }
+    if (sockets.length === count) return { base, sockets };
+    for (const socket of sockets) socket.close();
+  }
+  throw new Error(`no ${count} consecutive free UDP ports found`);
+}
+
+test('RTP ports held by another process are skipped inside --port-range, and only a full range fails', async () => {
+  // Six even pairs; four are made unusable by holding their RTP port, their RTCP port or both,
+  // so whichever pair the worker starts from it must move on until it finds the two free ones.
+  const { base, sockets } = await holdPortBlock(12);
+  const freed = sockets.splice(8, 4);
+  for (const socket of freed) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  const held = [sockets[1], sockets[2], sockets[5], sockets[6]];
+  for (const socket of sockets) if (!held.includes(socket)) socket.close();
+  const worker = await Worker.start({
+    command: REAL_WORKER,
+    prefixArgs: ['--port-range', `${base}-${base + 11}`],
+    iceAddresses: ['127.0.0.1'],
+    stun: undefined,
+    turn: undefined,
+    logPrefix: '[port-range worker]',
+    startTimeoutMs: 10_000,
+  });
+  try {
+    // Ports base, base+3, base+4 and base+7 are free again but each pairs with a held one.
+    await worker.request('element.create', { id: 'rtp1', type: 'RtpEndpoint', options: {} });
+    const { sdp } = await worker.request('rtp.generateOffer', { id: 'rtp1' });
+    assert.equal(typeof sdp, 'string');
+    const ports = [...String(sdp).matchAll(/^m=\w+ (\d+) /gm)].map((m) => Number(m[1]));
+    const rtcpPorts = [...String(sdp).matchAll(/^a=rtcp:(\d+)/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(
+      [...ports].sort((a, b) => a - b),
+      [base + 8, base + 10],
+      `audio and video took the two free pairs of ${base}-${base + 11}: ${ports.join(', ')}`,
+    );
+    assert.deepEqual(
+      rtcpPorts,
+      ports.map((port) => port + 1),
+    );
+    // The range is full now: creating fails with the reason, and the worker lives on.
+    await assert.rejects(
+      worker.request('element.create', { id: 'rtp2', type: 'RtpEndpoint', options: {} }),
+      /every port pair in \d+-\d+ is taken/,
+    );
+    assert.deepEqual(await worker.request('worker.ping'), {});
+  } finally {
+    await worker.close();
+    for (const socket of held) socket?.close();
   }
 });
