@@ -8,14 +8,20 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Invites } from './auth/Invites.js';
-import { loadOrCreateSecret } from './auth/secret.js';
+import { EDGE_SECRET_FILE_NAME, loadOrCreateSecret } from './auth/secret.js';
 import { Tokens } from './auth/Tokens.js';
 import { REPO_ROOT, type AppConfig } from './config.js';
 import { Assemblies } from './domain/Assemblies.js';
+import type { AssemblyId } from './domain/ids.js';
 import { LiveAssemblies } from './domain/LiveAssemblies.js';
+import { MediaLibrary } from './domain/MediaLibrary.js';
 import { VideoSources } from './domain/VideoSources.js';
+import { EdgeRegistry } from './edges/EdgeRegistry.js';
 import { createHttpApp, type HealthReport } from './http/createHttpApp.js';
 import { Logger } from './log.js';
+import { KurentoMediaBackend } from './media/MediaBackend.js';
+import { MediaServer } from './media/MediaServer.js';
+import { streamName, type RtmpOrigin } from './origin/RtmpOrigin.js';
 import { MetricsRegistry } from './metrics/MetricsRegistry.js';
 import { SignalingServer } from './signaling/SignalingServer.js';
 import { AssemblyStore } from './store/AssemblyStore.js';
@@ -29,6 +35,11 @@ export interface AppOptions {
   shellFile?: string;
   /** Where the page bundles are; dist/public by default. */
   assetsDir?: string;
+  /**
+   * Connect to the media server (default true). Tests of REST and signaling alone pass false so
+   * that no connection attempts run in the background.
+   */
+  media?: boolean;
 }
 
 /** The objects an App is made of, shared with the token CLI (which needs no HTTP server). */
@@ -58,6 +69,14 @@ export class App {
   readonly logger: Logger;
   readonly core: Core;
   readonly live: LiveAssemblies;
+  /** The kurento-client connection (undefined when the app runs without media). */
+  readonly mediaServer: MediaServer | undefined;
+  readonly edges = new EdgeRegistry();
+  readonly library: MediaLibrary;
+  /** The origin→edge push secret (MONTAGE_EDGE_SECRET or generated into the data dir). */
+  readonly edgeSecret: string;
+  readonly #backend: KurentoMediaBackend | undefined;
+  #origin: RtmpOrigin | undefined;
   readonly #http: HttpServer;
   readonly #signaling: SignalingServer;
   readonly #startedAt = Date.now();
@@ -67,10 +86,50 @@ export class App {
     this.config = config;
     this.logger = options.logger ?? new Logger(config.logLevel);
     this.core = createCore(config, () => this.publicBaseUrl);
-    this.live = new LiveAssemblies(this.core.metrics);
+    this.edgeSecret = loadOrCreateSecret(config.edgeSecret, config.dataDir, EDGE_SECRET_FILE_NAME);
+    this.library = new MediaLibrary(config.mediaDir, config.libraryMaxBytes);
+    if (options.media !== false) {
+      this.mediaServer = new MediaServer({
+        uri: config.mediaServerUri,
+        logger: this.logger.child({ component: 'media' }),
+      });
+      this.#backend = new KurentoMediaBackend({
+        server: this.mediaServer,
+        streamKey: (id) => this.core.assemblies.get(id).streamKey,
+        recordingsDir: config.recordingsDir,
+        logger: this.logger.child({ component: 'media' }),
+        cameraGraceMs: config.cameraGraceMs,
+      });
+    }
+    this.live = new LiveAssemblies({
+      metrics: this.core.metrics,
+      media: this.#backend,
+      logger: this.logger.child({ component: 'live' }),
+      cameraGraceMs: config.cameraGraceMs,
+    });
+    this.mediaServer?.on('connected', (_client, resumed) => {
+      this.setMediaServerConnected(true);
+      this.live.mediaConnected(resumed);
+    });
+    this.mediaServer?.on('disconnected', () => this.setMediaServerConnected(false));
+    // Settings changed through REST or signaling apply to the live assembly at once.
+    this.core.assemblies.on('updated', (assembly) => {
+      void this.live
+        .find(assembly.id)
+        ?.applySettings(assembly)
+        .catch((error: unknown) =>
+          this.logger.warn('applying settings to the live assembly failed', {
+            assembly: assembly.id,
+            error: String(error),
+          }),
+        );
+    });
 
     const express = createHttpApp({
       ...this.core,
+      library: this.library,
+      edges: this.edges,
+      isLive: (id: AssemblyId) => this.#origin?.isLive(streamName(id)) ?? false,
       logger: this.logger.child({ component: 'http' }),
       inviteTtlSeconds: config.inviteTtlSeconds,
       shellFile: options.shellFile ?? join(REPO_ROOT, 'public', 'shell.html'),
@@ -83,6 +142,7 @@ export class App {
       assemblies: this.core.assemblies,
       live: this.live,
       videos: new VideoSources(config.mediaDir, config.videoUrlAllowList),
+      library: this.library,
       logger: this.logger.child({ component: 'signaling' }),
     });
   }
@@ -106,9 +166,23 @@ export class App {
     return this.config.publicBaseUrl ?? this.url;
   }
 
-  /** The media-server connection state is reported by the media layer (later issue). */
+  /** The media-server connection state, as MediaServer reports it (metrics and /healthz). */
   setMediaServerConnected(connected: boolean): void {
     this.core.metrics.mediaServerConnected.set(connected ? 1 : 0);
+  }
+
+  /**
+   * Publishes every assembly's program to `origin` from now on (main.ts starts the origin after
+   * the app server). Live assemblies rebuild their media so their bridges start.
+   */
+  setOrigin(origin: RtmpOrigin | undefined): void {
+    this.#origin = origin;
+    this.#backend?.setOrigin(origin);
+    if (this.mediaServer?.isConnected === true) this.live.mediaConnected(false);
+  }
+
+  get origin(): RtmpOrigin | undefined {
+    return this.#origin;
   }
 
   async start(): Promise<void> {
@@ -120,6 +194,7 @@ export class App {
       }),
     ]);
     this.logger.info('app server listening', { url: this.url });
+    this.mediaServer?.start();
   }
 
   stop(): Promise<void> {
@@ -129,6 +204,7 @@ export class App {
 
   async #stop(): Promise<void> {
     await this.#signaling.close();
+    this.mediaServer?.stop();
     if (this.#http.listening) {
       const closed = new Promise<void>((resolve, reject) =>
         this.#http.close((error) => (error ? reject(error) : resolve())),

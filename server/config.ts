@@ -40,6 +40,21 @@ export interface AppConfig {
   rtmpPort: number;
   /** HTTP port of the local nginx-rtmp edge that serves HLS. */
   edgeHttpPort: number;
+  /** RTMP port of the local edge, where the origin pushes (not the origin's own port). */
+  edgeRtmpPort: number;
+  /**
+   * Shared secret the origin presents when it pushes to edges; generated into
+   * `<dataDir>/edge-secret` on first start if unset (like the token secret).
+   */
+  edgeSecret: string | undefined;
+  /** Whether `npm start` runs the local nginx edge (off when edges run elsewhere). */
+  localEdge: boolean;
+  /** Largest video the media library accepts, in bytes. */
+  libraryMaxBytes: number;
+  /** Where program recordings (RecorderEndpoint) are written. Absolute. */
+  recordingsDir: string;
+  /** How long a camera whose picture or connection stopped keeps its tile, in ms. */
+  cameraGraceMs: number;
   /** Folder of videos that presenters may inject (PlayerEndpoint file URIs). Absolute. */
   mediaDir: string;
   /** URL prefixes (http or https) of videos that presenters may inject. Empty: none. */
@@ -72,6 +87,12 @@ export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
     rtmpHost: '127.0.0.1',
     rtmpPort: 1935,
     edgeHttpPort: 8090,
+    edgeRtmpPort: 1936,
+    edgeSecret: undefined,
+    localEdge: true,
+    libraryMaxBytes: 2 * 1024 ** 3,
+    recordingsDir: join(dataDir, 'recordings'),
+    cameraGraceMs: 3000,
     mediaDir: join(dataDir, 'media'),
     videoUrlAllowList: [],
     kmsUri: undefined,
@@ -167,6 +188,37 @@ const MONTAGE_SETTINGS: Setting[] = [
     key: 'MONTAGE_EDGE_HTTP_PORT',
     apply: (c, v) => (c.edgeHttpPort = integer('MONTAGE_EDGE_HTTP_PORT', v, 1, 65535)),
   },
+  {
+    key: 'MONTAGE_EDGE_RTMP_PORT',
+    apply: (c, v) => (c.edgeRtmpPort = integer('MONTAGE_EDGE_RTMP_PORT', v, 1, 65535)),
+  },
+  {
+    key: 'MONTAGE_EDGE_SECRET',
+    apply: (c, v) => {
+      // It travels in an RTMP URL, so only characters that need no escaping are allowed.
+      if (!/^[A-Za-z0-9_-]{16,}$/.test(v)) {
+        fail('MONTAGE_EDGE_SECRET', '(hidden)', 'at least 16 characters of A-Z a-z 0-9 _ -');
+      }
+      c.edgeSecret = v;
+    },
+  },
+  {
+    key: 'MONTAGE_LOCAL_EDGE',
+    apply: (c, v) => {
+      if (v !== 'true' && v !== 'false') fail('MONTAGE_LOCAL_EDGE', v, 'true or false');
+      c.localEdge = v === 'true';
+    },
+  },
+  {
+    key: 'MONTAGE_LIBRARY_MAX_MB',
+    apply: (c, v) =>
+      (c.libraryMaxBytes = integer('MONTAGE_LIBRARY_MAX_MB', v, 1, 1024 * 1024) * 1024 * 1024),
+  },
+  { key: 'MONTAGE_RECORDINGS_DIR', apply: (c, v, ctx) => (c.recordingsDir = path(v, ctx)) },
+  {
+    key: 'MONTAGE_CAMERA_GRACE_MS',
+    apply: (c, v) => (c.cameraGraceMs = integer('MONTAGE_CAMERA_GRACE_MS', v, 0, 60_000)),
+  },
   { key: 'MONTAGE_MEDIA_DIR', apply: (c, v, ctx) => (c.mediaDir = path(v, ctx)) },
   {
     key: 'MONTAGE_VIDEO_URL_ALLOWLIST',
@@ -232,6 +284,7 @@ export function loadAppConfig(options: LoadOptions = {}): AppConfig {
     config.dataDir = dataDir;
     config.databasePath = join(dataDir, 'montage.sqlite');
     config.mediaDir = join(dataDir, 'media');
+    config.recordingsDir = join(dataDir, 'recordings');
   }
   for (const setting of MONTAGE_SETTINGS) {
     const value = get(setting.key);

@@ -2,15 +2,17 @@
  * `npm start`: starts everything Montage needs on this machine and prints where it runs.
  *
  * That is the embedded media engine (`dist/kms/src/main.js`), supervised so that a crash
- * restarts it, then the app server (REST, pages, socket.io signaling; `server/App.ts`). With
- * `KMS_URI` set, an external Kurento Media Server is used and no engine is started. The RTMP
- * origin, the bridge and the nginx edge join at the marked places below.
+ * restarts it, then the app server (REST, pages, socket.io signaling; `server/App.ts`), then the
+ * RTMP origin inside it and the local nginx-rtmp edge (`server/delivery.ts`). Each live
+ * assembly's program bridge (ffmpeg) is started by its media (`server/media/AssemblyMedia.ts`).
+ * With `KMS_URI` set, an external Kurento Media Server is used and no engine is started.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { App } from './App.js';
 import { loadAppConfig } from './config.js';
+import { startDelivery, type Delivery } from './delivery.js';
 import { EngineSupervisor, waitForPort } from './engine/EngineSupervisor.js';
 
 /** The repository root, found from this file's place in dist/server/. */
@@ -71,16 +73,20 @@ async function main(): Promise<void> {
     engine = supervisor;
   }
   const app = new App(appConfig);
+  // Filled in once delivery runs; the shutdown handler, installed earlier, stops it if set.
+  const started: { delivery?: Delivery } = {};
 
   let shuttingDown = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (shuttingDown) return;
     shuttingDown = true;
     log(`${signal}: stopping`);
-    // The app server first (its clients see a clean close), then the engine.
+    // The app server first (its clients see a clean close), then delivery, then the engine.
     app
       .stop()
       .catch((error: unknown) => log(`stopping the app server failed: ${String(error)}`))
+      .then(() => started.delivery?.stop())
+      .catch((error: unknown) => log(`stopping delivery failed: ${String(error)}`))
       .then(() => engine?.stop())
       .then(
         () => process.exit(0),
@@ -101,10 +107,21 @@ async function main(): Promise<void> {
     await waitForPort(config.engineHost, config.enginePort, ENGINE_START_TIMEOUT_MS);
   }
   await app.start();
-  // Start the RTMP origin (server/origin), the bridge and the local nginx edge here, after the
-  // app server, so that they can register with it.
+  // The origin and the local edge start after the app server so that they register with it.
+  const delivery = await startDelivery(app, {
+    rtmpHost: appConfig.rtmpHost,
+    rtmpPort: appConfig.rtmpPort,
+    edge: appConfig.localEdge
+      ? {
+          prefix: join(appConfig.dataDir, 'edge'),
+          httpPort: appConfig.edgeHttpPort,
+          rtmpPort: appConfig.edgeRtmpPort,
+        }
+      : undefined,
+  });
 
   const engineUrl = `ws://${config.engineHost}:${config.enginePort}/${config.enginePath}`;
+  started.delivery = delivery;
   log('Montage is running:');
   log(`  app server (REST, pages, socket.io)  ${app.url}`);
   log(`  health and metrics                   ${app.url}/healthz  ${app.url}/metrics`);
@@ -113,10 +130,21 @@ async function main(): Promise<void> {
       ? `  media engine (Kurento protocol)      ${engineUrl}`
       : `  media server (external Kurento)      ${appConfig.mediaServerUri}`,
   );
-  // The RTMP origin and the edge print their URLs here:
-  //   log(`  RTMP origin                          rtmp://${appConfig.rtmpHost}:${appConfig.rtmpPort}/live`);
-  //   log(`  HLS edge                             http://127.0.0.1:${appConfig.edgeHttpPort}/`);
-  log('  first moderator link:                npm run token -- --create "Assembly name"');
+  log(
+    `  RTMP origin                          rtmp://${appConfig.rtmpHost}:${delivery.origin.port}/live`,
+  );
+  if (delivery.edge !== undefined) {
+    log(
+      `  HLS edge (local nginx-rtmp)          ${delivery.edge.httpUrl}/hls/<assembly>/index.m3u8`,
+    );
+    log(`  edge status                          ${delivery.edge.httpUrl}/stat`);
+  }
+  log(`  media library                        ${appConfig.mediaDir}`);
+  log(
+    `  pages                                ${app.url}/panel  /studio  /camera  /watch/<assembly>`,
+  );
+  log('                                       (each needs ?token= from an invite link)');
+  log('  first moderator link (control panel): npm run token -- --create "Assembly name"');
 }
 
 main().catch((error: unknown) => {

@@ -8,10 +8,16 @@ import { join } from 'node:path';
 import { generateSecret } from './Tokens.js';
 
 export const SECRET_FILE_NAME = 'jwt-secret';
+/** The origin → edge push secret (MONTAGE_EDGE_SECRET), kept the same way. */
+export const EDGE_SECRET_FILE_NAME = 'edge-secret';
 
-export function loadOrCreateSecret(configured: string | undefined, dataDir: string): string {
+export function loadOrCreateSecret(
+  configured: string | undefined,
+  dataDir: string,
+  fileName: string = SECRET_FILE_NAME,
+): string {
   if (configured !== undefined) return configured;
-  const file = join(dataDir, SECRET_FILE_NAME);
+  const file = join(dataDir, fileName);
   try {
     const existing = readFileSync(file, 'utf8').trim();
     if (existing.length >= 32) return existing;

@@ -1,13 +1,24 @@
 /**
- * What is happening in each assembly right now: who is connected in which role, and what the
- * program shows. Kept in memory (it is rebuilt when people reconnect). The media part will hang
- * the Kurento objects of an assembly (pipeline, composite, dispatcher) off `LiveAssembly`; the
- * signaling layer only calls these methods and forwards their events.
+ * What is happening in each assembly right now: who is connected in which role, what the program
+ * shows, the live layout, reactions, and the assembly's media (`AssemblyMedia`, the Kurento
+ * objects). Kept in memory: people reconnect and media is rebuilt after a media server restart.
+ *
+ * The domain decides (what is on the program, where to cut back when a clip ends, which camera is
+ * on air); `AssemblyMedia` carries it out and reports what happened in media. The signaling layer
+ * only calls these methods and forwards their events.
  */
 import { EventEmitter } from 'node:events';
 import type { Role } from '../auth/roles.js';
+import type {
+  AssemblyMedia,
+  IceCandidateInit,
+  LayoutRequest,
+  MediaProgram,
+  VideoProgress,
+} from '../media/AssemblyMedia.js';
+import type { Logger } from '../log.js';
 import type { MetricsRegistry } from '../metrics/MetricsRegistry.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, MediaUnavailableError, NotLiveError } from './errors.js';
 import {
   newCameraId,
   newParticipantId,
@@ -17,6 +28,7 @@ import {
   type ParticipantId,
   type ViewerId,
 } from './ids.js';
+import { Reactions } from './Reactions.js';
 
 export interface Participant {
   id: ParticipantId;
@@ -27,8 +39,11 @@ export interface Participant {
   joinedAt: string;
 }
 
+/** What the program shows. A video keeps its library name (for people) and its URI (for media). */
 export type ProgramSource =
-  { kind: 'composite' } | { kind: 'camera'; cameraId: CameraId } | { kind: 'video'; uri: string };
+  | { kind: 'composite' }
+  | { kind: 'camera'; cameraId: CameraId }
+  | { kind: 'video'; name: string; uri: string };
 
 /** The `source` label of montage_program_source. */
 export function sourceLabel(source: ProgramSource): string {
@@ -42,24 +57,84 @@ export function sourceLabel(source: ProgramSource): string {
   }
 }
 
+function mediaProgram(source: ProgramSource): MediaProgram {
+  return source.kind === 'video' ? { kind: 'video', uri: source.uri } : source;
+}
+
+/** Builds the media of one assembly; supplied by the app (server/media/MediaBackend.ts). */
+export interface MediaBackend {
+  /** True while a media server session is usable. */
+  readonly available: boolean;
+  build(assemblyId: AssemblyId, layout: LayoutRequest): Promise<AssemblyMedia>;
+}
+
 export interface LiveAssemblyEvents {
   joined: [participant: Participant];
   left: [participant: Participant];
   programChanged: [source: ProgramSource];
+  /** Position of the injected video on the program (4 Hz while one plays). */
+  progress: [progress: VideoProgress];
+  cameraCandidate: [participant: ParticipantId, candidate: IceCandidateInit];
+  monitorCandidate: [participant: ParticipantId, candidate: IceCandidateInit];
+  /** Whether a camera's picture is on the program now (in the mix, or cut to alone). */
+  onAir: [participant: ParticipantId, onAir: boolean];
+  viewers: [count: number];
+  reactions: [counts: Record<string, number>];
+  /** A moderator removed this participant: the transport must disconnect it. */
+  removed: [participant: ParticipantId];
+  /** The media was rebuilt (media server restart): cameras and monitors must offer again. */
+  mediaReset: [];
+}
+
+export interface LiveAssemblyOptions {
+  metrics: MetricsRegistry;
+  media: MediaBackend | undefined;
+  layout: LayoutRequest;
+  recording: boolean;
+  logger: Logger;
+  /** How long a camera whose socket dropped keeps its tile (default 3 s). */
+  cameraGraceMs?: number;
 }
 
 export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   readonly id: AssemblyId;
   readonly #participants = new Map<ParticipantId, Participant>();
   readonly #metrics: MetricsRegistry;
+  readonly #backend: MediaBackend | undefined;
+  readonly #log: Logger;
+  readonly #graceMs: number;
+  readonly #reactions = new Reactions();
+  readonly #tick: NodeJS.Timeout;
+  readonly #leaveTimers = new Set<NodeJS.Timeout>();
   #program: ProgramSource = { kind: 'composite' };
+  /** Where the program returns when an injected video ends: the source before the video. */
+  #beforeVideo: ProgramSource = { kind: 'composite' };
+  #layout: LayoutRequest;
+  #recording: boolean;
+  #media: AssemblyMedia | undefined;
+  #building: Promise<AssemblyMedia> | undefined;
+  /** Increments on every rebuild so a late result of an old build is discarded. */
+  #generation = 0;
+  readonly #onAir = new Map<ParticipantId, boolean>();
+  #closed = false;
 
-  constructor(id: AssemblyId, metrics: MetricsRegistry) {
+  constructor(id: AssemblyId, options: LiveAssemblyOptions) {
     super();
     this.id = id;
-    this.#metrics = metrics;
+    this.#metrics = options.metrics;
+    this.#backend = options.media;
+    this.#layout = options.layout;
+    this.#recording = options.recording;
+    this.#log = options.logger.child({ assembly: id });
+    this.#graceMs = options.cameraGraceMs ?? 3000;
     this.#updateCounts();
     this.#updateProgramMetric();
+    // Reactions go out once a second per assembly, however many viewers press buttons.
+    this.#tick = setInterval(() => {
+      const counts = this.#reactions.flush();
+      if (counts !== undefined) this.emit('reactions', counts);
+    }, 1000);
+    this.#tick.unref();
   }
 
   get program(): ProgramSource {
@@ -74,6 +149,14 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     return this.#participants.size === 0;
   }
 
+  get media(): AssemblyMedia | undefined {
+    return this.#media;
+  }
+
+  get viewerCount(): number {
+    return this.participants.filter((p) => p.role === 'viewer').length;
+  }
+
   join(role: Role): Participant {
     const participant: Participant = {
       id: newParticipantId(),
@@ -85,6 +168,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#participants.set(participant.id, participant);
     this.#updateCounts();
     this.emit('joined', participant);
+    if (role === 'viewer') this.emit('viewers', this.viewerCount);
     return participant;
   }
 
@@ -92,35 +176,281 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     const participant = this.#participants.get(id);
     if (participant === undefined) return;
     this.#participants.delete(id);
+    this.#onAir.delete(id);
+    this.#reactions.forget(id);
     this.#updateCounts();
     this.emit('left', participant);
-    // A camera that was on the program leaves it: the program goes back to the composite.
-    if (this.#program.kind === 'camera' && this.#program.cameraId === participant.cameraId) {
-      this.cutTo({ kind: 'composite' });
+    if (participant.role === 'viewer') this.emit('viewers', this.viewerCount);
+    void this.#media?.removeMonitor(id).catch((error: unknown) => this.#mediaFailed(error));
+    const cameraId = participant.cameraId;
+    if (cameraId === undefined) return;
+    // A camera that was on the program leaves it at once: the program goes back to the composite.
+    if (this.#program.kind === 'camera' && this.#program.cameraId === cameraId) {
+      void this.cutTo({ kind: 'composite' }).catch((error: unknown) => this.#mediaFailed(error));
     }
+    if (this.#beforeVideo.kind === 'camera' && this.#beforeVideo.cameraId === cameraId) {
+      this.#beforeVideo = { kind: 'composite' };
+    }
+    // Its tile stays for a short grace period (a page reload, a network blip), then reflows.
+    const timer = setTimeout(() => {
+      this.#leaveTimers.delete(timer);
+      void this.#media?.removeCamera(cameraId).catch((error: unknown) => this.#mediaFailed(error));
+    }, this.#graceMs);
+    this.#leaveTimers.add(timer);
   }
 
-  /** Cuts the program; a camera must be connected (InvalidArgumentError otherwise). */
-  cutTo(source: ProgramSource): void {
-    if (source.kind === 'camera') {
-      const connected = this.participants.some((p) => p.cameraId === source.cameraId);
-      if (!connected) {
-        throw new InvalidArgumentError(
-          `camera '${source.cameraId}' is not connected to this assembly`,
-        );
-      }
+  /** A camera page's offer; answers with the media server's SDP. */
+  async offerCamera(participantId: ParticipantId, sdp: string): Promise<string> {
+    const cameraId = this.#camera(participantId).cameraId;
+    if (cameraId === undefined) throw new InvalidArgumentError('only a camera can publish');
+    const media = await this.#ensureMedia();
+    return media.offerCamera(cameraId, sdp);
+  }
+
+  async addCameraCandidate(
+    participantId: ParticipantId,
+    candidate: IceCandidateInit,
+  ): Promise<void> {
+    const cameraId = this.#camera(participantId).cameraId;
+    if (cameraId === undefined) throw new InvalidArgumentError('only a camera can publish');
+    await (await this.#ensureMedia()).addCameraCandidate(cameraId, candidate);
+  }
+
+  /** A presenter's (or moderator's) low-latency monitor of the program. */
+  async offerMonitor(participantId: ParticipantId, sdp: string): Promise<string> {
+    return (await this.#ensureMedia()).offerMonitor(participantId, sdp);
+  }
+
+  async addMonitorCandidate(
+    participantId: ParticipantId,
+    candidate: IceCandidateInit,
+  ): Promise<void> {
+    await (await this.#ensureMedia()).addMonitorCandidate(participantId, candidate);
+  }
+
+  /**
+   * Cuts the program. A camera must be connected (InvalidArgumentError otherwise). Without a media
+   * server the choice is recorded and applied once media is built.
+   */
+  async cutTo(source: ProgramSource): Promise<void> {
+    if (source.kind === 'camera' && this.#findCamera(source.cameraId) === undefined) {
+      throw new InvalidArgumentError(
+        `camera '${source.cameraId}' is not connected to this assembly`,
+      );
     }
+    if (source.kind === 'video' && this.#program.kind !== 'video')
+      this.#beforeVideo = this.#program;
+    // A build under way would reset the program; wait for it so this cut applies after it.
+    const media = this.#media ?? (await this.#building?.catch(() => undefined));
+    if (media !== undefined) await media.cutTo(mediaProgram(source));
     this.#program = source;
     this.#updateProgramMetric();
     this.emit('programChanged', source);
+    this.#updateOnAir();
   }
 
-  /** Forgets this assembly's metrics series (the assembly was deleted or emptied). */
-  close(): void {
+  /** Applies settings changed in the store (layout, tile count, recording). */
+  async applySettings(settings: {
+    layout: LayoutRequest['layout'];
+    maxTiles: number;
+    recording: boolean;
+  }): Promise<void> {
+    await this.setLayout({ ...this.#layout, layout: settings.layout, maxTiles: settings.maxTiles });
+    await this.setRecording(settings.recording);
+  }
+
+  /** Changes the live layout; `cameras` (a subset, in order) must name connected cameras. */
+  async setLayout(layout: LayoutRequest): Promise<void> {
+    for (const cameraId of layout.cameras ?? []) {
+      if (this.#findCamera(cameraId) === undefined) {
+        throw new InvalidArgumentError(`camera '${cameraId}' is not connected to this assembly`);
+      }
+    }
+    const same =
+      layout.layout === this.#layout.layout &&
+      layout.maxTiles === this.#layout.maxTiles &&
+      (layout.cameras ?? []).join() === (this.#layout.cameras ?? []).join() &&
+      (layout.cameras === undefined) === (this.#layout.cameras === undefined);
+    this.#layout = layout;
+    if (!same) await this.#media?.setLayout(layout);
+  }
+
+  get layout(): LayoutRequest {
+    return this.#layout;
+  }
+
+  async setRecording(on: boolean): Promise<void> {
+    if (on === this.#recording) return;
+    this.#recording = on;
+    await this.#media?.setRecording(on);
+  }
+
+  get recording(): boolean {
+    return this.#recording;
+  }
+
+  async muteCamera(cameraId: CameraId, muted: boolean): Promise<void> {
+    if (this.#findCamera(cameraId) === undefined) {
+      throw new NotLiveError(`camera '${cameraId}' is not connected to this assembly`);
+    }
+    await this.#media?.muteCamera(cameraId, muted);
+  }
+
+  /** A moderator takes a camera out: its media goes now, its connection is closed. */
+  async removeCamera(cameraId: CameraId): Promise<void> {
+    const participant = this.#findCamera(cameraId);
+    if (participant === undefined) {
+      throw new NotLiveError(`camera '${cameraId}' is not connected to this assembly`);
+    }
+    this.emit('removed', participant.id);
+    this.leave(participant.id);
+    await this.#media?.removeCamera(cameraId);
+  }
+
+  /** Counts a reaction; false when the sender is over its rate limit. */
+  react(participantId: ParticipantId, reaction: string): boolean {
+    return this.#reactions.add(participantId, reaction);
+  }
+
+  /** Builds the media now if a media server is connected; failures are logged, not thrown. */
+  startMedia(): void {
+    if (this.#backend?.available !== true || this.#media !== undefined) return;
+    void this.#ensureMedia().catch((error: unknown) => this.#mediaFailed(error));
+  }
+
+  /**
+   * The media server session was lost (or replaced): the old objects are gone. Forget them and,
+   * when `rebuild`, build everything again and ask the pages to offer again.
+   */
+  async resetMedia(rebuild: boolean): Promise<void> {
+    this.#generation += 1;
+    const old = this.#media;
+    this.#media = undefined;
+    this.#building = undefined;
+    await old?.release();
+    if (this.#program.kind === 'video') {
+      this.#program = { kind: 'composite' };
+      this.emit('programChanged', this.#program);
+    }
+    if (!rebuild || this.#closed) return;
+    await this.#ensureMedia();
+    this.emit('mediaReset');
+  }
+
+  /** Ends the live assembly: releases its media and forgets its metrics series. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#tick);
+    for (const timer of this.#leaveTimers) clearTimeout(timer);
+    this.#generation += 1;
+    const media = this.#media;
+    this.#media = undefined;
     this.#metrics.cameras.remove({ assembly: this.id });
     this.#metrics.viewers.remove({ assembly: this.id });
     this.#metrics.programSource.removeMatching({ assembly: this.id });
     this.removeAllListeners();
+    await media?.release();
+  }
+
+  #ensureMedia(): Promise<AssemblyMedia> {
+    if (this.#media !== undefined) return Promise.resolve(this.#media);
+    if (this.#closed) return Promise.reject(new NotLiveError(`assembly ${this.id} has ended`));
+    const backend = this.#backend;
+    if (backend === undefined || !backend.available) {
+      return Promise.reject(
+        new MediaUnavailableError('the media server is not connected; try again in a moment'),
+      );
+    }
+    this.#building ??= this.#build(backend);
+    return this.#building;
+  }
+
+  async #build(backend: MediaBackend): Promise<AssemblyMedia> {
+    const generation = this.#generation;
+    let media: AssemblyMedia;
+    try {
+      media = await backend.build(this.id, this.#layout);
+    } catch (error) {
+      if (this.#generation === generation) this.#building = undefined;
+      this.#log.error('building the assembly media failed', { error: String(error) });
+      throw new MediaUnavailableError('the media of this assembly could not be built');
+    }
+    if (this.#generation !== generation || this.#closed) {
+      await media.release();
+      throw new MediaUnavailableError('the media server connection changed; try again');
+    }
+    this.#wire(media);
+    if (this.#program.kind !== 'composite') {
+      // A camera's media does not exist yet after a rebuild; the composite is the safe start.
+      this.#program = { kind: 'composite' };
+      this.#updateProgramMetric();
+      this.emit('programChanged', this.#program);
+    }
+    if (this.#recording) await media.setRecording(true);
+    this.#media = media;
+    this.#building = undefined;
+    return media;
+  }
+
+  #wire(media: AssemblyMedia): void {
+    const participantOf = (cameraId: CameraId): ParticipantId | undefined =>
+      this.#findCamera(cameraId)?.id;
+    media.on('cameraCandidate', (cameraId, candidate) => {
+      const participant = participantOf(cameraId);
+      if (participant !== undefined) this.emit('cameraCandidate', participant, candidate);
+    });
+    media.on('monitorCandidate', (monitorId, candidate) => {
+      const participant = this.#participants.get(monitorId as ParticipantId);
+      if (participant !== undefined) this.emit('monitorCandidate', participant.id, candidate);
+    });
+    media.on('videoProgress', (progress) => this.emit('progress', progress));
+    media.on('videoEnded', () => {
+      if (this.#program.kind !== 'video') return;
+      const back = this.#beforeVideo;
+      this.#log.info('injected video ended; cutting back', { to: sourceLabel(back) });
+      void this.cutTo(back).catch((error: unknown) => {
+        this.#mediaFailed(error);
+        void this.cutTo({ kind: 'composite' }).catch((again: unknown) => this.#mediaFailed(again));
+      });
+    });
+    media.on('cameraLost', (cameraId) => {
+      if (this.#program.kind === 'camera' && this.#program.cameraId === cameraId) {
+        void this.cutTo({ kind: 'composite' }).catch((error: unknown) => this.#mediaFailed(error));
+      }
+    });
+    media.on('tilesChanged', () => this.#updateOnAir());
+  }
+
+  /** Tells each camera whether its picture is on the program, when that changes. */
+  #updateOnAir(): void {
+    const tiles = this.#media?.tiles ?? [];
+    for (const participant of this.#participants.values()) {
+      const cameraId = participant.cameraId;
+      if (cameraId === undefined) continue;
+      const onAir =
+        this.#program.kind === 'camera'
+          ? this.#program.cameraId === cameraId
+          : this.#program.kind === 'composite' && tiles.includes(cameraId);
+      if (this.#onAir.get(participant.id) === onAir) continue;
+      this.#onAir.set(participant.id, onAir);
+      this.emit('onAir', participant.id, onAir);
+    }
+  }
+
+  #camera(participantId: ParticipantId): Participant {
+    const participant = this.#participants.get(participantId);
+    if (participant === undefined) throw new NotLiveError('this connection has left the assembly');
+    return participant;
+  }
+
+  #findCamera(cameraId: CameraId): Participant | undefined {
+    return this.participants.find((p) => p.cameraId === cameraId);
+  }
+
+  #mediaFailed(error: unknown): void {
+    this.#log.warn('media operation failed', {
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 
   #updateCounts(): void {
@@ -135,36 +465,72 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   }
 }
 
+export interface LiveAssembliesOptions {
+  metrics: MetricsRegistry;
+  media?: MediaBackend;
+  logger: Logger;
+  cameraGraceMs?: number;
+}
+
 /** The live assemblies of this server, created when the first participant arrives. */
 export class LiveAssemblies {
   readonly #live = new Map<AssemblyId, LiveAssembly>();
-  readonly #metrics: MetricsRegistry;
+  readonly #options: LiveAssembliesOptions;
 
-  constructor(metrics: MetricsRegistry) {
-    this.#metrics = metrics;
+  constructor(options: LiveAssembliesOptions) {
+    this.#options = options;
   }
 
   find(id: AssemblyId): LiveAssembly | undefined {
     return this.#live.get(id);
   }
 
-  /** The live assembly `id`, created if nobody was connected yet. */
-  open(id: AssemblyId): LiveAssembly {
+  all(): LiveAssembly[] {
+    return [...this.#live.values()];
+  }
+
+  /** The live assembly `id`, created (and its media started) if nobody was connected yet. */
+  open(
+    id: AssemblyId,
+    settings: { layout: LayoutRequest['layout']; maxTiles: number; recording: boolean },
+  ): LiveAssembly {
     let live = this.#live.get(id);
     if (live === undefined) {
-      live = new LiveAssembly(id, this.#metrics);
+      live = new LiveAssembly(id, {
+        metrics: this.#options.metrics,
+        media: this.#options.media,
+        layout: { layout: settings.layout, maxTiles: settings.maxTiles, cameras: undefined },
+        recording: settings.recording,
+        logger: this.#options.logger,
+        cameraGraceMs: this.#options.cameraGraceMs,
+      });
       this.#live.set(id, live);
     }
     return live;
   }
 
-  /** Ends a live assembly (deleted, or its last participant left). */
+  /** Ends a live assembly (deleted, or its last participant left) and releases its media. */
   close(id: AssemblyId): void {
-    this.#live.get(id)?.close();
+    const live = this.#live.get(id);
     this.#live.delete(id);
+    void live?.close().catch((error: unknown) => {
+      this.#options.logger.warn('releasing assembly media failed', { error: String(error) });
+    });
   }
 
-  closeAll(): void {
-    for (const id of [...this.#live.keys()]) this.close(id);
+  /** A media server session is up: build the media of every live assembly that has none. */
+  mediaConnected(resumed: boolean): void {
+    for (const live of this.#live.values()) {
+      if (resumed && live.media !== undefined) continue;
+      void live.resetMedia(true).catch((error: unknown) => {
+        this.#options.logger.warn('rebuilding assembly media failed', { error: String(error) });
+      });
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.#live.values()];
+    this.#live.clear();
+    await Promise.allSettled(all.map((live) => live.close()));
   }
 }

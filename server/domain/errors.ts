@@ -26,3 +26,39 @@ export class AssemblyNotFoundError extends DomainError {
     this.name = 'AssemblyNotFoundError';
   }
 }
+
+/** Live media was asked for while no media server is connected (or the assembly's media failed). */
+export class MediaUnavailableError extends DomainError {
+  readonly code = 'media_unavailable';
+  constructor(message: string) {
+    super(message);
+    this.name = 'MediaUnavailableError';
+  }
+}
+
+/** A request names something that is not (or no longer) part of the live assembly. */
+export class NotLiveError extends DomainError {
+  readonly code = 'not_live';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotLiveError';
+  }
+}
+
+/** A sender exceeded its rate (reactions); the request is dropped, not queued. */
+export class RateLimitedError extends DomainError {
+  readonly code = 'rate_limited';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** An upload is larger than the server accepts. */
+export class TooLargeError extends DomainError {
+  readonly code = 'too_large';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TooLargeError';
+  }
+}

@@ -9,7 +9,11 @@ import type { Assemblies } from '../domain/Assemblies.js';
 import type { Logger } from '../log.js';
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from '../metrics/MetricsRegistry.js';
 import { NotFoundError, toWireError } from '../wire/errors.js';
+import type { AssemblyId } from '../domain/ids.js';
+import type { MediaLibrary } from '../domain/MediaLibrary.js';
+import type { EdgeRegistry } from '../edges/EdgeRegistry.js';
 import { assemblyRoutes } from './assemblyRoutes.js';
+import { mediaRoutes } from './mediaRoutes.js';
 import { pageRoutes } from './pages.js';
 
 /** Requests carry settings, never media: anything bigger is a mistake or an attack. */
@@ -32,6 +36,9 @@ export interface HttpDeps {
   /** dist/public: the esbuild bundles served under /assets. */
   assetsDir: string;
   health: () => HealthReport;
+  library: MediaLibrary;
+  edges: EdgeRegistry;
+  isLive: (assembly: AssemblyId) => boolean;
 }
 
 export function createHttpApp(deps: HttpDeps): express.Express {
@@ -63,6 +70,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.use(assemblyRoutes(deps));
+  app.use(mediaRoutes(deps));
   app.use(pageRoutes(deps));
   app.use('/assets', express.static(deps.assetsDir, { index: false, fallthrough: true }));
 

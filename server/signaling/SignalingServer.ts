@@ -10,7 +10,8 @@ import { ForbiddenRoleError, TokenMissingError } from '../auth/errors.js';
 import { ALL_ASSEMBLIES, type Role } from '../auth/roles.js';
 import type { TokenClaims, Tokens } from '../auth/Tokens.js';
 import { toView, type Assemblies } from '../domain/Assemblies.js';
-import { InvalidArgumentError } from '../domain/errors.js';
+import { InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
+import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { AssemblyId, CameraId } from '../domain/ids.js';
 import { parseAssemblyId } from '../domain/ids.js';
 import type {
@@ -24,12 +25,14 @@ import type { Logger } from '../log.js';
 import { LAYOUTS } from '../store/AssemblyStore.js';
 import { LIMITS } from '../domain/Assemblies.js';
 import { toWireError } from '../wire/errors.js';
-import { integer, object, oneOf, optional, string, type Check } from '../wire/validate.js';
+import { boolean, integer, object, oneOf, optional, string, type Check } from '../wire/validate.js';
 import {
   REACTIONS,
   type ClientToServerEvents,
   type CutRequest,
+  type IceCandidateWire,
   type ParticipantWire,
+  type ProgramWire,
   type Reply,
   type ServerToClientEvents,
 } from './events.js';
@@ -49,11 +52,50 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const id = string({ max: 64, pattern: /^[A-Za-z0-9_-]+$/, what: 'an id' });
 const emptyPayload = object({});
+const reactionPayload = object({ reaction: oneOf(REACTIONS) });
+/** SDP of one browser offer: a few kB; 64 kB leaves room for many m-lines and candidates. */
+const sdpPayload = object({ sdp: string({ max: 64 * 1024, what: 'an SDP offer' }) });
+const cameraIdPayload = object({ cameraId: id });
+const mutePayload = object({ cameraId: id, muted: boolean() });
+const recordingPayload = object({ on: boolean() });
+
+/** A trickled candidate; sdpMid and sdpMLineIndex may be null, as browsers send them. */
+const candidatePayload: Check<IceCandidateWire> = (value, path) => {
+  const record = object({
+    candidate: string({ min: 0, max: 1000, what: 'an ICE candidate line' }),
+    sdpMid: optional((v, p) => (v === null ? null : string({ min: 0, max: 64 })(v, p))),
+    sdpMLineIndex: optional((v, p) => (v === null ? null : integer(0, 64)(v, p))),
+  })(value, path);
+  return {
+    candidate: record.candidate,
+    sdpMid: record.sdpMid ?? null,
+    sdpMLineIndex: record.sdpMLineIndex ?? null,
+  };
+};
+
+/** The layout request: `cameras` absent keeps the choice, null resets it, a list picks. */
+const layoutCameras: Check<string[] | null | undefined> = (value, path) => {
+  if (value === undefined || value === null) return value;
+  if (!Array.isArray(value) || value.length > LIMITS.maxTiles) {
+    throw new InvalidArgumentError(
+      `${path} must be a list of at most ${LIMITS.maxTiles} camera ids`,
+    );
+  }
+  const ids = value.map((entry, i) => id(entry, `${path}[${i}]`));
+  if (new Set(ids).size !== ids.length)
+    throw new InvalidArgumentError(`${path} names a camera twice`);
+  return ids;
+};
+
 const layoutPayload = object({
   layout: oneOf(LAYOUTS),
   maxTiles: optional(integer(1, LIMITS.maxTiles)),
+  cameras: layoutCameras,
 });
-const reactionPayload = object({ reaction: oneOf(REACTIONS) });
+
+function programWire(source: ProgramSource): ProgramWire {
+  return source.kind === 'video' ? { kind: 'video', name: source.name } : source;
+}
 
 /** A program cut: the shape depends on `source`, so the fields are checked per kind. */
 const cutPayload: Check<CutRequest> = (value, path) => {
@@ -89,11 +131,17 @@ function room(assemblyId: AssemblyId): string {
   return `assembly:${assemblyId}`;
 }
 
+/** Each connection also joins a room of its own, so domain events can address one participant. */
+function personal(participant: string): string {
+  return `participant:${participant}`;
+}
+
 export interface SignalingDeps {
   tokens: Tokens;
   assemblies: Assemblies;
   live: LiveAssemblies;
   videos: VideoSources;
+  library: MediaLibrary;
   logger: Logger;
 }
 
@@ -134,8 +182,7 @@ export class SignalingServer {
     this.#io.disconnectSockets(true);
     // io.close() would also close the HTTP server, which the App owns; close the engine only.
     this.#io.engine.close();
-    this.#deps.live.closeAll();
-    await Promise.resolve();
+    await this.#deps.live.closeAll();
   }
 
   #authenticate(socket: SignalingSocket): void {
@@ -166,6 +213,9 @@ export class SignalingServer {
     const participant = live.join(claims.role);
     socket.data.participant = participant;
     void socket.join(room(assemblyId));
+    void socket.join(personal(participant.id));
+    // The program runs (and reaches the edges) as long as anyone is in the assembly.
+    live.startMedia();
     const log = this.#log.child({ assembly: assemblyId, participant: participant.id });
     log.info('participant joined', { role: claims.role });
 
@@ -173,7 +223,8 @@ export class SignalingServer {
       assembly: toView(this.#deps.assemblies.get(assemblyId)),
       you: participantWire(participant),
       participants: live.participants.map(participantWire),
-      program: live.program,
+      program: programWire(live.program),
+      viewers: live.viewerCount,
     });
 
     // A token that expires while connected ends the connection then, not at the next reconnect.
@@ -205,42 +256,146 @@ export class SignalingServer {
     );
 
     socket.on('program:cut', (payload, ack) =>
-      this.#handle(socket, 'program:cut', ack, ['presenter', 'moderator'], () => {
+      this.#handle(socket, 'program:cut', ack, ['presenter', 'moderator'], async () => {
         const request = cutPayload(payload, 'program:cut');
-        live.cutTo(this.#programSource(request));
-        return live.program;
+        await live.cutTo(this.#programSource(request));
+        return programWire(live.program);
       }),
     );
 
     socket.on('layout:set', (payload, ack) =>
-      this.#handle(socket, 'layout:set', ack, ['moderator', 'operator'], () => {
-        const changes = layoutPayload(payload, 'layout:set');
-        const actor =
-          claims.assembly === ALL_ASSEMBLIES ? claims.role : `${claims.role}@${assemblyId}`;
-        return toView(this.#deps.assemblies.update(actor, assemblyId, changes));
+      this.#handle(socket, 'layout:set', ack, ['moderator', 'operator'], async () => {
+        const { cameras, ...changes } = layoutPayload(payload, 'layout:set');
+        const current = this.#deps.assemblies.get(assemblyId);
+        // The live choice of cameras first (it is validated against who is connected), then the
+        // stored settings, whose `updated` event applies them to the live assembly.
+        await live.setLayout({
+          layout: changes.layout,
+          maxTiles: changes.maxTiles ?? current.maxTiles,
+          cameras:
+            cameras === undefined
+              ? live.layout.cameras
+              : cameras === null
+                ? undefined
+                : (cameras as CameraId[]),
+        });
+        return toView(this.#deps.assemblies.update(this.#actor(socket), assemblyId, changes));
       }),
     );
 
     socket.on('reaction:send', (payload, ack) =>
       this.#handle(socket, 'reaction:send', ack, null, () => {
         const { reaction } = reactionPayload(payload, 'reaction:send');
-        this.#io.to(room(assemblyId)).emit('reaction', { reaction, role: claims.role });
+        if (!live.react(participant.id, reaction)) {
+          throw new RateLimitedError('too many reactions; a few a second are counted');
+        }
         return null;
       }),
     );
+
+    socket.on('camera:offer', (payload, ack) =>
+      this.#handle(socket, 'camera:offer', ack, ['camera'], async () => {
+        const { sdp } = sdpPayload(payload, 'camera:offer');
+        return { sdp: await live.offerCamera(participant.id, sdp) };
+      }),
+    );
+
+    socket.on('camera:candidate', (payload, ack) =>
+      this.#handle(socket, 'camera:candidate', ack, ['camera'], async () => {
+        await live.addCameraCandidate(
+          participant.id,
+          candidatePayload(payload, 'camera:candidate'),
+        );
+        return null;
+      }),
+    );
+
+    socket.on('monitor:offer', (payload, ack) =>
+      this.#handle(socket, 'monitor:offer', ack, ['presenter', 'moderator'], async () => {
+        const { sdp } = sdpPayload(payload, 'monitor:offer');
+        return { sdp: await live.offerMonitor(participant.id, sdp) };
+      }),
+    );
+
+    socket.on('monitor:candidate', (payload, ack) =>
+      this.#handle(socket, 'monitor:candidate', ack, ['presenter', 'moderator'], async () => {
+        await live.addMonitorCandidate(
+          participant.id,
+          candidatePayload(payload, 'monitor:candidate'),
+        );
+        return null;
+      }),
+    );
+
+    socket.on('camera:mute', (payload, ack) =>
+      this.#handle(socket, 'camera:mute', ack, ['moderator'], async () => {
+        const { cameraId, muted } = mutePayload(payload, 'camera:mute');
+        await live.muteCamera(cameraId as CameraId, muted);
+        return null;
+      }),
+    );
+
+    socket.on('camera:remove', (payload, ack) =>
+      this.#handle(socket, 'camera:remove', ack, ['moderator'], async () => {
+        const { cameraId } = cameraIdPayload(payload, 'camera:remove');
+        await live.removeCamera(cameraId as CameraId);
+        return null;
+      }),
+    );
+
+    socket.on('library:list', (payload, ack) =>
+      this.#handle(socket, 'library:list', ack, ['presenter', 'moderator'], () => {
+        emptyPayload(payload ?? {}, 'library:list');
+        return {
+          videos: this.#deps.library.list().map((video) => ({
+            name: video.name,
+            url: `/api/assemblies/${assemblyId}/library/${encodeURIComponent(video.name)}`,
+          })),
+        };
+      }),
+    );
+
+    socket.on('recording:set', (payload, ack) =>
+      this.#handle(socket, 'recording:set', ack, ['moderator'], () => {
+        const { on } = recordingPayload(payload, 'recording:set');
+        // Stored like every setting; the `updated` event starts or stops the RecorderEndpoint.
+        this.#deps.assemblies.update(this.#actor(socket), assemblyId, { recording: on });
+        return { on };
+      }),
+    );
+  }
+
+  #actor(socket: SignalingSocket): string {
+    const { claims, assemblyId } = socket.data;
+    return claims.assembly === ALL_ASSEMBLIES ? claims.role : `${claims.role}@${assemblyId}`;
   }
 
   /** The live assembly, created (and its events forwarded to its room) on first use. */
   #liveAssembly(assemblyId: AssemblyId): LiveAssembly {
     const existing = this.#deps.live.find(assemblyId);
     if (existing !== undefined) return existing;
-    const live = this.#deps.live.open(assemblyId);
+    const live = this.#deps.live.open(assemblyId, this.#deps.assemblies.get(assemblyId));
     const to = () => this.#io.to(room(assemblyId));
+    const one = (participant: string) => this.#io.to(personal(participant));
     live.on('joined', (participant) =>
       to().emit('participant:joined', participantWire(participant)),
     );
     live.on('left', (participant) => to().emit('participant:left', { id: participant.id }));
-    live.on('programChanged', (program) => to().emit('program:changed', program));
+    live.on('programChanged', (program) =>
+      to().emit('program:changed', { source: programWire(program) }),
+    );
+    live.on('progress', (progress) => to().emit('program:progress', progress));
+    live.on('cameraCandidate', (participant, candidate) =>
+      one(participant).emit('camera:candidate', candidate),
+    );
+    live.on('monitorCandidate', (participant, candidate) =>
+      one(participant).emit('monitor:candidate', candidate),
+    );
+    live.on('onAir', (participant, onAir) => one(participant).emit('camera:onAir', { onAir }));
+    live.on('viewers', (count) => to().emit('viewers:count', { count }));
+    live.on('reactions', (counts) => to().emit('reactions:tick', { counts }));
+    live.on('removed', (participant) => this.#io.in(personal(participant)).disconnectSockets(true));
+    live.on('mediaReset', () => to().emit('media:reset'));
     return live;
   }
 
@@ -251,7 +406,11 @@ export class SignalingServer {
       case 'camera':
         return { kind: 'camera', cameraId: request.cameraId as CameraId };
       case 'video':
-        return { kind: 'video', uri: this.#deps.videos.resolve(request) };
+        return {
+          kind: 'video',
+          name: 'file' in request ? request.file : request.url,
+          uri: this.#deps.videos.resolve(request),
+        };
     }
   }
 
@@ -264,24 +423,28 @@ export class SignalingServer {
     event: keyof ClientToServerEvents,
     ack: unknown,
     roles: readonly Role[] | null,
-    work: () => T,
+    work: () => T | Promise<T>,
   ): void {
-    let reply: Reply<T>;
+    const answer = (reply: Reply<T>): void => {
+      if (typeof ack === 'function') {
+        (ack as (reply: Reply<T>) => void)(reply);
+      } else if (!reply.ok) {
+        socket.emit('request:error', { event, ...reply.error });
+      }
+    };
+    const fail = (error: unknown): void => {
+      const { error: wire, unexpected } = toWireError(error);
+      if (unexpected) this.#log.error('socket request failed', { event, error: String(error) });
+      answer({ ok: false, error: wire });
+    };
     try {
       const role = socket.data.claims.role;
       if (roles !== null && !roles.includes(role)) {
         throw new ForbiddenRoleError(role, roles, `send ${event}`);
       }
-      reply = { ok: true, data: work() };
+      Promise.resolve(work()).then((data) => answer({ ok: true, data }), fail);
     } catch (error) {
-      const { error: wire, unexpected } = toWireError(error);
-      if (unexpected) this.#log.error('socket request failed', { event, error });
-      reply = { ok: false, error: wire };
-    }
-    if (typeof ack === 'function') {
-      (ack as (reply: Reply<T>) => void)(reply);
-    } else if (!reply.ok) {
-      socket.emit('request:error', { event, ...reply.error });
+      fail(error);
     }
   }
 }

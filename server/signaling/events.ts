@@ -42,14 +42,30 @@ export interface ParticipantWire {
   joinedAt: string;
 }
 
+/** What the program shows; a video is named as the presenter chose it (library file or URL). */
 export type ProgramWire =
-  { kind: 'composite' } | { kind: 'camera'; cameraId: string } | { kind: 'video'; uri: string };
+  { kind: 'composite' } | { kind: 'camera'; cameraId: string } | { kind: 'video'; name: string };
+
+/** An ICE candidate, both directions, exactly as RTCPeerConnection produces and takes it. */
+export interface IceCandidateWire {
+  candidate: string;
+  sdpMid: string | null;
+  sdpMLineIndex: number | null;
+}
+
+/** A video in the media library; `url` serves the file (GET, with the bearer token) for previews. */
+export interface LibraryVideoWire {
+  name: string;
+  url: string;
+}
 
 export interface WelcomeWire {
   assembly: AssemblyWire;
   you: ParticipantWire;
   participants: ParticipantWire[];
   program: ProgramWire;
+  /** Viewers connected now (the same figure `viewers:count` updates). */
+  viewers: number;
 }
 
 /** Program cuts as clients ask for them; a video is a library file or an allow-listed URL. */
@@ -74,17 +90,54 @@ export interface ClientToServerEvents {
   ) => void;
   /** Send a reaction to everyone in the assembly. Any role. */
   'reaction:send': (payload: { reaction: Reaction }, ack: Ack<null>) => void;
+
+  // Media signaling (cameras, the program monitor) and the moderator's media controls.
+  /** A camera publishes: its SDP offer, answered with the server's SDP answer. Camera. */
+  'camera:offer': (payload: { sdp: string }, ack: Ack<{ sdp: string }>) => void;
+  /** A trickled ICE candidate of the camera's peer connection. Camera. */
+  'camera:candidate': (payload: IceCandidateWire, ack: Ack<null>) => void;
+  /** A receive-only monitor of the program: SDP offer in, SDP answer back. Presenter, moderator. */
+  'monitor:offer': (payload: { sdp: string }, ack: Ack<{ sdp: string }>) => void;
+  /** A trickled ICE candidate of the monitor's peer connection. */
+  'monitor:candidate': (payload: IceCandidateWire, ack: Ack<null>) => void;
+  /** Mute or unmute a camera in the mix. Moderator. */
+  'camera:mute': (payload: { cameraId: string; muted: boolean }, ack: Ack<null>) => void;
+  /** Remove a camera from the assembly. Moderator. */
+  'camera:remove': (payload: { cameraId: string }, ack: Ack<null>) => void;
+  /** The media library: videos that can be cut to. Presenter, moderator. */
+  'library:list': (
+    payload: Record<string, never>,
+    ack: Ack<{ videos: LibraryVideoWire[] }>,
+  ) => void;
+  /** Start or stop recording the program. Moderator. */
+  'recording:set': (payload: { on: boolean }, ack: Ack<null>) => void;
 }
 
 export interface ServerToClientEvents {
   welcome: (welcome: WelcomeWire) => void;
   'participant:joined': (participant: ParticipantWire) => void;
   'participant:left': (participant: { id: string }) => void;
-  'program:changed': (program: ProgramWire) => void;
+  'program:changed': (program: { source: ProgramWire }) => void;
+  /** Position of the injected video while it is on the program, 4 times a second. */
+  'program:progress': (progress: { positionMs: number; durationMs: number }) => void;
+  /** To a camera page: the media server's ICE candidates for its endpoint. */
+  'camera:candidate': (candidate: IceCandidateWire) => void;
+  /** To a monitor: the media server's ICE candidates for its endpoint. */
+  'monitor:candidate': (candidate: IceCandidateWire) => void;
+  /** To a camera page: whether its picture is on the program now (tally light). */
+  'camera:onAir': (state: { onAir: boolean }) => void;
+  /** Reactions of the last second, by reaction (only sent when there were some). */
+  'reactions:tick': (tick: { counts: Record<string, number> }) => void;
+  /** Viewers connected, whenever it changes. */
+  'viewers:count': (viewers: { count: number }) => void;
+  /**
+   * The media server restarted and the assembly's media was rebuilt: camera pages and monitors
+   * must send a new `camera:offer` / `monitor:offer` (their old peer connections are dead).
+   */
+  'media:reset': () => void;
   'assembly:updated': (assembly: AssemblyWire) => void;
   /** The assembly was deleted; the server disconnects everyone right after. */
   'assembly:deleted': (assembly: { id: string }) => void;
-  reaction: (reaction: { reaction: Reaction; role: RoleWire }) => void;
   /** A client event sent without an ack failed. */
   'request:error': (failure: { event: string } & WireErrorBody) => void;
 }

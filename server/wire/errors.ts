@@ -12,7 +12,14 @@ import {
   TokenMissingError,
   WrongAssemblyError,
 } from '../auth/errors.js';
-import { AssemblyNotFoundError, DomainError, InvalidArgumentError } from '../domain/errors.js';
+import {
+  AssemblyNotFoundError,
+  DomainError,
+  InvalidArgumentError,
+  MediaUnavailableError,
+  RateLimitedError,
+  TooLargeError,
+} from '../domain/errors.js';
 
 export interface WireError {
   code: string;
@@ -70,6 +77,10 @@ export function toWireError(error: unknown): MappedError {
   if (error instanceof AssemblyNotFoundError || error instanceof NotFoundError) {
     return mapped(404, error.code, error.message);
   }
+  // The media server is down or reconnecting: the client may retry shortly.
+  if (error instanceof MediaUnavailableError) return mapped(503, error.code, error.message);
+  if (error instanceof RateLimitedError) return mapped(429, error.code, error.message);
+  if (error instanceof TooLargeError) return mapped(413, error.code, error.message);
   if (error instanceof DomainError) return mapped(409, error.code, error.message);
   if (isBodyParserError(error)) {
     if (error.type === 'entity.parse.failed') {

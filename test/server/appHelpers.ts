@@ -29,7 +29,8 @@ export async function setup(dataDir: string = tempDataDir()): Promise<RunningApp
     env: { MONTAGE_DATA_DIR: dataDir, MONTAGE_HTTP_PORT: '0' },
     envFile: null,
   });
-  const app = new App(config, { logger: new Logger('silent') });
+  // REST and signaling tests run without a media server: no connection attempts.
+  const app = new App(config, { logger: new Logger('silent'), media: false });
   await app.start();
   return {
     app,

@@ -100,13 +100,13 @@ test('a valid token connects, joins its assembly and is counted in the metrics',
     .timeout(5000)
     .emitWithAck('program:cut', { source: 'camera', cameraId })) as Reply<unknown>;
   assert.deepEqual(reply, { ok: true, data: { kind: 'camera', cameraId } });
-  assert.deepEqual(await changed, { kind: 'camera', cameraId });
+  assert.deepEqual(await changed, { source: { kind: 'camera', cameraId } });
   assert.equal(metrics.programSource.get({ assembly: a.id, source: `camera:${cameraId}` }), 1);
 
   // The camera leaves: the program falls back to the composite.
   const back = next(presenter, 'program:changed');
   camera.close();
-  assert.deepEqual(await back, { kind: 'composite' });
+  assert.deepEqual(await back, { source: { kind: 'composite' } });
   assert.equal(metrics.cameras.get({ assembly: a.id }), 0);
 });
 
@@ -194,12 +194,22 @@ test('malformed and forbidden messages get an error ack; no ack gets request:err
     message: "reaction:send must be a JSON object (got 'not an object')",
   });
 
-  const reaction = next(presenter, 'reaction');
-  const sent = (await viewer
-    .timeout(5000)
-    .emitWithAck('reaction:send', { reaction: 'clap' })) as Reply<unknown>;
-  assert.deepEqual(sent, { ok: true, data: null });
-  assert.deepEqual(await reaction, { reaction: 'clap', role: 'viewer' });
+  // Reactions are counted per second and reach the room as one tick; a flood is rate-limited.
+  const tick = next(presenter, 'reactions:tick');
+  const replies: Array<Reply<unknown>> = [];
+  for (let i = 0; i < 10; i++) {
+    replies.push(
+      (await viewer
+        .timeout(5000)
+        .emitWithAck('reaction:send', { reaction: 'clap' })) as Reply<unknown>,
+    );
+  }
+  assert.deepEqual(replies[0], { ok: true, data: null });
+  const accepted = replies.filter((reply) => reply.ok).length;
+  assert.ok(accepted >= 5 && accepted < 10, `${accepted} of 10 rapid reactions were counted`);
+  const last = replies.at(-1);
+  assert.equal(last?.ok === false ? last.error.code : 'accepted', 'rate_limited');
+  assert.deepEqual(await tick, { counts: { clap: accepted } });
 });
 
 test('a moderator changes the layout over the socket and a deleted assembly disconnects everyone', async (t) => {

@@ -1,0 +1,98 @@
+/**
+ * REST for an assembly's media: the video library and where to watch.
+ *
+ *   POST /api/assemblies/:id/library         upload a video (raw body, `x-filename` header);
+ *                                            presenter or moderator
+ *   GET  /api/assemblies/:id/library/:name   the file (previews); presenter or moderator
+ *   GET  /api/assemblies/:id/watch           {playlistUrl, live}: HLS on the least-loaded healthy
+ *                                            edge; anyone invited to the assembly
+ *
+ * The upload is a raw body rather than multipart so the page can send the File as it is with
+ * XMLHttpRequest (whose `upload.onprogress` drives the progress bar) and the server can stream
+ * it to disk without a multipart parser.
+ */
+import { Router, type Request } from 'express';
+import { ROLES, type Role } from '../auth/roles.js';
+import type { Tokens } from '../auth/Tokens.js';
+import type { Assemblies } from '../domain/Assemblies.js';
+import { InvalidArgumentError } from '../domain/errors.js';
+import { parseAssemblyId, type AssemblyId } from '../domain/ids.js';
+import type { MediaLibrary } from '../domain/MediaLibrary.js';
+import type { EdgeRegistry } from '../edges/EdgeRegistry.js';
+import { NotFoundError } from '../wire/errors.js';
+import { bearerToken } from './authenticate.js';
+
+const LIBRARY_ROLES: readonly Role[] = ['presenter', 'moderator'];
+/** Browsers label videos video/*; curl and some pages send octet-stream. */
+const UPLOAD_TYPES = /^(video\/[a-z0-9.+-]+|application\/octet-stream)$/i;
+
+export interface MediaRoutesDeps {
+  tokens: Tokens;
+  assemblies: Assemblies;
+  library: MediaLibrary;
+  edges: EdgeRegistry;
+  /** Whether the assembly's program is being published to the origin right now. */
+  isLive: (assembly: AssemblyId) => boolean;
+}
+
+export function mediaRoutes(deps: MediaRoutesDeps): Router {
+  const router = Router();
+  const pathId = (req: Request): AssemblyId =>
+    parseAssemblyId(String(req.params.id), 'the assembly id in the path');
+
+  router.post('/api/assemblies/:id/library', async (req, res) => {
+    const id = pathId(req);
+    deps.tokens.verify(bearerToken(req), {
+      roles: LIBRARY_ROLES,
+      action: 'upload videos',
+      assembly: id,
+    });
+    deps.assemblies.get(id);
+    const type = (req.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+    if (!UPLOAD_TYPES.test(type)) {
+      throw new InvalidArgumentError(
+        `Content-Type must be video/* or application/octet-stream (got '${type.slice(0, 60)}')`,
+      );
+    }
+    const header = req.get('x-filename');
+    if (header === undefined) throw new InvalidArgumentError('send the file name in x-filename');
+    let name: string;
+    try {
+      name = decodeURIComponent(header);
+    } catch {
+      throw new InvalidArgumentError('x-filename must be URI-encoded');
+    }
+    const length = req.get('content-length');
+    const video = await deps.library.save(
+      name,
+      req,
+      length === undefined ? undefined : Number(length),
+    );
+    res.status(201).json({ video });
+  });
+
+  router.get('/api/assemblies/:id/library/:name', (req, res) => {
+    const id = pathId(req);
+    deps.tokens.verify(bearerToken(req), {
+      roles: LIBRARY_ROLES,
+      action: 'read videos',
+      assembly: id,
+    });
+    const name = String(req.params.name);
+    const known = deps.library.list().some((video) => video.name === name);
+    if (!known) throw new NotFoundError(`video '${name.slice(0, 60)}'`);
+    res.sendFile(deps.library.path(name), { dotfiles: 'deny' });
+  });
+
+  router.get('/api/assemblies/:id/watch', async (req, res) => {
+    const id = pathId(req);
+    deps.tokens.verify(bearerToken(req), { roles: ROLES, action: 'watch', assembly: id });
+    deps.assemblies.get(id);
+    const choice = await deps.edges.pick(id);
+    if (choice === undefined) throw new NotFoundError('an HLS edge');
+    res.set('Cache-Control', 'no-store');
+    res.json({ playlistUrl: choice.playlistUrl, live: deps.isLive(id) });
+  });
+
+  return router;
+}

@@ -1,0 +1,607 @@
+/**
+ * The Kurento objects of one live assembly, built through kurento-client only, so the same code
+ * drives the embedded engine and a real Kurento Media Server:
+ *
+ *   camera WebRtcEndpoint ─► mixer HubPort ─┐ Composite (grid) or AlphaBlending (spotlight, pip)
+ *          │                                └► mix-out HubPort ─► switcher "mix" port
+ *          └──────────────────────────────────────────────────► switcher camera port
+ *   PlayerEndpoint (injected video) ──────────────────────────► switcher video port
+ *                       Dispatcher (the program switcher) ─► program-out HubPort
+ *       program-out ─► RtpEndpoint ─► ProgramBridge (ffmpeg) ─► RTMP origin ─► edges ─► HLS
+ *       program-out ─► presenter monitor WebRtcEndpoints (sub-second)
+ *       program-out ─► RecorderEndpoint (while recording)
+ *
+ * Every camera endpoint is kept connected to its own switcher port as well as to the mixer, so a
+ * cut to one camera is a Dispatcher.connect and never renegotiates anything.
+ *
+ * This class decides nothing about the program: `LiveAssembly` (the domain) says what to show and
+ * this class shows it, reporting what happened in media (a clip ended, a camera's picture
+ * stopped) as events. All graph changes go through one queue, so concurrent requests (three
+ * cameras offering at once, a layout change during a cut) never interleave half-way.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import kurento from 'kurento-client';
+import { ProgramBridge } from '../bridge/ProgramBridge.js';
+import { freeEvenUdpPorts } from '../bridge/rtpPorts.js';
+import type { AssemblyId, CameraId } from '../domain/ids.js';
+import type { Logger } from '../log.js';
+
+/** A trickled ICE candidate as browsers produce it and Kurento takes it. */
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid: string | null;
+  sdpMLineIndex: number | null;
+}
+
+export type MixLayout = 'grid' | 'spotlight' | 'pip';
+
+export interface LayoutRequest {
+  layout: MixLayout;
+  /** Most tiles in the grid; spotlight shows one camera, picture-in-picture two. */
+  maxTiles: number;
+  /** The moderator's choice and order of cameras; undefined means every camera, join order. */
+  cameras: readonly CameraId[] | undefined;
+}
+
+/** What the switcher can put on the program. */
+export type MediaProgram =
+  { kind: 'composite' } | { kind: 'camera'; cameraId: CameraId } | { kind: 'video'; uri: string };
+
+export interface VideoProgress {
+  positionMs: number;
+  durationMs: number;
+}
+
+/** Where the program goes besides the monitors; undefined in setups without an origin. */
+export interface ProgramOutput {
+  /** The stream name on the origin (logs and the bridge's temp files). */
+  name: string;
+  /** rtmp://origin/live/STREAM?key=… */
+  publishUrl: string;
+}
+
+export interface AssemblyMediaEvents {
+  cameraCandidate: [cameraId: CameraId, candidate: IceCandidateInit];
+  monitorCandidate: [monitorId: string, candidate: IceCandidateInit];
+  /** The injected video reached its end (once per cut to a video). */
+  videoEnded: [];
+  videoProgress: [progress: VideoProgress];
+  /** A camera's picture stopped for longer than the grace period: its tile left the mix. */
+  cameraLost: [cameraId: CameraId];
+  /** A lost camera's picture flows again: its tile is back. */
+  cameraRecovered: [cameraId: CameraId];
+  /** The cameras whose picture is in the mix changed (in display order). */
+  tilesChanged: [cameraIds: CameraId[]];
+}
+
+export interface AssemblyMediaOptions {
+  client: kurento.KurentoClient;
+  assemblyId: AssemblyId;
+  layout: LayoutRequest;
+  output: ProgramOutput | undefined;
+  /** Where RecorderEndpoint files go. */
+  recordingsDir: string;
+  logger: Logger;
+  /** How long a camera's video may stop before its tile leaves the mix (default 3 s). */
+  cameraGraceMs?: number;
+  /** How often the injected video's position is reported (default 250 ms: 4 Hz). */
+  progressIntervalMs?: number;
+}
+
+interface CameraMedia {
+  id: CameraId;
+  endpoint: kurento.WebRtcEndpoint;
+  switchPort: kurento.HubPort;
+  /** Its port on the mixer while its picture is a tile. */
+  mixPort: kurento.HubPort | undefined;
+  muted: boolean;
+  /** Video stopped flowing for longer than the grace period. */
+  lost: boolean;
+  lossTimer: NodeJS.Timeout | undefined;
+}
+
+interface VideoMedia {
+  player: kurento.PlayerEndpoint;
+  port: kurento.HubPort;
+  durationMs: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Kurento's MediaFlowIn/OutStateChanged event. */
+interface FlowEvent {
+  state: 'FLOWING' | 'NOT_FLOWING';
+  mediaType: kurento.MediaType;
+}
+
+const PIP_BOX = { x: 0.66, y: 0.64, width: 0.3, height: 0.3 };
+
+export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
+  readonly assemblyId: AssemblyId;
+  readonly #options: AssemblyMediaOptions;
+  readonly #log: Logger;
+  readonly #graceMs: number;
+  readonly #cameras = new Map<CameraId, CameraMedia>();
+  readonly #monitors = new Map<string, kurento.WebRtcEndpoint>();
+  /**
+   * Candidates that arrived before their endpoint could take them (a browser trickles as soon
+   * as it has set its offer, before the answer is back), by camera or monitor id.
+   */
+  readonly #earlyCandidates = new Map<string, IceCandidateInit[]>();
+  readonly #makeCandidate = kurento.getComplexType('IceCandidate');
+  #layout: LayoutRequest;
+  #pipeline: kurento.MediaPipeline | undefined;
+  #switcher: kurento.Dispatcher | undefined;
+  #programOut: kurento.HubPort | undefined;
+  #mixInput: kurento.HubPort | undefined;
+  #mixer: kurento.Composite | kurento.AlphaBlending | undefined;
+  #mixerKind: 'Composite' | 'AlphaBlending' | undefined;
+  #bridge: ProgramBridge | undefined;
+  #video: VideoMedia | undefined;
+  #recorder: kurento.RecorderEndpoint | undefined;
+  #tiles: CameraId[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+  #released = false;
+
+  private constructor(options: AssemblyMediaOptions) {
+    super();
+    this.assemblyId = options.assemblyId;
+    this.#options = options;
+    this.#layout = options.layout;
+    this.#log = options.logger;
+    this.#graceMs = options.cameraGraceMs ?? 3000;
+  }
+
+  /** Builds the pipeline, mixer, switcher and program output; resolves once they exist. */
+  static async create(options: AssemblyMediaOptions): Promise<AssemblyMedia> {
+    const media = new AssemblyMedia(options);
+    try {
+      await media.#build();
+    } catch (error) {
+      await media.release();
+      throw error;
+    }
+    return media;
+  }
+
+  /** Cameras whose picture is in the mix now, in display order. */
+  get tiles(): readonly CameraId[] {
+    return this.#tiles;
+  }
+
+  get bridge(): ProgramBridge | undefined {
+    return this.#bridge;
+  }
+
+  async #build(): Promise<void> {
+    const pipeline = await this.#options.client.create('MediaPipeline');
+    this.#pipeline = pipeline;
+    const switcher = await pipeline.create('Dispatcher');
+    this.#switcher = switcher;
+    this.#programOut = await switcher.createHubPort();
+    this.#mixInput = await switcher.createHubPort();
+    await this.#createMixer();
+    await switcher.connect(this.#mixInput, this.#programOut);
+    const output = this.#options.output;
+    if (output !== undefined) {
+      const rtp = await pipeline.create('RtpEndpoint');
+      await this.#programOut.connect(rtp);
+      const [videoPort = 0, audioPort = 0] = await freeEvenUdpPorts(2);
+      const bridge = new ProgramBridge({
+        name: output.name,
+        rtp: { videoPort, audioPort },
+        publishUrl: output.publishUrl,
+      });
+      await rtp.processOffer(bridge.sdp());
+      bridge.on('exited', (code, signal, delayMs) => {
+        this.#log.warn('program bridge exited; restarting', {
+          code,
+          signal,
+          delayMs,
+          stderr: bridge.lastError.slice(-300),
+        });
+      });
+      bridge.on('running', (pid) => this.#log.info('program bridge running', { pid }));
+      this.#bridge = bridge;
+      await bridge.start();
+    }
+  }
+
+  /** The mixer for the current layout: Composite for the grid, AlphaBlending otherwise. */
+  async #createMixer(): Promise<void> {
+    const pipeline = this.#required(this.#pipeline);
+    const kind = this.#layout.layout === 'grid' ? 'Composite' : 'AlphaBlending';
+    const old = this.#mixer;
+    const mixer = await pipeline.create(kind);
+    const mixOut = await mixer.createHubPort();
+    // A newer connect to the switcher's mix port replaces the old mixer's output there.
+    await mixOut.connect(this.#required(this.#mixInput));
+    this.#mixer = mixer;
+    this.#mixerKind = kind;
+    for (const camera of this.#cameras.values()) camera.mixPort = undefined;
+    this.#tiles = [];
+    // Releasing the old hub releases its ports too (Kurento's release cascade).
+    if (old !== undefined) await old.release();
+  }
+
+  /**
+   * A camera's offer: creates its endpoint, connects it to its switcher port (and to the mix when
+   * the layout has room for it) and answers. A camera offering again (a reconnected page)
+   * replaces its previous endpoint.
+   */
+  offerCamera(cameraId: CameraId, sdp: string): Promise<string> {
+    // From now until the answer is out, this camera's candidates wait in the queue.
+    if (!this.#earlyCandidates.has(cameraId)) this.#earlyCandidates.set(cameraId, []);
+    return this.#serial(async () => {
+      await this.#dropCamera(cameraId);
+      const pipeline = this.#required(this.#pipeline);
+      const endpoint = await pipeline.create('WebRtcEndpoint');
+      const camera: CameraMedia = {
+        id: cameraId,
+        endpoint,
+        switchPort: await this.#required(this.#switcher).createHubPort(),
+        mixPort: undefined,
+        muted: false,
+        lost: false,
+        lossTimer: undefined,
+      };
+      this.#cameras.set(cameraId, camera);
+      endpoint.on<{ candidate: IceCandidateInit }>('IceCandidateFound', (event) => {
+        this.emit('cameraCandidate', cameraId, plainCandidate(event.candidate));
+      });
+      endpoint.on<FlowEvent>('MediaFlowInStateChanged', (event) => {
+        if (event.mediaType === 'VIDEO') this.#onCameraFlow(camera, event.state === 'FLOWING');
+      });
+      await endpoint.connect(camera.switchPort);
+      const answer = await endpoint.processOffer(sdp);
+      await this.#flushCandidates(cameraId, endpoint);
+      await endpoint.gatherCandidates();
+      await this.#applyLayout();
+      return answer;
+    });
+  }
+
+  /** A camera's trickled candidate; kept until its endpoint exists. */
+  addCameraCandidate(cameraId: CameraId, candidate: IceCandidateInit): Promise<void> {
+    return this.#addCandidate(cameraId, this.#cameras.get(cameraId)?.endpoint, candidate);
+  }
+
+  /** A presenter's monitor of the program: a receive-only WebRtcEndpoint behind program-out. */
+  offerMonitor(monitorId: string, sdp: string): Promise<string> {
+    if (!this.#earlyCandidates.has(monitorId)) this.#earlyCandidates.set(monitorId, []);
+    return this.#serial(async () => {
+      await this.#monitors.get(monitorId)?.release();
+      const endpoint = await this.#required(this.#pipeline).create('WebRtcEndpoint');
+      this.#monitors.set(monitorId, endpoint);
+      endpoint.on<{ candidate: IceCandidateInit }>('IceCandidateFound', (event) => {
+        this.emit('monitorCandidate', monitorId, plainCandidate(event.candidate));
+      });
+      await this.#required(this.#programOut).connect(endpoint);
+      const answer = await endpoint.processOffer(sdp);
+      await this.#flushCandidates(monitorId, endpoint);
+      await endpoint.gatherCandidates();
+      return answer;
+    });
+  }
+
+  addMonitorCandidate(monitorId: string, candidate: IceCandidateInit): Promise<void> {
+    return this.#addCandidate(monitorId, this.#monitors.get(monitorId), candidate);
+  }
+
+  removeMonitor(monitorId: string): Promise<void> {
+    this.#earlyCandidates.delete(monitorId);
+    return this.#serial(async () => {
+      const endpoint = this.#monitors.get(monitorId);
+      this.#monitors.delete(monitorId);
+      await endpoint?.release();
+    });
+  }
+
+  /** The camera's page is gone for good: its endpoint and ports are released, its tile reflows. */
+  removeCamera(cameraId: CameraId): Promise<void> {
+    this.#earlyCandidates.delete(cameraId);
+    return this.#serial(async () => {
+      await this.#dropCamera(cameraId);
+      await this.#applyLayout();
+    });
+  }
+
+  /** Mutes a camera's microphone in the mix and in the program (its picture stays). */
+  muteCamera(cameraId: CameraId, muted: boolean): Promise<void> {
+    return this.#serial(async () => {
+      const camera = this.#cameras.get(cameraId);
+      if (camera === undefined || camera.muted === muted) return;
+      camera.muted = muted;
+      for (const port of [camera.switchPort, camera.mixPort]) {
+        if (port === undefined) continue;
+        if (muted) await camera.endpoint.disconnect(port, 'AUDIO');
+        else await camera.endpoint.connect(port, 'AUDIO');
+      }
+    });
+  }
+
+  /** Changes the mix: grid, spotlight or picture-in-picture, of which cameras, how many. */
+  setLayout(layout: LayoutRequest): Promise<void> {
+    return this.#serial(async () => {
+      const kindChanged = (layout.layout === 'grid') !== (this.#layout.layout === 'grid');
+      this.#layout = layout;
+      if (kindChanged) await this.#createMixer();
+      await this.#applyLayout();
+    });
+  }
+
+  /** Puts `program` on the program output; a video starts playing from its beginning. */
+  cutTo(program: MediaProgram): Promise<void> {
+    return this.#serial(async () => {
+      const switcher = this.#required(this.#switcher);
+      const programOut = this.#required(this.#programOut);
+      const previousVideo = this.#video;
+      switch (program.kind) {
+        case 'composite':
+          await switcher.connect(this.#required(this.#mixInput), programOut);
+          break;
+        case 'camera': {
+          const camera = this.#cameras.get(program.cameraId);
+          if (camera === undefined) throw new Error(`camera ${program.cameraId} has no media`);
+          await switcher.connect(camera.switchPort, programOut);
+          break;
+        }
+        case 'video': {
+          const video = await this.#startVideo(program.uri);
+          this.#video = video;
+          await switcher.connect(video.port, programOut);
+          break;
+        }
+      }
+      // The old clip stops only after the switcher left it, so the program never shows a gap.
+      if (previousVideo !== undefined) {
+        if (this.#video === previousVideo) this.#video = undefined;
+        await this.#stopVideo(previousVideo);
+      }
+    });
+  }
+
+  /** Starts or stops archiving the program into `recordingsDir`. */
+  setRecording(on: boolean): Promise<string | undefined> {
+    return this.#serial(async () => {
+      if (on && this.#recorder === undefined) {
+        mkdirSync(this.#options.recordingsDir, { recursive: true });
+        const file = join(
+          this.#options.recordingsDir,
+          `${this.assemblyId}-${new Date().toISOString().replace(/[:.]/g, '-')}.webm`,
+        );
+        const recorder = await this.#required(this.#pipeline).create('RecorderEndpoint', {
+          uri: pathToFileURL(file).href,
+          mediaProfile: 'WEBM',
+        });
+        await this.#required(this.#programOut).connect(recorder);
+        await recorder.record();
+        this.#recorder = recorder;
+        return file;
+      }
+      if (!on && this.#recorder !== undefined) {
+        const recorder = this.#recorder;
+        this.#recorder = undefined;
+        await recorder.stopAndWait();
+        await recorder.release();
+      }
+      return undefined;
+    });
+  }
+
+  /** Releases every media object and stops the bridge. Safe to call twice. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    for (const camera of this.#cameras.values()) clearTimeout(camera.lossTimer);
+    clearInterval(this.#video?.timer);
+    this.#cameras.clear();
+    this.#monitors.clear();
+    this.#earlyCandidates.clear();
+    await this.#bridge?.stop();
+    try {
+      // Releasing the pipeline releases everything in it (Kurento's release cascade).
+      await this.#pipeline?.release();
+    } catch (error) {
+      // After a media server drop the pipeline may be gone already; nothing is left to free.
+      this.#log.debug('releasing the pipeline failed', { error: String(error) });
+    }
+    this.removeAllListeners();
+  }
+
+  async #startVideo(uri: string): Promise<VideoMedia> {
+    const pipeline = this.#required(this.#pipeline);
+    const player = await pipeline.create('PlayerEndpoint', { uri });
+    const port = await this.#required(this.#switcher).createHubPort();
+    await player.connect(port);
+    const video: VideoMedia = { player, port, durationMs: 0, timer: undefined };
+    let ended = false;
+    player.on('EndOfStream', () => {
+      if (ended || this.#video !== video) return;
+      ended = true;
+      clearInterval(video.timer);
+      this.emit('videoProgress', { positionMs: video.durationMs, durationMs: video.durationMs });
+      this.emit('videoEnded');
+    });
+    player.on<{ description?: string }>('Error', (event) => {
+      this.#log.warn('injected video failed', { uri, description: event.description });
+      if (ended || this.#video !== video) return;
+      ended = true;
+      clearInterval(video.timer);
+      this.emit('videoEnded');
+    });
+    await player.play();
+    try {
+      video.durationMs = (await player.getVideoInfo()).duration;
+    } catch (error) {
+      // A live or unseekable source has no duration; progress then reports positions only.
+      this.#log.debug('no video info', { uri, error: String(error) });
+    }
+    video.timer = setInterval(() => {
+      player
+        .getPosition((error, position) => {
+          if (error !== null || position === undefined || this.#video !== video || ended) return;
+          this.emit('videoProgress', { positionMs: position, durationMs: video.durationMs });
+        })
+        .catch(() => undefined);
+    }, this.#options.progressIntervalMs ?? 250);
+    return video;
+  }
+
+  async #stopVideo(video: VideoMedia): Promise<void> {
+    clearInterval(video.timer);
+    await video.port.release();
+    await video.player.release();
+  }
+
+  /** Which cameras are tiles: the moderator's subset (or everyone), live ones, up to the limit. */
+  #wantedTiles(): CameraId[] {
+    const order = this.#layout.cameras ?? [...this.#cameras.keys()];
+    const limit =
+      this.#layout.layout === 'spotlight'
+        ? 1
+        : this.#layout.layout === 'pip'
+          ? 2
+          : this.#layout.maxTiles;
+    return order
+      .filter((id) => {
+        const camera = this.#cameras.get(id);
+        return camera !== undefined && !camera.lost;
+      })
+      .slice(0, limit);
+  }
+
+  /**
+   * Connects the wanted cameras to mixer ports and takes the others out. A camera leaving the
+   * mix gets its port released (the grid reflows at once, on the engine and on KMS); one joining
+   * gets a new port, placed after the others.
+   */
+  async #applyLayout(): Promise<void> {
+    const mixer = this.#required(this.#mixer);
+    const wanted = this.#wantedTiles();
+    for (const camera of this.#cameras.values()) {
+      if (!wanted.includes(camera.id) && camera.mixPort !== undefined) {
+        const port = camera.mixPort;
+        camera.mixPort = undefined;
+        await camera.endpoint.disconnect(port);
+        await port.release();
+      }
+    }
+    for (const id of wanted) {
+      const camera = this.#cameras.get(id);
+      if (camera === undefined || camera.mixPort !== undefined) continue;
+      const port = await mixer.createHubPort();
+      camera.mixPort = port;
+      if (camera.muted) await camera.endpoint.connect(port, 'VIDEO');
+      else await camera.endpoint.connect(port);
+    }
+    if (this.#mixerKind === 'AlphaBlending') {
+      const alpha = mixer as kurento.AlphaBlending;
+      const [main, inset] = wanted.map((id) => this.#cameras.get(id)?.mixPort);
+      if (main !== undefined) await alpha.setMaster(main, 0);
+      if (inset !== undefined) {
+        await alpha.setPortProperties(
+          PIP_BOX.x,
+          PIP_BOX.y,
+          1,
+          PIP_BOX.width,
+          PIP_BOX.height,
+          inset,
+        );
+      }
+    }
+    if (wanted.join() !== this.#tiles.join()) {
+      this.#tiles = wanted;
+      this.emit('tilesChanged', [...wanted]);
+    }
+  }
+
+  /**
+   * A camera's video stopped or started again. A short stall (a keyframe wait, a network hiccup)
+   * is ignored; one longer than the grace period takes the tile out so the grid reflows instead
+   * of showing a frozen picture, and flowing video brings it back.
+   */
+  #onCameraFlow(camera: CameraMedia, flowing: boolean): void {
+    if (this.#released || this.#cameras.get(camera.id) !== camera) return;
+    clearTimeout(camera.lossTimer);
+    camera.lossTimer = undefined;
+    if (flowing) {
+      if (!camera.lost) return;
+      camera.lost = false;
+      this.#log.info('camera picture is back', { camera: camera.id });
+      void this.#serial(() => this.#applyLayout()).then(
+        () => this.emit('cameraRecovered', camera.id),
+        (error: unknown) => this.#log.warn('restoring a tile failed', { error: String(error) }),
+      );
+      return;
+    }
+    camera.lossTimer = setTimeout(() => {
+      camera.lossTimer = undefined;
+      if (this.#released || this.#cameras.get(camera.id) !== camera) return;
+      camera.lost = true;
+      this.#log.info('camera picture lost; tile leaves the mix', { camera: camera.id });
+      void this.#serial(() => this.#applyLayout()).then(
+        () => this.emit('cameraLost', camera.id),
+        (error: unknown) => this.#log.warn('removing a tile failed', { error: String(error) }),
+      );
+    }, this.#graceMs);
+  }
+
+  async #dropCamera(cameraId: CameraId): Promise<void> {
+    const camera = this.#cameras.get(cameraId);
+    if (camera === undefined) return;
+    this.#cameras.delete(cameraId);
+    clearTimeout(camera.lossTimer);
+    await camera.mixPort?.release();
+    await camera.switchPort.release();
+    await camera.endpoint.release();
+  }
+
+  async #addCandidate(
+    key: string,
+    endpoint: kurento.WebRtcEndpoint | undefined,
+    candidate: IceCandidateInit,
+  ): Promise<void> {
+    if (endpoint === undefined || this.#earlyCandidates.has(key)) {
+      const queue = this.#earlyCandidates.get(key) ?? [];
+      // A page never needs more than a few dozen; the cap keeps a misbehaving one bounded.
+      if (queue.length < 100) queue.push(candidate);
+      this.#earlyCandidates.set(key, queue);
+      return;
+    }
+    await endpoint.addIceCandidate(this.#makeCandidate(candidate));
+  }
+
+  async #flushCandidates(key: string, endpoint: kurento.WebRtcEndpoint): Promise<void> {
+    const queue = this.#earlyCandidates.get(key) ?? [];
+    this.#earlyCandidates.delete(key);
+    for (const candidate of queue) await endpoint.addIceCandidate(this.#makeCandidate(candidate));
+  }
+
+  /** Runs graph changes one after another; a failure rejects its own caller only. */
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      if (this.#released) throw new Error(`the media of assembly ${this.assemblyId} was released`);
+      return work();
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #required<T>(value: T | undefined): T {
+    if (value === undefined)
+      throw new Error(`the media of assembly ${this.assemblyId} is not built`);
+    return value;
+  }
+}
+
+/** Kurento's IceCandidate as a plain object the pages can hand to addIceCandidate. */
+function plainCandidate(candidate: IceCandidateInit): IceCandidateInit {
+  return {
+    candidate: candidate.candidate,
+    sdpMid: candidate.sdpMid,
+    sdpMLineIndex: candidate.sdpMLineIndex,
+  };
+}
