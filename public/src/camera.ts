@@ -1,4 +1,310 @@
-/** The camera page: connects to its assembly; the page itself is built in a later issue. */
-import { connect } from './lib/connect.js';
+/**
+ * The camera page: a classroom device or a student's laptop joins with its invite link, picks a
+ * camera and microphone, sees its own preview and publishes both to the assembly over WebRTC
+ * (`camera:offer`, trickled `camera:candidate`s). An ON AIR mark shows while its picture is on
+ * the program. After a dropped connection it publishes again once the server welcomes it back.
+ */
+import './lib/style.css';
+import { connect, request, RequestError, type SignalingSocket } from './lib/connect.js';
+import { appRoot, errorMessage, h, Notice, replaceChildren, VideoOverlay } from './lib/dom.js';
+import { PeerSession, retryDelayMs } from './lib/webrtc.js';
 
-connect();
+type PublishState =
+  | { kind: 'idle' }
+  | { kind: 'connecting' }
+  | { kind: 'live' }
+  | { kind: 'retrying'; why: string; delayMs: number }
+  | { kind: 'stopped'; why: string };
+
+class CameraPage {
+  readonly #socket: SignalingSocket;
+  readonly #video = h('video', {
+    autoplay: true,
+    playsinline: true,
+    muted: true,
+    'aria-label': 'Your camera preview',
+  });
+  readonly #overlay = new VideoOverlay();
+  readonly #onAir = h('span', { class: 'badge onair', hidden: true, role: 'status' }, 'ON AIR');
+  readonly #cameraSelect = h('select', { id: 'camera-select', name: 'camera' });
+  readonly #micSelect = h('select', { id: 'mic-select', name: 'microphone' });
+  readonly #micButton = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Mute microphone');
+  readonly #publishState = h('p', { class: 'notice', id: 'publish-state', 'aria-live': 'polite' });
+  readonly #cameraId = h('span', { class: 'muted small' });
+  readonly #problems = new Notice('assertive');
+  readonly #rejoin = h('button', { type: 'button', class: 'primary', hidden: true }, 'Rejoin');
+  #stream: MediaStream | undefined;
+  #session: PeerSession | undefined;
+  #welcomed = false;
+  #attempt = 0;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    this.#video.muted = true;
+    this.#socket = connect({ rejoinAfterServerDisconnect: false });
+    this.#render();
+    this.#setPublish({ kind: 'idle' });
+
+    this.#socket.on('welcome', (welcome) => {
+      this.#welcomed = true;
+      this.#cameraId.textContent =
+        welcome.you.cameraId === undefined ? '' : `Camera id ${welcome.you.cameraId}`;
+      this.#attempt = 0;
+      this.#publish();
+    });
+    this.#socket.on('disconnect', (reason) => {
+      this.#welcomed = false;
+      this.#stopPublishing();
+      this.#onAir.hidden = true;
+      if (reason === 'io server disconnect') {
+        this.#setPublish({
+          kind: 'stopped',
+          why: 'The server ended the connection: a moderator may have removed this camera, or the server restarted.',
+        });
+        this.#rejoin.hidden = false;
+      } else {
+        this.#setPublish({ kind: 'connecting' });
+      }
+    });
+    this.#socket.on('connect', () => (this.#rejoin.hidden = true));
+    this.#rejoin.addEventListener('click', () => this.#socket.connect());
+    this.#socket.on('camera:candidate', (candidate) =>
+      this.#session?.addRemoteCandidate(candidate),
+    );
+    // The media server restarted: the old peer connection is dead, publish again.
+    this.#socket.on('media:reset', () => {
+      this.#attempt = 0;
+      this.#publish();
+    });
+    this.#socket.on('camera:onAir', ({ onAir }) => {
+      this.#onAir.hidden = !onAir;
+    });
+    this.#socket.on('assembly:deleted', () =>
+      this.#setPublish({ kind: 'stopped', why: 'The assembly was deleted.' }),
+    );
+
+    this.#cameraSelect.addEventListener('change', () => void this.#switchDevice('video'));
+    this.#micSelect.addEventListener('change', () => void this.#switchDevice('audio'));
+    this.#micButton.addEventListener('click', () => this.#toggleMic());
+    navigator.mediaDevices?.addEventListener('devicechange', () => void this.#listDevices());
+    void this.#startPreview();
+  }
+
+  #render(): void {
+    this.#overlay.show('Starting your camera…', { busy: true });
+    const preview = h(
+      'div',
+      { class: 'video-box mirror' },
+      this.#video,
+      this.#onAir,
+      this.#overlay.element,
+    );
+    replaceChildren(
+      appRoot(),
+      h(
+        'div',
+        { class: 'layout two' },
+        h(
+          'section',
+          { class: 'card stack', 'aria-label': 'Preview' },
+          preview,
+          this.#publishState,
+          h('div', { class: 'row' }, this.#rejoin),
+        ),
+        h(
+          'section',
+          { class: 'card stack', 'aria-labelledby': 'devices-title' },
+          h('h2', { id: 'devices-title' }, 'Camera and microphone'),
+          h('label', { class: 'field', for: 'camera-select' }, 'Camera', this.#cameraSelect),
+          h('label', { class: 'field', for: 'mic-select' }, 'Microphone', this.#micSelect),
+          h('div', { class: 'row' }, this.#micButton),
+          this.#problems.element,
+          this.#cameraId,
+        ),
+      ),
+    );
+  }
+
+  #setPublish(state: PublishState): void {
+    const element = this.#publishState;
+    element.dataset.state = state.kind;
+    switch (state.kind) {
+      case 'idle':
+        element.dataset.tone = 'info';
+        element.textContent = 'Not sending yet.';
+        break;
+      case 'connecting':
+        element.dataset.tone = 'warn';
+        element.textContent = this.#socket.connected
+          ? 'Connecting your camera to the assembly…'
+          : 'Connection lost, retrying…';
+        break;
+      case 'live':
+        element.dataset.tone = 'ok';
+        element.textContent = 'Sending your camera to the assembly.';
+        break;
+      case 'retrying':
+        element.dataset.tone = 'warn';
+        element.textContent = `${state.why} Retrying in ${Math.round(state.delayMs / 1000)} s.`;
+        break;
+      case 'stopped':
+        element.dataset.tone = 'bad';
+        element.textContent = state.why;
+        break;
+    }
+  }
+
+  async #startPreview(): Promise<void> {
+    try {
+      this.#stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+    } catch (error) {
+      this.#showDeviceError(error);
+      return;
+    }
+    this.#video.srcObject = this.#stream;
+    this.#overlay.hide();
+    await this.#listDevices();
+    this.#publish();
+  }
+
+  #showDeviceError(error: unknown): void {
+    const name = error instanceof DOMException ? error.name : '';
+    const text =
+      name === 'NotAllowedError'
+        ? 'Camera and microphone access was refused. Allow it in the browser’s site settings, then try again.'
+        : name === 'NotFoundError'
+          ? 'No camera or microphone was found on this device.'
+          : name === 'NotReadableError'
+            ? 'The camera is in use by another application. Close it, then try again.'
+            : navigator.mediaDevices === undefined
+              ? 'This browser cannot use the camera here (the page needs HTTPS).'
+              : `The camera could not start: ${errorMessage(error)}`;
+    this.#overlay.show(text, {
+      bad: true,
+      action: { label: 'Try again', run: () => void this.#startPreview() },
+    });
+    this.#setPublish({ kind: 'stopped', why: 'No camera: nothing is being sent.' });
+  }
+
+  /** Fills both selects; labels are only known once the user has allowed access. */
+  async #listDevices(): Promise<void> {
+    if (navigator.mediaDevices === undefined) return;
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const fill = (select: HTMLSelectElement, kind: MediaDeviceKind, track?: MediaStreamTrack) => {
+      const current = track?.getSettings().deviceId;
+      const options = devices
+        .filter((device) => device.kind === kind)
+        .map((device, index) =>
+          h(
+            'option',
+            { value: device.deviceId, selected: device.deviceId === current },
+            device.label !== ''
+              ? device.label
+              : `${kind === 'videoinput' ? 'Camera' : 'Microphone'} ${index + 1}`,
+          ),
+        );
+      replaceChildren(select, ...options);
+      select.disabled = options.length === 0;
+      if (options.length === 0) select.append(h('option', {}, 'None found'));
+    };
+    fill(this.#cameraSelect, 'videoinput', this.#stream?.getVideoTracks()[0]);
+    fill(this.#micSelect, 'audioinput', this.#stream?.getAudioTracks()[0]);
+  }
+
+  /** Replaces one track, in the preview and in the running peer connection, without renegotiating. */
+  async #switchDevice(kind: 'video' | 'audio'): Promise<void> {
+    const select = kind === 'video' ? this.#cameraSelect : this.#micSelect;
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    let track: MediaStreamTrack | undefined;
+    try {
+      const constraints = { deviceId: { exact: select.value } };
+      const fresh = await navigator.mediaDevices.getUserMedia(
+        kind === 'video' ? { video: constraints } : { audio: constraints },
+      );
+      track = fresh.getTracks()[0];
+    } catch (error) {
+      this.#problems.show(
+        `Could not switch ${kind === 'video' ? 'camera' : 'microphone'}: ${errorMessage(error)}`,
+        'bad',
+      );
+      return;
+    }
+    if (track === undefined) return;
+    this.#problems.clear();
+    const old = kind === 'video' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
+    if (kind === 'audio' && old !== undefined) track.enabled = old.enabled;
+    if (old !== undefined) {
+      stream.removeTrack(old);
+      old.stop();
+    }
+    stream.addTrack(track);
+    const sender = this.#session?.pc
+      .getSenders()
+      .find((s) => s.track === old || s.track?.kind === kind);
+    await sender?.replaceTrack(track);
+  }
+
+  #toggleMic(): void {
+    const track = this.#stream?.getAudioTracks()[0];
+    if (track === undefined) return;
+    track.enabled = !track.enabled;
+    this.#micButton.setAttribute('aria-pressed', String(!track.enabled));
+    this.#micButton.textContent = track.enabled ? 'Mute microphone' : 'Microphone muted';
+  }
+
+  #stopPublishing(): void {
+    clearTimeout(this.#retry);
+    this.#session?.close();
+    this.#session = undefined;
+  }
+
+  /** Publishes once both the devices and the signaling connection are ready. */
+  #publish(): void {
+    const stream = this.#stream;
+    if (stream === undefined || !this.#welcomed) return;
+    this.#stopPublishing();
+    this.#setPublish({ kind: 'connecting' });
+    const session = new PeerSession({
+      sendCandidate: (candidate) => {
+        request(this.#socket, 'camera:candidate', candidate).catch((error: unknown) =>
+          console.warn('camera:candidate failed', error),
+        );
+      },
+      onState: (state) => {
+        if (state === 'connected') {
+          this.#attempt = 0;
+          this.#setPublish({ kind: 'live' });
+        } else if (state === 'disconnected') {
+          this.#setPublish({ kind: 'connecting' });
+        } else if (state === 'failed') {
+          this.#scheduleRetry('The media connection failed.');
+        }
+      },
+    });
+    this.#session = session;
+    for (const track of stream.getTracks()) {
+      session.pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    }
+    session
+      .negotiate(async (sdp) => (await request(this.#socket, 'camera:offer', { sdp })).sdp)
+      .catch((error: unknown) => {
+        if (session.closed) return;
+        const why =
+          error instanceof RequestError && error.code === 'timeout'
+            ? 'The media server is not answering.'
+            : `The assembly cannot take your camera: ${errorMessage(error)}.`;
+        this.#scheduleRetry(why);
+      });
+  }
+
+  #scheduleRetry(why: string): void {
+    this.#stopPublishing();
+    if (!this.#socket.connected) return;
+    const delayMs = retryDelayMs(this.#attempt++);
+    this.#setPublish({ kind: 'retrying', why, delayMs });
+    this.#retry = setTimeout(() => this.#publish(), delayMs);
+  }
+}
+
+new CameraPage();

@@ -33,6 +33,13 @@ const PAGES: Record<PageSpec['page'], PageSpec> = {
   },
 };
 
+/** Refusals stand alone (no page bundle loads), so they carry their few styles inline. */
+const REFUSAL_STYLE =
+  '<style>body{margin:0;font:16px/1.45 system-ui,sans-serif;background:#f4f5f7;color:#16181d}' +
+  'main{max-width:36rem;margin:12vh auto;padding:1.5rem;background:#fff;border:1px solid #d9dce3;' +
+  'border-radius:10px}h1{font-size:1.3rem;margin:0 0 .75rem}#error{color:#c0262d;font-weight:600}' +
+  '.hint{color:#5b6270}@media (max-width:40rem){main{margin:1rem}}</style>';
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -67,9 +74,13 @@ export function pageRoutes(deps: PageDeps): Router {
       .status(status)
       .type('html')
       .send(
-        `<!doctype html><meta charset="utf-8"><title>${status} ${escapeHtml(wire.code)}</title>` +
-          `<h1>This page cannot be opened</h1><p id="error" data-code="${escapeHtml(wire.code)}">` +
-          `${escapeHtml(wire.message)}</p>`,
+        `<!doctype html><html lang="en"><meta charset="utf-8">` +
+          `<meta name="viewport" content="width=device-width, initial-scale=1">` +
+          `<link rel="icon" href="data:,">` +
+          `<title>${status} ${escapeHtml(wire.code)}</title>${REFUSAL_STYLE}` +
+          `<main><h1>This page cannot be opened</h1><p id="error" data-code="${escapeHtml(wire.code)}">` +
+          `${escapeHtml(wire.message)}</p><p class="hint">Check that you opened the whole invite ` +
+          `link, or ask the assembly's moderator for a new one.</p></main></html>`,
       );
   };
 

@@ -1,0 +1,178 @@
+/**
+ * The browser pages in real Chromium (fake camera and microphone) against the real app server:
+ * each page opened with a valid invite link connects and shows its key controls, pages see each
+ * other through presence (a camera appears in the studio), and a link for another assembly is
+ * refused with the server's reason. No media server is needed: the pages must stay usable and
+ * say what they are waiting for.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
+import { launchChromium } from '../helpers/browser.js';
+import { createAssembly, setup, type RunningApp } from './appHelpers.js';
+
+const WAIT_MS = 10_000;
+
+let running: RunningApp;
+let browser: Browser;
+let assemblyId: AssemblyId;
+let otherAssemblyId: AssemblyId;
+
+before(async () => {
+  running = await setup();
+  browser = await launchChromium();
+  assemblyId = parseAssemblyId((await createAssembly(running, 'Friday assembly')).id);
+  otherAssemblyId = parseAssemblyId((await createAssembly(running, 'Year 9 science')).id);
+});
+
+after(async () => {
+  await browser?.close();
+  await running?.teardown();
+});
+
+/** An invite link for `role` in the test assembly. */
+function link(role: 'camera' | 'presenter' | 'moderator' | 'viewer'): string {
+  return running.app.core.invites.mint('test', assemblyId, role, 600).invite.url;
+}
+
+/** Opens `url` in a fresh context; the page is closed with the test. */
+async function open(t: { after: (fn: () => Promise<void>) => void }, url: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  t.after(() => {
+    assert.deepEqual(errors, [], 'the page threw no uncaught errors');
+    return Promise.resolve();
+  });
+  const response = await page.goto(url);
+  assert.equal(response?.status(), 200, `${url} opens`);
+  return page;
+}
+
+/** Waits until the header says the signaling connection is up. */
+async function connected(page: Page): Promise<void> {
+  await page.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
+  assert.equal(await page.locator('#assembly-name').textContent(), 'Friday assembly');
+}
+
+test('the camera page connects, previews the fake camera and offers device choices', async (t) => {
+  const page = await open(t, link('camera'));
+  await connected(page);
+  // A select's accessible name is its label followed by the chosen option.
+  const camera = page.getByRole('combobox', { name: /^Camera/ });
+  const microphone = page.getByRole('combobox', { name: /^Microphone/ });
+  await camera.waitFor({ timeout: WAIT_MS });
+  // Device labels are only known after permission: the fake devices name themselves.
+  await page.waitForFunction(
+    () => (document.querySelector('#camera-select option')?.textContent ?? '') !== '',
+    undefined,
+    { timeout: WAIT_MS },
+  );
+  assert.ok((await camera.locator('option').count()) >= 1, 'a camera to choose');
+  assert.ok((await microphone.locator('option').count()) >= 1, 'a microphone to choose');
+  await page.waitForFunction(
+    () => {
+      const video = document.querySelector<HTMLVideoElement>('video');
+      return video !== null && video.readyState >= 2 && video.videoWidth > 0;
+    },
+    undefined,
+    { timeout: WAIT_MS },
+  );
+  assert.ok(await page.getByRole('button', { name: 'Mute microphone' }).isVisible());
+  assert.ok(await page.locator('#publish-state').isVisible(), 'the publishing state is shown');
+  assert.equal(await page.getByText('ON AIR').isVisible(), false, 'not on air yet');
+});
+
+test('the studio lists the sources to cut to, and a camera that joins appears there', async (t) => {
+  const studio = await open(t, link('presenter'));
+  await connected(studio);
+  assert.ok(await studio.getByRole('button', { name: 'All cameras' }).isVisible());
+  assert.ok(await studio.getByLabel('Program monitor').isVisible());
+  assert.match((await studio.locator('#program-label').textContent()) ?? '', /All cameras/);
+  assert.ok(await studio.getByText('No camera has joined yet.').isVisible());
+
+  const camera = await open(t, link('camera'));
+  await connected(camera);
+  await studio
+    .getByRole('button', { name: 'Camera 1' })
+    .waitFor({ state: 'visible', timeout: WAIT_MS });
+});
+
+test('the panel shows cameras, layout, recording, invite links, library and assemblies', async (t) => {
+  const page = await open(t, link('moderator'));
+  await connected(page);
+  for (const heading of [
+    'Program and audience',
+    'Cameras',
+    'Layout',
+    'Recording',
+    'Invite links',
+    'Video library',
+    'Assemblies',
+  ]) {
+    assert.ok(await page.getByRole('heading', { name: heading }).isVisible(), heading);
+  }
+  for (const layout of ['Grid', 'Spotlight', 'Picture in picture']) {
+    assert.ok(await page.getByRole('radio', { name: layout }).isVisible(), layout);
+  }
+  assert.equal(await page.getByRole('radio', { name: 'Grid' }).isChecked(), true);
+  assert.equal(await page.getByLabel('Most cameras shown at once').inputValue(), '9');
+  assert.ok(await page.getByRole('button', { name: 'Start recording' }).isVisible());
+  assert.ok(await page.getByLabel('Add a video').isVisible());
+  await page.locator('#assembly-list').getByText('Friday assembly').waitFor({ timeout: WAIT_MS });
+
+  // Invite links come from REST with the moderator's token: one more after "Create link".
+  const invites = page.locator('#invite-list li');
+  await invites.first().waitFor({ timeout: WAIT_MS });
+  const before = await invites.count();
+  await page.getByLabel('Link for a').selectOption('viewer');
+  await page.getByRole('button', { name: 'Create link' }).click();
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('#invite-list li').length === n + 1,
+    before,
+    { timeout: WAIT_MS },
+  );
+
+  // The layout goes over signaling and comes back as the assembly's new settings.
+  await page.getByRole('radio', { name: 'Spotlight' }).check();
+  await page.getByLabel('Most cameras shown at once').fill('4');
+  await page.getByRole('button', { name: 'Apply layout' }).click();
+  await page.getByText('Layout applied.').waitFor({ timeout: WAIT_MS });
+  const assembly = running.app.core.assemblies.get(assemblyId);
+  assert.equal(assembly.layout, 'spotlight');
+  assert.equal(assembly.maxTiles, 4);
+});
+
+test('the watch page has the player, reactions and says what it waits for', async (t) => {
+  const page = await open(t, link('viewer'));
+  await connected(page);
+  assert.ok(await page.getByLabel('The assembly').isVisible(), 'the player');
+  for (const label of ['Clap', 'Love it', 'Laugh', 'Wow', 'Question']) {
+    assert.ok(await page.getByRole('button', { name: label }).isEnabled(), label);
+  }
+  // Without a media server nothing is live: the overlay says so instead of a black box.
+  await page
+    .getByText(/Waiting for the presenter|Starting the picture/)
+    .waitFor({ timeout: WAIT_MS });
+});
+
+test('a watch link for another assembly is refused with the reason', async (t) => {
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const viewerToken = running.app.core.invites.mint('test', assemblyId, 'viewer', 600).token;
+  const response = await page.goto(
+    `${running.url}/watch/${otherAssemblyId}?token=${encodeURIComponent(viewerToken)}`,
+  );
+  assert.equal(response?.status(), 403);
+  assert.ok(await page.getByRole('heading', { name: 'This page cannot be opened' }).isVisible());
+  const error = page.locator('#error');
+  assert.match(
+    (await error.textContent()) ?? '',
+    new RegExp(`this token is for assembly '${assemblyId}'`),
+  );
+  assert.equal(await page.locator('#app').count(), 0, 'no page script runs');
+});
