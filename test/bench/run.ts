@@ -1,3 +1,9 @@
+import {
+  benchCompositeCpu,
+  benchCompositeLatency,
+  benchCompositeMemory,
+  benchDispatcherSwitch,
+} from './composite.js';
 import { benchWebrtcLoopback } from './webrtcLoopback.js';
 
 /**
@@ -6,6 +12,10 @@ import { benchWebrtcLoopback } from './webrtcLoopback.js';
  */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   webrtc: benchWebrtcLoopback,
+  composite: benchCompositeCpu,
+  latency: benchCompositeLatency,
+  switch: benchDispatcherSwitch,
+  memory: benchCompositeMemory,
 };
 
 const wanted = process.argv.slice(2);
