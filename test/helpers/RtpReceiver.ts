@@ -21,7 +21,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -242,6 +242,10 @@ export class RtpReceiver {
       '500000',
       '-reorder_queue_size',
       '0',
+      // Frame-threaded decoding would hold (threads - 1) decoded frames back; one thread
+      // hands each picture out as soon as its last packet arrives.
+      '-threads',
+      '1',
       '-i',
       sdpFile,
     ];
@@ -275,6 +279,35 @@ export class RtpReceiver {
     child.once('exit', () => {
       this.#exited = true;
     });
+    await this.#waitUntilListening(
+      [hasVideo ? this.videoPort : undefined, hasAudio ? this.audioPort : undefined].filter(
+        (port): port is number => port !== undefined,
+      ),
+    );
+  }
+
+  /**
+   * Waits (up to 10 s) until ffmpeg has bound its UDP ports, read from /proc/net/udp without
+   * touching them, so that media sent right after start() (a keyframe above all) is not lost
+   * to a port nobody listens on yet, which would leave ffmpeg probing for parameters.
+   */
+  async #waitUntilListening(ports: number[]): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!this.#exited && Date.now() < deadline) {
+      let table = '';
+      try {
+        table = await readFile('/proc/net/udp', 'utf8');
+      } catch {
+        return;
+      }
+      const bound = new Set(
+        [...table.matchAll(/^\s*\d+: [0-9A-F]+:([0-9A-F]{4}) /gm)].map((m) =>
+          parseInt(m[1] ?? '0', 16),
+        ),
+      );
+      if (ports.every((port) => bound.has(port))) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** The last lines ffmpeg wrote on stderr (for failure messages). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import type kurento from 'kurento-client';
 import type { Browser } from 'playwright-core';
 import { BrowserPeer } from '../helpers/BrowserPeer.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -10,8 +11,6 @@ import { mediaDir, type PaletteName } from '../helpers/media.js';
 import { negotiate } from '../helpers/negotiate.js';
 import { RtpReceiver } from '../helpers/RtpReceiver.js';
 import { gridCells, makeMovingBoxClip, makeMovingBoxY4m, readCell } from './hubHelpers.js';
-
-/* eslint-disable @typescript-eslint/no-explicit-any -- kurento-client objects are untyped */
 
 const WIDTH = 640;
 const HEIGHT = 360;
@@ -33,8 +32,8 @@ after(async () => {
 });
 
 async function rtpReceiver(
-  pipeline: any,
-  source: any,
+  pipeline: kurento.MediaPipeline,
+  source: kurento.MediaElement,
   options: { video: boolean; audio: boolean },
 ): Promise<RtpReceiver> {
   const receiver = await RtpReceiver.create({ ...options, width: WIDTH, height: HEIGHT });
@@ -57,13 +56,13 @@ test('a Composite shows four live sources in a grid and reflows to three without
     ),
   );
   const client = await connectKurento(engine.url);
-  const pipeline: any = await client.create('MediaPipeline');
+  const pipeline = await client.create('MediaPipeline');
   let receiver: RtpReceiver | undefined;
   let peer: BrowserPeer | undefined;
   try {
-    const composite: any = await pipeline.create('Composite');
-    const ports: any[] = [];
-    const players: any[] = [];
+    const composite = await pipeline.create('Composite');
+    const ports: kurento.HubPort[] = [];
+    const players: kurento.PlayerEndpoint[] = [];
     for (const clip of clips) {
       const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
       const port = await composite.createHubPort();
@@ -98,6 +97,10 @@ test('a Composite shows four live sources in a grid and reflows to three without
     const lastMove = new Map<PaletteName, { box: number; at: number }>();
     const stalls = new Map<PaletteName, number>();
     let reflowedAt = 0;
+    // Measured in decoded frames as well as milliseconds: on a loaded machine the clock runs on
+    // while frames are late, but the frame count only grows with the picture itself.
+    let removedAtFrame = 0;
+    let reflowFrames = 0;
     let removedAt = 0;
     let lastFrames = receiver.frames;
     const watchUntil = Date.now() + 4_000;
@@ -108,14 +111,18 @@ test('a Composite shows four live sources in a grid and reflows to three without
       lastFrames = receiver.frames;
       if (removedAt === 0 && Date.now() > watchUntil - 2_500) {
         removedAt = Date.now();
-        void ports[1].release();
+        removedAtFrame = receiver.frames;
+        void ports[1]?.release();
       }
       const cells = gridCells(removedAt && reflowedAt ? 3 : 4);
       const now = frame.at;
       const readings = cells.map((cell) => readCell(frame, WIDTH, HEIGHT, cell));
       if (removedAt && !reflowedAt) {
         const three = gridCells(3).map((cell) => readCell(frame, WIDTH, HEIGHT, cell).colour);
-        if (three.join() === 'red,blue,magenta') reflowedAt = now;
+        if (three.join() === 'red,blue,magenta') {
+          reflowedAt = now;
+          reflowFrames = receiver.frames - removedAtFrame;
+        }
       }
       for (const { colour, box } of readings) {
         if (!['red', 'blue', 'magenta'].includes(colour) || Number.isNaN(box)) continue;
@@ -129,9 +136,10 @@ test('a Composite shows four live sources in a grid and reflows to three without
     assert.ok(reflowedAt > 0, 'the grid reflowed to three tiles');
     const reflowMs = reflowedAt - removedAt;
     process.stdout.write(
-      `reflow after ${reflowMs} ms; longest stalls ${JSON.stringify([...stalls])}\n`,
+      `reflow after ${reflowMs} ms (${reflowFrames} frames); ` +
+        `longest stalls ${JSON.stringify([...stalls])}\n`,
     );
-    assert.ok(reflowMs < 500, `reflow took ${reflowMs} ms`);
+    assert.ok(reflowFrames <= 15, `reflow took ${reflowFrames} frames (${reflowMs} ms)`);
     for (const colour of ['red', 'blue', 'magenta'] as const) {
       const stall = stalls.get(colour);
       assert.ok(stall !== undefined, `${colour} tile moved`);
@@ -157,11 +165,11 @@ test('every Composite port hears the other ports and not itself', async () => {
     ),
   );
   const client = await connectKurento(engine.url);
-  const pipeline: any = await client.create('MediaPipeline');
+  const pipeline = await client.create('MediaPipeline');
   const receivers: RtpReceiver[] = [];
   try {
-    const composite: any = await pipeline.create('Composite');
-    const players: any[] = [];
+    const composite = await pipeline.create('Composite');
+    const players: kurento.PlayerEndpoint[] = [];
     for (const clip of clips) {
       const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
       const port = await composite.createHubPort();

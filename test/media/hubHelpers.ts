@@ -24,8 +24,28 @@ function movingBoxFilter(colour: PaletteName, width: number, height: number): st
   );
 }
 
-/** A WebM clip (VP8 + Opus) of movingBoxFilter with a sine tone. */
-export async function makeMovingBoxClip(
+/** Clips made in this process, by file, so tests sharing a clip encode it once per run. */
+const madeClips = new Map<string, Promise<string>>();
+
+/**
+ * A WebM clip (VP8 + Opus) of movingBoxFilter with a sine tone, encoded once per process:
+ * asking again for the same file (same name, same options) reuses the first encoding.
+ */
+export function makeMovingBoxClip(
+  file: string,
+  colour: PaletteName,
+  options: { seconds: number; toneHz: number; width?: number; height?: number },
+): Promise<string> {
+  const key = JSON.stringify([file, colour, options]);
+  let made = madeClips.get(key);
+  if (made === undefined) {
+    made = encodeMovingBoxClip(file, colour, options);
+    madeClips.set(key, made);
+  }
+  return made;
+}
+
+async function encodeMovingBoxClip(
   file: string,
   colour: PaletteName,
   options: { seconds: number; toneHz: number; width?: number; height?: number },

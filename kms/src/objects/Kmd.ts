@@ -76,6 +76,15 @@ function load(pkg: string, file: string): { module: KmdModule; text: string } {
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
+/** A serialised client-side MediaObject: `{ id, ...its own fields }`. */
+function isObjectWithId(value: unknown): value is { id: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { id?: unknown }).id === 'string'
+  );
+}
+
 function upperFirst(name: string): string {
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
@@ -237,6 +246,9 @@ export class Kmd {
       return { __module__: 'kurento', __type__: type, ...out };
     }
     if (this.#classes.has(type)) {
+      // kurento-client 7.2's generated DispatcherOneToMany.setSource skips the checkType that
+      // turns an object argument into its id, so the object's own fields arrive instead.
+      if (isObjectWithId(value)) value = value.id;
       if (typeof value !== 'string') throw should('string');
       const target = resolver.resolveArgument(value);
       if (!target) throw KurentoError.objectNotFound(value);
