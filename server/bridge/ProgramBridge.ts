@@ -171,6 +171,12 @@ export class ProgramBridge extends EventEmitter<ProgramBridgeEvents> {
       // watchdog in spawnFfmpeg; ffmpeg's sdp input has no read timeout of its own.)
       '-fflags',
       '+nobuffer+genpts',
+      // Stamp packets on arrival. ffmpeg's RTP demuxer re-bases a stream's timestamps on the
+      // first RTCP sender report (with two streams), which sent the DTS seconds backwards;
+      // the FLV muxer then clamped every later packet to the old DTS, so nginx-rtmp cut no
+      // new HLS fragment and the picture froze (a cut to a clip never reached HLS).
+      '-use_wallclock_as_timestamps',
+      '1',
       '-reorder_queue_size',
       '64',
       '-i',
