@@ -661,11 +661,13 @@ export async function benchDispatcherSwitch(): Promise<void> {
     if (injected === undefined) throw new Error('the switch bench needs four clips');
     await injected.connect(fromPlayer);
     const program = await dispatcher.createHubPort();
+    // GStreamer hands each frame on at its RTP marker bit, so the count is the switch's own.
     receiver = await RtpReceiver.create({
       video: true,
       audio: false,
       width: SWITCH_WIDTH,
       height: SWITCH_HEIGHT,
+      decoder: 'gstreamer',
     });
     const rtp = await pipeline.create('RtpEndpoint');
     await program.connect(rtp);

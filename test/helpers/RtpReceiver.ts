@@ -35,6 +35,13 @@ export interface RtpReceiverOptions {
   height?: number;
   /** Offer SDES-SRTP (RTP/SAVP) with this suite; the key is random unless given. */
   crypto?: { suite: 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32'; keyBase64?: string };
+  /**
+   * Which real decoder receives the stream. ffmpeg (the default) is what the issue names for
+   * picture checks; its RTP H.264 demuxer only closes a frame when the next one starts, which
+   * holds about two frames back. GStreamer's rtph264depay closes a frame on the RTP marker bit,
+   * so frame-exact timing checks (Dispatcher switches) use it. No SRTP with GStreamer here.
+   */
+  decoder?: 'ffmpeg' | 'gstreamer';
 }
 
 export interface DecodedFrame {
@@ -146,6 +153,7 @@ export class RtpReceiver {
   #audioOdd: Buffer | undefined;
   #stderr = '';
   #exited = false;
+  #decoder: 'ffmpeg' | 'gstreamer' = 'ffmpeg';
 
   private constructor(
     offer: string,
@@ -193,7 +201,18 @@ export class RtpReceiver {
       if (crypto) lines.push(crypto);
       lines.push('a=recvonly');
     }
-    return new RtpReceiver(`${lines.join('\r\n')}\r\n`, width, height, videoPort, audioPort);
+    if (options.decoder === 'gstreamer' && options.crypto) {
+      throw new Error('RtpReceiver: SRTP is only supported with the ffmpeg decoder');
+    }
+    const receiver = new RtpReceiver(
+      `${lines.join('\r\n')}\r\n`,
+      width,
+      height,
+      videoPort,
+      audioPort,
+    );
+    receiver.#decoder = options.decoder ?? 'ffmpeg';
+    return receiver;
   }
 
   /**
@@ -225,6 +244,76 @@ export class RtpReceiver {
     this.#dir = await mkdtemp(path.join(tmpdir(), 'montage-rtp-'));
     const sdpFile = path.join(this.#dir, 'in.sdp');
     await writeFile(sdpFile, this.ffmpegSdp);
+    if (this.#decoder === 'gstreamer') {
+      this.#spawn('gst-launch-1.0', this.#gstreamerArgs(remote, hasVideo, hasAudio));
+    } else {
+      this.#spawn('ffmpeg', this.#ffmpegArgs(sdpFile, hasVideo, hasAudio));
+    }
+    await this.#waitUntilListening(
+      [hasVideo ? this.videoPort : undefined, hasAudio ? this.audioPort : undefined].filter(
+        (port): port is number => port !== undefined,
+      ),
+    );
+  }
+
+  /** The payload type the answer gives a media kind (the first one on its m-line). */
+  static #payloadType(remote: ReturnType<typeof splitSdp>, kind: string): number {
+    const mline = remote.media.find((m) => m.kind === kind)?.lines[0] ?? '';
+    return Number(mline.split(' ')[3] ?? 'NaN');
+  }
+
+  /** gst-launch-1.0 words for the same job as ffmpeg: decoded RGB frames on fd 1, S16LE on fd 3. */
+  #gstreamerArgs(
+    remote: ReturnType<typeof splitSdp>,
+    hasVideo: boolean,
+    hasAudio: boolean,
+  ): string[] {
+    // -q keeps gst-launch's own messages off stdout, which carries the frames.
+    const words = ['-q'];
+    const udp = (port: number, caps: string): string[] => [
+      'udpsrc',
+      'address=127.0.0.1',
+      `port=${port}`,
+      `caps=${caps}`,
+    ];
+    // RTCP from the engine needs a listener, as it has with ffmpeg.
+    const rtcp = (port: number): string[] => [
+      ...udp(port, 'application/x-rtcp'),
+      '!',
+      'fakesink',
+      'sync=false',
+    ];
+    if (hasVideo && this.videoPort !== undefined) {
+      const pt = RtpReceiver.#payloadType(remote, 'video');
+      words.push(
+        ...udp(
+          this.videoPort,
+          `application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=${pt}`,
+        ),
+        ...['!', 'rtph264depay', '!', 'h264parse', '!', 'avdec_h264', 'max-threads=1'],
+        ...['!', 'videoconvert', '!', 'videoscale', '!'],
+        `video/x-raw,format=RGB,width=${this.width},height=${this.height}`,
+        ...['!', 'fdsink', 'fd=1', 'sync=false'],
+        ...rtcp(this.videoPort + 1),
+      );
+    }
+    if (hasAudio && this.audioPort !== undefined) {
+      const pt = RtpReceiver.#payloadType(remote, 'audio');
+      words.push(
+        ...udp(
+          this.audioPort,
+          `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${pt}`,
+        ),
+        ...['!', 'rtpopusdepay', '!', 'opusdec', '!', 'audioconvert', '!', 'audioresample', '!'],
+        `audio/x-raw,format=S16LE,rate=${SAMPLE_RATE},channels=1`,
+        ...['!', 'fdsink', 'fd=3', 'sync=false'],
+        ...rtcp(this.audioPort + 1),
+      );
+    }
+    return words;
+  }
+
+  #ffmpegArgs(sdpFile: string, hasVideo: boolean, hasAudio: boolean): string[] {
     const args = [
       '-hide_banner',
       '-loglevel',
@@ -267,7 +356,11 @@ export class RtpReceiver {
     if (hasAudio) {
       args.push('-map', '0:a:0', '-ac', '1', '-ar', String(SAMPLE_RATE), '-f', 's16le', 'pipe:3');
     }
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    return args;
+  }
+
+  #spawn(command: string, args: string[]): void {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     this.#child = child;
     child.stdout?.on('data', (chunk: Buffer) => this.#onVideo(chunk));
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -279,11 +372,6 @@ export class RtpReceiver {
     child.once('exit', () => {
       this.#exited = true;
     });
-    await this.#waitUntilListening(
-      [hasVideo ? this.videoPort : undefined, hasAudio ? this.audioPort : undefined].filter(
-        (port): port is number => port !== undefined,
-      ),
-    );
   }
 
   /**
@@ -350,7 +438,7 @@ export class RtpReceiver {
       if (Date.now() > deadline || this.#exited) {
         throw new Error(
           `only ${this.frames} of ${frames} frames decoded after ${timeoutMs} ms` +
-            `${this.#exited ? ' (ffmpeg exited)' : ''}; ffmpeg said:\n${this.#stderr}`,
+            `${this.#exited ? ' (decoder exited)' : ''}; the decoder said:\n${this.#stderr}`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -364,7 +452,7 @@ export class RtpReceiver {
     while (this.audioSamples < wanted) {
       if (Date.now() > deadline || this.#exited) {
         throw new Error(
-          `only ${Math.round((this.audioSamples * 1000) / SAMPLE_RATE)} ms of audio after ${timeoutMs} ms; ffmpeg said:\n${this.#stderr}`,
+          `only ${Math.round((this.audioSamples * 1000) / SAMPLE_RATE)} ms of audio after ${timeoutMs} ms; the decoder said:\n${this.#stderr}`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
