@@ -222,8 +222,10 @@ decoder_description (MtFormat from)
 /* Descriptions end in an explicit capsfilter: bare caps at the end of a
  * gst_parse description have nothing to link to and fail. */
 
-/* Realtime settings: a keyframe at most every 2 s at 30 fps so late joiners
- * and lossy receivers recover quickly.  The leaky queue drops frames when
+/* Realtime settings.  VP8 (WebRTC viewers, which ask for keyframes with PLI
+ * when they need one) gets a keyframe at least every 2 s at 30 fps; H.264
+ * feeds the RTMP/HLS program too, whose 900 ms fragments are cut on
+ * keyframes, so it gets one every second.  The leaky queue drops frames when
  * the encoder cannot keep up instead of building latency. */
 static const gchar *
 encoder_description (MtFormat to)
@@ -237,7 +239,7 @@ encoder_description (MtFormat to)
     case MT_FORMAT_H264:
       return "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 "
           "leaky=downstream ! x264enc tune=zerolatency speed-preset=ultrafast "
-          "key-int-max=60 bitrate=1500 threads=2 ! capsfilter caps=\""
+          "key-int-max=30 bitrate=1500 threads=2 ! capsfilter caps=\""
           "video/x-h264,profile=constrained-baseline,stream-format=byte-stream,"
           "alignment=au\"";
     case MT_FORMAT_OPUS:

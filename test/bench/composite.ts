@@ -263,7 +263,7 @@ function ffmpegComposite(clips: readonly string[], port: number): ChildProcess {
     String(FPS),
     '-pix_fmt',
     'yuv420p',
-    ...x264Args(60),
+    ...x264Args(30),
     '-f',
     'rtp',
     `rtp://127.0.0.1:${port}`,
