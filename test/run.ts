@@ -49,6 +49,9 @@ async function runNodeTest(files: string[], tapFile: string): Promise<number> {
   const args = [
     '--test',
     '--test-concurrency=1',
+    // A test that hangs (an event that never comes) fails after 10 minutes instead of holding
+    // CI until its own limit; real tests finish in well under that.
+    '--test-timeout=600000',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',

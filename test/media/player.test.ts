@@ -118,3 +118,88 @@ test('a PlayerEndpoint with an undecodable file raises STREAM_ERROR_DECODE inste
     client.close();
   }
 });
+
+/**
+ * Serves one file over HTTP on loopback with byte ranges, as a web server hosting school videos
+ * would, so that the player's http:// path (souphttpsrc) is exercised for real.
+ */
+async function serveFile(file: string): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const { createReadStream, statSync } = await import('node:fs');
+  const size = statSync(file).size;
+  const server = createServer((request, response) => {
+    if (request.url !== `/${path.basename(file)}`) {
+      response.writeHead(404).end();
+      return;
+    }
+    const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? '');
+    if (range) {
+      const start = Number(range[1]);
+      const end = range[2] ? Number(range[2]) : size - 1;
+      response.writeHead(206, {
+        'content-type': 'video/webm',
+        'content-length': end - start + 1,
+        'content-range': `bytes ${start}-${end}/${size}`,
+        'accept-ranges': 'bytes',
+      });
+      createReadStream(file, { start, end }).pipe(response);
+    } else {
+      response.writeHead(200, {
+        'content-type': 'video/webm',
+        'content-length': size,
+        'accept-ranges': 'bytes',
+      });
+      createReadStream(file).pipe(response);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/${path.basename(file)}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+test('an http:// clip plays from a PlayerEndpoint with its picture, and a 404 is RESOURCE_ERROR_OPEN', async () => {
+  const quadrants: Quadrants = ['magenta', 'cyan', 'yellow', 'red'];
+  const clip = await makeQuadrantClip(path.join(dir, 'http-clip.webm'), quadrants, {
+    seconds: 4,
+    container: 'webm',
+  });
+  const http = await serveFile(clip);
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: http.url });
+    const viewer = await pipeline.create('WebRtcEndpoint');
+    await player.connect(viewer);
+    const endOfStream = new Promise<void>((resolve) => {
+      player.on('EndOfStream', () => resolve());
+    });
+    const peer = await BrowserPeer.open(browser);
+    await negotiate(viewer, peer, { send: false });
+    await player.play();
+    await peer.waitForFrames(15, 15_000);
+    assert.deepEqual((await peer.sample(QUADRANT_CENTRES)).map(classify), [...quadrants]);
+    await endOfStream;
+    await peer.close();
+
+    const missing = await pipeline.create('PlayerEndpoint', { uri: `${http.url}.missing` });
+    const error = new Promise<{ type: string; description: string }>((resolve) => {
+      missing.on('Error', (event: { type: string; description: string }) => resolve(event));
+    });
+    await missing.play();
+    const event = await error;
+    assert.equal(event.type, 'RESOURCE_ERROR_OPEN');
+    assert.match(event.description, /\.missing/);
+  } finally {
+    await pipeline.release();
+    client.close();
+    await http.close();
+  }
+});
