@@ -24,9 +24,19 @@ export abstract class Hub extends MediaObject {
     return this.#pipeline;
   }
 
-  /** Creates the worker side of this hub; called once by the factory. */
+  /** Creates the worker side of this hub, or releases it; called once by the factory. */
   async createInWorker(options: JsonObject): Promise<void> {
-    await this.#pipeline.request('element.create', { id: this.id, type: this.className, options });
+    try {
+      await this.#pipeline.request('element.create', {
+        id: this.id,
+        type: this.className,
+        options,
+      });
+    } catch (error) {
+      // A hub the worker refused must not stay in the object tree.
+      this.release();
+      throw error;
+    }
   }
 
   protected request(
@@ -69,12 +79,7 @@ export abstract class Hub extends MediaObject {
 
   /** Creates the worker hub, releasing the half-made object if that fails. */
   protected static async build<T extends Hub>(hub: T, options: JsonObject): Promise<T> {
-    try {
-      await hub.createInWorker(options);
-    } catch (error) {
-      hub.release();
-      throw error;
-    }
+    await hub.createInWorker(options);
     return hub;
   }
 }

@@ -26,12 +26,7 @@ export class HubPort extends MediaElement {
     const hub = host.resolveArgument(id);
     if (!(hub instanceof Hub) || hub.released) throw KurentoError.objectNotFound(id);
     const port = new HubPort(host, hub);
-    try {
-      await port.createInWorker({ hub: hub.id });
-    } catch (error) {
-      port.release();
-      throw error;
-    }
+    await port.createInWorker({ hub: hub.id });
     return port;
   }
 }

@@ -61,9 +61,19 @@ export abstract class MediaElement extends MediaObject {
     return this.#pipeline;
   }
 
-  /** Creates the worker side of this element; called once by the factory. */
+  /** Creates the worker side of this element, or releases it; called once by the factory. */
   async createInWorker(options: JsonObject): Promise<void> {
-    await this.#pipeline.request('element.create', { id: this.id, type: this.className, options });
+    try {
+      await this.#pipeline.request('element.create', {
+        id: this.id,
+        type: this.className,
+        options,
+      });
+    } catch (error) {
+      // A element the worker refused must not stay in the object tree.
+      this.release();
+      throw error;
+    }
   }
 
   protected request(

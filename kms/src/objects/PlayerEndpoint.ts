@@ -10,16 +10,14 @@ function num(value: unknown): number {
 
 /** Kurento's PlayerEndpoint backed by uridecodebin in the worker. */
 export class PlayerEndpoint extends UriEndpoint {
-  protected readonly uri: string;
-
   private constructor(host: ObjectHost, pipeline: MediaPipeline, uri: string) {
     super(
       host,
       'PlayerEndpoint',
       `${pipeline.id}/${randomUUID()}_kurento.PlayerEndpoint`,
       pipeline,
+      uri,
     );
-    this.uri = uri;
   }
 
   static async create(
@@ -32,12 +30,7 @@ export class PlayerEndpoint extends UriEndpoint {
     const player = new PlayerEndpoint(host, pipeline, uri);
     const options: JsonObject = { uri };
     if (typeof params.networkCache === 'number') options.networkCache = params.networkCache;
-    try {
-      await player.createInWorker(options);
-    } catch (error) {
-      player.release();
-      throw error;
-    }
+    await player.createInWorker(options);
     return player;
   }
 

@@ -53,16 +53,14 @@ function recordingPath(uri: string): string {
  * RESOURCE_ERROR_NO_SPACE_LEFT.
  */
 export class RecorderEndpoint extends UriEndpoint {
-  protected readonly uri: string;
-
   private constructor(host: ObjectHost, pipeline: MediaPipeline, uri: string) {
     super(
       host,
       'RecorderEndpoint',
       `${pipeline.id}/${randomUUID()}_kurento.RecorderEndpoint`,
       pipeline,
+      uri,
     );
-    this.uri = uri;
   }
 
   static async create(
@@ -92,12 +90,7 @@ export class RecorderEndpoint extends UriEndpoint {
     }
     const recorder = new RecorderEndpoint(host, pipeline, uri);
     const options: JsonObject = { path, profile, stopOnEndOfStream };
-    try {
-      await recorder.createInWorker(options);
-    } catch (error) {
-      recorder.release();
-      throw error;
-    }
+    await recorder.createInWorker(options);
     return recorder;
   }
 

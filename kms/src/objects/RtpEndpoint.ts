@@ -76,12 +76,7 @@ export class RtpEndpoint extends BaseRtpEndpoint {
     const options: JsonObject = {};
     if (address !== undefined) options.address = address;
     if (crypto !== undefined) options.crypto = crypto;
-    try {
-      await endpoint.createInWorker(options);
-    } catch (error) {
-      endpoint.release();
-      throw error;
-    }
+    await endpoint.createInWorker(options);
     return endpoint;
   }
 

@@ -1,5 +1,7 @@
 import { KurentoError } from '../rpc/KurentoError.js';
 import { Endpoint } from './Endpoint.js';
+import type { ObjectHost } from './MediaObject.js';
+import type { MediaPipeline } from './MediaPipeline.js';
 
 export type UriEndpointState = 'STOP' | 'START' | 'PAUSE';
 
@@ -36,7 +38,16 @@ export function validateMediaUri(uri: string): void {
 /** Kurento's UriEndpoint: the fixed uri, the STOP/START/PAUSE state and its event. */
 export abstract class UriEndpoint extends Endpoint {
   #state: UriEndpointState = 'STOP';
-  protected abstract readonly uri: string;
+
+  protected constructor(
+    host: ObjectHost,
+    className: string,
+    id: string,
+    pipeline: MediaPipeline,
+    protected readonly uri: string,
+  ) {
+    super(host, className, id, pipeline);
+  }
 
   protected get state(): UriEndpointState {
     return this.#state;

@@ -75,15 +75,10 @@ export class WebRtcEndpoint extends BaseRtpEndpoint {
     ice: IceDefaults,
   ): Promise<WebRtcEndpoint> {
     const endpoint = new WebRtcEndpoint(host, pipeline, params.useDataChannels === true, ice);
-    try {
-      await endpoint.createInWorker({
-        recvonly: params.recvonly === true,
-        sendonly: params.sendonly === true,
-      });
-    } catch (error) {
-      endpoint.release();
-      throw error;
-    }
+    await endpoint.createInWorker({
+      recvonly: params.recvonly === true,
+      sendonly: params.sendonly === true,
+    });
     return endpoint;
   }
 
