@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   }
   log(`  media library                        ${appConfig.mediaDir}`);
   log(
-    `  pages                                ${app.url}/panel  /studio  /camera  /watch/<assembly>`,
+    `  pages                                ${app.url}/panel  /studio/<assembly>  /camera/<assembly>  /watch/<assembly>`,
   );
   log('                                       (each needs ?token= from an invite link)');
   log('  first moderator link (control panel): npm run token -- --create "Assembly name"');

@@ -10,18 +10,23 @@ import type { Invite, InviteStore } from '../store/InviteStore.js';
 import { ALL_ASSEMBLIES, type InviteRole } from './roles.js';
 import type { Tokens } from './Tokens.js';
 
-/** The page each role opens; the viewer's page names the assembly in its path. */
+/**
+ * The page each role opens. Every page names its assembly in the path, so a link whose token
+ * belongs to another assembly is refused instead of quietly opening that other assembly; the
+ * operator's panel covers every assembly and names none.
+ */
 export function pagePath(role: InviteRole | 'operator', assembly: AssemblyId | undefined): string {
+  const suffix = assembly === undefined ? '' : `/${assembly}`;
   switch (role) {
     case 'camera':
-      return '/camera';
+      return `/camera${suffix}`;
     case 'presenter':
-      return '/studio';
+      return `/studio${suffix}`;
     case 'moderator':
     case 'operator':
-      return '/panel';
+      return `/panel${suffix}`;
     case 'viewer':
-      return `/watch/${assembly ?? ''}`;
+      return `/watch${suffix}`;
   }
 }
 

@@ -106,15 +106,24 @@ export function pageRoutes(deps: PageDeps): Router {
     res.set('Referrer-Policy', 'no-referrer');
     next();
   });
+  // Invite links name the assembly in the path (/camera/ASSEMBLY), and the token must be for
+  // it. The bare forms take the assembly from the token; they serve links minted before paths
+  // named it, and the operator's panel, which covers every assembly.
+  const inAssembly =
+    (spec: PageSpec) =>
+    (req: Request<{ assembly: string }>, res: Response): void => {
+      try {
+        open(req, res, spec, parseAssemblyId(req.params.assembly));
+      } catch (error) {
+        refuse(res, error);
+      }
+    };
   router.get('/camera', (req, res) => open(req, res, PAGES.camera));
   router.get('/studio', (req, res) => open(req, res, PAGES.studio));
   router.get('/panel', (req, res) => open(req, res, PAGES.panel));
-  router.get('/watch/:assembly', (req, res) => {
-    try {
-      open(req, res, PAGES.watch, parseAssemblyId(String(req.params.assembly)));
-    } catch (error) {
-      refuse(res, error);
-    }
-  });
+  router.get('/camera/:assembly', inAssembly(PAGES.camera));
+  router.get('/studio/:assembly', inAssembly(PAGES.studio));
+  router.get('/panel/:assembly', inAssembly(PAGES.panel));
+  router.get('/watch/:assembly', inAssembly(PAGES.watch));
   return router;
 }

@@ -1,286 +1,71 @@
 /**
- * The issue's proof, end to end with real parts only: the media engine (started the way
- * `npm start` does, or on its own and reached through KMS_URI), the app server with its RTMP
- * origin and a local nginx-rtmp edge (started by `startDelivery`, as `npm start` does), ffmpeg
- * as the program bridge, three Chromium cameras with distinct fake pictures, and hls.js in a
- * browser reading the edge's HLS. Every check samples pixels of the HLS picture.
- *
- * The cameras are driven through socket.io-client plus a BrowserPeer (a real RTCPeerConnection
- * in Chromium), with exactly the socket events the /camera page uses; the presenter is a
- * socket.io client.
+ * The issue's proof, end to end with real parts only, driving the real pages as people would:
+ * the media engine (started the way `npm start` does, or on its own and reached through
+ * KMS_URI), the app server with its RTMP origin and a local nginx-rtmp edge (`startDelivery`, as
+ * `npm start` does), ffmpeg as the program bridge, three /camera pages in three Chromiums with
+ * distinct fake pictures (y4m files generated now), the moderator's /panel uploading the clip,
+ * the presenter's /studio cutting to it, and the viewer's /watch page playing the edge's HLS with
+ * hls.js. Every picture check samples pixels of a page's <video>.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Browser, Page } from 'playwright-core';
-import { io, type Socket } from 'socket.io-client';
-import { App } from '../../server/App.js';
-import { loadAppConfig } from '../../server/config.js';
-import { startDelivery, type Delivery } from '../../server/delivery.js';
-import { parseAssemblyId } from '../../server/domain/ids.js';
-import { EngineSupervisor, waitForPort } from '../../server/engine/EngineSupervisor.js';
-import { Logger } from '../../server/log.js';
-import type {
-  ClientToServerEvents,
-  IceCandidateWire,
-  ProgramWire,
-  Reply,
-  ServerToClientEvents,
-} from '../../server/signaling/events.js';
-import { fragments, startWatchPage, waitForText } from '../edge/helpers.js';
-import { BrowserPeer } from '../helpers/BrowserPeer.js';
+import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
-import { freePort, REPO_ROOT, startEngineProcess } from '../helpers/engineProcess.js';
-import { classify, makeQuadrantClip, makeQuadrantY4m, type PaletteName } from '../helpers/media.js';
+import { makeQuadrantClip, makeQuadrantY4m, type PaletteName } from '../helpers/media.js';
 import { createAssembly, request, wireError } from '../server/appHelpers.js';
-
-type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+import {
+  openCameraPage,
+  openPage,
+  waitForColours,
+  type CameraPage,
+  type OpenedPage,
+  type Points,
+} from './pages.js';
+import { connectSocket, mintLink, mintToken, setup, type EngineMode } from './stack.js';
 
 const CAMERA_COLOURS = ['red', 'green', 'blue'] as const;
 const CLIP_COLOUR: PaletteName = 'yellow';
 const CLIP_SECONDS = 4;
 
-/** Everything the test started; `teardown()` stops it all, in reverse order. */
-interface Stack {
-  app: App;
-  delivery: Delivery;
-  operatorToken: string;
-  teardown(): Promise<void>;
-}
-
-/**
- * Starts the engine (embedded: supervised as `npm start` does; external: its own process reached
- * through KMS_URI), the app server, the origin and the local edge, and waits until the app is
- * connected to the media server, so no step of the test sleeps for readiness.
- */
-async function setup(mode: 'embedded' | 'KMS_URI'): Promise<Stack> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'montage-e2e-'));
-  const cleanups: Array<() => Promise<void>> = [
-    () => rm(dataDir, { recursive: true, force: true }),
-  ];
-  const teardown = async (): Promise<void> => {
-    for (const cleanup of cleanups.reverse()) {
-      await cleanup().catch((error: unknown) => console.error('teardown step failed', error));
-    }
-  };
-  try {
-    const env: Record<string, string> = {
-      MONTAGE_DATA_DIR: dataDir,
-      MONTAGE_HTTP_PORT: '0',
-      MONTAGE_CAMERA_GRACE_MS: '2000',
-    };
-    if (mode === 'KMS_URI') {
-      const engine = await startEngineProcess();
-      cleanups.push(() => engine.stop());
-      env.KMS_URI = engine.url;
-    } else {
-      const port = await freePort();
-      const engine = new EngineSupervisor({
-        command: process.execPath,
-        args: [path.join(REPO_ROOT, 'dist', 'kms', 'src', 'main.js')],
-        cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          KMS_HOST: '127.0.0.1',
-          KMS_PORT: String(port),
-          KMS_ICE_ADDRESSES: '127.0.0.1',
-        },
-      });
-      engine.start();
-      cleanups.push(() => engine.stop());
-      await waitForPort('127.0.0.1', port, 15_000);
-      env.KMS_PORT = String(port);
-    }
-    const config = loadAppConfig({ env, envFile: null });
-    const app = new App(config, {
-      logger: new Logger(process.env.E2E_LOG === '1' ? 'debug' : 'warn'),
-    });
-    await app.start();
-    cleanups.push(() => app.stop());
-    await app.mediaServer?.waitConnected(15_000);
-    const delivery = await startDelivery(app, {
-      rtmpHost: '127.0.0.1',
-      rtmpPort: await freePort(),
-      edge: {
-        prefix: path.join(dataDir, 'edge'),
-        httpPort: await freePort(),
-        rtmpPort: await freePort(),
-      },
-    });
-    cleanups.push(() => delivery.stop());
-    return {
-      app,
-      delivery,
-      operatorToken: app.core.invites.mintOperator('e2e', 3600).token,
-      teardown,
-    };
-  } catch (error) {
-    await teardown();
-    throw error;
-  }
-}
-
-function connectSocket(url: string, token: string, assembly: string): Client {
-  return io(url, {
-    auth: { token, assembly },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
-}
-
-async function connected(socket: Client): Promise<void> {
-  if (socket.connected) return;
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-}
-
-async function call<T>(promise: Promise<unknown>): Promise<T> {
-  const reply = (await promise) as Reply<T>;
-  if (!reply.ok) throw new Error(`${reply.error.code}: ${reply.error.message}`);
-  return reply.data;
-}
-
-/** One camera: its own Chromium (own fake picture), its peer, its socket. */
-interface Camera {
-  colour: PaletteName;
-  browser: Browser;
-  peer: BrowserPeer;
-  socket: Client;
-  cameraId: string;
-  close(): Promise<void>;
-}
-
-/** Joins a camera the way the /camera page does: welcome, offer, answer, trickle both ways. */
-async function joinCamera(
-  url: string,
-  token: string,
-  assembly: string,
-  colour: PaletteName,
-  y4m: string,
-): Promise<Camera> {
-  const browser = await launchChromium({ fakeVideoFile: y4m });
-  const peer = await BrowserPeer.open(browser);
-  const socket = connectSocket(url, token, assembly);
-  const welcome = new Promise<string>((resolve) =>
-    socket.once('welcome', (w) => resolve(w.you.cameraId ?? '')),
-  );
-  await connected(socket);
-  const cameraId = await welcome;
-  // Candidates from the server wait until the answer is set, as the page does.
-  const early: IceCandidateWire[] = [];
-  let answered = false;
-  socket.on('camera:candidate', (candidate) => {
-    if (answered) void peer.addCandidate(candidate);
-    else early.push(candidate);
-  });
-  peer.onCandidate((candidate) => {
-    void socket.timeout(5000).emitWithAck('camera:candidate', candidate);
-  });
-  const offer = await peer.createOffer({ send: true });
-  const { sdp } = await call<{ sdp: string }>(
-    socket.timeout(15_000).emitWithAck('camera:offer', { sdp: offer }),
-  );
-  await peer.setAnswer(sdp);
-  answered = true;
-  for (const candidate of early.splice(0)) await peer.addCandidate(candidate);
-  return {
-    colour,
-    browser,
-    peer,
-    socket,
-    cameraId,
-    close: async () => {
-      socket.close();
-      await browser.close();
-    },
-  };
-}
-
-/** Samples the HLS video at the given points (fractions) and names their colours. */
-async function sampleColours(page: Page, points: Array<[number, number]>): Promise<PaletteName[]> {
-  const pixels = await page.evaluate(
-    (p) =>
-      (
-        window as unknown as { sample(p: number[][]): Array<{ r: number; g: number; b: number }> }
-      ).sample(p),
-    points,
-  );
-  return pixels.map(classify);
-}
-
-/** Waits until the HLS picture shows `expected` at `points`; returns how long it took. */
-async function waitForPicture(
-  page: Page,
-  points: Array<[number, number]>,
-  expected: PaletteName[],
-  timeoutMs: number,
-  what: string,
-): Promise<number> {
-  const started = Date.now();
-  let seen: PaletteName[] = [];
-  while (Date.now() - started < timeoutMs) {
-    seen = await sampleColours(page, points).catch(() => []);
-    if (seen.join() === expected.join()) return Date.now() - started;
-    await sleep(150);
-  }
-  throw new Error(
-    `${what}: expected ${expected.join(',')}, saw ${seen.join(',')} after ${timeoutMs} ms`,
-  );
-}
-
 /** Centres of the cells of a grid of three (2 x 2, the fourth empty) and of two (2 x 1). */
-const GRID3: Array<[number, number]> = [
+const GRID3: Points = [
   [0.25, 0.25],
   [0.75, 0.25],
   [0.25, 0.75],
   [0.75, 0.75],
 ];
-const GRID2: Array<[number, number]> = [
+const GRID2: Points = [
   [0.25, 0.5],
   [0.75, 0.5],
 ];
-const FULL: Array<[number, number]> = [
-  [0.25, 0.25],
-  [0.75, 0.25],
-  [0.25, 0.75],
-  [0.75, 0.75],
-];
+const FULL: Points = GRID3;
+const COMPOSITE_OF_THREE: PaletteName[] = ['red', 'green', 'blue', 'black'];
+const CLIP: PaletteName[] = [CLIP_COLOUR, CLIP_COLOUR, CLIP_COLOUR, CLIP_COLOUR];
 
-async function runAssembly(mode: 'embedded' | 'KMS_URI'): Promise<void> {
+async function runAssembly(mode: EngineMode): Promise<void> {
   const timings: Record<string, number> = {};
-  const mark = (name: string, since: number): void => {
-    timings[name] = Date.now() - since;
+  let t = Date.now();
+  const mark = (name: string): void => {
+    timings[name] = Date.now() - t;
+    t = Date.now();
   };
-  const t0 = Date.now();
   const stack = await setup(mode);
-  mark('setup', t0);
+  mark('setup');
   const media = await mkdtemp(path.join(tmpdir(), 'montage-e2e-media-'));
-  const cameras: Camera[] = [];
-  const sockets: Client[] = [];
-  let viewerBrowser: Browser | undefined;
-  let watch: { url: string; close(): Promise<void> } | undefined;
+  const cameras: CameraPage[] = [];
+  const pages: OpenedPage[] = [];
+  let crew: Browser | undefined;
   try {
     const { app } = stack;
     const url = app.url;
-    const running = {
-      app,
-      url,
-      dataDir: '',
-      operatorToken: stack.operatorToken,
-      teardown: () => Promise.resolve(),
-    };
+    const running = { ...stack, url, teardown: () => Promise.resolve() };
     const assembly = await createAssembly(running, 'E2E assembly');
     const other = await createAssembly(running, 'Another assembly');
-    const mint = (
-      assemblyId: string,
-      role: 'camera' | 'presenter' | 'moderator' | 'viewer',
-    ): string => app.core.invites.mint('e2e', parseAssemblyId(assemblyId), role, 3600).token;
+    const link = (role: 'camera' | 'presenter' | 'moderator' | 'viewer'): string =>
+      mintLink(app, assembly.id, role);
 
     // Test media, generated now: one flat colour per camera, and the clip to inject.
     const [y4ms, clip] = await Promise.all([
@@ -291,134 +76,174 @@ async function runAssembly(mode: 'embedded' | 'KMS_URI'): Promise<void> {
       ),
       makeQuadrantClip(
         path.join(media, 'clip.mp4'),
-        [CLIP_COLOUR, CLIP_COLOUR, CLIP_COLOUR, CLIP_COLOUR],
+        CLIP as [PaletteName, PaletteName, PaletteName, PaletteName],
         {
           seconds: CLIP_SECONDS,
           container: 'mp4',
         },
       ),
     ]);
+    mark('media');
 
-    // The presenter uploads the clip into the library through REST, as the panel does.
-    const presenterToken = mint(assembly.id, 'presenter');
-    const upload = await fetch(`${url}/api/assemblies/${assembly.id}/library`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${presenterToken}`,
-        'content-type': 'video/mp4',
-        'x-filename': 'clip.mp4',
-      },
-      body: await readFile(clip),
+    // The panel, the studio and the watch page share one Chromium (no fake file needed); each
+    // page has its own context, as if on its own device.
+    crew = await launchChromium();
+
+    // The moderator uploads the clip from the panel; its progress bar shows while it uploads.
+    const panel = await openPage(crew, link('moderator'));
+    pages.push(panel);
+    await panel.page.waitForSelector('#status[data-state="connected"]', { timeout: 15_000 });
+    await panel.page.setInputFiles('#library-file', clip);
+    await panel.page.getByRole('button', { name: 'Upload' }).click();
+    await panel.page.getByText('clip.mp4 uploaded.').waitFor({ timeout: 30_000 });
+    await panel.page.waitForSelector('#library-list li[data-video="clip.mp4"]', {
+      timeout: 10_000,
     });
-    assert.equal(upload.status, 201, await upload.clone().text());
+    mark('upload');
 
-    const presenter = connectSocket(url, presenterToken, assembly.id);
-    sockets.push(presenter);
-    const programChanges: ProgramWire[] = [];
-    const progress: Array<{ positionMs: number; durationMs: number }> = [];
-    presenter.on('program:changed', ({ source }) => programChanges.push(source));
-    presenter.on('program:progress', (p) => progress.push(p));
-    await connected(presenter);
-    const library = await call<{ videos: Array<{ name: string }> }>(
-      presenter.timeout(5000).emitWithAck('library:list', {}),
-    );
-    assert.deepEqual(
-      library.videos.map((v) => v.name),
-      ['clip.mp4'],
-    );
-
-    // Three cameras join one after another, so the grid order is red, green, blue.
-    let t = Date.now();
+    // Three camera pages join one after another, so the grid order is red, green, blue.
     for (const [i, colour] of CAMERA_COLOURS.entries()) {
-      cameras.push(
-        await joinCamera(url, mint(assembly.id, 'camera'), assembly.id, colour, y4ms[i] ?? ''),
-      );
+      cameras.push(await openCameraPage(link('camera'), y4ms[i] ?? '', 45_000));
+      assert.ok(cameras.at(-1)?.cameraId, `the ${colour} camera page shows its camera id`);
     }
-    mark('camerasJoined', t);
-
-    // The viewer asks where to watch and plays the edge's HLS with hls.js.
-    t = Date.now();
-    const viewerToken = mint(assembly.id, 'viewer');
-    const where = await request(`${url}/api/assemblies/${assembly.id}/watch`, 'GET', viewerToken);
-    assert.equal(where.status, 200);
-    const { playlistUrl } = where.body as { playlistUrl: string; live: boolean };
-    assert.ok(playlistUrl.startsWith(stack.delivery.edge?.httpUrl ?? '?'), playlistUrl);
-    await waitForText(playlistUrl, (body) => fragments(body).length >= 2, 45_000);
-    mark('firstHls', t);
-    const nowLive = await request(`${url}/api/assemblies/${assembly.id}/watch`, 'GET', viewerToken);
-    assert.equal((nowLive.body as { live: boolean }).live, true);
-    watch = await startWatchPage();
-    viewerBrowser = await launchChromium();
-    const page = await viewerBrowser.newPage();
-    await page.goto(watch.url);
-    await page.evaluate(
-      (src) => (window as unknown as { play(s: string): void }).play(src),
-      playlistUrl,
+    await panel.page.waitForFunction(
+      () => document.querySelectorAll('#camera-list li[data-camera]').length === 3,
+      undefined,
+      { timeout: 15_000 },
     );
+    mark('camerasJoined');
 
-    t = Date.now();
-    await waitForPicture(
-      page,
-      GRID3,
-      ['red', 'green', 'blue', 'black'],
-      45_000,
-      'composite of three',
-    );
-    mark('compositeOnHls', t);
-
-    // The presenter cuts to the clip; the HLS shows it, then the composite again by itself.
-    t = Date.now();
-    const cut = await call<ProgramWire>(
-      presenter.timeout(15_000).emitWithAck('program:cut', { source: 'video', file: 'clip.mp4' }),
-    );
-    assert.deepEqual(cut, { kind: 'video', name: 'clip.mp4' });
-    await waitForPicture(
-      page,
-      FULL,
-      [CLIP_COLOUR, CLIP_COLOUR, CLIP_COLOUR, CLIP_COLOUR],
-      30_000,
-      'clip',
-    ).catch((error: unknown) => {
-      throw new Error(
-        `${String(error)}; program changes ${JSON.stringify(programChanges)}; ` +
-          `progress ${JSON.stringify(progress.slice(-3))}`,
-      );
+    // The viewer opens the watch page; hls.js plays the playlist from the local nginx edge.
+    const edgeUrl = stack.delivery.edge?.httpUrl ?? '?';
+    const watch = await openPage(crew, link('viewer'));
+    pages.push(watch);
+    const playlists: string[] = [];
+    watch.page.on('request', (r) => {
+      if (r.url().endsWith('.m3u8')) playlists.push(r.url());
     });
-    mark('clipOnHls', t);
-    const backDeadline = Date.now() + 20_000;
-    while (!programChanges.some((s) => s.kind === 'composite') && Date.now() < backDeadline) {
-      await sleep(100);
-    }
-    assert.deepEqual(programChanges, [{ kind: 'video', name: 'clip.mp4' }, { kind: 'composite' }]);
-    assert.ok(progress.length >= 4, `progress reported ${progress.length} times`);
-    assert.ok(
-      progress.every(
-        (p) =>
-          p.durationMs >= (CLIP_SECONDS - 1) * 1000 && p.durationMs <= (CLIP_SECONDS + 1) * 1000,
-      ),
-      `durations ${JSON.stringify(progress.slice(0, 3))}`,
-    );
-    await waitForPicture(
-      page,
+    await waitForColours(
+      watch.page,
+      'video',
       GRID3,
-      ['red', 'green', 'blue', 'black'],
-      30_000,
-      'back to composite',
+      COMPOSITE_OF_THREE,
+      90_000,
+      'composite of three on the watch page',
     );
-    mark('backToCompositeOnHls', t);
+    assert.ok(playlists.length > 0, 'hls.js fetched a playlist');
+    assert.ok(
+      playlists.every((u) => u.startsWith(`${edgeUrl}/hls/`)),
+      `every playlist came from the edge ${edgeUrl}: ${playlists.join(' ')}`,
+    );
+    await watch.page.waitForSelector('#live-indicator:not([hidden])', { timeout: 10_000 });
+    mark('compositeOnWatchPage');
 
-    // The green camera closes: after the grace period its tile leaves and the grid reflows.
-    t = Date.now();
+    // The panel, open since before any camera joined, monitors the program too.
+    await waitForColours(
+      panel.page,
+      'video',
+      GRID3,
+      COMPOSITE_OF_THREE,
+      20_000,
+      'composite on the panel monitor',
+    );
+
+    // The presenter's studio monitors the program over WebRTC and cuts to the clip.
+    const studio = await openPage(crew, link('presenter'));
+    pages.push(studio);
+    await waitForColours(
+      studio.page,
+      'video',
+      GRID3,
+      COMPOSITE_OF_THREE,
+      30_000,
+      'composite on the studio monitor',
+    );
+    const clipButton = studio.page.locator('button[data-video="clip.mp4"]:not([disabled])');
+    await clipButton.click({ timeout: 15_000 });
+    await waitForColours(studio.page, 'video', FULL, CLIP, 15_000, 'clip on the studio monitor');
+    // The studio shows the clip's progress while it plays.
+    await studio.page.waitForSelector('.progress-row:not([hidden])', { timeout: 5_000 });
+    // The cameras' ON AIR marks go out while the clip is on the program.
+    await cameras[0]?.page.waitForSelector('.onair[hidden]', {
+      state: 'attached',
+      timeout: 10_000,
+    });
+    await waitForColours(watch.page, 'video', FULL, CLIP, 30_000, 'clip on the watch page');
+    mark('clipOnWatchPage');
+
+    // The clip ends: the program returns to the composite by itself, everywhere.
+    await studio.page
+      .getByText('Now on the program: All cameras (composite).')
+      .waitFor({ timeout: 20_000 });
+    await waitForColours(
+      studio.page,
+      'video',
+      GRID3,
+      COMPOSITE_OF_THREE,
+      15_000,
+      'studio back to composite',
+    );
+    await cameras[0]?.page.waitForSelector('.onair:not([hidden])', { timeout: 10_000 });
+    await waitForColours(
+      watch.page,
+      'video',
+      GRID3,
+      COMPOSITE_OF_THREE,
+      30_000,
+      'watch page back to composite',
+    );
+    mark('backToCompositeOnWatchPage');
+
+    // The green camera's page closes: after the grace period its tile leaves and the grid
+    // reflows, in the studio, on the panel and on the watch page.
     const green = cameras.splice(1, 1)[0];
     await green?.close();
-    await waitForPicture(page, GRID2, ['red', 'blue'], 40_000, 'reflow to two tiles');
-    mark('reflowOnHls', t);
+    await waitForColours(
+      studio.page,
+      'video',
+      GRID2,
+      ['red', 'blue'],
+      30_000,
+      'studio reflow to two tiles',
+    );
+    await panel.page.waitForFunction(
+      () => document.querySelectorAll('#camera-list li[data-camera]').length === 2,
+      undefined,
+      { timeout: 15_000 },
+    );
+    await waitForColours(
+      watch.page,
+      'video',
+      GRID2,
+      ['red', 'blue'],
+      40_000,
+      'watch page reflow to two tiles',
+    );
+    mark('reflowOnWatchPage');
 
-    // A token for another assembly is refused on the page, the socket and every route.
+    // E2E_SCREENSHOTS=DIR keeps a picture of every page at this point, to look at them.
+    const shots = process.env.E2E_SCREENSHOTS;
+    if (shots !== undefined) {
+      for (const [name, opened] of [
+        ['panel', panel],
+        ['studio', studio],
+        ['watch', watch],
+        ['camera', cameras[0]],
+      ] as const) {
+        await opened?.page.screenshot({
+          path: path.join(shots, `${mode}-${name}.png`),
+          fullPage: true,
+        });
+      }
+    }
+
+    // A token for another assembly is refused on every page, the socket and every route.
     for (const role of ['camera', 'presenter', 'moderator', 'viewer'] as const) {
-      const foreign = mint(other.id, role);
-      const pageResponse = await fetch(`${url}/watch/${assembly.id}?token=${foreign}`);
-      assert.equal(pageResponse.status, 403, `watch page with a ${role} token of another assembly`);
+      const foreign = mintToken(app, other.id, role);
+      for (const page of ['camera', 'studio', 'panel', 'watch']) {
+        const response = await fetch(`${url}/${page}/${assembly.id}?token=${foreign}`);
+        assert.equal(response.status, 403, `/${page} with a ${role} token of another assembly`);
+      }
       const refused = connectSocket(url, foreign, assembly.id);
       const error = await new Promise<Error & { data?: { code: string } }>((resolve) =>
         refused.once('connect_error', resolve),
@@ -432,9 +257,10 @@ async function runAssembly(mode: 'embedded' | 'KMS_URI'): Promise<void> {
         ['GET', `/api/assemblies/${assembly.id}/library/clip.mp4`],
       ] as const) {
         const response = await request(`${url}${route}`, method, foreign);
-        assert.ok(
-          response.status === 403,
-          `${method} ${route} with a ${role} token of another assembly: ${response.status}`,
+        assert.equal(
+          response.status,
+          403,
+          `${method} ${route} with a ${role} token of another assembly`,
         );
         assert.match(wireError(response.body).code, /wrong_assembly|forbidden_role/);
       }
@@ -449,18 +275,20 @@ async function runAssembly(mode: 'embedded' | 'KMS_URI'): Promise<void> {
       });
       assert.equal(uploadForeign.status, 403);
     }
+    for (const opened of [...pages, ...cameras]) {
+      assert.deepEqual(opened.errors, [], `no uncaught errors on ${opened.page.url()}`);
+    }
     process.stdout.write(`${mode} timings (ms): ${JSON.stringify(timings)}\n`);
   } finally {
-    for (const socket of sockets) socket.close();
     for (const camera of cameras) await camera.close().catch(() => undefined);
-    await viewerBrowser?.close();
-    await watch?.close();
+    for (const opened of pages) await opened.close().catch(() => undefined);
+    await crew?.close();
     await stack.teardown();
     await rm(media, { recursive: true, force: true });
   }
 }
 
-test('an assembly with the engine started by the app: cameras → composite → HLS, clip cut with automatic return, reflow, foreign tokens refused', async () => {
+test('an assembly with the engine started by the app: camera pages → composite → HLS watch page, clip cut from the studio with automatic return, reflow, foreign tokens refused', async () => {
   await runAssembly('embedded');
 });
 

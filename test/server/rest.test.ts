@@ -38,7 +38,7 @@ test('a moderator creates, lists, reads, changes and deletes assemblies', async 
   assert.equal(assembly.dvrMinutes, 90);
   assert.match(assembly.id, /^[A-Za-z0-9_-]{6,64}$/);
   assert.equal(assembly.streamKey, undefined, 'the stream key is a secret');
-  assert.match(moderatorInvite.url, new RegExp(`^${running.url}/panel\\?token=`));
+  assert.match(moderatorInvite.url, new RegExp(`^${running.url}/panel/${assembly.id}\\?token=`));
   const moderator = tokenOf(moderatorInvite.url);
 
   // A moderator sees only their own assembly; the operator sees all of them.
@@ -197,9 +197,9 @@ test('invite links carry working tokens for their role and open their page', asy
   t.after(() => running.teardown());
   const a = await createAssembly(running);
   const expectedPages = {
-    camera: '/camera',
-    presenter: '/studio',
-    moderator: '/panel',
+    camera: `/camera/${a.id}`,
+    presenter: `/studio/${a.id}`,
+    moderator: `/panel/${a.id}`,
     viewer: `/watch/${a.id}`,
   };
   for (const [role, path] of Object.entries(expectedPages)) {

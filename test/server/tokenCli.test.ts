@@ -36,7 +36,7 @@ test('npm run token --create prints a moderator link that works on the running s
   const created = await tokenCli(running, ['--create', 'Monday assembly']);
   assert.equal(created.code, 0, created.stderr);
   const link = created.stdout.trim();
-  assert.match(link, new RegExp(`^${running.url}/panel\\?token=[\\w.-]+$`));
+  assert.match(link, new RegExp(`^${running.url}/panel/[\\w-]+\\?token=[\\w.-]+$`));
   assert.match(created.stderr, /created assembly [\w-]+ \("Monday assembly"\)/);
 
   const panel = await fetch(link);
@@ -47,7 +47,10 @@ test('npm run token --create prints a moderator link that works on the running s
 
   const presenter = await tokenCli(running, ['--assembly', assembly.id, '--role', 'presenter']);
   assert.equal(presenter.code, 0, presenter.stderr);
-  assert.match(presenter.stdout.trim(), new RegExp(`^${running.url}/studio\\?token=`));
+  assert.match(
+    presenter.stdout.trim(),
+    new RegExp(`^${running.url}/studio/${assembly.id}\\?token=`),
+  );
   assert.equal((await fetch(presenter.stdout.trim())).status, 200);
 });
 
