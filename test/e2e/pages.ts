@@ -7,10 +7,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
-import { classify, type PaletteName, type Rgb } from '../helpers/media.js';
+import { classify, type PaletteName } from '../helpers/media.js';
+import { sampleVideo, type Points } from '../helpers/pixels.js';
 
-/** Points inside a video, as fractions of its width and height. */
-export type Points = Array<[number, number]>;
+export type { Points } from '../helpers/pixels.js';
 
 export interface OpenedPage {
   page: Page;
@@ -76,44 +76,6 @@ export async function openCameraPage(
 }
 
 /**
- * Reads the pixels of the video matched by `selector` at `points` (each averaged over a 9x9
- * block, so a codec's ringing at one pixel does not decide the colour). The page's own <video>
- * is drawn into a canvas: hls.js feeds it through MediaSource and WebRTC through a MediaStream,
- * and neither taints the canvas.
- */
-export async function sampleVideo(page: Page, selector: string, points: Points): Promise<Rgb[]> {
-  return page.evaluate(
-    ({ selector, points }) => {
-      const video = document.querySelector<HTMLVideoElement>(selector);
-      if (video === null) throw new Error(`no ${selector} on the page`);
-      if (video.readyState < 2 || video.videoWidth === 0) throw new Error('no frame yet');
-      const canvas = document.createElement('canvas');
-      canvas.width = video.videoWidth;
-      canvas.height = video.videoHeight;
-      const context = canvas.getContext('2d', { willReadFrequently: true });
-      if (context === null) throw new Error('no 2d context');
-      context.drawImage(video, 0, 0);
-      return points.map(([fx, fy]) => {
-        const x = Math.min(canvas.width - 5, Math.max(4, Math.round(fx * canvas.width)));
-        const y = Math.min(canvas.height - 5, Math.max(4, Math.round(fy * canvas.height)));
-        const data = context.getImageData(x - 4, y - 4, 9, 9).data;
-        let r = 0;
-        let g = 0;
-        let b = 0;
-        for (let i = 0; i < data.length; i += 4) {
-          r += data[i] ?? 0;
-          g += data[i + 1] ?? 0;
-          b += data[i + 2] ?? 0;
-        }
-        const n = data.length / 4;
-        return { r: Math.round(r / n), g: Math.round(g / n), b: Math.round(b / n) };
-      });
-    },
-    { selector, points },
-  );
-}
-
-/**
  * Waits until the video shows the `expected` colours at `points`; returns how long that took.
  * The error names what was seen last, so a failure tells which tile is wrong.
  */
@@ -146,4 +108,28 @@ export async function videoTime(page: Page, selector: string): Promise<number> {
     (s) => document.querySelector<HTMLVideoElement>(s)?.currentTime ?? -1,
     selector,
   );
+}
+
+/**
+ * The colour at the centre of every camera thumbnail on the panel, by camera id (cameras whose
+ * first thumbnail has not arrived yet are left out).
+ */
+export async function thumbnailColours(page: Page): Promise<Map<string, PaletteName>> {
+  const pixels = await page.evaluate(() =>
+    Array.from(document.querySelectorAll<HTMLImageElement>('img[data-thumbnail]'))
+      .filter((image) => image.complete && image.naturalWidth > 1)
+      .map((image) => {
+        const canvas = document.createElement('canvas');
+        canvas.width = image.naturalWidth;
+        canvas.height = image.naturalHeight;
+        const context = canvas.getContext('2d');
+        context?.drawImage(image, 0, 0);
+        const data = context?.getImageData(canvas.width / 2, canvas.height / 2, 1, 1).data;
+        return {
+          cameraId: image.dataset.thumbnail ?? '',
+          rgb: { r: data?.[0] ?? 0, g: data?.[1] ?? 0, b: data?.[2] ?? 0 },
+        };
+      }),
+  );
+  return new Map(pixels.map(({ cameraId, rgb }) => [cameraId, classify(rgb)]));
 }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import type { Rgb } from './media.js';
+import { sampleVideo, type Points } from './pixels.js';
 
 /** A candidate as RTCPeerConnection reports it and WebRtcEndpoint.addIceCandidate takes it. */
 export interface CandidateInit {
@@ -135,6 +136,7 @@ export class BrowserPeer {
       video.autoplay = true;
       video.playsInline = true;
       document.body.appendChild(video);
+      // A scratch canvas for tests that read the picture their own way (sampleVideo makes its own).
       const canvas = document.createElement('canvas');
       const state: PagePeer = {
         pc,
@@ -329,39 +331,9 @@ export class BrowserPeer {
    * Samples the current video frame at points given as fractions of its width and height,
    * averaging a small square around each to be robust against coding noise at edges.
    */
-  async sample(points: ReadonlyArray<readonly [number, number]>): Promise<Rgb[]> {
-    return this.page.evaluate((fractions) => {
-      const state = window.montagePeer;
-      if (state === undefined) throw new Error('no peer connection');
-      const { video, canvas } = state;
-      canvas.width = video.videoWidth;
-      canvas.height = video.videoHeight;
-      const context = canvas.getContext('2d', { willReadFrequently: true });
-      if (context === null) throw new Error('no 2d context');
-      context.drawImage(video, 0, 0);
-      return fractions.map(([fx, fy]) => {
-        const size = 8;
-        const x = Math.max(
-          0,
-          Math.min(canvas.width - size, Math.round(fx * canvas.width) - size / 2),
-        );
-        const y = Math.max(
-          0,
-          Math.min(canvas.height - size, Math.round(fy * canvas.height) - size / 2),
-        );
-        const data = context.getImageData(x, y, size, size).data;
-        let r = 0;
-        let g = 0;
-        let b = 0;
-        for (let i = 0; i < data.length; i += 4) {
-          r += data[i] ?? 0;
-          g += data[i + 1] ?? 0;
-          b += data[i + 2] ?? 0;
-        }
-        const n = data.length / 4;
-        return { r: Math.round(r / n), g: Math.round(g / n), b: Math.round(b / n) };
-      });
-    }, points);
+  async sample(points: Points): Promise<Rgb[]> {
+    // The peer's <video> is the only one on its page.
+    return sampleVideo(this.page, 'video', points);
   }
 
   async close(): Promise<void> {
