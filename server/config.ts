@@ -49,6 +49,13 @@ export interface AppConfig {
   edgeSecret: string | undefined;
   /** Whether `npm start` runs the local nginx edge (off when edges run elsewhere). */
   localEdge: boolean;
+  /**
+   * The local edge's base URL as viewers reach it (a reverse proxy in front of it); undefined
+   * means its own http://127.0.0.1:PORT, which only browsers on this machine can open.
+   */
+  localEdgePublicUrl: string | undefined;
+  /** Edges run elsewhere (MONTAGE_EDGES); the origin pushes to each and viewers are sent there. */
+  edges: ConfiguredEdge[];
   /** Largest video the media library accepts, in bytes. */
   libraryMaxBytes: number;
   /** Where program recordings (RecorderEndpoint) are written. Absolute. */
@@ -63,6 +70,21 @@ export interface AppConfig {
   kmsUri: string | undefined;
   /** The media server the app server drives: `kmsUri` or the embedded engine's address. */
   mediaServerUri: string;
+}
+
+/** One edge of MONTAGE_EDGES: an nginx-rtmp edge this app server does not run itself. */
+export interface ConfiguredEdge {
+  /** Names the edge in logs and in the registry; [A-Za-z0-9._-], `local` is the local edge's. */
+  id: string;
+  /** http(s) base URL viewers' browsers fetch `/hls/STREAM/index.m3u8` from; no trailing slash. */
+  publicUrl: string;
+  /** rtmp://HOST:PORT/APP the origin pushes every live stream to (port always written out). */
+  ingestUrl: string;
+  /**
+   * http(s) base URL the app server probes (`/stat`, `/nginx_status`); the public URL unless
+   * given, because a reverse proxy in front of an edge should not expose those.
+   */
+  statusUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +112,8 @@ export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
     edgeRtmpPort: 1936,
     edgeSecret: undefined,
     localEdge: true,
+    localEdgePublicUrl: undefined,
+    edges: [],
     libraryMaxBytes: 2 * 1024 ** 3,
     recordingsDir: join(dataDir, 'recordings'),
     cameraGraceMs: 3000,
@@ -142,6 +166,164 @@ function httpUrl(key: string, value: string): URL {
 
 function path(value: string, context: ParseContext): string {
   return isAbsolute(value) ? value : resolve(context.baseDir, value);
+}
+
+/**
+ * An http(s) base URL that paths are appended to (`${base}/hls/...`): nothing after the path,
+ * no credentials (they would end up in every viewer's playlist URL); returned without a
+ * trailing slash. Undefined when `value` is not one, so each caller words its own error.
+ */
+function parseBaseUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  const plain = url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !plain) return undefined;
+  return url.href.replace(/\/+$/, '');
+}
+
+const BASE_URL = 'an http:// or https:// base URL without ?query, #fragment or user:password@';
+
+/** The id of the edge `npm start` runs itself (server/delivery.ts); not for MONTAGE_EDGES. */
+export const LOCAL_EDGE_ID = 'local';
+
+const EDGE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const EDGES_SYNTAX = 'ID=PUBLIC_URL|INGEST_URL[|STATUS_URL], entries separated by commas';
+const INGEST_URL = 'rtmp://HOST:PORT/APP (e.g. rtmp://10.0.0.5:1936/live)';
+const RTMP_DEFAULT_PORT = 1935;
+
+function invalidEdge(entry: string, expected: string): never {
+  throw new ConfigError(`MONTAGE_EDGES entry '${entry}' is invalid: expected ${expected}`);
+}
+
+/**
+ * Parses MONTAGE_EDGES: `ID=PUBLIC_URL|INGEST_URL[|STATUS_URL]` entries separated by commas, e.g.
+ * `edge1=https://edge1.example.org|rtmp://10.0.0.5:1936/live|http://10.0.0.5:8090`. Not JSON:
+ * the value lives in .env files and in docker-compose interpolation, where quotes get in the way.
+ * Every error quotes the entry and says which part is wrong.
+ */
+function parseEdges(value: string): ConfiguredEdge[] {
+  const edges: ConfiguredEdge[] = [];
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  for (const entry of entries) {
+    const equals = entry.indexOf('=');
+    if (equals < 0) invalidEdge(entry, EDGES_SYNTAX);
+    const id = entry.slice(0, equals).trim();
+    if (!EDGE_ID.test(id)) {
+      invalidEdge(entry, `an id of 1 to 64 characters of A-Z a-z 0-9 . _ - before '='`);
+    }
+    if (id === LOCAL_EDGE_ID) {
+      invalidEdge(
+        entry,
+        `an id other than '${LOCAL_EDGE_ID}', the local edge's (MONTAGE_LOCAL_EDGE)`,
+      );
+    }
+    const parts = entry
+      .slice(equals + 1)
+      .split('|')
+      .map((part) => part.trim());
+    const [publicText, ingestText, statusText, ...extra] = parts;
+    if (publicText === undefined || ingestText === undefined || extra.length > 0) {
+      invalidEdge(entry, `two or three URLs separated by '|' after '${id}=' (${EDGES_SYNTAX})`);
+    }
+    const publicUrl = parseBaseUrl(publicText);
+    if (publicUrl === undefined) {
+      invalidEdge(entry, `the public URL (first part) to be ${BASE_URL}, not '${publicText}'`);
+    }
+    const ingestUrl = parseIngestUrl(ingestText);
+    if (ingestUrl === undefined) {
+      invalidEdge(entry, `the ingest URL (second part) to be ${INGEST_URL}, not '${ingestText}'`);
+    }
+    let statusUrl = publicUrl;
+    if (statusText !== undefined) {
+      const parsed = parseBaseUrl(statusText);
+      if (parsed === undefined) {
+        invalidEdge(entry, `the status URL (third part) to be ${BASE_URL}, not '${statusText}'`);
+      }
+      statusUrl = parsed;
+    }
+    const edge: ConfiguredEdge = { id, publicUrl, ingestUrl, statusUrl };
+    // Two entries for one edge would make the origin push each stream to it twice (nginx-rtmp
+    // refuses the second publish, which then retries forever) and the registry balance a URL
+    // with itself; most likely a copy-paste slip.
+    for (const [field, what] of [
+      ['id', 'id'],
+      ['publicUrl', 'public URL'],
+      ['ingestUrl', 'ingest URL'],
+    ] as const) {
+      const twin = edges.find((other) => other[field] === edge[field]);
+      if (twin !== undefined) {
+        throw new ConfigError(
+          `MONTAGE_EDGES is invalid: edges '${twin.id}' and '${id}' have the same ${what} ` +
+            `${edge[field]}; list each edge once`,
+        );
+      }
+    }
+    edges.push(edge);
+  }
+  return edges;
+}
+
+/**
+ * `rtmp://HOST[:PORT]/APP`, returned with the port written out so that duplicates compare
+ * equal; undefined when `value` is not one. The origin appends `/STREAM`, and nginx-rtmp takes
+ * the first path segment as the application, so exactly one segment is allowed.
+ */
+function parseIngestUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  const plain = url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  if (url.protocol !== 'rtmp:' || url.hostname === '' || !plain) return undefined;
+  if (!/^\/[A-Za-z0-9_-]+\/?$/.test(url.pathname)) return undefined;
+  const port = url.port === '' ? RTMP_DEFAULT_PORT : Number(url.port);
+  // rtmp: is not a scheme URL parsing knows, so it keeps the host's case: lower it, as for http.
+  return `rtmp://${url.hostname.toLowerCase()}:${port}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * Edge settings that contradict each other. Only what would otherwise fail silently at run time
+ * is refused: a public URL for a local edge that does not run, an edge whose ingest is the
+ * origin itself, and the local edge listed a second time.
+ */
+function checkEdges(config: AppConfig): void {
+  if (!config.localEdge && config.localEdgePublicUrl !== undefined) {
+    throw new ConfigError(
+      'MONTAGE_LOCAL_EDGE_PUBLIC_URL is set but MONTAGE_LOCAL_EDGE=false: there is no local ' +
+        'edge for it to name; list edges run elsewhere in MONTAGE_EDGES',
+    );
+  }
+  for (const edge of config.edges) {
+    const url = new URL(edge.ingestUrl);
+    if (!isLoopback(url.hostname)) continue;
+    const port = Number(url.port);
+    if (port === config.rtmpPort) {
+      throw new ConfigError(
+        `MONTAGE_EDGES edge '${edge.id}' is invalid: its ingest URL ${edge.ingestUrl} is the ` +
+          `origin itself (MONTAGE_RTMP_PORT=${config.rtmpPort}); expected an edge's RTMP port`,
+      );
+    }
+    if (config.localEdge && port === config.edgeRtmpPort) {
+      throw new ConfigError(
+        `MONTAGE_EDGES edge '${edge.id}' is invalid: its ingest URL ${edge.ingestUrl} is the ` +
+          `local edge (MONTAGE_EDGE_RTMP_PORT=${config.edgeRtmpPort}), which ` +
+          'MONTAGE_LOCAL_EDGE=true registers already',
+      );
+    }
+  }
 }
 
 const MONTAGE_SETTINGS: Setting[] = [
@@ -209,6 +391,14 @@ const MONTAGE_SETTINGS: Setting[] = [
       c.localEdge = v === 'true';
     },
   },
+  {
+    key: 'MONTAGE_LOCAL_EDGE_PUBLIC_URL',
+    apply: (c, v) => {
+      c.localEdgePublicUrl = parseBaseUrl(v);
+      if (c.localEdgePublicUrl === undefined) fail('MONTAGE_LOCAL_EDGE_PUBLIC_URL', v, BASE_URL);
+    },
+  },
+  { key: 'MONTAGE_EDGES', apply: (c, v) => (c.edges = parseEdges(v)) },
   {
     key: 'MONTAGE_LIBRARY_MAX_MB',
     apply: (c, v) =>
@@ -290,6 +480,7 @@ export function loadAppConfig(options: LoadOptions = {}): AppConfig {
     const value = get(setting.key);
     if (value !== undefined) setting.apply(config, value, context);
   }
+  checkEdges(config);
 
   // The media server: an external Kurento (KMS_URI) or the embedded engine's own address.
   const kmsUri = get('KMS_URI');

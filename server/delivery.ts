@@ -1,11 +1,14 @@
 /**
- * Program delivery on this machine: the RTMP origin inside the app server and the local nginx
- * edge, registered with each other and with the app. `npm start` (server/main.ts) and the
- * end-to-end tests start them the same way, through this function, so the tests prove what
- * `npm start` runs.
+ * Program delivery: the RTMP origin inside the app server, the local nginx edge, and the edges
+ * run elsewhere (MONTAGE_EDGES), each registered with the origin (which pushes every live
+ * stream to it) and with the app's edge registry (which hands viewers its playlist URL).
+ * `npm start` (server/main.ts) and the tests start them the same way, through this function
+ * and `deliveryOptions`, so the tests prove what `npm start` runs.
  */
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { App } from './App.js';
+import { LOCAL_EDGE_ID, type AppConfig, type ConfiguredEdge } from './config.js';
 import { NginxEdge } from './edges/NginxEdge.js';
 import { RtmpOrigin, type EdgeId } from './origin/RtmpOrigin.js';
 
@@ -20,8 +23,29 @@ export interface DeliveryOptions {
         httpPort: number;
         rtmpPort: number;
         hlsFragment?: string;
+        /** Base URL viewers are handed (a reverse proxy in front); default its own http URL. */
+        publicUrl?: string;
       }
     | undefined;
+  /** Edges run elsewhere (MONTAGE_EDGES); already validated by loadAppConfig. */
+  edges?: readonly ConfiguredEdge[];
+}
+
+/** What `npm start` delivers with: the configured origin, local edge and remote edges. */
+export function deliveryOptions(config: AppConfig): DeliveryOptions {
+  return {
+    rtmpHost: config.rtmpHost,
+    rtmpPort: config.rtmpPort,
+    edge: config.localEdge
+      ? {
+          prefix: join(config.dataDir, 'edge'),
+          httpPort: config.edgeHttpPort,
+          rtmpPort: config.edgeRtmpPort,
+          publicUrl: config.localEdgePublicUrl,
+        }
+      : undefined,
+    edges: config.edges,
+  };
 }
 
 export interface Delivery {
@@ -30,8 +54,6 @@ export interface Delivery {
   /** Stops the edge and the origin. Safe to call twice. */
   stop(): Promise<void>;
 }
-
-const LOCAL_EDGE_ID = 'local' as EdgeId;
 
 export async function startDelivery(app: App, options: DeliveryOptions): Promise<Delivery> {
   const origin = new RtmpOrigin({
@@ -67,8 +89,34 @@ export async function startDelivery(app: App, options: DeliveryOptions): Promise
       await origin.stop();
       throw error;
     }
-    origin.addEdge(LOCAL_EDGE_ID, edge.ingestUrl);
-    app.edges.add({ id: LOCAL_EDGE_ID, httpUrl: edge.httpUrl });
+    origin.addEdge(LOCAL_EDGE_ID as EdgeId, edge.ingestUrl);
+    // Viewers get the public URL; the registry probes the edge itself, whose /stat is
+    // loopback-only and which a reverse proxy should not expose.
+    app.edges.add({
+      id: LOCAL_EDGE_ID,
+      httpUrl: options.edge.publicUrl ?? edge.httpUrl,
+      statusUrl: edge.httpUrl,
+    });
+  }
+  // The origin only remembers an edge here; it pushes each stream to every edge when that
+  // stream's publish starts (and to a new edge at once for streams already live), retrying a
+  // push while the stream lasts, so an edge that is down now receives the program once it is up.
+  const remote = options.edges ?? [];
+  for (const configured of remote) {
+    origin.addEdge(configured.id as EdgeId, configured.ingestUrl);
+    app.edges.add({
+      id: configured.id,
+      httpUrl: configured.publicUrl,
+      statusUrl: configured.statusUrl,
+    });
+    app.logger.info('edge registered', {
+      edge: configured.id,
+      publicUrl: configured.publicUrl,
+      ingestUrl: configured.ingestUrl,
+    });
+  }
+  if (edge === undefined && remote.length === 0) {
+    app.logger.warn('no HLS edge: viewers cannot watch (set MONTAGE_LOCAL_EDGE or MONTAGE_EDGES)');
   }
   app.setOrigin(origin);
   let stopped: Promise<void> | undefined;
@@ -79,6 +127,7 @@ export async function startDelivery(app: App, options: DeliveryOptions): Promise
       stopped ??= (async () => {
         app.setOrigin(undefined);
         app.edges.remove(LOCAL_EDGE_ID);
+        for (const configured of remote) app.edges.remove(configured.id);
         await origin.stop();
         await edge?.stop();
       })();

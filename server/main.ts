@@ -3,8 +3,9 @@
  *
  * That is the embedded media engine (`dist/kms/src/main.js`), supervised so that a crash
  * restarts it, then the app server (REST, pages, socket.io signaling; `server/App.ts`), then the
- * RTMP origin inside it and the local nginx-rtmp edge (`server/delivery.ts`). Each live
- * assembly's program bridge (ffmpeg) is started by its media (`server/media/AssemblyMedia.ts`).
+ * RTMP origin inside it, the local nginx-rtmp edge and the edges listed in MONTAGE_EDGES
+ * (`server/delivery.ts`). Each live assembly's program bridge (ffmpeg) is started by its media
+ * (`server/media/AssemblyMedia.ts`).
  * With `KMS_URI` set, an external Kurento Media Server is used and no engine is started.
  */
 import { dirname, join } from 'node:path';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { App } from './App.js';
 import { loadAppConfig } from './config.js';
-import { startDelivery, type Delivery } from './delivery.js';
+import { deliveryOptions, startDelivery, type Delivery } from './delivery.js';
 import { EngineSupervisor, waitForPort } from './engine/EngineSupervisor.js';
 
 /** The repository root, found from this file's place in dist/server/. */
@@ -107,18 +108,8 @@ async function main(): Promise<void> {
     await waitForPort(config.engineHost, config.enginePort, ENGINE_START_TIMEOUT_MS);
   }
   await app.start();
-  // The origin and the local edge start after the app server so that they register with it.
-  const delivery = await startDelivery(app, {
-    rtmpHost: appConfig.rtmpHost,
-    rtmpPort: appConfig.rtmpPort,
-    edge: appConfig.localEdge
-      ? {
-          prefix: join(appConfig.dataDir, 'edge'),
-          httpPort: appConfig.edgeHttpPort,
-          rtmpPort: appConfig.edgeRtmpPort,
-        }
-      : undefined,
-  });
+  // The origin and the edges start after the app server so that they register with it.
+  const delivery = await startDelivery(app, deliveryOptions(appConfig));
 
   const engineUrl = `ws://${config.engineHost}:${config.enginePort}/${config.enginePath}`;
   started.delivery = delivery;
@@ -138,6 +129,16 @@ async function main(): Promise<void> {
       `  HLS edge (local nginx-rtmp)          ${delivery.edge.httpUrl}/hls/<assembly>/index.m3u8`,
     );
     log(`  edge status                          ${delivery.edge.httpUrl}/stat`);
+    if (appConfig.localEdgePublicUrl !== undefined) {
+      log(
+        `  HLS for viewers (local edge)         ${appConfig.localEdgePublicUrl}/hls/<assembly>/index.m3u8`,
+      );
+    }
+  }
+  for (const edge of appConfig.edges) {
+    log(
+      `  HLS edge ${edge.id.padEnd(27)} ${edge.publicUrl}/hls/<assembly>/index.m3u8  (origin pushes to ${edge.ingestUrl})`,
+    );
   }
   log(`  media library                        ${appConfig.mediaDir}`);
   log(

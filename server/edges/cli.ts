@@ -7,8 +7,8 @@
  *     [--rtmp-host 0.0.0.0] [--rtmp-port 1935] [--stat-allow 10.0.0.5] \
  *     [--playlist-length 8h] [--fragment 900ms] [--user www-data] [--start]
  *
- * It prints the two values to register the edge with the app server: its HTTP base URL and
- * its RTMP ingest URL.
+ * It prints the two values to register the edge with the app server, its HTTP base URL and its
+ * RTMP ingest URL, and the same as an entry for the app server's MONTAGE_EDGES.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -65,11 +65,15 @@ async function main(): Promise<void> {
     execFileSync('chown', ['-R', `${user}:${group ?? user}`, path.join(options.prefix, 'hls')]);
   }
   const host = values['public-host'] ?? 'THIS_HOST';
+  const httpUrl = `http://${host}:${options.httpPort}`;
+  const ingestUrl = `rtmp://${host}:${options.rtmpPort}/live`;
   process.stdout.write(
     [
       `rendered ${file}`,
       `start:    nginx -p ${options.prefix} -c ${file} -e logs/error.log`,
-      `register: http ${`http://${host}:${options.httpPort}`}  ingest ${`rtmp://${host}:${options.rtmpPort}/live`}`,
+      `register: http ${httpUrl}  ingest ${ingestUrl}`,
+      // The app server's syntax (server/config.ts); the id is only a name, so the host serves.
+      `app server: MONTAGE_EDGES=${host}=${httpUrl}|${ingestUrl}`,
       '',
     ].join('\n'),
   );

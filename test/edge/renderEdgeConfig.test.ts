@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { loadAppConfig } from '../../server/config.js';
 import { renderEdgeConfig } from '../../server/edges/renderEdgeConfig.js';
 import { REPO_ROOT } from '../helpers/engineProcess.js';
 
@@ -34,6 +35,17 @@ test('the edge CLI renders a config that nginx -t accepts, with the secret kept 
       stdout,
       /register: http http:\/\/THIS_HOST:18091 {2}ingest rtmp:\/\/THIS_HOST:19391\/live/,
     );
+    // The line to paste into the app server's settings, which loadAppConfig accepts.
+    const entry = /^app server: MONTAGE_EDGES=(.+)$/m.exec(stdout)?.[1];
+    assert.equal(entry, 'THIS_HOST=http://THIS_HOST:18091|rtmp://THIS_HOST:19391/live');
+    assert.deepEqual(loadAppConfig({ env: { MONTAGE_EDGES: entry }, envFile: null }).edges, [
+      {
+        id: 'THIS_HOST',
+        publicUrl: 'http://this_host:18091',
+        ingestUrl: 'rtmp://this_host:19391/live',
+        statusUrl: 'http://this_host:18091',
+      },
+    ]);
     const file = path.join(out, 'nginx.conf');
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     const config = await readFile(file, 'utf8');

@@ -104,3 +104,173 @@ test('other settings are validated with clear messages', () => {
   assert.equal(config.publicBaseUrl, 'https://assembly.school.example');
   assert.deepEqual(config.videoUrlAllowList, ['https://videos.example/a/', 'http://b.example/']);
 });
+
+test('MONTAGE_EDGES lists edges run elsewhere as ID=PUBLIC_URL|INGEST_URL[|STATUS_URL]', () => {
+  assert.deepEqual(loadAppConfig({ ...base, env: {} }).edges, []);
+  const config = loadAppConfig({
+    ...base,
+    env: {
+      MONTAGE_EDGES:
+        ' edge1=https://edge1.example.org/|rtmp://10.0.0.5:1936/live|http://10.0.0.5:8090 ,' +
+        'edge-2.eu=http://edge2.example.org:8090/montage|rtmp://edge2.example.org/live,',
+    },
+  });
+  assert.deepEqual(config.edges, [
+    {
+      id: 'edge1',
+      publicUrl: 'https://edge1.example.org',
+      ingestUrl: 'rtmp://10.0.0.5:1936/live',
+      statusUrl: 'http://10.0.0.5:8090',
+    },
+    {
+      id: 'edge-2.eu',
+      // A path prefix is kept (a proxy that serves the edge under a folder); the playlist is
+      // PUBLIC_URL/hls/STREAM/index.m3u8.
+      publicUrl: 'http://edge2.example.org:8090/montage',
+      // RTMP's default port is written out so that duplicates compare equal.
+      ingestUrl: 'rtmp://edge2.example.org:1935/live',
+      // Without a third part the registry probes the public URL.
+      statusUrl: 'http://edge2.example.org:8090/montage',
+    },
+  ]);
+  // The local edge stays on by default: remote edges come in addition to it.
+  assert.equal(config.localEdge, true);
+});
+
+test('each bad MONTAGE_EDGES entry is refused with the entry and the part that is wrong', () => {
+  const good = 'https://edge1.example.org';
+  const ingest = 'rtmp://10.0.0.5:1936/live';
+  const cases: Array<[string, RegExp]> = [
+    [
+      `https://edge1.example.org|${ingest}`,
+      /^MONTAGE_EDGES entry 'https:\/\/edge1\.example\.org\|rtmp:\/\/10\.0\.0\.5:1936\/live' is invalid: expected ID=PUBLIC_URL\|INGEST_URL\[\|STATUS_URL\], entries separated by commas$/,
+    ],
+    [
+      `=${good}|${ingest}`,
+      /^MONTAGE_EDGES entry '=https:.*' is invalid: expected an id of 1 to 64 characters of A-Z a-z 0-9 \. _ - before '='$/,
+    ],
+    [
+      `edge1 ${good}`,
+      /entry 'edge1 https:\/\/edge1\.example\.org' is invalid: expected ID=PUBLIC_URL\|INGEST_URL\[\|STATUS_URL\]/,
+    ],
+    [
+      `bad id=${good}|${ingest}`,
+      /entry 'bad id=.*' is invalid: expected an id of 1 to 64 characters/,
+    ],
+    [
+      `local=${good}|${ingest}`,
+      /expected an id other than 'local', the local edge's \(MONTAGE_LOCAL_EDGE\)/,
+    ],
+    [`edge1=${good}`, /expected two or three URLs separated by '\|' after 'edge1='/],
+    [`edge1=${good}|${ingest}|${good}|${good}`, /expected two or three URLs separated by '\|'/],
+    [
+      `edge1=ftp://edge1.example.org|${ingest}`,
+      /expected the public URL \(first part\) to be an http:\/\/ or https:\/\/ base URL without \?query, #fragment or user:password@, not 'ftp:\/\/edge1\.example\.org'$/,
+    ],
+    [
+      `edge1=edge1.example.org|${ingest}`,
+      /the public URL \(first part\) to be an http:\/\/ or https:\/\/ base URL/,
+    ],
+    [`edge1=https://edge1.example.org/?x=1|${ingest}`, /the public URL \(first part\)/],
+    [`edge1=https://user:pw@edge1.example.org|${ingest}`, /the public URL \(first part\)/],
+    [
+      `edge1=${good}|http://10.0.0.5:1936/live`,
+      /expected the ingest URL \(second part\) to be rtmp:\/\/HOST:PORT\/APP \(e\.g\. rtmp:\/\/10\.0\.0\.5:1936\/live\), not 'http:\/\/10\.0\.0\.5:1936\/live'$/,
+    ],
+    [`edge1=${good}|rtmp://10.0.0.5:1936`, /the ingest URL \(second part\)/],
+    [`edge1=${good}|rtmp://10.0.0.5:1936/live/extra`, /the ingest URL \(second part\)/],
+    [`edge1=${good}|rtmp://10.0.0.5:1936/live?secret=x`, /the ingest URL \(second part\)/],
+    [`edge1=${good}|rtmp://10.0.0.5:99999/live`, /the ingest URL \(second part\)/],
+    [
+      `edge1=${good}|${ingest}|ws://10.0.0.5:8090`,
+      /expected the status URL \(third part\) to be an http:\/\/ or https:\/\/ base URL/,
+    ],
+  ];
+  for (const [value, message] of cases) {
+    assert.throws(
+      () => loadAppConfig({ ...base, env: { MONTAGE_EDGES: value } }),
+      (error: unknown) => error instanceof ConfigError && message.test(error.message),
+      `MONTAGE_EDGES=${value} should fail with ${message}`,
+    );
+  }
+});
+
+test('MONTAGE_EDGES refuses an edge listed twice, the origin itself and the local edge again', () => {
+  const edges = (value: string): unknown =>
+    loadAppConfig({ ...base, env: { MONTAGE_EDGES: value } });
+  assert.throws(
+    () =>
+      edges('a=https://a.example|rtmp://10.0.0.5/live,a=https://b.example|rtmp://10.0.0.6/live'),
+    /^ConfigError: MONTAGE_EDGES is invalid: edges 'a' and 'a' have the same id a; list each edge once$/,
+  );
+  assert.throws(
+    () =>
+      edges(
+        'a=https://a.example|rtmp://10.0.0.5/live,b=https://b.example|rtmp://10.0.0.5:1935/live/',
+      ),
+    /MONTAGE_EDGES is invalid: edges 'a' and 'b' have the same ingest URL rtmp:\/\/10\.0\.0\.5:1935\/live; list each edge once/,
+  );
+  assert.throws(
+    () =>
+      edges('a=https://x.example/|rtmp://10.0.0.5/live,b=https://x.example|rtmp://10.0.0.6/live'),
+    /edges 'a' and 'b' have the same public URL https:\/\/x\.example;/,
+  );
+  // A push to the origin's own port would be refused (no stream key) and retried forever.
+  assert.throws(
+    () => edges('a=https://a.example|rtmp://127.0.0.1:1935/live'),
+    /MONTAGE_EDGES edge 'a' is invalid: its ingest URL rtmp:\/\/127\.0\.0\.1:1935\/live is the origin itself \(MONTAGE_RTMP_PORT=1935\)/,
+  );
+  // The local edge's RTMP port, while the local edge runs, is the local edge a second time...
+  assert.throws(
+    () => edges('a=https://a.example|rtmp://localhost:1936/live'),
+    /MONTAGE_EDGES edge 'a' is invalid: its ingest URL rtmp:\/\/localhost:1936\/live is the local edge \(MONTAGE_EDGE_RTMP_PORT=1936\), which MONTAGE_LOCAL_EDGE=true registers already/,
+  );
+  // ...but an edge of its own on this machine when the app runs none (docker-compose's).
+  const alone = loadAppConfig({
+    ...base,
+    env: {
+      MONTAGE_LOCAL_EDGE: 'false',
+      MONTAGE_EDGES: 'edge=https://hls.example|rtmp://127.0.0.1:1936/live|http://127.0.0.1:8090',
+    },
+  });
+  assert.equal(alone.localEdge, false);
+  assert.equal(alone.edges[0]?.ingestUrl, 'rtmp://127.0.0.1:1936/live');
+  assert.equal(alone.edges[0]?.statusUrl, 'http://127.0.0.1:8090');
+});
+
+test('MONTAGE_LOCAL_EDGE_PUBLIC_URL is the local edge URL handed to viewers', () => {
+  assert.equal(loadAppConfig({ ...base, env: {} }).localEdgePublicUrl, undefined);
+  const config = loadAppConfig({
+    ...base,
+    env: { MONTAGE_LOCAL_EDGE_PUBLIC_URL: 'https://assembly.school.example/' },
+  });
+  assert.equal(config.localEdgePublicUrl, 'https://assembly.school.example');
+  assert.throws(
+    () => loadAppConfig({ ...base, env: { MONTAGE_LOCAL_EDGE_PUBLIC_URL: 'assembly.example' } }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.message ===
+        'MONTAGE_LOCAL_EDGE_PUBLIC_URL=assembly.example is invalid: expected an http:// or ' +
+          'https:// base URL without ?query, #fragment or user:password@',
+  );
+  assert.throws(
+    () =>
+      loadAppConfig({
+        ...base,
+        env: { MONTAGE_LOCAL_EDGE_PUBLIC_URL: 'https://a.example/hls?x=1' },
+      }),
+    /MONTAGE_LOCAL_EDGE_PUBLIC_URL=https:\/\/a\.example\/hls\?x=1 is invalid/,
+  );
+  // Set with no local edge to name, it would be ignored without a word: refused instead.
+  assert.throws(
+    () =>
+      loadAppConfig({
+        ...base,
+        env: {
+          MONTAGE_LOCAL_EDGE: 'false',
+          MONTAGE_LOCAL_EDGE_PUBLIC_URL: 'https://assembly.school.example',
+        },
+      }),
+    /MONTAGE_LOCAL_EDGE_PUBLIC_URL is set but MONTAGE_LOCAL_EDGE=false/,
+  );
+});

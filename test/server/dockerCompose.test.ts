@@ -27,6 +27,8 @@ const IMAGE_ROOT = '/app';
 /** The settings the compose file requires, with sample values. */
 const REQUIRED = {
   MONTAGE_PUBLIC_URL: 'https://assembly.school.example',
+  // Another name than the app's, so that the test sees which one viewers are handed.
+  MONTAGE_EDGE_PUBLIC_URL: 'https://hls.school.example',
   MONTAGE_JWT_SECRET: 'compose-test-jwt-secret-0123456789abcdef',
   MONTAGE_EDGE_SECRET: 'compose-test-edge-secret-0123',
 } as const;
@@ -231,9 +233,63 @@ test('the compose file runs Kurento 7.x and the app server drives it over loopba
   assert.equal(appConfig.publicBaseUrl, REQUIRED.MONTAGE_PUBLIC_URL);
   assert.equal(appConfig.jwtSecret, REQUIRED.MONTAGE_JWT_SECRET);
   assert.equal(appConfig.edgeSecret, REQUIRED.MONTAGE_EDGE_SECRET);
-  assert.equal(appConfig.localEdge, true);
   assert.deepEqual(app.command, ['app']);
 });
+
+test('the edge service is the edge: the app runs none, pushes to its RTMP port and hands out its public URL', async () => {
+  const config = await sampleConfig();
+  const edge = service(config, 'edge');
+  assert.equal(edge.profiles, undefined, 'the edge starts with the rest');
+  assert.equal(edge.network_mode, 'host');
+  const appConfig = appConfigOf(config);
+  assert.equal(appConfig.localEdge, false);
+  assert.deepEqual(appConfig.edges, [
+    {
+      id: 'edge',
+      publicUrl: REQUIRED.MONTAGE_EDGE_PUBLIC_URL,
+      ingestUrl: 'rtmp://127.0.0.1:1936/live',
+      statusUrl: 'http://127.0.0.1:8090',
+    },
+  ]);
+  assertEdgeMatchesApp(config);
+  // Both share the host's network, so the edge's RTMP port must not be the origin's.
+  assert.notEqual(environment(edge).EDGE_RTMP_PORT, String(appConfig.rtmpPort));
+
+  // The app follows the edge's ports when they change, and the public URL may carry a path.
+  const moved = await validConfig({
+    EDGE_HTTP_PORT: '18090',
+    EDGE_RTMP_PORT: '11936',
+    MONTAGE_EDGE_PUBLIC_URL: 'https://assembly.school.example/live-hls/',
+  });
+  assertEdgeMatchesApp(moved);
+  assert.deepEqual(appConfigOf(moved).edges, [
+    {
+      id: 'edge',
+      publicUrl: 'https://assembly.school.example/live-hls',
+      ingestUrl: 'rtmp://127.0.0.1:11936/live',
+      statusUrl: 'http://127.0.0.1:18090',
+    },
+  ]);
+});
+
+/**
+ * The app's only edge is the edge service: the origin pushes where the edge listens for RTMP,
+ * from an address it allows, and probes where it serves HTTP.
+ */
+function assertEdgeMatchesApp(config: ComposeConfig): void {
+  const edge = environment(service(config, 'edge'));
+  const [listed] = appConfigOf(config).edges;
+  assert.ok(listed, 'the app lists the edge in MONTAGE_EDGES');
+  const ingest = new URL(listed.ingestUrl);
+  assert.equal(ingest.hostname, edge.EDGE_RTMP_HOST);
+  assert.equal(ingest.port, edge.EDGE_RTMP_PORT);
+  assert.equal(ingest.pathname, '/live', 'the application of nginx/edge.conf.template');
+  assert.equal(edge.EDGE_ORIGIN_ALLOW, '127.0.0.1', 'the origin pushes over loopback');
+  const status = new URL(listed.statusUrl);
+  assert.equal(status.hostname, '127.0.0.1');
+  assert.ok(['127.0.0.1', '0.0.0.0'].includes(edge.EDGE_HTTP_HOST ?? ''), 'loopback reaches it');
+  assert.equal(status.port, edge.EDGE_HTTP_PORT);
+}
 
 test('every listener is on 127.0.0.1 unless configured, and Docker publishes no port', async () => {
   const config = await sampleConfig();
@@ -255,11 +311,15 @@ test('every listener is on 127.0.0.1 unless configured, and Docker publishes no 
   const configured = await validConfig({
     MONTAGE_HTTP_HOST: '0.0.0.0',
     EDGE_HTTP_HOST: '0.0.0.0',
+    // The edge's ingest stays on loopback whatever the env file says: the origin is local.
+    EDGE_RTMP_HOST: '0.0.0.0',
     EDGE_ORIGIN_ALLOW: '10.0.0.5',
   });
   assert.equal(appConfigOf(configured).httpHost, '0.0.0.0');
   assert.equal(environment(service(configured, 'edge')).EDGE_HTTP_HOST, '0.0.0.0');
-  assert.equal(environment(service(configured, 'edge')).EDGE_ORIGIN_ALLOW, '10.0.0.5');
+  assert.equal(environment(service(configured, 'edge')).EDGE_RTMP_HOST, '127.0.0.1');
+  assert.equal(environment(service(configured, 'edge')).EDGE_ORIGIN_ALLOW, '127.0.0.1');
+  assertEdgeMatchesApp(configured);
 });
 
 test('Kurento writes recordings and reads the media library where the app server expects them, as its user', async () => {
@@ -278,14 +338,15 @@ test('Kurento writes recordings and reads the media library where the app server
   assert.equal(media.readOnly, false, 'uploads go into the media library');
   assert.equal(mountAt(kurento, appConfig.mediaDir).source, media.source);
 
-  // SQLite, and the local edge's folder with its HLS files, persist in volumes of their own.
+  // SQLite, and the edge's folder with its HLS files, persist in volumes of their own; the HLS
+  // volume belongs to the edge alone (the app runs no nginx).
   assert.equal(path.dirname(appConfig.databasePath), appConfig.dataDir);
-  const persistent = [
-    mountAt(app, appConfig.dataDir),
-    recordings,
-    media,
-    mountAt(app, path.join(appConfig.dataDir, 'edge')),
-  ];
+  const hls = mountAt(service(config, 'edge'), '/var/lib/montage-edge');
+  assert.equal(hls.readOnly, false);
+  for (const mount of [...mounts(app), ...mounts(kurento)]) {
+    assert.notEqual(mount.source, hls.source, `${mount.target} is the edge's HLS volume`);
+  }
+  const persistent = [mountAt(app, appConfig.dataDir), recordings, media, hls];
   for (const mount of persistent) {
     assert.ok(
       config.volumes && mount.source in config.volumes,
@@ -300,7 +361,7 @@ test('Kurento writes recordings and reads the media library where the app server
   assert.equal(environment(kurento).KMS_UID, useradd[1]);
 });
 
-test('a missing secret or public URL stops docker-compose with a message that names it', async () => {
+test('a missing secret or public URL (of the app or of the edge) stops docker-compose with a message that names it', async () => {
   for (const key of Object.keys(REQUIRED) as (keyof typeof REQUIRED)[]) {
     const vars: Record<string, string> = { ...REQUIRED };
     delete vars[key];
@@ -314,7 +375,6 @@ test('a missing secret or public URL stops docker-compose with a message that na
 test('the edge service renders nginx/edge.conf.template into a config that nginx -t accepts', async (t) => {
   const config = await sampleConfig();
   const edge = service(config, 'edge');
-  assert.deepEqual(edge.profiles, ['edge'], 'the edge starts only on request (an edge VM)');
   assert.deepEqual(edge.command, ['edge']);
   assert.equal(edge.image, service(config, 'app').image);
   const prefix = mountAt(edge, '/var/lib/montage-edge');
@@ -335,8 +395,12 @@ test('the edge service renders nginx/edge.conf.template into a config that nginx
   const file = path.join(dir, 'nginx.conf');
   assert.equal((await stat(file)).mode & 0o777, 0o600, 'the config holds the edge secret');
   const rendered = await readFile(file, 'utf8');
-  assert.match(rendered, /listen 127\.0\.0\.1:8090;/);
-  assert.match(rendered, /listen 127\.0\.0\.1:1935;/);
+  // The ports the app's MONTAGE_EDGES pushes to and probes.
+  const [listed] = appConfigOf(config).edges;
+  assert.ok(listed);
+  assert.ok(rendered.includes(`listen ${new URL(listed.statusUrl).host};`));
+  assert.ok(rendered.includes(`listen ${new URL(listed.ingestUrl).host};`));
+  assert.match(rendered, /listen 127\.0\.0\.1:1936;/);
   assert.match(rendered, /allow publish 127\.0\.0\.1;/);
   assert.match(rendered, /hls_fragment 900ms;/);
   assert.match(rendered, /hls_playlist_length 8h;/);
