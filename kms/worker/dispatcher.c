@@ -65,10 +65,14 @@ on_selector_caps (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       out->fps_n = 30;
       out->fps_d = 1;
     }
+    /* No framerate in the filter: upstream caps queries travel through the
+     * selector to it, and a WebRTC camera's decoder offers framerate 0/1,
+     * which videoscale cannot turn into a fixed rate; the negotiation would
+     * fail and take the camera's whole branch down.  The caps events are
+     * rewritten to the first rate below instead. */
     fixed = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING,
         "I420", "width", G_TYPE_INT, out->width, "height", G_TYPE_INT,
-        out->height, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1,
-        "framerate", GST_TYPE_FRACTION, out->fps_n, out->fps_d, NULL);
+        out->height, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
     g_object_set (out->caps, "caps", fixed, NULL);
     gst_caps_unref (fixed);
     GST_INFO ("video output fixed at %dx%d", out->width, out->height);
