@@ -6,7 +6,7 @@
  * over signaling, rate-limited here too so a held-down button cannot flood the hall.
  */
 import './lib/style.css';
-import Hls, { ErrorTypes, Events } from 'hls.js';
+import Hls, { ErrorTypes, Events } from 'hls.js/light';
 import { REACTIONS, type Reaction } from '../../server/signaling/events.js';
 import { api } from './lib/api.js';
 import {
@@ -213,6 +213,12 @@ class WatchPage {
         // seekable and start at the live edge.
         liveDurationInfinity: true,
         backBufferLength: 90,
+        // Two 900 ms fragments behind the live edge instead of hls.js's three: about a second
+        // closer to live (npm run bench -- g2g), still a fragment of margin for a late one.
+        liveSyncDurationCount: 2,
+        // A viewer who fell behind (a stall, a background tab) catches up by playing slightly
+        // faster instead of jumping, so the picture never skips.
+        maxLiveSyncPlaybackRate: 1.1,
       });
       this.#hls = hls;
       hls.on(Events.MANIFEST_PARSED, () => {
