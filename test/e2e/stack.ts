@@ -10,7 +10,7 @@ import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { App } from '../../server/App.js';
 import { loadAppConfig } from '../../server/config.js';
-import { startDelivery, type Delivery } from '../../server/delivery.js';
+import { deliveryOptions, startDelivery, type Delivery } from '../../server/delivery.js';
 import { parseAssemblyId } from '../../server/domain/ids.js';
 import { EngineSupervisor, waitForPort } from '../../server/engine/EngineSupervisor.js';
 import { Logger } from '../../server/log.js';
@@ -55,9 +55,13 @@ export async function setup(
     }
   };
   try {
+    // Free ports for the origin and the local edge, so tests can run beside a running system.
     const env: Record<string, string> = {
       MONTAGE_DATA_DIR: dataDir,
       MONTAGE_HTTP_PORT: '0',
+      MONTAGE_RTMP_PORT: String(await freePort()),
+      MONTAGE_EDGE_HTTP_PORT: String(await freePort()),
+      MONTAGE_EDGE_RTMP_PORT: String(await freePort()),
       MONTAGE_CAMERA_GRACE_MS: '2000',
       ...extraEnv,
     };
@@ -90,15 +94,8 @@ export async function setup(
     await app.start();
     cleanups.push(() => app.stop());
     await app.mediaServer?.waitConnected(15_000);
-    const delivery = await startDelivery(app, {
-      rtmpHost: '127.0.0.1',
-      rtmpPort: await freePort(),
-      edge: {
-        prefix: path.join(dataDir, 'edge'),
-        httpPort: await freePort(),
-        rtmpPort: await freePort(),
-      },
-    });
+    // The origin and the edges are configured and started exactly as server/main.ts does.
+    const delivery = await startDelivery(app, deliveryOptions(config));
     cleanups.push(() => delivery.stop());
     return {
       app,
