@@ -4,6 +4,7 @@ import {
   benchCompositeMemory,
   benchDispatcherSwitch,
 } from './composite.js';
+import { benchGlassToGlass } from './glassToGlass.js';
 import { benchWebrtcLoopback } from './webrtcLoopback.js';
 
 /**
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   latency: benchCompositeLatency,
   switch: benchDispatcherSwitch,
   memory: benchCompositeMemory,
+  g2g: benchGlassToGlass,
 };
 
 const wanted = process.argv.slice(2);

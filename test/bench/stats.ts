@@ -23,11 +23,14 @@ export interface ComparisonRow {
 export function printComparison(title: string, rows: readonly ComparisonRow[]): void {
   console.log(`\n${title}`);
   const header = ['metric', 'montage', 'anchor', 'ratio', 'goal'];
+  // A figure a benchmark could not measure (NaN: no samples) shows as n/a, not as "NaN ms".
+  const value = (x: number, unit: string): string =>
+    Number.isFinite(x) ? `${x.toFixed(1)} ${unit}` : 'n/a';
   const lines = rows.map((row) => [
     row.metric,
-    `${row.ours.toFixed(1)} ${row.unit}`,
-    `${row.anchor.toFixed(1)} ${row.unit}`,
-    row.anchor > 0 ? `${(row.ours / row.anchor).toFixed(2)}x` : 'n/a',
+    value(row.ours, row.unit),
+    value(row.anchor, row.unit),
+    row.anchor > 0 && Number.isFinite(row.ours) ? `${(row.ours / row.anchor).toFixed(2)}x` : 'n/a',
     row.goal ?? '',
   ]);
   const widths = header.map((h, i) =>
