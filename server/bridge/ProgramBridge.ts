@@ -233,6 +233,10 @@ export class ProgramBridge extends EventEmitter<ProgramBridgeEvents> {
           lastProgressAt = Date.now();
         }
       }
+      // ffmpeg prints a last progress line as it exits: after stop() (or for a child already
+      // replaced) that must not flip the state back to running, or the exit would be taken
+      // for a crash and ffmpeg restarted without end.
+      if (this.child !== child || this.stateValue === 'stopped') return;
       if (!reportedRunning && lastFrames > 0) {
         reportedRunning = true;
         this.setState('running');
