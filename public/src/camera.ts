@@ -3,11 +3,45 @@
  * camera and microphone, sees its own preview and publishes both to the assembly over WebRTC
  * (`camera:offer`, trickled `camera:candidate`s). An ON AIR mark shows while its picture is on
  * the program. After a dropped connection it publishes again once the server welcomes it back.
+ *
+ * The page keeps a random camera key for its tab (sessionStorage, so a reload keeps it and
+ * another tab gets its own) and sends it when it connects: reloaded or reconnected within the
+ * server's grace period, it gets its camera back, with its place in the grid.
  */
 import './lib/style.css';
-import { connect, request, RequestError, type SignalingSocket } from './lib/connect.js';
+import {
+  connect,
+  pageAssembly,
+  request,
+  RequestError,
+  type SignalingSocket,
+} from './lib/connect.js';
 import { appRoot, errorMessage, h, Notice, replaceChildren, VideoOverlay } from './lib/dom.js';
 import { PeerSession, retryDelayMs } from './lib/webrtc.js';
+import { sendThumbnails } from './lib/thumbnails.js';
+
+/** A new random key: 18 bytes (144 bits) in base64url, 24 characters. */
+function randomCameraKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_');
+}
+
+/** This tab's camera key for `assembly`; undefined when the browser keeps no session storage. */
+function cameraKey(assembly: string): string | undefined {
+  const item = `montage.cameraKey.${assembly}`;
+  try {
+    const stored = sessionStorage.getItem(item);
+    if (stored !== null && /^[A-Za-z0-9_-]{22,64}$/.test(stored)) return stored;
+    const key = randomCameraKey();
+    sessionStorage.setItem(item, key);
+    return key;
+  } catch {
+    // Storage is disabled (a privacy setting): the page still works, a reload joins anew.
+    return undefined;
+  }
+}
 
 type PublishState =
   | { kind: 'idle' }
@@ -36,12 +70,17 @@ class CameraPage {
   #stream: MediaStream | undefined;
   #session: PeerSession | undefined;
   #welcomed = false;
+  /** Set when a newer connection of this camera took over (see 'request:error'). */
+  #replaced = false;
   #attempt = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     this.#video.muted = true;
-    this.#socket = connect({ rejoinAfterServerDisconnect: false });
+    this.#socket = connect({
+      rejoinAfterServerDisconnect: false,
+      cameraKey: cameraKey(pageAssembly()),
+    });
     this.#render();
     this.#setPublish({ kind: 'idle' });
 
@@ -59,8 +98,11 @@ class CameraPage {
       if (reason === 'io server disconnect') {
         this.#setPublish({
           kind: 'stopped',
-          why: 'The server ended the connection: a moderator may have removed this camera, or the server restarted.',
+          why: this.#replaced
+            ? 'This camera was opened again in another tab or window, which sends it now.'
+            : 'The server ended the connection: a moderator may have removed this camera, or the server restarted.',
         });
+        this.#replaced = false;
         this.#rejoin.hidden = false;
       } else {
         this.#setPublish({ kind: 'connecting' });
@@ -82,12 +124,19 @@ class CameraPage {
     this.#socket.on('assembly:deleted', () =>
       this.#setPublish({ kind: 'stopped', why: 'The assembly was deleted.' }),
     );
+    // The same camera connected again elsewhere (a copy of this tab): this page stops.
+    this.#socket.on('request:error', (failure) => {
+      if (failure.code !== 'camera_reconnected') return;
+      this.#replaced = true;
+    });
 
     this.#cameraSelect.addEventListener('change', () => void this.#switchDevice('video'));
     this.#micSelect.addEventListener('change', () => void this.#switchDevice('audio'));
     this.#micButton.addEventListener('click', () => this.#toggleMic());
     navigator.mediaDevices?.addEventListener('devicechange', () => void this.#listDevices());
     void this.#startPreview();
+    // The crew's panel shows a live thumbnail of every camera.
+    sendThumbnails(this.#socket, this.#video);
   }
 
   #render(): void {

@@ -27,6 +27,7 @@ import { appRoot, copyText, errorMessage, h, Notice, replaceChildren } from './l
 import { ProgramMonitor } from './lib/monitor.js';
 import { CameraRoster, describeProgram } from './lib/program.js';
 import { listenForReactions, ReactionTotals } from './lib/reactions.js';
+import { ThumbnailStore } from './lib/thumbnails.js';
 
 const LAYOUT_CHOICES: { value: LayoutWire; label: string }[] = [
   { value: 'grid', label: 'Grid' },
@@ -48,6 +49,10 @@ interface InviteView {
   url: string;
   expiresAt: string;
 }
+
+/** Shown until a camera's first thumbnail arrives (the image box stays black meanwhile). */
+const TRANSPARENT_PIXEL =
+  'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
 
 function card(id: string, title: string, ...children: (Node | null)[]): HTMLElement {
   return h(
@@ -85,6 +90,7 @@ class PanelPage {
   readonly #assemblyId: string;
   readonly #socket: SignalingSocket;
   readonly #monitor: ProgramMonitor;
+  readonly #thumbnails: ThumbnailStore;
   readonly #roster = new CameraRoster();
   readonly #muted = new Map<string, boolean>();
   readonly #totals = new ReactionTotals();
@@ -101,6 +107,9 @@ class PanelPage {
     inputmode: 'numeric',
   });
   readonly #layoutApply = h('button', { type: 'button', class: 'primary' }, 'Apply layout');
+  readonly #cameraChoice = h('fieldset', { class: 'stack', id: 'layout-cameras' });
+  /** The cameras the layout shows, in order, as chosen here; null shows every camera. */
+  #chosen: string[] | null = null;
   readonly #layoutNotice = new Notice();
   readonly #recordButton = h(
     'button',
@@ -138,11 +147,21 @@ class PanelPage {
     this.#assemblyId = assemblyId;
     this.#socket = connect({ assembly: assemblyId });
     this.#monitor = new ProgramMonitor(this.#socket);
+    this.#thumbnails = new ThumbnailStore(this.#socket);
+    // A new picture replaces the image's source only; the list is not rebuilt every 2 s.
+    this.#thumbnails.onChange = (cameraId, url) => {
+      const image = this.#cameraList.querySelector<HTMLImageElement>(
+        `img[data-thumbnail="${CSS.escape(cameraId)}"]`,
+      );
+      if (image !== null) image.src = url;
+    };
     this.#render(assemblies);
 
     this.#socket.on('welcome', (welcome) => {
       this.#roster.reset(welcome.participants);
       this.#program = welcome.program;
+      // A server from before the choice of cameras sends none: every camera is shown.
+      this.#chosen = welcome.layoutCameras ?? null;
       this.#setAssembly(welcome.assembly);
       // A server from before viewer counting sends no figure.
       if (typeof welcome.viewers === 'number') {
@@ -216,6 +235,7 @@ class PanelPage {
           'layout',
           'Layout',
           this.#layoutFieldset,
+          this.#cameraChoice,
           h(
             'div',
             { class: 'row', style: 'align-items:flex-end' },
@@ -280,6 +300,7 @@ class PanelPage {
   #renderCameras(): void {
     this.#programText.textContent = `On the program: ${describeProgram(this.#program, this.#roster)}.`;
     const connected = this.#socket.connected;
+    this.#thumbnails.keepOnly(this.#roster.list.map(({ cameraId }) => cameraId));
     const rows = this.#roster.list.map(({ cameraId, label }) => {
       const onProgram = this.#program.kind === 'camera' && this.#program.cameraId === cameraId;
       const muted = this.#muted.get(cameraId) === true;
@@ -313,6 +334,14 @@ class PanelPage {
       return h(
         'li',
         { 'data-camera': cameraId, 'aria-current': onProgram ? 'true' : undefined },
+        h('img', {
+          class: 'thumb',
+          'data-thumbnail': cameraId,
+          alt: `Live picture of ${label}`,
+          width: 160,
+          height: 90,
+          src: this.#thumbnails.get(cameraId) ?? TRANSPARENT_PIXEL,
+        }),
         h(
           'span',
           { class: 'grow' },
@@ -333,6 +362,49 @@ class PanelPage {
         ? rows
         : [h('li', { class: 'empty' }, 'No camera has joined yet. Send a camera invite link.')]),
     );
+    this.#renderCameraChoice();
+  }
+
+  /**
+   * Which cameras the layout shows, in which order: a box per camera, numbered in the order
+   * they were ticked (spotlight shows the first, picture-in-picture the first two). Applied with
+   * the layout.
+   */
+  #renderCameraChoice(): void {
+    const chosen = this.#chosen;
+    const boxes = this.#roster.list.map(({ cameraId, label }) => {
+      const position = chosen === null ? -1 : chosen.indexOf(cameraId);
+      const box = h('input', {
+        type: 'checkbox',
+        value: cameraId,
+        checked: chosen === null || position >= 0,
+      });
+      box.addEventListener('change', () => this.#choose(cameraId, box.checked));
+      return h('label', {}, box, position >= 0 ? `${position + 1}. ${label}` : label);
+    });
+    const every = h(
+      'button',
+      { type: 'button', class: 'small', disabled: chosen === null },
+      'Show every camera',
+    );
+    every.addEventListener('click', () => {
+      this.#chosen = null;
+      this.#renderCameraChoice();
+    });
+    replaceChildren(
+      this.#cameraChoice,
+      h('legend', {}, chosen === null ? 'Cameras shown: every camera' : 'Cameras shown, in order'),
+      ...(boxes.length > 0 ? boxes : [h('p', { class: 'muted small' }, 'No camera yet.')]),
+      every,
+    );
+  }
+
+  #choose(cameraId: string, on: boolean): void {
+    const current = (this.#chosen ?? this.#roster.list.map((camera) => camera.cameraId)).filter(
+      (id) => id !== cameraId,
+    );
+    this.#chosen = on ? [...current, cameraId] : current;
+    this.#renderCameraChoice();
   }
 
   async #mute(cameraId: string, muted: boolean): Promise<void> {
@@ -379,8 +451,15 @@ class PanelPage {
       this.#maxTiles.focus();
       return;
     }
+    // Cameras that left since they were ticked are not sent (the server would refuse them).
+    const present = new Set(this.#roster.list.map((camera) => camera.cameraId));
+    const cameras = this.#chosen === null ? null : this.#chosen.filter((id) => present.has(id));
+    if (cameras !== null && cameras.length === 0) {
+      this.#layoutNotice.show('Tick at least one camera, or show every camera.', 'bad');
+      return;
+    }
     try {
-      this.#setAssembly(await request(this.#socket, 'layout:set', { layout, maxTiles }));
+      this.#setAssembly(await request(this.#socket, 'layout:set', { layout, maxTiles, cameras }));
       this.#layoutNotice.show('Layout applied.', 'ok', 3000);
     } catch (error) {
       this.#layoutNotice.show(`Could not change the layout: ${errorMessage(error)}`, 'bad');

@@ -25,6 +25,7 @@ import {
   newViewerId,
   type AssemblyId,
   type CameraId,
+  type CameraKey,
   type ParticipantId,
   type ViewerId,
 } from './ids.js';
@@ -82,6 +83,11 @@ export interface LiveAssemblyEvents {
   reactions: [counts: Record<string, number>];
   /** A moderator removed this participant: the transport must disconnect it. */
   removed: [participant: ParticipantId];
+  /**
+   * A newer connection with the same camera key took this camera over (the page reconnected
+   * before the server saw its old connection drop): the transport must close the old one.
+   */
+  replaced: [participant: ParticipantId];
   /** The media was rebuilt (media server restart): cameras and monitors must offer again. */
   mediaReset: [];
 }
@@ -96,6 +102,13 @@ export interface LiveAssemblyOptions {
   cameraGraceMs?: number;
 }
 
+/** A camera whose connection dropped, during its grace period. */
+interface DepartedCamera {
+  /** The key its page may reclaim it with; undefined when it may not (a moderator removed it). */
+  key: CameraKey | undefined;
+  timer: NodeJS.Timeout;
+}
+
 export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   readonly id: AssemblyId;
   readonly #participants = new Map<ParticipantId, Participant>();
@@ -105,7 +118,12 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   readonly #graceMs: number;
   readonly #reactions = new Reactions();
   readonly #tick: NodeJS.Timeout;
-  readonly #leaveTimers = new Set<NodeJS.Timeout>();
+  /** Cameras whose connection dropped, until their grace period ends (by camera id). */
+  readonly #departed = new Map<CameraId, DepartedCamera>();
+  /** The camera key each connected camera joined with. Never sent to anyone. */
+  readonly #cameraKeys = new Map<ParticipantId, CameraKey>();
+  /** Cameras the moderator muted: applied again when a camera offers anew or media is rebuilt. */
+  readonly #muted = new Set<CameraId>();
   #program: ProgramSource = { kind: 'composite' };
   /** Where the program returns when an injected video ends: the source before the video. */
   #beforeVideo: ProgramSource = { kind: 'composite' };
@@ -157,24 +175,78 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     return this.participants.filter((p) => p.role === 'viewer').length;
   }
 
-  join(role: Role): Participant {
+  /**
+   * Someone connects. A camera whose page sends the key of a camera still in this assembly
+   * (connected, or within its grace period after its connection dropped) gets that camera back:
+   * the same camera id, so the same tile, place in the grid and mute.
+   */
+  join(role: Role, options: { cameraKey?: CameraKey | undefined } = {}): Participant {
+    const key = role === 'camera' ? options.cameraKey : undefined;
+    const reclaimed = this.#reclaim(key);
     const participant: Participant = {
       id: newParticipantId(),
       role,
-      cameraId: role === 'camera' ? newCameraId() : undefined,
+      cameraId: role === 'camera' ? (reclaimed?.cameraId ?? newCameraId()) : undefined,
       viewerId: role === 'viewer' ? newViewerId() : undefined,
       joinedAt: new Date().toISOString(),
     };
     this.#participants.set(participant.id, participant);
+    if (key !== undefined) this.#cameraKeys.set(participant.id, key);
+    // The connection taken over goes only now, so the assembly is never empty in between.
+    if (reclaimed?.from !== undefined) {
+      this.#forget(reclaimed.from);
+      this.emit('replaced', reclaimed.from.id);
+    }
     this.#updateCounts();
     this.emit('joined', participant);
     if (role === 'viewer') this.emit('viewers', this.viewerCount);
+    if (reclaimed !== undefined) {
+      this.#log.info('camera reclaimed by its page', { camera: participant.cameraId });
+    }
     return participant;
   }
 
-  leave(id: ParticipantId): void {
+  /**
+   * The camera a key belongs to: a connected camera (whose connection the new one replaces) or
+   * one within its grace period (whose removal is called off).
+   */
+  #reclaim(
+    key: CameraKey | undefined,
+  ): { cameraId: CameraId; from: Participant | undefined } | undefined {
+    if (key === undefined) return undefined;
+    for (const [participantId, held] of this.#cameraKeys) {
+      const participant = this.#participants.get(participantId);
+      if (held !== key || participant?.cameraId === undefined) continue;
+      return { cameraId: participant.cameraId, from: participant };
+    }
+    for (const [cameraId, departed] of this.#departed) {
+      if (departed.key !== key) continue;
+      clearTimeout(departed.timer);
+      this.#departed.delete(cameraId);
+      return { cameraId, from: undefined };
+    }
+    return undefined;
+  }
+
+  /** Takes a participant out of the lists (no grace period, no media change). */
+  #forget(participant: Participant): void {
+    this.#participants.delete(participant.id);
+    this.#cameraKeys.delete(participant.id);
+    this.#onAir.delete(participant.id);
+    this.#reactions.forget(participant.id);
+    this.#updateCounts();
+    this.emit('left', participant);
+  }
+
+  /**
+   * Someone's connection ended. A camera keeps its tile for the grace period, during which its
+   * page may reclaim it with its key, unless `reclaimable` is false (a moderator removed it).
+   */
+  leave(id: ParticipantId, options: { reclaimable?: boolean } = {}): void {
     const participant = this.#participants.get(id);
     if (participant === undefined) return;
+    const key = this.#cameraKeys.get(id);
+    this.#cameraKeys.delete(id);
     this.#participants.delete(id);
     this.#onAir.delete(id);
     this.#reactions.forget(id);
@@ -193,10 +265,16 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     }
     // Its tile stays for a short grace period (a page reload, a network blip), then reflows.
     const timer = setTimeout(() => {
-      this.#leaveTimers.delete(timer);
+      if (this.#departed.get(cameraId)?.timer !== timer) return;
+      this.#departed.delete(cameraId);
+      this.#muted.delete(cameraId);
       void this.#media?.removeCamera(cameraId).catch((error: unknown) => this.#mediaFailed(error));
     }, this.#graceMs);
-    this.#leaveTimers.add(timer);
+    clearTimeout(this.#departed.get(cameraId)?.timer);
+    this.#departed.set(cameraId, {
+      key: options.reclaimable === false ? undefined : key,
+      timer,
+    });
   }
 
   /** A camera page's offer; answers with the media server's SDP. */
@@ -204,7 +282,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     const cameraId = this.#camera(participantId).cameraId;
     if (cameraId === undefined) throw new InvalidArgumentError('only a camera can publish');
     const media = await this.#ensureMedia();
-    return media.offerCamera(cameraId, sdp);
+    return media.offerCamera(cameraId, sdp, { muted: this.#muted.has(cameraId) });
   }
 
   async addCameraCandidate(
@@ -293,6 +371,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     if (this.#findCamera(cameraId) === undefined) {
       throw new NotLiveError(`camera '${cameraId}' is not connected to this assembly`);
     }
+    if (muted) this.#muted.add(cameraId);
+    else this.#muted.delete(cameraId);
     await this.#media?.muteCamera(cameraId, muted);
   }
 
@@ -303,7 +383,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       throw new NotLiveError(`camera '${cameraId}' is not connected to this assembly`);
     }
     this.emit('removed', participant.id);
-    this.leave(participant.id);
+    this.leave(participant.id, { reclaimable: false });
     await this.#media?.removeCamera(cameraId);
   }
 
@@ -341,7 +421,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#tick);
-    for (const timer of this.#leaveTimers) clearTimeout(timer);
+    for (const departed of this.#departed.values()) clearTimeout(departed.timer);
+    this.#departed.clear();
     this.#generation += 1;
     const media = this.#media;
     this.#media = undefined;

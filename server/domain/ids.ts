@@ -16,6 +16,11 @@ export type ViewerId = Brand<'ViewerId'>;
 /** Anyone connected to an assembly over socket.io (camera, presenter, moderator, viewer, operator). */
 export type ParticipantId = Brand<'ParticipantId'>;
 export type InviteId = Brand<'InviteId'>;
+/**
+ * A secret a camera page keeps for its browser tab (sessionStorage) and sends in its handshake,
+ * so that the page reconnecting (a reload, a network change) gets its camera back.
+ */
+export type CameraKey = Brand<'CameraKey'>;
 
 /** Url-safe ids: letters, digits, '-' and '_' (what base64url produces). */
 const URL_SAFE_ID = /^[A-Za-z0-9_-]{6,64}$/;
@@ -47,6 +52,19 @@ export function newInviteId(): InviteId {
 /** True when `text` has the shape of an id (any kind); says nothing about whether it exists. */
 export function isUrlSafeId(text: string): boolean {
   return URL_SAFE_ID.test(text);
+}
+
+/** At least 128 random bits in base64url: too long to guess, short enough for a handshake. */
+const CAMERA_KEY = /^[A-Za-z0-9_-]{22,64}$/;
+
+/** Parses a camera key from a handshake. */
+export function parseCameraKey(text: string, what = 'camera key'): CameraKey {
+  if (!CAMERA_KEY.test(text)) {
+    throw new InvalidArgumentError(
+      `${what} is invalid: expected 22 to 64 letters, digits, '-' or '_' (a random value)`,
+    );
+  }
+  return text as CameraKey;
 }
 
 /** Parses an assembly id from outside input (a URL, a token, a CLI argument). */

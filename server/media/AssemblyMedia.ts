@@ -228,33 +228,54 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
 
   /**
    * A camera's offer: creates its endpoint, connects it to its switcher port (and to the mix when
-   * the layout has room for it) and answers. A camera offering again (a reconnected page)
-   * replaces its previous endpoint.
+   * the layout has room for it) and answers. A camera offering again (a reloaded page, a
+   * reconnected one, a retry after a failed connection) gets a new endpoint on the ports it
+   * already has, so its tile keeps its place in the grid and a cut to it stays on the program.
+   * `muted` is the moderator's mute, remembered by the domain across reconnections.
    */
-  offerCamera(cameraId: CameraId, sdp: string): Promise<string> {
+  offerCamera(cameraId: CameraId, sdp: string, options: { muted?: boolean } = {}): Promise<string> {
     // From now until the answer is out, this camera's candidates wait in the queue.
     if (!this.#earlyCandidates.has(cameraId)) this.#earlyCandidates.set(cameraId, []);
     return this.#serial(async () => {
-      await this.#dropCamera(cameraId);
       const pipeline = this.#required(this.#pipeline);
       const endpoint = await pipeline.create('WebRtcEndpoint');
-      const camera: CameraMedia = {
+      const existing = this.#cameras.get(cameraId);
+      const camera: CameraMedia = existing ?? {
         id: cameraId,
         endpoint,
         switchPort: await this.#required(this.#switcher).createHubPort(),
         mixPort: undefined,
-        muted: false,
+        muted: options.muted === true,
         lost: false,
         lossTimer: undefined,
       };
+      const previous = existing?.endpoint;
+      camera.endpoint = endpoint;
+      if (options.muted !== undefined) camera.muted = options.muted;
+      // The new endpoint's picture is awaited afresh; a tile lost with the old one comes back.
+      clearTimeout(camera.lossTimer);
+      camera.lossTimer = undefined;
+      camera.lost = false;
       this.#cameras.set(cameraId, camera);
       endpoint.on<{ candidate: IceCandidateInit }>('IceCandidateFound', (event) => {
+        if (camera.endpoint !== endpoint) return;
         this.emit('cameraCandidate', cameraId, plainCandidate(event.candidate));
       });
       endpoint.on<FlowEvent>('MediaFlowInStateChanged', (event) => {
-        if (event.mediaType === 'VIDEO') this.#onCameraFlow(camera, event.state === 'FLOWING');
+        if (event.mediaType !== 'VIDEO') return;
+        this.#onCameraFlow(camera, endpoint, event.state === 'FLOWING');
       });
-      await endpoint.connect(camera.switchPort);
+      // A newer connect to a sink replaces the old endpoint's connection there, so the ports
+      // never go without a source (the grid would reflow) before the old endpoint is released.
+      for (const port of [camera.switchPort, camera.mixPort]) {
+        if (port === undefined) continue;
+        if (camera.muted) await endpoint.connect(port, 'VIDEO');
+        else await endpoint.connect(port);
+      }
+      await previous?.release().catch((error: unknown) => {
+        // Gone already (its pipeline restarted under it); the new endpoint matters, not the old.
+        this.#log.debug('releasing a replaced camera endpoint failed', { error: String(error) });
+      });
       const answer = await endpoint.processOffer(sdp);
       await this.#flushCandidates(cameraId, endpoint);
       await endpoint.gatherCandidates();
@@ -474,15 +495,29 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
   }
 
   /**
-   * Connects the wanted cameras to mixer ports and takes the others out. A camera leaving the
-   * mix gets its port released (the grid reflows at once, on the engine and on KMS); one joining
-   * gets a new port, placed after the others.
+   * Connects the wanted cameras to mixer ports, in the wanted order, and takes the others out.
+   * A Composite places tiles in the order their ports were created (the engine and KMS alike),
+   * so a camera leaving the mix gets its port released (the grid reflows at once), one joining
+   * gets a new port after the others, and when the order changes (the moderator reorders, a
+   * lost camera returns to its place) the ports from the first one out of place onwards are
+   * released and created again in order; the tiles before it keep their ports and never blink.
+   * AlphaBlending places ports explicitly (master, inset), so there every port is kept.
    */
   async #applyLayout(): Promise<void> {
     const mixer = this.#required(this.#mixer);
     const wanted = this.#wantedTiles();
+    // Cameras with a port now, in creation order, that keep a tile.
+    const kept = this.#tiles.filter(
+      (id) => wanted.includes(id) && this.#cameras.get(id)?.mixPort !== undefined,
+    );
+    let keep = new Set(kept);
+    if (this.#mixerKind === 'Composite') {
+      let inPlace = 0;
+      while (inPlace < kept.length && kept[inPlace] === wanted[inPlace]) inPlace += 1;
+      keep = new Set(wanted.slice(0, inPlace));
+    }
     for (const camera of this.#cameras.values()) {
-      if (!wanted.includes(camera.id) && camera.mixPort !== undefined) {
+      if (!keep.has(camera.id) && camera.mixPort !== undefined) {
         const port = camera.mixPort;
         camera.mixPort = undefined;
         await camera.endpoint.disconnect(port);
@@ -523,8 +558,10 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
    * is ignored; one longer than the grace period takes the tile out so the grid reflows instead
    * of showing a frozen picture, and flowing video brings it back.
    */
-  #onCameraFlow(camera: CameraMedia, flowing: boolean): void {
+  #onCameraFlow(camera: CameraMedia, endpoint: kurento.WebRtcEndpoint, flowing: boolean): void {
+    // Events of an endpoint that a newer offer replaced say nothing about the camera now.
     if (this.#released || this.#cameras.get(camera.id) !== camera) return;
+    if (camera.endpoint !== endpoint) return;
     clearTimeout(camera.lossTimer);
     camera.lossTimer = undefined;
     if (flowing) {
@@ -540,6 +577,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     camera.lossTimer = setTimeout(() => {
       camera.lossTimer = undefined;
       if (this.#released || this.#cameras.get(camera.id) !== camera) return;
+      if (camera.endpoint !== endpoint) return;
       camera.lost = true;
       this.#log.info('camera picture lost; tile leaves the mix', { camera: camera.id });
       void this.#serial(() => this.#applyLayout()).then(

@@ -12,8 +12,8 @@ import type { TokenClaims, Tokens } from '../auth/Tokens.js';
 import { toView, type Assemblies } from '../domain/Assemblies.js';
 import { InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
-import type { AssemblyId, CameraId } from '../domain/ids.js';
-import { parseAssemblyId } from '../domain/ids.js';
+import type { AssemblyId, CameraId, CameraKey } from '../domain/ids.js';
+import { parseAssemblyId, parseCameraKey } from '../domain/ids.js';
 import type {
   LiveAssemblies,
   LiveAssembly,
@@ -25,6 +25,7 @@ import type { Logger } from '../log.js';
 import { LAYOUTS } from '../store/AssemblyStore.js';
 import { LIMITS } from '../domain/Assemblies.js';
 import { toWireError } from '../wire/errors.js';
+import { ThumbnailGate, thumbnailPayload } from './thumbnails.js';
 import { boolean, integer, object, oneOf, optional, string, type Check } from '../wire/validate.js';
 import {
   REACTIONS,
@@ -40,6 +41,8 @@ import {
 interface SocketData {
   claims: TokenClaims;
   assemblyId: AssemblyId;
+  /** A camera page's key, with which a reconnecting page reclaims its camera. */
+  cameraKey: CameraKey | undefined;
   participant: Participant;
 }
 
@@ -136,6 +139,13 @@ function personal(participant: string): string {
   return `participant:${participant}`;
 }
 
+/** The crew of an assembly (presenters, moderators, operators): who sees camera thumbnails. */
+function crew(assemblyId: AssemblyId): string {
+  return `crew:${assemblyId}`;
+}
+
+const CREW_ROLES: readonly Role[] = ['presenter', 'moderator', 'operator'];
+
 export interface SignalingDeps {
   tokens: Tokens;
   assemblies: Assemblies;
@@ -186,7 +196,11 @@ export class SignalingServer {
   }
 
   #authenticate(socket: SignalingSocket): void {
-    const auth = socket.handshake.auth as { token?: unknown; assembly?: unknown };
+    const auth = socket.handshake.auth as {
+      token?: unknown;
+      assembly?: unknown;
+      cameraKey?: unknown;
+    };
     if (typeof auth.token !== 'string' || auth.token === '') {
       throw new TokenMissingError('pass it in the socket.io handshake as auth: { token }');
     }
@@ -202,18 +216,26 @@ export class SignalingServer {
         'an operator token covers every assembly: name one in auth.assembly',
       );
     }
+    if (auth.cameraKey !== undefined && typeof auth.cameraKey !== 'string') {
+      throw new InvalidArgumentError('auth.cameraKey must be a string');
+    }
     this.#deps.assemblies.get(assemblyId);
     socket.data.claims = claims;
     socket.data.assemblyId = assemblyId;
+    // Only a camera has a camera to reclaim; other pages' keys are checked and ignored.
+    socket.data.cameraKey =
+      auth.cameraKey === undefined ? undefined : parseCameraKey(auth.cameraKey, 'auth.cameraKey');
+    if (claims.role !== 'camera') socket.data.cameraKey = undefined;
   }
 
   #onConnection(socket: SignalingSocket): void {
     const { claims, assemblyId } = socket.data;
     const live = this.#liveAssembly(assemblyId);
-    const participant = live.join(claims.role);
+    const participant = live.join(claims.role, { cameraKey: socket.data.cameraKey });
     socket.data.participant = participant;
     void socket.join(room(assemblyId));
     void socket.join(personal(participant.id));
+    if (CREW_ROLES.includes(claims.role)) void socket.join(crew(assemblyId));
     // The program runs (and reaches the edges) as long as anyone is in the assembly.
     live.startMedia();
     const log = this.#log.child({ assembly: assemblyId, participant: participant.id });
@@ -225,6 +247,7 @@ export class SignalingServer {
       participants: live.participants.map(participantWire),
       program: programWire(live.program),
       viewers: live.viewerCount,
+      layoutCameras: live.layout.cameras === undefined ? null : [...live.layout.cameras],
     });
 
     // A token that expires while connected ends the connection then, not at the next reconnect.
@@ -288,6 +311,20 @@ export class SignalingServer {
         const { reaction } = reactionPayload(payload, 'reaction:send');
         if (!live.react(participant.id, reaction)) {
           throw new RateLimitedError('too many reactions; a few a second are counted');
+        }
+        return null;
+      }),
+    );
+
+    const thumbnails = new ThumbnailGate();
+    socket.on('camera:thumbnail', (payload, ack) =>
+      this.#handle(socket, 'camera:thumbnail', ack, ['camera'], () => {
+        const jpeg = thumbnailPayload(payload, 'camera:thumbnail');
+        thumbnails.admit();
+        // A camera whose media has not started yet has no id to show it under.
+        const cameraId = participant.cameraId;
+        if (cameraId !== undefined) {
+          this.#io.to(crew(assemblyId)).emit('camera:thumbnail', { cameraId, jpeg });
         }
         return null;
       }),
@@ -395,6 +432,15 @@ export class SignalingServer {
     live.on('viewers', (count) => to().emit('viewers:count', { count }));
     live.on('reactions', (counts) => to().emit('reactions:tick', { counts }));
     live.on('removed', (participant) => this.#io.in(personal(participant)).disconnectSockets(true));
+    live.on('replaced', (participant) => {
+      // Said before closing, so a page still alive (a duplicated tab) can tell the person why.
+      one(participant).emit('request:error', {
+        event: 'connection',
+        code: 'camera_reconnected',
+        message: 'this camera connected again from another page or connection; this one is closed',
+      });
+      this.#io.in(personal(participant)).disconnectSockets(true);
+    });
     live.on('mediaReset', () => to().emit('media:reset'));
     return live;
   }

@@ -2,10 +2,18 @@
  * The socket.io protocol between the pages and the app server, as typed event maps. This file
  * imports nothing so that the browser bundles (public/src) can import its types too.
  *
- * Handshake: `io(url, { auth: { token, assembly? } })`. The token names the assembly; `assembly`
- * is the one the page wants to join and must match it (operators, whose tokens cover every
- * assembly, must name one). A refused handshake arrives as `connect_error` with `err.message`
- * and `err.data = { code, message }`.
+ * Handshake: `io(url, { auth: { token, assembly?, cameraKey? } })`. The token names the
+ * assembly; `assembly` is the one the page wants to join and must match it (operators, whose
+ * tokens cover every assembly, must name one). A refused handshake arrives as `connect_error`
+ * with `err.message` and `err.data = { code, message }`.
+ *
+ * `cameraKey` (camera pages only; 22 to 64 letters, digits, '-' or '_', at least 128 random
+ * bits) is a secret the page keeps for its tab in sessionStorage. A camera that connects again
+ * with the key of a camera still in the assembly gets that camera back (same `cameraId` in its
+ * welcome, same tile and place in the grid, same mute): one whose connection dropped less than
+ * the grace period ago (MONTAGE_CAMERA_GRACE_MS), or one still connected, whose older
+ * connection is then closed after a `request:error` with code `camera_reconnected`. Without a
+ * key, or later, the page joins as a new camera.
  *
  * Every client event is `(payload, ack)`; the ack receives `{ ok: true, data }` or
  * `{ ok: false, error: { code, message } }`. A client event sent without an ack that fails is
@@ -66,6 +74,8 @@ export interface WelcomeWire {
   program: ProgramWire;
   /** Viewers connected now (the same figure `viewers:count` updates). */
   viewers: number;
+  /** The live choice of cameras in the layout (`layout:set` `cameras`); null: every camera. */
+  layoutCameras: string[] | null;
 }
 
 /** Program cuts as clients ask for them; a video is a library file or an allow-listed URL. */
@@ -83,9 +93,15 @@ export interface ClientToServerEvents {
   'presence:list': (payload: Record<string, never>, ack: Ack<ParticipantWire[]>) => void;
   /** Cut the program. Presenter or moderator. */
   'program:cut': (payload: CutRequest, ack: Ack<ProgramWire>) => void;
-  /** Change the composite layout. Moderator or operator. */
+  /**
+   * Change the composite layout. Moderator or operator. `maxTiles` (1 to 25) is stored with the
+   * assembly. `cameras` is the live choice of cameras, in display order: absent keeps the current
+   * choice, null shows every camera (in the order they joined), a list shows only those (each
+   * must be connected; at most 25, no repeats). Spotlight shows the first chosen camera,
+   * picture-in-picture the first full frame and the second in the inset.
+   */
   'layout:set': (
-    payload: { layout: LayoutWire; maxTiles?: number },
+    payload: { layout: LayoutWire; maxTiles?: number; cameras?: string[] | null },
     ack: Ack<AssemblyWire>,
   ) => void;
   /** Send a reaction to everyone in the assembly. Any role. */
@@ -101,6 +117,11 @@ export interface ClientToServerEvents {
   /** A trickled ICE candidate of the monitor's peer connection. */
   'monitor:candidate': (payload: IceCandidateWire, ack: Ack<null>) => void;
   /** Mute or unmute a camera in the mix. Moderator. */
+  /**
+   * A small JPEG of the camera's own preview (about 160x90, at most 48 kB, at most one a
+   * second), relayed to the crew as the panel's and studio's live thumbnail. Camera.
+   */
+  'camera:thumbnail': (payload: { jpeg: ArrayBuffer }, ack?: Ack<null>) => void;
   'camera:mute': (payload: { cameraId: string; muted: boolean }, ack: Ack<null>) => void;
   /** Remove a camera from the assembly. Moderator. */
   'camera:remove': (payload: { cameraId: string }, ack: Ack<null>) => void;
@@ -126,6 +147,11 @@ export interface ServerToClientEvents {
   'monitor:candidate': (candidate: IceCandidateWire) => void;
   /** To a camera page: whether its picture is on the program now (tally light). */
   'camera:onAir': (state: { onAir: boolean }) => void;
+  /**
+   * To presenters, moderators and operators: a camera's latest thumbnail (JPEG bytes; an
+   * ArrayBuffer in the browser, sent from a Node Buffer).
+   */
+  'camera:thumbnail': (thumbnail: { cameraId: string; jpeg: ArrayBuffer | Uint8Array }) => void;
   /** Reactions of the last second, by reaction (only sent when there were some). */
   'reactions:tick': (tick: { counts: Record<string, number> }) => void;
   /** Viewers connected, whenever it changes. */

@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
 import { makeQuadrantClip, makeQuadrantY4m, type PaletteName } from '../helpers/media.js';
@@ -19,6 +20,7 @@ import { createAssembly, request, wireError } from '../server/appHelpers.js';
 import {
   openCameraPage,
   openPage,
+  thumbnailColours,
   waitForColours,
   type CameraPage,
   type OpenedPage,
@@ -111,6 +113,18 @@ async function runAssembly(mode: EngineMode): Promise<void> {
       undefined,
       { timeout: 15_000 },
     );
+    // The panel shows a live thumbnail of every camera, each with its own picture.
+    const expectedThumbnails = cameras.map(
+      (camera, i) => `${camera.cameraId}=${CAMERA_COLOURS[i]}`,
+    );
+    let thumbnails: string[] = [];
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(250)) {
+      thumbnails = [...(await thumbnailColours(panel.page))].map(
+        ([id, colour]) => `${id}=${colour}`,
+      );
+      if (thumbnails.sort().join() === [...expectedThumbnails].sort().join()) break;
+    }
+    assert.deepEqual(thumbnails.sort(), [...expectedThumbnails].sort(), 'panel thumbnails');
     mark('camerasJoined');
 
     // The viewer opens the watch page; hls.js plays the playlist from the local nginx edge.
@@ -171,6 +185,15 @@ async function runAssembly(mode: EngineMode): Promise<void> {
     await waitForColours(watch.page, 'video', FULL, CLIP, 30_000, 'clip on the watch page');
     mark('clipOnWatchPage');
 
+    // A viewer claps twice; the studio's totals count both, and the floaters show.
+    await watch.page.locator('button[data-reaction="clap"]').click();
+    await watch.page.locator('button[data-reaction="clap"]').click();
+    await studio.page.waitForFunction(
+      () => document.querySelector('.counts [data-reaction="clap"]')?.textContent?.endsWith(' 2'),
+      undefined,
+      { timeout: 10_000 },
+    );
+
     // The clip ends: the program returns to the composite by itself, everywhere.
     await studio.page
       .getByText('Now on the program: All cameras (composite).')
@@ -193,6 +216,52 @@ async function runAssembly(mode: EngineMode): Promise<void> {
       'watch page back to composite',
     );
     mark('backToCompositeOnWatchPage');
+
+    // The presenter cuts to the blue camera alone (a WebRTC camera of another size and frame
+    // rate than the composite), then back to the composite; its ON AIR mark follows.
+    const blue = cameras[2];
+    await studio.page
+      .locator(`button[data-camera="${blue?.cameraId ?? '?'}"]:not([disabled])`)
+      .click({ timeout: 15_000 });
+    await waitForColours(
+      studio.page,
+      'video',
+      FULL,
+      ['blue', 'blue', 'blue', 'blue'],
+      15_000,
+      'blue camera on the studio monitor',
+    );
+    await cameras[0]?.page.waitForSelector('.onair[hidden]', {
+      state: 'attached',
+      timeout: 10_000,
+    });
+    await blue?.page.waitForSelector('.onair:not([hidden])', { timeout: 10_000 });
+    await waitForColours(
+      watch.page,
+      'video',
+      FULL,
+      ['blue', 'blue', 'blue', 'blue'],
+      30_000,
+      'blue camera on the watch page',
+    );
+    await studio.page.locator('button', { hasText: 'All cameras' }).click({ timeout: 15_000 });
+    await waitForColours(
+      studio.page,
+      'video',
+      GRID3,
+      COMPOSITE_OF_THREE,
+      15_000,
+      'studio back from the camera',
+    );
+    await waitForColours(
+      watch.page,
+      'video',
+      GRID3,
+      COMPOSITE_OF_THREE,
+      30_000,
+      'watch page back from the camera',
+    );
+    mark('cameraCutOnWatchPage');
 
     // The green camera's page closes: after the grace period its tile leaves and the grid
     // reflows, in the studio, on the panel and on the watch page.

@@ -81,18 +81,22 @@ async function encodeMovingBoxClip(
   return file;
 }
 
-/** A y4m of movingBoxFilter for Chromium's fake camera (which loops it). */
+/**
+ * A y4m of movingBoxFilter for Chromium's fake camera (which loops it), 640x360 unless a
+ * smaller picture is asked for (cheaper to encode and decode when many cameras run at once).
+ */
 export async function makeMovingBoxY4m(
   file: string,
   colour: PaletteName,
   seconds: number,
+  size: { width: number; height: number } = { width: 640, height: 360 },
 ): Promise<string> {
   await run('ffmpeg', [
     '-v',
     'error',
     '-y',
     '-filter_complex',
-    movingBoxFilter(colour, 640, 360),
+    movingBoxFilter(colour, size.width, size.height),
     '-t',
     String(seconds),
     '-pix_fmt',

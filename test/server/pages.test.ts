@@ -146,6 +146,62 @@ test('the panel shows cameras, layout, recording, invite links, library and asse
   assert.equal(assembly.maxTiles, 4);
 });
 
+test('a reloaded camera page keeps its camera, and the panel chooses which cameras the layout shows', async (t) => {
+  const panel = await open(t, link('moderator'));
+  await connected(panel);
+  const cameraIdOf = async (page: Page): Promise<string> => {
+    const text = page.getByText(/^Camera id cam-/);
+    await text.waitFor({ timeout: WAIT_MS });
+    return ((await text.textContent()) ?? '').replace('Camera id ', '');
+  };
+  const first = await open(t, link('camera'));
+  await connected(first);
+  const firstId = await cameraIdOf(first);
+  const second = await open(t, link('camera'));
+  await connected(second);
+  const secondId = await cameraIdOf(second);
+
+  // The page keeps its camera key in sessionStorage: reloaded within the grace period, it is
+  // the same camera (not a third one).
+  await first.reload();
+  await connected(first);
+  assert.equal(await cameraIdOf(first), firstId, 'the reloaded page has its camera id back');
+  const cameras = running.app.live
+    .find(assemblyId)
+    ?.participants.filter((p) => p.role === 'camera')
+    .map((p) => p.cameraId);
+  assert.deepEqual(cameras?.sort(), [firstId, secondId].sort());
+
+  // Every camera is shown until the moderator unticks one; the choice goes with the layout.
+  const choice = panel.locator('#layout-cameras');
+  await choice.getByRole('checkbox').nth(1).waitFor({ timeout: WAIT_MS });
+  assert.equal(await choice.getByRole('checkbox').count(), 2);
+  await choice.getByRole('checkbox').first().uncheck();
+  await panel.getByRole('radio', { name: 'Grid' }).check();
+  await panel.getByRole('button', { name: 'Apply layout' }).click();
+  await panel.getByText('Layout applied.').waitFor({ timeout: WAIT_MS });
+  const chosen = running.app.live.find(assemblyId)?.layout.cameras;
+  assert.equal(chosen?.length, 1);
+  assert.ok(chosen?.[0] === firstId || chosen?.[0] === secondId, `chose ${String(chosen)}`);
+  await panel.getByRole('button', { name: 'Show every camera' }).click();
+  await panel.getByRole('button', { name: 'Apply layout' }).click();
+  await panel.waitForFunction(
+    () => document.querySelector('#layout-cameras legend')?.textContent?.includes('every'),
+    undefined,
+    { timeout: WAIT_MS },
+  );
+  await waitUntil(() => running.app.live.find(assemblyId)?.layout.cameras === undefined);
+});
+
+/** Polls `condition` until it holds (or fails the test after WAIT_MS). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 test('the watch page has the player, reactions and says what it waits for', async (t) => {
   const page = await open(t, link('viewer'));
   await connected(page);

@@ -250,3 +250,59 @@ test('a moderator changes the layout over the socket and a deleted assembly disc
     message: `assembly '${a.id}' does not exist`,
   });
 });
+
+test('camera thumbnails reach the crew only, and bad, oversized or too frequent ones are refused', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const [camera, cameraWelcome] = await join(running, { token: mint(running, a.id, 'camera') });
+  const [moderator] = await join(running, { token: mint(running, a.id, 'moderator') });
+  const [viewer] = await join(running, { token: mint(running, a.id, 'viewer') });
+  t.after(() => {
+    camera.close();
+    moderator.close();
+    viewer.close();
+  });
+  let viewerGotOne = false;
+  viewer.on('camera:thumbnail', () => (viewerGotOne = true));
+
+  // A tiny but real JPEG header is enough for the relay, which checks the signature only.
+  const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4]).buffer;
+  const relayed = next(moderator, 'camera:thumbnail');
+  const sent = (await camera
+    .timeout(5000)
+    .emitWithAck('camera:thumbnail', { jpeg })) as Reply<unknown>;
+  assert.deepEqual(sent, { ok: true, data: null });
+  const thumbnail = await relayed;
+  assert.equal(thumbnail.cameraId, cameraWelcome.you.cameraId);
+  assert.deepEqual([...new Uint8Array(thumbnail.jpeg)], [...new Uint8Array(jpeg)]);
+
+  const tooSoon = (await camera
+    .timeout(5000)
+    .emitWithAck('camera:thumbnail', { jpeg })) as Reply<unknown>;
+  assert.equal(tooSoon.ok ? 'accepted' : tooSoon.error.code, 'rate_limited');
+
+  const notJpeg = (await camera.timeout(5000).emitWithAck('camera:thumbnail', {
+    jpeg: new Uint8Array([1, 2, 3, 4]).buffer,
+  })) as Reply<unknown>;
+  assert.deepEqual(notJpeg, {
+    ok: false,
+    error: { code: 'invalid_argument', message: 'camera:thumbnail: jpeg is not a JPEG image' },
+  });
+  const notBinary = (await camera
+    .timeout(5000)
+    .emitWithAck('camera:thumbnail', { jpeg: 'ffd8ff' })) as Reply<unknown>;
+  assert.match(JSON.stringify(notBinary), /jpeg must be binary/);
+  const huge = new Uint8Array(49 * 1024);
+  huge.set([0xff, 0xd8, 0xff]);
+  const oversized = (await camera
+    .timeout(5000)
+    .emitWithAck('camera:thumbnail', { jpeg: huge.buffer })) as Reply<unknown>;
+  assert.match(JSON.stringify(oversized), /at most 49152 are accepted/);
+
+  const forbidden = (await moderator
+    .timeout(5000)
+    .emitWithAck('camera:thumbnail', { jpeg })) as Reply<unknown>;
+  assert.equal(forbidden.ok ? 'accepted' : forbidden.error.code, 'forbidden_role');
+  assert.equal(viewerGotOne, false, 'viewers get no thumbnails');
+});

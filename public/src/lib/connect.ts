@@ -58,6 +58,8 @@ export interface ConnectOptions {
    * camera: the camera page says so and lets the person rejoin instead.
    */
   rejoinAfterServerDisconnect?: boolean;
+  /** The camera page's key for this tab (see events.ts): reconnecting reclaims the camera. */
+  cameraKey?: string;
 }
 
 /** Wait before reconnecting after the server closed the connection (it may be restarting). */
@@ -71,7 +73,11 @@ export function connect(options: ConnectOptions = {}): SignalingSocket {
   const token = pageToken();
   const assembly = options.assembly ?? pageAssembly();
   const socket: SignalingSocket = io({
-    auth: { token, ...(assembly !== '' && assembly !== '*' ? { assembly } : {}) },
+    auth: {
+      token,
+      ...(assembly !== '' && assembly !== '*' ? { assembly } : {}),
+      ...(options.cameraKey !== undefined ? { cameraKey: options.cameraKey } : {}),
+    },
     reconnectionDelayMax: 8000,
   });
   const report = (state: ConnectionState, text: string): void => {

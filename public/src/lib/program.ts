@@ -12,6 +12,8 @@ export function videoOf(program: ProgramWire): string {
 /** The cameras in the assembly, in the order they joined, each with a stable label. */
 export class CameraRoster {
   readonly #cameras = new Map<string, { participantId: string; label: string }>();
+  /** Every label given out, so a camera that reconnects with its camera id keeps its name. */
+  readonly #labels = new Map<string, string>();
   #next = 1;
 
   /** Replaces the roster with the cameras among `participants` (keeping known labels). */
@@ -24,7 +26,9 @@ export class CameraRoster {
   add(participant: ParticipantWire, known?: Map<string, { label: string }>): void {
     const cameraId = participant.cameraId;
     if (participant.role !== 'camera' || cameraId === undefined) return;
-    const label = known?.get(cameraId)?.label ?? `Camera ${this.#next++}`;
+    const label =
+      known?.get(cameraId)?.label ?? this.#labels.get(cameraId) ?? `Camera ${this.#next++}`;
+    this.#labels.set(cameraId, label);
     this.#cameras.set(cameraId, { participantId: participant.id, label });
   }
 

@@ -1,0 +1,439 @@
+/**
+ * The assembly features a moderator and the cameras rely on, proven with real media: the
+ * engine supervised by the app (as `npm start` runs it), the app server driving it through
+ * kurento-client, Chromium cameras with distinct fake pictures (a flat colour with a white box
+ * sweeping once a second) and the presenter's WebRTC program monitor, whose picture and audio
+ * are sampled in Chromium. Every check waits for a condition with a deadline.
+ *
+ * All tests share one stack to keep the file short; each uses an assembly of its own and closes
+ * its pages. The last test kills the engine, so it runs last.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
+import type { PaletteName } from '../helpers/media.js';
+import {
+  colourPoint,
+  decodeFrames,
+  FULL,
+  gridTiles,
+  makeCameraVideo,
+  PIP_INSET,
+  PIP_MAIN_POINT,
+  probeStreams,
+  supervisedEnginePid,
+  until,
+} from './drivers.js';
+import { Scene } from './Scene.js';
+import { call, setup, type Stack } from './stack.js';
+
+const COLOURS: readonly PaletteName[] = ['red', 'green', 'blue'];
+
+/** Generous: the machine has two cores shared with other test runs. */
+const PICTURE_MS = 45_000;
+/** Mean audio power (getStats energy per second) of the fake microphone's beeps, and of none. */
+const AUDIBLE = 0.02;
+const SILENT = 0.002;
+
+let stack: Stack;
+let mediaFolder: string;
+/** One Chromium per camera colour (its fake camera plays that colour), one for monitors. */
+const cameraBrowsers = new Map<PaletteName, Browser>();
+let monitorBrowser: Browser;
+
+/** A new assembly of this file's stack and browsers. */
+function openScene(name: string): Promise<Scene> {
+  return Scene.open({ stack, cameraBrowsers, monitorBrowser }, name);
+}
+
+before(async () => {
+  mediaFolder = await mkdtemp(path.join(tmpdir(), 'montage-features-'));
+  const [videos, started] = await Promise.all([
+    Promise.all(COLOURS.map((colour) => makeCameraVideo(mediaFolder, colour))),
+    setup('embedded'),
+  ]);
+  stack = started;
+  for (const [i, colour] of COLOURS.entries()) {
+    cameraBrowsers.set(colour, await launchChromium({ fakeVideoFile: videos[i] ?? '' }));
+  }
+  monitorBrowser = await launchChromium();
+});
+
+after(async () => {
+  for (const browser of cameraBrowsers.values()) await browser.close().catch(() => undefined);
+  await monitorBrowser?.close().catch(() => undefined);
+  await stack?.teardown();
+  await rm(mediaFolder, { recursive: true, force: true });
+});
+
+/** The colour points of the quadrants: all four show the camera of a full-frame picture. */
+const QUADRANT_POINTS = gridTiles(4).map(colourPoint);
+
+test('the moderator lays the program out as a grid, a spotlight or picture-in-picture, of chosen cameras in a chosen order, up to a number of tiles', async () => {
+  const scene = await openScene('Layouts');
+  try {
+    const [red, green, blue] = [
+      await scene.join('red'),
+      await scene.join('green'),
+      await scene.join('blue'),
+    ];
+    const program = await scene.openMonitor();
+    const ids = { red: red.cameraId, green: green.cameraId, blue: blue.cameraId };
+
+    // The default grid: three tiles in join order, the fourth cell empty, every tile moving.
+    const grid3 = gridTiles(4);
+    await program.waitForColours(
+      grid3.map(colourPoint),
+      ['red', 'green', 'blue', 'black'],
+      PICTURE_MS,
+      'grid of three',
+    );
+    await program.waitMoving(grid3.slice(0, 3), 15_000, 'grid of three');
+
+    // Spotlight shows the first camera full frame; with a chosen camera, that one.
+    await scene.layout({ layout: 'spotlight' });
+    await program.waitForColours(
+      QUADRANT_POINTS,
+      ['red', 'red', 'red', 'red'],
+      PICTURE_MS,
+      'spotlight on the first camera',
+    );
+    await scene.layout({ layout: 'spotlight', cameras: [ids.blue] });
+    await program.waitForColours(
+      QUADRANT_POINTS,
+      ['blue', 'blue', 'blue', 'blue'],
+      PICTURE_MS,
+      'spotlight on the chosen camera',
+    );
+    await program.waitMoving([FULL], 15_000, 'spotlight');
+
+    // Picture-in-picture: the first chosen camera full frame, the second in the inset.
+    await scene.layout({ layout: 'pip', cameras: [ids.green, ids.red] });
+    await program.waitForColours(
+      [PIP_MAIN_POINT, colourPoint(PIP_INSET)],
+      ['green', 'red'],
+      PICTURE_MS,
+      'picture-in-picture of green with red inset',
+    );
+    await program.waitMoving([FULL, PIP_INSET], 15_000, 'picture-in-picture');
+
+    // A grid of a chosen subset, in the chosen order, and then the same two the other way round.
+    const grid2 = gridTiles(2);
+    await scene.layout({ layout: 'grid', cameras: [ids.blue, ids.red] });
+    await program.waitForColours(
+      grid2.map(colourPoint),
+      ['blue', 'red'],
+      PICTURE_MS,
+      'grid of blue and red',
+    );
+    await scene.layout({ layout: 'grid', cameras: [ids.red, ids.blue] });
+    await program.waitForColours(
+      grid2.map(colourPoint),
+      ['red', 'blue'],
+      PICTURE_MS,
+      'grid of red and blue, reordered',
+    );
+
+    // Back to every camera, limited to two tiles: the first two to join.
+    const limited = await scene.layout({ layout: 'grid', maxTiles: 2, cameras: null });
+    assert.equal(limited.maxTiles, 2);
+    await program.waitForColours(
+      grid2.map(colourPoint),
+      ['red', 'green'],
+      PICTURE_MS,
+      'grid limited to two tiles',
+    );
+    await scene.layout({ layout: 'grid', maxTiles: 9 });
+    await program.waitForColours(
+      grid3.map(colourPoint),
+      ['red', 'green', 'blue', 'black'],
+      PICTURE_MS,
+      'grid of three again',
+    );
+
+    // A camera that is not in the assembly cannot be chosen.
+    await assert.rejects(
+      scene.layout({ layout: 'grid', cameras: ['cam-nobody'] }),
+      /cam-nobody' is not connected/,
+    );
+  } finally {
+    await scene.close();
+  }
+});
+
+/** Reports how long each step took (as test diagnostics), so a slow run shows where. */
+function stopwatch(t: TestContext): (step: string) => void {
+  let last = Date.now();
+  return (step) => {
+    const now = Date.now();
+    t.diagnostic(`${step}: ${now - last} ms`);
+    last = now;
+  };
+}
+
+/** A fresh camera key, as the camera page makes one for its tab. */
+function newCameraKey(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+test('a camera the moderator mutes leaves the program audio, stays muted when its page reloads, and is heard again when unmuted', async () => {
+  const scene = await openScene('Mute');
+  try {
+    const camera = await scene.join('red', newCameraKey());
+    const program = await scene.openMonitor();
+    await program.waitForColours(
+      QUADRANT_POINTS,
+      ['red', 'red', 'red', 'red'],
+      PICTURE_MS,
+      'the camera',
+    );
+    await program.playAudio();
+    // Chromium's fake microphone beeps several times a second; the mix of one camera is its
+    // beep. Power is measured over windows long enough to hold several beeps.
+    const heard = (what: string): Promise<number> =>
+      until(
+        20_000,
+        async () => {
+          const power = await program.audioPower(1500);
+          return power > AUDIBLE ? power : undefined;
+        },
+        () => `${what}: the program audio stayed silent`,
+        0,
+      );
+    const silent = (what: string): Promise<number> =>
+      until(
+        20_000,
+        async () => {
+          const power = await program.audioPower(1500);
+          return power < SILENT ? power : undefined;
+        },
+        () => `${what}: the program audio was still heard`,
+        0,
+      );
+    const mute = (muted: boolean): Promise<void> => scene.mute(camera.cameraId, muted);
+
+    await heard('before muting');
+    await mute(true);
+    await silent('muted');
+    // The picture stays on the program while the sound is gone.
+    await program.waitForColours(
+      QUADRANT_POINTS,
+      ['red', 'red', 'red', 'red'],
+      PICTURE_MS,
+      'muted camera',
+    );
+
+    // The page reloads: it reclaims its camera with its key and the mute still holds.
+    const cameraId = camera.cameraId;
+    await camera.leave();
+    await camera.connect();
+    assert.equal(camera.cameraId, cameraId, 'the reloaded page got its camera back');
+    await program.waitMoving([FULL], PICTURE_MS, 'the reloaded camera');
+    assert.ok((await program.audioPower(3000)) < SILENT, 'the reloaded camera is still muted');
+
+    await mute(false);
+    await heard('unmuted');
+  } finally {
+    await scene.close();
+  }
+});
+
+test('the moderator records the program: a WebM file appears while recording and its frames show the composite', async () => {
+  const scene = await openScene('Recording');
+  try {
+    await scene.join('red');
+    await scene.join('green');
+    const program = await scene.openMonitor();
+    const tiles = gridTiles(2);
+    await program.waitForColours(
+      tiles.map(colourPoint),
+      ['red', 'green'],
+      PICTURE_MS,
+      'grid of two',
+    );
+
+    const folder = stack.app.config.recordingsDir;
+    const recordings = async (): Promise<string[]> =>
+      (await readdir(folder).catch(() => []))
+        .filter((name) => name.startsWith(`${scene.assemblyId}-`))
+        .map((name) => path.join(folder, name));
+    assert.deepEqual(await recordings(), [], 'nothing recorded before recording is on');
+    await scene.record(true);
+    // Recording runs until the file holds a few seconds of the program.
+    const file = await until(
+      30_000,
+      async () => {
+        const [found] = await recordings();
+        if (found === undefined) return undefined;
+        return (await stat(found)).size > 150_000 ? found : undefined;
+      },
+      () => `no recording of ${scene.assemblyId} grew in ${folder}`,
+    );
+    await scene.record(false);
+    // Stopped: the file stops growing.
+    let size = -1;
+    await until(
+      20_000,
+      async () => {
+        const now = (await stat(file)).size;
+        const stopped = now === size;
+        size = now;
+        return stopped ? true : undefined;
+      },
+      () => `the recording still grows after recording was turned off (${size} bytes)`,
+      1500,
+    );
+    assert.deepEqual(await recordings(), [file], 'one recording');
+
+    const streams = await probeStreams(file);
+    assert.deepEqual(streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), [
+      'audio:opus',
+      'video:vp8',
+    ]);
+    const frames = await decodeFrames(file);
+    assert.ok(frames.count >= 30, `only ${frames.count} frames decoded`);
+    assert.deepEqual(
+      tiles.map((tile) => frames.colourAt(-1, colourPoint(tile))),
+      ['red', 'green'],
+      'the last recorded frame shows the composite',
+    );
+  } finally {
+    await scene.close();
+  }
+});
+
+test('cameras that lose their connection or their picture leave the grid after the grace period while the others keep moving, and come back; a page that returns within the grace period gets its camera and place back', async (t) => {
+  const step = stopwatch(t);
+  const scene = await openScene('Camera loss');
+  try {
+    const red = await scene.join('red', newCameraKey());
+    const green = await scene.join('green', newCameraKey());
+    const blue = await scene.join('blue', newCameraKey());
+    step('cameras joined');
+    const program = await scene.openMonitor();
+    step('monitor open');
+    const three = gridTiles(4);
+    const two = gridTiles(2);
+    const showsThree = async (order: PaletteName[], what: string): Promise<void> => {
+      await program.waitForColours(three.map(colourPoint), [...order, 'black'], PICTURE_MS, what);
+      step(`${what}: colours`);
+      await program.waitMoving(three.slice(0, 3), 20_000, what);
+    };
+    await showsThree(['red', 'green', 'blue'], 'three cameras');
+    step('three cameras on the program');
+
+    // (a) Green's socket drops while its media keeps flowing: its tile stays for the grace
+    // period, then leaves; red and blue reflow and keep moving.
+    const graceMs = stack.app.config.cameraGraceMs;
+    const greenId = green.cameraId;
+    let since = Date.now();
+    green.dropSocket();
+    await program.waitForColours(two.map(colourPoint), ['red', 'blue'], PICTURE_MS, 'green gone');
+    const afterDrop = Date.now() - since;
+    assert.ok(afterDrop >= graceMs - 300, `green's tile left ${afterDrop} ms after its socket`);
+    await program.waitMoving(two, 20_000, 'red and blue after green left');
+    step('green left after its socket dropped');
+    // Back after the grace period, it is a new camera, placed after the others.
+    await green.connect();
+    assert.notEqual(green.cameraId, greenId, 'after the grace period a page joins anew');
+    await showsThree(['red', 'blue', 'green'], 'green back as a new camera');
+    step('green back');
+
+    // (b) Blue's picture stops while its socket stays: once the media server has seen no video
+    // for the grace period its tile leaves; when it publishes again it is back in its place.
+    since = Date.now();
+    await blue.stopMedia();
+    await program.waitForColours(two.map(colourPoint), ['red', 'green'], PICTURE_MS, 'blue gone');
+    const afterStop = Date.now() - since;
+    assert.ok(afterStop >= graceMs - 300, `blue's tile left ${afterStop} ms after its media`);
+    await program.waitMoving(two, 20_000, 'red and green after blue stopped');
+    step('blue left after its media stopped');
+    await blue.publish();
+    await showsThree(['red', 'blue', 'green'], 'blue publishing again');
+    step('blue back');
+
+    // (c) Red's page reloads (socket and peer connection end) and comes back at once with its
+    // key: the same camera id and the first cell again, with a live picture.
+    const redId = red.cameraId;
+    await red.leave();
+    await red.connect();
+    assert.equal(red.cameraId, redId, 'the reloaded page reclaimed its camera');
+    await showsThree(['red', 'blue', 'green'], 'red reclaimed its tile');
+    step('red reloaded and reclaimed its tile');
+    const presence = await call<Array<{ role: string; cameraId?: string }>>(
+      scene.moderator.timeout(10_000).emitWithAck('presence:list', {}),
+    );
+    assert.deepEqual(
+      presence
+        .filter((p) => p.role === 'camera')
+        .map((p) => p.cameraId)
+        .sort(),
+      [red.cameraId, green.cameraId, blue.cameraId].sort(),
+      'three cameras, none twice',
+    );
+
+    // A second connection with the same key (the old one not seen to drop yet) takes the camera
+    // over and the old connection is told why and closed.
+    const oldSocket = red.socket;
+    const told = new Promise<string>((resolve) =>
+      oldSocket.once('request:error', (failure) => resolve(failure.code)),
+    );
+    const closed = new Promise<string>((resolve) =>
+      oldSocket.once('disconnect', (reason) => resolve(reason)),
+    );
+    await red.connect();
+    assert.equal(red.cameraId, redId, 'the newer connection has the same camera');
+    assert.equal(await told, 'camera_reconnected');
+    assert.equal(await closed, 'io server disconnect');
+    await showsThree(['red', 'blue', 'green'], 'red taken over by its newer connection');
+    step('red taken over by a newer connection');
+  } finally {
+    await scene.close();
+  }
+});
+
+test('after the media engine dies and its supervisor restarts it, the app rebuilds the assembly: cameras and the monitor offer again and the composite is back', async () => {
+  const scene = await openScene('Engine restart');
+  try {
+    const red = await scene.join('red');
+    const green = await scene.join('green');
+    const program = await scene.openMonitor();
+    const tiles = gridTiles(2);
+    await program.waitForColours(tiles.map(colourPoint), ['red', 'green'], PICTURE_MS, 'before');
+
+    const pid = await supervisedEnginePid();
+    assert.ok(pid !== undefined, 'the supervised engine runs');
+    process.kill(pid, 'SIGKILL');
+    // The supervisor starts a new engine on the same port; the app reconnects, rebuilds the
+    // assembly and says media:reset, after which the pages offer again by themselves.
+    await until(
+      60_000,
+      () =>
+        Promise.resolve(
+          red.resets > 0 && green.resets > 0 && program.resets > 0 ? true : undefined,
+        ),
+      () =>
+        `media:reset not received (cameras ${red.resets}, ${green.resets}; monitor ${program.resets})`,
+      250,
+    );
+    const restarted = await supervisedEnginePid();
+    assert.ok(restarted !== undefined && restarted !== pid, 'a new engine process runs');
+    await Promise.all([red.published, green.published, program.offered]);
+    // The cameras offered again at the same time, so their tiles may come in either order.
+    await program.waitForColours(
+      tiles.map(colourPoint),
+      (seen) => [...seen].sort().join() === 'green,red',
+      60_000,
+      'rebuilt',
+      'red and green in either order',
+    );
+    await program.waitMoving(tiles, 20_000, 'rebuilt');
+  } finally {
+    await scene.close();
+  }
+});

@@ -1,0 +1,142 @@
+/**
+ * Camera keys over signaling, without media: a camera page that connects again with its key
+ * gets its camera id back (within the grace period, or by taking over a connection the server
+ * still holds), a malformed key is refused at the handshake, and other roles' keys are ignored.
+ * test/e2e/features.test.ts proves the same with real media (the tile keeps its place).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { io, type Socket } from 'socket.io-client';
+import { parseAssemblyId } from '../../server/domain/ids.js';
+import type {
+  ClientToServerEvents,
+  ParticipantWire,
+  Reply,
+  ServerToClientEvents,
+  WelcomeWire,
+  WireErrorBody,
+} from '../../server/signaling/events.js';
+import { createAssembly, setup, type RunningApp } from './appHelpers.js';
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+function connect(running: RunningApp, auth: Record<string, string>): ClientSocket {
+  return io(running.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+}
+
+/** Connects and resolves with the welcome, or rejects with the handshake's refusal. */
+function welcome(socket: ClientSocket): Promise<WelcomeWire> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no welcome within 5 s')), 5000);
+    socket.once('welcome', (w) => {
+      clearTimeout(timer);
+      resolve(w);
+    });
+    socket.once('connect_error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+function mint(running: RunningApp, assembly: string, role: 'camera' | 'presenter'): string {
+  return running.app.core.invites.mint('test', parseAssemblyId(assembly), role, 600).token;
+}
+
+async function cameras(socket: ClientSocket): Promise<string[]> {
+  const reply = (await socket.timeout(5000).emitWithAck('presence:list', {})) as Reply<
+    ParticipantWire[]
+  >;
+  if (!reply.ok) throw new Error(reply.error.message);
+  return reply.data.flatMap((p) => (p.role === 'camera' && p.cameraId ? [p.cameraId] : []));
+}
+
+test('a camera page that connects again with its key gets its camera back; bad keys are refused', async (t) => {
+  const running = await setup();
+  const sockets: ClientSocket[] = [];
+  t.after(async () => {
+    for (const socket of sockets) socket.close();
+    await running.teardown();
+  });
+  const a = await createAssembly(running, 'Keys');
+  const open = (auth: Record<string, string>): ClientSocket => {
+    const socket = connect(running, { assembly: a.id, ...auth });
+    sockets.push(socket);
+    return socket;
+  };
+  const camera = mint(running, a.id, 'camera');
+  const key = randomBytes(18).toString('base64url');
+  // The presenter keeps the assembly live while cameras come and go.
+  const presenter = open({ token: mint(running, a.id, 'presenter') });
+  await welcome(presenter);
+
+  const first = open({ token: camera, cameraKey: key });
+  const cameraId = (await welcome(first)).you.cameraId;
+  assert.ok(cameraId !== undefined);
+
+  // Dropped and back within the grace period (3 s by default): the same camera.
+  first.close();
+  const again = open({ token: camera, cameraKey: key });
+  assert.equal((await welcome(again)).you.cameraId, cameraId);
+  assert.deepEqual(await cameras(presenter), [cameraId]);
+
+  // Another page's key, or none, is another camera.
+  const other = open({ token: camera, cameraKey: randomBytes(18).toString('base64url') });
+  const otherId = (await welcome(other)).you.cameraId;
+  const keyless = open({ token: camera });
+  const keylessId = (await welcome(keyless)).you.cameraId;
+  assert.equal(new Set([cameraId, otherId, keylessId]).size, 3);
+
+  // A connection with the key while the older one is still connected takes the camera over.
+  const told = new Promise<string>((resolve) =>
+    again.once('request:error', (failure) => resolve(failure.code)),
+  );
+  const closed = new Promise<string>((resolve) => again.once('disconnect', resolve));
+  const takeover = open({ token: camera, cameraKey: key });
+  assert.equal((await welcome(takeover)).you.cameraId, cameraId);
+  assert.equal(await told, 'camera_reconnected');
+  assert.equal(await closed, 'io server disconnect');
+  assert.deepEqual((await cameras(presenter)).sort(), [cameraId, otherId, keylessId].sort());
+
+  // A key that is not a long random value is refused at the handshake.
+  for (const bad of ['short', 'x'.repeat(65), 'has spaces in it and is long enough']) {
+    const refused = open({ token: camera, cameraKey: bad });
+    const error = (await welcome(refused).then(
+      () => new Error('connected'),
+      (e: unknown) => e,
+    )) as Error & { data?: WireErrorBody };
+    assert.equal(error.data?.code, 'invalid_argument', `key '${bad}'`);
+  }
+
+  // A presenter's key is ignored: presenters have no camera.
+  const withKey = open({ token: mint(running, a.id, 'presenter'), cameraKey: key });
+  assert.equal((await welcome(withKey)).you.cameraId, undefined);
+  assert.deepEqual((await cameras(presenter)).sort(), [cameraId, otherId, keylessId].sort());
+});
+
+test('a camera whose grace period ended joins as a new camera even with its key', async (t) => {
+  const running = await setup();
+  const sockets: ClientSocket[] = [];
+  t.after(async () => {
+    for (const socket of sockets) socket.close();
+    await running.teardown();
+  });
+  const a = await createAssembly(running, 'Late');
+  const open = (auth: Record<string, string>): ClientSocket => {
+    const socket = connect(running, { assembly: a.id, ...auth });
+    sockets.push(socket);
+    return socket;
+  };
+  const presenter = open({ token: mint(running, a.id, 'presenter') });
+  await welcome(presenter);
+  const key = randomBytes(18).toString('base64url');
+  const first = open({ token: mint(running, a.id, 'camera'), cameraKey: key });
+  const cameraId = (await welcome(first)).you.cameraId;
+  first.close();
+  // The default grace period is 3 s.
+  await new Promise((resolve) => setTimeout(resolve, 3500));
+  const late = open({ token: mint(running, a.id, 'camera'), cameraKey: key });
+  const lateId = (await welcome(late)).you.cameraId;
+  assert.ok(lateId !== undefined && lateId !== cameraId, 'a new camera after the grace period');
+});
