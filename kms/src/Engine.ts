@@ -26,6 +26,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
       iceAddresses: config.iceAddresses,
       stun: config.stun,
       turn: config.turn,
+      jitterBufferMs: config.jitterBufferMs,
       logPrefix: '[worker]',
       startTimeoutMs: config.workerStartTimeoutMs,
     },

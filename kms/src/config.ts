@@ -19,6 +19,11 @@ export interface EngineConfig {
   /** Session garbage collector period (KMS garbageCollectorPeriod, 240 s). */
   sessionGcSeconds: number;
   workerPath: string;
+  /**
+   * How long webrtcbin's jitterbuffer holds received RTP to reorder it and wait for
+   * retransmissions; every received frame is delayed by it (see .env.example).
+   */
+  jitterBufferMs: number;
   workerStartTimeoutMs: number;
 }
 
@@ -33,6 +38,7 @@ const KNOWN_KEYS = new Set([
   'KMS_MAX_MESSAGE_BYTES',
   'KMS_SESSION_GC_SECONDS',
   'KMS_WORKER_PATH',
+  'KMS_JITTER_BUFFER_MS',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -68,6 +74,7 @@ export function defaultConfig(): EngineConfig {
     sessionGcSeconds: 240,
     workerPath: fileURLToPath(new URL('../../../kms/worker/build/montage-worker', import.meta.url)),
     workerStartTimeoutMs: 10000,
+    jitterBufferMs: 20,
   };
 }
 
@@ -151,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     config.maxMessageBytes = integer('KMS_MAX_MESSAGE_BYTES', maxBytes, 1024, 1024 * 1024 * 1024);
   const gc = get('KMS_SESSION_GC_SECONDS');
   if (gc) config.sessionGcSeconds = integer('KMS_SESSION_GC_SECONDS', gc, 1, 86400);
+  const jitter = get('KMS_JITTER_BUFFER_MS');
+  if (jitter) config.jitterBufferMs = integer('KMS_JITTER_BUFFER_MS', jitter, 0, 2000);
   const workerPath = get('KMS_WORKER_PATH');
   if (workerPath) config.workerPath = workerPath;
   return config;

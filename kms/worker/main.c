@@ -66,6 +66,19 @@ parse_port_range (const gchar * text)
 }
 
 static gboolean
+parse_jitter (const gchar * text)
+{
+  guint64 ms;
+  gchar *end;
+
+  ms = g_ascii_strtoull (text, &end, 10);
+  if (end == text || *end != '\0' || ms > 2000)
+    return FALSE;
+  mt_config.jitter_ms = ms;
+  return TRUE;
+}
+
+static gboolean
 parse_args (int argc, char **argv)
 {
   GPtrArray *addrs = g_ptr_array_new ();
@@ -89,6 +102,8 @@ parse_args (int argc, char **argv)
           ? g_strdup (val) : g_strdup_printf ("turn://%s", val);
     else if (strcmp (arg, "--port-range") == 0)
       ok = parse_port_range (val);
+    else if (strcmp (arg, "--jitter-buffer-ms") == 0)
+      ok = parse_jitter (val);
     else
       ok = FALSE;
     i++;
@@ -469,7 +484,8 @@ main (int argc, char **argv)
 
   if (!parse_args (argc, argv)) {
     g_printerr ("usage: montage-worker [--ice-address ADDR]... "
-        "[--stun HOST:PORT] [--turn URL] [--port-range MIN-MAX]\n");
+        "[--stun HOST:PORT] [--turn URL] [--port-range MIN-MAX] "
+        "[--jitter-buffer-ms 0-2000]\n");
     return EXIT_BAD_COMMAND_LINE;
   }
   if (!check_plugins ())

@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-MtConfig mt_config = { NULL, NULL, NULL, 0, 0 };
+/* 20 ms of jitterbuffer: see --jitter-buffer-ms in PROTOCOL.md. */
+MtConfig mt_config = { NULL, NULL, NULL, 0, 0, 20 };
 
 typedef struct
 {

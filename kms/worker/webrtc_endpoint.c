@@ -1306,7 +1306,7 @@ mt_webrtc_create (MtElement * el, JsonObject * options, GError ** error)
     return FALSE;
   }
   g_object_set (w->webrtc, "bundle-policy",
-      GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", 100, NULL);
+      GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", mt_config.jitter_ms, NULL);
   if (mt_config.stun_server)
     g_object_set (w->webrtc, "stun-server", mt_config.stun_server, NULL);
   if (mt_config.turn_server)

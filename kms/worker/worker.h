@@ -88,6 +88,7 @@ typedef struct
   gchar *stun_server;           /* stun://host:port or NULL */
   gchar *turn_server;           /* turn://user:pass@host:port or NULL */
   guint port_min, port_max;
+  guint jitter_ms;              /* webrtcbin jitterbuffer latency */
 } MtConfig;
 
 extern MtConfig mt_config;

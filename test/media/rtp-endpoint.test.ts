@@ -334,6 +334,7 @@ test('RTP ports held by another process are skipped inside --port-range, and onl
     iceAddresses: ['127.0.0.1'],
     stun: undefined,
     turn: undefined,
+    jitterBufferMs: 20,
     logPrefix: '[port-range worker]',
     startTimeoutMs: 10_000,
   });

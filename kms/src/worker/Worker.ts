@@ -12,6 +12,8 @@ export interface WorkerSettings {
   iceAddresses: string[];
   stun: string | undefined;
   turn: string | undefined;
+  /** webrtcbin's jitterbuffer latency (KMS_JITTER_BUFFER_MS). */
+  jitterBufferMs: number;
   /** Prefix for the worker's stderr lines in the engine's log. */
   logPrefix: string;
   startTimeoutMs: number;
@@ -48,6 +50,7 @@ export class Worker extends EnhancedEventEmitter<WorkerEvents> {
     for (const address of settings.iceAddresses) args.push('--ice-address', address);
     if (settings.stun) args.push('--stun', settings.stun);
     if (settings.turn) args.push('--turn', settings.turn);
+    args.push('--jitter-buffer-ms', String(settings.jitterBufferMs));
     this.#child = spawn(settings.command, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     });

@@ -1,0 +1,66 @@
+/**
+ * The engine's settings (kms/src/config.ts): defaults, validation with messages that name the
+ * key, unknown KMS_* keys refused, and the jitterbuffer latency reaching a real worker's command
+ * line (which refuses an out-of-range value itself).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../kms/src/config.js';
+import { Worker, type WorkerSettings } from '../../kms/src/worker/Worker.js';
+import { REAL_WORKER } from './helpers.js';
+
+const NO_FILE = '/nonexistent/.env';
+
+test('defaults: loopback on 8888, path kurento, a 20 ms jitterbuffer', () => {
+  const config = loadConfig({}, NO_FILE);
+  assert.equal(config.host, '127.0.0.1');
+  assert.equal(config.port, 8888);
+  assert.equal(config.path, 'kurento');
+  assert.equal(config.jitterBufferMs, 20);
+  assert.ok(config.iceAddresses.includes('127.0.0.1'));
+});
+
+test('settings are validated with messages that name the key', () => {
+  assert.equal(loadConfig({ KMS_JITTER_BUFFER_MS: '150' }, NO_FILE).jitterBufferMs, 150);
+  assert.equal(loadConfig({ KMS_JITTER_BUFFER_MS: '0' }, NO_FILE).jitterBufferMs, 0);
+  for (const [key, value, message] of [
+    [
+      'KMS_JITTER_BUFFER_MS',
+      '2001',
+      /KMS_JITTER_BUFFER_MS=2001 is invalid: expected an integer between 0 and 2000/,
+    ],
+    ['KMS_JITTER_BUFFER_MS', '-5', /KMS_JITTER_BUFFER_MS=-5 is invalid/],
+    ['KMS_PORT', 'eighty', /KMS_PORT=eighty is invalid/],
+    ['KMS_ICE_ADDRESSES', '127.0.0.1,::1', /'::1', which is not an IPv4 address/],
+    ['KMS_STUN', 'stun.example.org', /KMS_STUN=stun.example.org is invalid: expected host:port/],
+    ['KMS_JITTER_BUFER_MS', '20', /unknown setting\(s\) KMS_JITTER_BUFER_MS/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [key]: value }, NO_FILE),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.match(error.message, message);
+        return true;
+      },
+    );
+  }
+});
+
+function settings(jitterBufferMs: number): WorkerSettings {
+  return {
+    command: REAL_WORKER,
+    prefixArgs: [],
+    iceAddresses: ['127.0.0.1'],
+    stun: undefined,
+    turn: undefined,
+    jitterBufferMs,
+    logPrefix: '[config test worker]',
+    startTimeoutMs: 10_000,
+  };
+}
+
+test('a worker starts with the configured jitterbuffer and refuses one out of range', async () => {
+  const worker = await Worker.start(settings(40));
+  await worker.close();
+  await assert.rejects(Worker.start(settings(5000)), /rejected its command line \(exit 43\)/);
+});
