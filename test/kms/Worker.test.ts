@@ -20,6 +20,7 @@ function settings(command = REAL_WORKER, prefixArgs: string[] = []): WorkerSetti
     iceAddresses: ['127.0.0.1'],
     stun: undefined,
     turn: undefined,
+    jitterBufferMs: 20,
     logPrefix: '[test worker]',
     startTimeoutMs: 10_000,
   };
