@@ -18,7 +18,12 @@ import type {
 } from '../media/AssemblyMedia.js';
 import type { Logger } from '../log.js';
 import type { MetricsRegistry } from '../metrics/MetricsRegistry.js';
-import { InvalidArgumentError, MediaUnavailableError, NotLiveError } from './errors.js';
+import {
+  InvalidArgumentError,
+  MediaReleasedError,
+  MediaUnavailableError,
+  NotLiveError,
+} from './errors.js';
 import {
   newCameraId,
   newParticipantId,
@@ -529,7 +534,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   }
 
   #mediaFailed(error: unknown): void {
-    this.#log.warn('media operation failed', {
+    // A removal queued behind the release of the assembly's media has nothing left to remove.
+    const level = error instanceof MediaReleasedError ? 'debug' : 'warn';
+    this.#log[level]('media operation failed', {
       error: error instanceof Error ? error.message : String(error),
     });
   }

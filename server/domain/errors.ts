@@ -36,6 +36,17 @@ export class MediaUnavailableError extends DomainError {
   }
 }
 
+/**
+ * A media change arrived after the assembly's media was released (the assembly closed or is being
+ * rebuilt): nothing is left to change, so it is expected during shutdown, not a failure.
+ */
+export class MediaReleasedError extends MediaUnavailableError {
+  constructor(assemblyId: string) {
+    super(`the media of assembly ${assemblyId} was released`);
+    this.name = 'MediaReleasedError';
+  }
+}
+
 /** A request names something that is not (or no longer) part of the live assembly. */
 export class NotLiveError extends DomainError {
   readonly code = 'not_live';

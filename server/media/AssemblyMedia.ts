@@ -27,6 +27,7 @@ import kurento from 'kurento-client';
 import { ProgramBridge } from '../bridge/ProgramBridge.js';
 import { freeEvenUdpPorts } from '../bridge/rtpPorts.js';
 import type { AssemblyId, CameraId } from '../domain/ids.js';
+import { MediaReleasedError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 
 /** A trickled ICE candidate as browsers produce it and Kurento takes it. */
@@ -621,7 +622,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
   /** Runs graph changes one after another; a failure rejects its own caller only. */
   #serial<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(() => {
-      if (this.#released) throw new Error(`the media of assembly ${this.assemblyId} was released`);
+      if (this.#released) throw new MediaReleasedError(this.assemblyId);
       return work();
     });
     this.#queue = run.catch(() => undefined);

@@ -159,7 +159,8 @@ test('every Composite port hears the other ports and not itself', async () => {
   const clips = await Promise.all(
     tones.map((hz, i) =>
       makeMovingBoxClip(path.join(dir, `tone-${hz}.webm`), colours[i] ?? 'red', {
-        seconds: 8,
+        // Long enough for the retries of the level check below.
+        seconds: 10,
         toneHz: hz,
       }),
     ),
@@ -179,15 +180,28 @@ test('every Composite port hears the other ports and not itself', async () => {
     }
     for (const player of players) await player.play();
     for (const receiver of receivers) await receiver.waitForAudio(2_000, 15_000);
-    await sleep(500);
-    receivers.forEach((receiver, own) => {
-      const levels = receiver.toneLevels(tones, 1_000);
-      process.stdout.write(`port ${own}: ${levels.map((l) => l.toFixed(3)).join(' ')}\n`);
-      levels.forEach((level, i) => {
-        if (i === own) assert.ok(level < 0.02, `port ${own} hears itself (${level})`);
-        else assert.ok(level > 0.05, `port ${own} misses port ${i}'s tone (${level})`);
+    // A port never hears itself, in any window; it must hear every other port in one of up to
+    // five one-second windows, because a machine starved by other work can leave a window with
+    // gaps in the mix (the levels then drop for every tone alike, never for one source only).
+    const problems = (): string[] => {
+      const found: string[] = [];
+      receivers.forEach((receiver, own) => {
+        const levels = receiver.toneLevels(tones, 1_000);
+        process.stdout.write(`port ${own}: ${levels.map((l) => l.toFixed(3)).join(' ')}\n`);
+        levels.forEach((level, i) => {
+          if (i === own) assert.ok(level < 0.02, `port ${own} hears itself (${level})`);
+          else if (level <= 0.05) found.push(`port ${own} misses port ${i}'s tone (${level})`);
+        });
       });
-    });
+      return found;
+    };
+    let missing: string[] = [];
+    for (let window = 0; window < 5; window++) {
+      await sleep(window === 0 ? 500 : 1_000);
+      missing = problems();
+      if (missing.length === 0) break;
+    }
+    assert.deepEqual(missing, [], 'every port hears every other port');
   } finally {
     for (const receiver of receivers) await receiver.stop();
     await pipeline.release();
