@@ -213,9 +213,10 @@ class WatchPage {
         // seekable and start at the live edge.
         liveDurationInfinity: true,
         backBufferLength: 90,
-        // Two 900 ms fragments behind the live edge instead of hls.js's three: about a second
-        // closer to live (npm run bench -- g2g), still a fragment of margin for a late one.
-        liveSyncDurationCount: 2,
+        // 1.5 s behind the end of the playlist instead of hls.js's three fragments (about 3 s
+        // with our 1 s GOPs): 1.5 s closer to live (npm run bench -- g2g), and still half a
+        // fragment of margin beyond the one being written.
+        liveSyncDuration: 1.5,
         // A viewer who fell behind (a stall, a background tab) catches up by playing slightly
         // faster instead of jumping, so the picture never skips.
         maxLiveSyncPlaybackRate: 1.1,
