@@ -169,11 +169,10 @@ function path(value: string, context: ParseContext): string {
 }
 
 /**
- * An http(s) base URL that paths are appended to (`${base}/hls/...`): nothing after the path,
- * no credentials (they would end up in every viewer's playlist URL); returned without a
- * trailing slash. Undefined when `value` is not one, so each caller words its own error.
+ * `value` as a URL with no query, fragment or credentials (edge URLs end up in every viewer's
+ * playlist URL and in logs); undefined when it is not one.
  */
-function parseBaseUrl(value: string): string | undefined {
+function parsePlainUrl(value: string): URL | undefined {
   let url: URL;
   try {
     url = new URL(value);
@@ -181,7 +180,18 @@ function parseBaseUrl(value: string): string | undefined {
     return undefined;
   }
   const plain = url.search === '' && url.hash === '' && url.username === '' && url.password === '';
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !plain) return undefined;
+  return plain ? url : undefined;
+}
+
+/**
+ * An http(s) base URL that paths are appended to (`${base}/hls/...`): nothing after the path,
+ * no credentials (they would end up in every viewer's playlist URL); returned without a
+ * trailing slash. Undefined when `value` is not one, so each caller words its own error.
+ */
+function parseBaseUrl(value: string): string | undefined {
+  const url = parsePlainUrl(value);
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    return undefined;
   return url.href.replace(/\/+$/, '');
 }
 
@@ -276,14 +286,8 @@ function parseEdges(value: string): ConfiguredEdge[] {
  * the first path segment as the application, so exactly one segment is allowed.
  */
 function parseIngestUrl(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  const plain = url.search === '' && url.hash === '' && url.username === '' && url.password === '';
-  if (url.protocol !== 'rtmp:' || url.hostname === '' || !plain) return undefined;
+  const url = parsePlainUrl(value);
+  if (url === undefined || url.protocol !== 'rtmp:' || url.hostname === '') return undefined;
   if (!/^\/[A-Za-z0-9_-]+\/?$/.test(url.pathname)) return undefined;
   const port = url.port === '' ? RTMP_DEFAULT_PORT : Number(url.port);
   // rtmp: is not a scheme URL parsing knows, so it keeps the host's case: lower it, as for http.
