@@ -9,8 +9,9 @@ import type { Browser } from 'playwright-core';
 import type { IceCandidateWire } from '../../server/signaling/events.js';
 import { BrowserPeer } from '../helpers/BrowserPeer.js';
 import type { PaletteName } from '../helpers/media.js';
-import { connectPage, endPeer, welcomed } from './drivers.js';
+import { connectPage, welcomed } from './drivers.js';
 import { call, type Client } from './stack.js';
+import { TrickleOffer } from './TrickleOffer.js';
 
 export interface CameraJoin {
   url: string;
@@ -29,11 +30,7 @@ export class CameraClient {
   readonly #join: CameraJoin;
   #socket: Client | undefined;
   #cameraId = '';
-  /** Increments with every offer, so that an answer to an older offer is ignored. */
-  #generation = 0;
-  #answered = false;
-  readonly #remoteQueue: IceCandidateWire[] = [];
-  readonly #localQueue: IceCandidateWire[] = [];
+  readonly #negotiation: TrickleOffer;
   #lastPublish: Promise<void> = Promise.resolve();
   /** How many times the server said the media was rebuilt. */
   resets = 0;
@@ -42,10 +39,7 @@ export class CameraClient {
     this.#join = join;
     this.colour = join.colour;
     this.peer = peer;
-    peer.onCandidate((candidate) => {
-      if (this.#answered) this.#sendCandidate(candidate);
-      else this.#localQueue.push(candidate);
-    });
+    this.#negotiation = new TrickleOffer(peer, true, (candidate) => this.#sendCandidate(candidate));
   }
 
   /** Opens the page, connects, and publishes; resolves once the server has answered. */
@@ -82,9 +76,7 @@ export class CameraClient {
     });
     this.#socket = socket;
     socket.on('camera:candidate', (candidate) => {
-      if (this.#socket !== socket) return;
-      if (this.#answered) void this.peer.addCandidate(candidate).catch(() => undefined);
-      else this.#remoteQueue.push(candidate);
+      if (this.#socket === socket) this.#negotiation.remoteCandidate(candidate);
     });
     // The media server restarted: the old peer connection is dead, publish again.
     socket.on('media:reset', () => {
@@ -113,7 +105,7 @@ export class CameraClient {
 
   /** The picture stops while the socket stays: the page's peer connection closes. */
   async stopMedia(): Promise<void> {
-    this.#answered = false;
+    this.#negotiation.closed();
     await this.peer.page.evaluate(() => window.montagePeer?.pc.close());
   }
 
@@ -129,28 +121,14 @@ export class CameraClient {
   }
 
   #startPublish(): void {
-    const publish = this.#publish();
-    // The caller awaits `published`; this keeps an unawaited failure from crashing the run.
-    publish.catch(() => undefined);
-    this.#lastPublish = publish;
-  }
-
-  async #publish(): Promise<void> {
-    const socket = this.socket;
-    const generation = ++this.#generation;
-    this.#answered = false;
-    this.#remoteQueue.length = 0;
-    this.#localQueue.length = 0;
-    await endPeer(this.peer);
-    const offer = await this.peer.createOffer({ send: true });
-    const { sdp } = await call<{ sdp: string }>(
-      socket.timeout(30_000).emitWithAck('camera:offer', { sdp: offer }),
-    );
-    if (generation !== this.#generation) return;
-    await this.peer.setAnswer(sdp);
-    this.#answered = true;
-    for (const candidate of this.#remoteQueue.splice(0)) await this.peer.addCandidate(candidate);
-    for (const candidate of this.#localQueue.splice(0)) this.#sendCandidate(candidate);
+    const socket = this.#socket;
+    this.#lastPublish = this.#negotiation.start(async (offer) => {
+      if (socket === undefined) throw new Error('the camera is not connected');
+      const { sdp } = await call<{ sdp: string }>(
+        socket.timeout(30_000).emitWithAck('camera:offer', { sdp: offer }),
+      );
+      return sdp;
+    });
   }
 
   #sendCandidate(candidate: IceCandidateWire): void {

@@ -8,8 +8,9 @@ import type { Browser } from 'playwright-core';
 import type { IceCandidateWire } from '../../server/signaling/events.js';
 import { BrowserPeer } from '../helpers/BrowserPeer.js';
 import { classify, type PaletteName } from '../helpers/media.js';
-import { connectPage, endPeer, type Point, type Rect, until, welcomed } from './drivers.js';
+import { connectPage, type Point, type Rect, until, welcomed } from './drivers.js';
 import { call, type Client } from './stack.js';
+import { TrickleOffer } from './TrickleOffer.js';
 
 /** Inbound audio as Chromium's getStats reports it. */
 export interface AudioReading {
@@ -22,24 +23,17 @@ export interface AudioReading {
 export class MonitorClient {
   readonly peer: BrowserPeer;
   readonly socket: Client;
-  #generation = 0;
-  #answered = false;
-  readonly #remoteQueue: IceCandidateWire[] = [];
-  readonly #localQueue: IceCandidateWire[] = [];
+  readonly #negotiation: TrickleOffer;
   #lastOffer: Promise<void> = Promise.resolve();
   resets = 0;
 
   private constructor(peer: BrowserPeer, socket: Client) {
     this.peer = peer;
     this.socket = socket;
-    peer.onCandidate((candidate) => {
-      if (this.#answered) this.#sendCandidate(candidate);
-      else this.#localQueue.push(candidate);
-    });
-    socket.on('monitor:candidate', (candidate) => {
-      if (this.#answered) void this.peer.addCandidate(candidate).catch(() => undefined);
-      else this.#remoteQueue.push(candidate);
-    });
+    this.#negotiation = new TrickleOffer(peer, false, (candidate) =>
+      this.#sendCandidate(candidate),
+    );
+    socket.on('monitor:candidate', (candidate) => this.#negotiation.remoteCandidate(candidate));
     // The media server restarted and the assembly was rebuilt: the old session is dead.
     socket.on('media:reset', () => {
       this.resets += 1;
@@ -209,26 +203,12 @@ export class MonitorClient {
   }
 
   #startOffer(): void {
-    const offer = this.#offer();
-    offer.catch(() => undefined);
-    this.#lastOffer = offer;
-  }
-
-  async #offer(): Promise<void> {
-    const generation = ++this.#generation;
-    this.#answered = false;
-    this.#remoteQueue.length = 0;
-    this.#localQueue.length = 0;
-    await endPeer(this.peer);
-    const offer = await this.peer.createOffer({ send: false });
-    const { sdp } = await call<{ sdp: string }>(
-      this.socket.timeout(30_000).emitWithAck('monitor:offer', { sdp: offer }),
-    );
-    if (generation !== this.#generation) return;
-    await this.peer.setAnswer(sdp);
-    this.#answered = true;
-    for (const candidate of this.#remoteQueue.splice(0)) await this.peer.addCandidate(candidate);
-    for (const candidate of this.#localQueue.splice(0)) this.#sendCandidate(candidate);
+    this.#lastOffer = this.#negotiation.start(async (offer) => {
+      const { sdp } = await call<{ sdp: string }>(
+        this.socket.timeout(30_000).emitWithAck('monitor:offer', { sdp: offer }),
+      );
+      return sdp;
+    });
   }
 
   #sendCandidate(candidate: IceCandidateWire): void {
