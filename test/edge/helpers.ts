@@ -10,7 +10,9 @@ import type { Browser, Page } from 'playwright-core';
 import { NginxEdge } from '../../server/edges/NginxEdge.js';
 import { RtmpOrigin, type EdgeId } from '../../server/origin/RtmpOrigin.js';
 import { freePort, REPO_ROOT } from '../helpers/engineProcess.js';
+import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { PALETTE, classify, type PaletteName, type Quadrants } from '../helpers/media.js';
+import { sampleVideo } from '../helpers/pixels.js';
 
 export const EDGE_SECRET = 'test-edge-secret-0123456789';
 
@@ -224,7 +226,8 @@ export function fragments(playlist: string): string[] {
 
 /**
  * A tiny watch page on its own port (so the edge's CORS headers are exercised) that plays a
- * playlist with the repository's hls.js and exposes the first-frame time and pixel samples.
+ * playlist with the repository's hls.js and exposes the first-frame time; `sampleQuadrants`
+ * reads its picture.
  */
 export async function startWatchPage(): Promise<{ url: string; close(): Promise<void> }> {
   const hlsJs = await readFile(path.join(REPO_ROOT, 'node_modules/hls.js/dist/hls.min.js'));
@@ -245,17 +248,6 @@ window.play = (src) => {
   const onFrame = () => { window.firstFrameAt = performance.now(); };
   video.requestVideoFrameCallback(onFrame);
   window.hls = hls;
-};
-window.sample = (points) => {
-  const video = document.getElementById('v');
-  const canvas = document.createElement('canvas');
-  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-  const context = canvas.getContext('2d');
-  context.drawImage(video, 0, 0);
-  return points.map(([x, y]) => {
-    const d = context.getImageData(Math.round(x * canvas.width), Math.round(y * canvas.height), 1, 1).data;
-    return { r: d[0], g: d[1], b: d[2] };
-  });
 };
 </script></body></html>`;
   const server: Server = createServer((request, response) => {
@@ -304,20 +296,7 @@ export async function playInPage(
 
 /** Classifies the centre of each quadrant of the playing video. */
 export async function sampleQuadrants(page: Page): Promise<PaletteName[]> {
-  const points = [
-    [0.25, 0.25],
-    [0.75, 0.25],
-    [0.25, 0.75],
-    [0.75, 0.75],
-  ];
-  const pixels = await page.evaluate(
-    (p) =>
-      (
-        window as unknown as { sample(p: number[][]): Array<{ r: number; g: number; b: number }> }
-      ).sample(p),
-    points,
-  );
-  return pixels.map(classify);
+  return (await sampleVideo(page, '#v', QUADRANT_CENTRES)).map(classify);
 }
 
 /** Waits until the video shows `expected`, sampling repeatedly (a first frame may be grey). */
@@ -329,8 +308,11 @@ export async function waitForQuadrants(
   const deadline = Date.now() + timeoutMs;
   let seen: PaletteName[] = [];
   while (Date.now() < deadline) {
-    seen = await sampleQuadrants(page);
-    if (seen.every((name, i) => name === expected[i])) return seen;
+    // Before the first decoded frame there is nothing to read yet: try again.
+    seen = await sampleQuadrants(page).catch(() => []);
+    if (seen.length === expected.length && seen.every((name, i) => name === expected[i])) {
+      return seen;
+    }
     await sleep(200);
   }
   return seen;
