@@ -85,7 +85,7 @@ build_stamp=dist/.build-stamp
 build_inputs() {
   find package.json tsconfig.json server kms/src kms/worker test public \
     \( -name node_modules -o -name dist -o -name build \) -prune -o \
-    -type f \( -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name Makefile -o -name 'tsconfig.json' \
+    -type f \( -name '*.ts' -o -name '*.mjs' -o -name '*.css' -o -name '*.c' -o -name '*.h' -o -name Makefile -o -name 'tsconfig.json' \
     -o -name package.json \) "$@" -print 2>/dev/null
 }
 inputs_digest="$(build_inputs | LC_ALL=C sort | md5sum | cut -d' ' -f1)"

@@ -4,6 +4,7 @@
  * listens; `stop()` closes everything and is safe to call twice.
  */
 import { once } from 'node:events';
+import type BetterSqlite3 from 'better-sqlite3';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -17,7 +18,11 @@ import { LiveAssemblies } from './domain/LiveAssemblies.js';
 import { MediaLibrary } from './domain/MediaLibrary.js';
 import { VideoSources } from './domain/VideoSources.js';
 import { EdgeRegistry } from './edges/EdgeRegistry.js';
-import { createHttpApp, type HealthReport } from './http/createHttpApp.js';
+import type { EdgeFleetView } from './edges/EdgeView.js';
+import type { RenditionLadder } from './bridge/RenditionLadder.js';
+import { ContentSteering } from './hls/ContentSteering.js';
+import { SOURCE_RENDITION } from './hls/renditions.js';
+import { createHttpApp, type HealthPart, type HealthReport } from './http/createHttpApp.js';
 import { Logger } from './log.js';
 import { KurentoMediaBackend } from './media/MediaBackend.js';
 import { MediaServer } from './media/MediaServer.js';
@@ -27,6 +32,7 @@ import { SignalingServer } from './signaling/SignalingServer.js';
 import { AssemblyStore } from './store/AssemblyStore.js';
 import { AuditLog } from './store/AuditLog.js';
 import { openDatabase, type SqliteDatabase } from './store/Database.js';
+import { EdgeStore } from './store/EdgeStore.js';
 import { InviteStore } from './store/InviteStore.js';
 
 export interface AppOptions {
@@ -40,6 +46,11 @@ export interface AppOptions {
    * that no connection attempts run in the background.
    */
   media?: boolean;
+  /**
+   * The edge fleet HLS content steering reads; by default the registry's edges, probed in the
+   * background (tests of the steering pass a fleet whose state they set).
+   */
+  fleet?: EdgeFleetView;
 }
 
 /** The objects an App is made of, shared with the token CLI (which needs no HTTP server). */
@@ -71,7 +82,16 @@ export class App {
   readonly live: LiveAssemblies;
   /** The kurento-client connection (undefined when the app runs without media). */
   readonly mediaServer: MediaServer | undefined;
-  readonly edges = new EdgeRegistry();
+  /** The edge fleet: persisted, probed in the background, operated at run time. */
+  readonly edges: EdgeRegistry;
+  /**
+   * What HLS content steering knows of the edges: the registry itself, or, in tests of the
+   * steering, a fleet whose state the test sets.
+   */
+  readonly fleet: EdgeFleetView;
+  /** Spreads viewers over the edges (multivariant playlists and steering manifests). */
+  readonly steering: ContentSteering;
+  #ladder: RenditionLadder | undefined;
   readonly library: MediaLibrary;
   /** The origin→edge push secret (MONTAGE_EDGE_SECRET or generated into the data dir). */
   readonly edgeSecret: string;
@@ -80,6 +100,8 @@ export class App {
   readonly #http: HttpServer;
   readonly #signaling: SignalingServer;
   readonly #startedAt = Date.now();
+  /** /healthz's database check, prepared once (it is asked every few seconds by monitors). */
+  #healthProbe: BetterSqlite3.Statement | undefined;
   #stopped: Promise<void> | undefined;
 
   constructor(config: AppConfig, options: AppOptions = {}) {
@@ -88,6 +110,14 @@ export class App {
     this.core = createCore(config, () => this.publicBaseUrl);
     this.edgeSecret = loadOrCreateSecret(config.edgeSecret, config.dataDir, EDGE_SECRET_FILE_NAME);
     this.library = new MediaLibrary(config.mediaDir, config.libraryMaxBytes);
+    this.edges = new EdgeRegistry({
+      store: new EdgeStore(this.core.db),
+      audit: this.core.audit,
+      logger: this.logger.child({ component: 'edges' }),
+      seed: config.edges,
+      liveStreams: () => this.#origin?.liveStreams() ?? [],
+      originRtmpPort: config.rtmpPort,
+    });
     if (options.media !== false) {
       this.mediaServer = new MediaServer({
         uri: config.mediaServerUri,
@@ -125,11 +155,19 @@ export class App {
         );
     });
 
+    this.fleet = options.fleet ?? this.edges;
+    this.steering = new ContentSteering({
+      fleet: this.fleet,
+      ttlSeconds: config.steeringTtlSeconds,
+    });
     const express = createHttpApp({
       ...this.core,
       library: this.library,
       edges: this.edges,
-      isLive: (id: AssemblyId) => this.#origin?.isLive(streamName(id)) ?? false,
+      steering: this.steering,
+      liveRenditions: (id: AssemblyId) => this.#ladder?.liveRenditions(id) ?? [SOURCE_RENDITION],
+      watchReady: (id: AssemblyId) =>
+        this.#ladder?.ready(id) ?? this.#origin?.isLive(streamName(id)) ?? false,
       logger: this.logger.child({ component: 'http' }),
       inviteTtlSeconds: config.inviteTtlSeconds,
       shellFile: options.shellFile ?? join(REPO_ROOT, 'public', 'shell.html'),
@@ -185,6 +223,11 @@ export class App {
     return this.#origin;
   }
 
+  /** The renditions encoded from every live program (server/delivery.ts starts them). */
+  setRenditionLadder(ladder: RenditionLadder | undefined): void {
+    this.#ladder = ladder;
+  }
+
   async start(): Promise<void> {
     this.#http.listen(this.config.httpPort, this.config.httpHost);
     await Promise.race([
@@ -195,6 +238,7 @@ export class App {
     ]);
     this.logger.info('app server listening', { url: this.url });
     this.mediaServer?.start();
+    this.edges.start();
   }
 
   stop(): Promise<void> {
@@ -205,6 +249,7 @@ export class App {
   async #stop(): Promise<void> {
     await this.#signaling.close();
     this.mediaServer?.stop();
+    await this.edges.stop();
     if (this.#http.listening) {
       const closed = new Promise<void>((resolve, reject) =>
         this.#http.close((error) => (error ? reject(error) : resolve())),
@@ -216,19 +261,66 @@ export class App {
     this.logger.info('app server stopped');
   }
 
+  /** Each part as it really is: the database, the media server, the origin, every live assembly's pipeline and bridge. */
   #health(): HealthReport {
-    const checks: Record<string, string> = {};
-    let ok = true;
+    const parts: Record<string, HealthPart> = {};
+    let serving = true;
     try {
-      this.core.db.prepare('SELECT 1').get();
-      checks.database = 'ok';
+      this.#healthProbe ??= this.core.db.prepare('SELECT 1');
+      this.#healthProbe.get();
+      parts.database = { ok: true, detail: 'ok' };
     } catch (error) {
-      ok = false;
-      checks.database = error instanceof Error ? error.message : String(error);
+      serving = false;
+      parts.database = {
+        ok: false,
+        detail: error instanceof Error ? error.message : String(error),
+      };
     }
-    checks.mediaServer =
-      this.core.metrics.mediaServerConnected.get() === 1 ? 'connected' : 'disconnected';
-    checks.uptimeSeconds = String(Math.round((Date.now() - this.#startedAt) / 1000));
-    return { ok, checks };
+    if (this.mediaServer !== undefined) {
+      const connected = this.mediaServer.isConnected;
+      parts.mediaServer = {
+        ok: connected,
+        detail: `${connected ? 'connected to' : 'not connected to'} ${this.mediaServer.uri}`,
+      };
+    }
+    const origin = this.#origin;
+    parts.origin =
+      origin === undefined
+        ? { ok: false, detail: 'not started' }
+        : {
+            ok: origin.listening,
+            detail: origin.listening
+              ? `listening on rtmp://${origin.host}:${origin.port}, ${origin.liveStreams().length} live stream(s)`
+              : 'not listening',
+          };
+    for (const live of this.live.all()) {
+      const media = live.mediaHealth;
+      const reason = media.lastError === undefined ? '' : ` (last failure: ${media.lastError})`;
+      parts[`assembly:${live.id}`] = {
+        ok: media.state === 'running' || (media.state === 'none' && this.mediaServer === undefined),
+        detail: `pipeline ${media.state}, rebuilt ${media.rebuilds} time(s)${reason}`,
+      };
+      const bridge = live.media?.bridge;
+      if (bridge !== undefined) {
+        parts[`bridge:${live.id}`] = {
+          ok: bridge.state === 'running',
+          detail:
+            `${bridge.state}, ${bridge.restarts} restart(s)` +
+            (bridge.state === 'running' ? '' : `: ${bridge.lastError.slice(-200)}`),
+        };
+      }
+    }
+    // One part per edge, from the registry's latest probes (no request waits on an edge).
+    const edges = this.edges.health();
+    Object.assign(parts, edges.parts);
+    if (!edges.serving) {
+      parts.delivery = { ok: false, detail: 'no active edge serves HLS: viewers cannot watch' };
+    }
+    const allOk = Object.values(parts).every((part) => part.ok);
+    return {
+      status: !serving ? 'failing' : allOk ? 'ok' : 'degraded',
+      parts,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+    };
   }
 }

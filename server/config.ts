@@ -15,6 +15,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { ENCODED_RENDITION_IDS, type RenditionId } from './hls/renditions.js';
 
 /** The repository root, found from this file's place in dist/server/. */
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -56,6 +57,17 @@ export interface AppConfig {
   localEdgePublicUrl: string | undefined;
   /** Edges run elsewhere (MONTAGE_EDGES); the origin pushes to each and viewers are sent there. */
   edges: ConfiguredEdge[];
+  /**
+   * How long a player keeps an HLS content steering manifest before asking again, in seconds:
+   * how soon viewers leave a drained edge and spread onto a new one (a dead edge is left at once,
+   * by the player itself).
+   */
+  steeringTtlSeconds: number;
+  /**
+   * The renditions encoded from each live program besides the source (its ABR ladder); empty
+   * when this machine cannot spare the CPU (then players get the source only).
+   */
+  renditions: RenditionId[];
   /** Largest video the media library accepts, in bytes. */
   libraryMaxBytes: number;
   /** Where program recordings (RecorderEndpoint) are written. Absolute. */
@@ -114,6 +126,8 @@ export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
     localEdge: true,
     localEdgePublicUrl: undefined,
     edges: [],
+    steeringTtlSeconds: 10,
+    renditions: ['360p'],
     libraryMaxBytes: 2 * 1024 ** 3,
     recordingsDir: join(dataDir, 'recordings'),
     cameraGraceMs: 3000,
@@ -188,21 +202,22 @@ function parsePlainUrl(value: string): URL | undefined {
  * no credentials (they would end up in every viewer's playlist URL); returned without a
  * trailing slash. Undefined when `value` is not one, so each caller words its own error.
  */
-function parseBaseUrl(value: string): string | undefined {
+export function parseBaseUrl(value: string): string | undefined {
   const url = parsePlainUrl(value);
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
     return undefined;
   return url.href.replace(/\/+$/, '');
 }
 
-const BASE_URL = 'an http:// or https:// base URL without ?query, #fragment or user:password@';
+export const BASE_URL =
+  'an http:// or https:// base URL without ?query, #fragment or user:password@';
 
 /** The id of the edge `npm start` runs itself (server/delivery.ts); not for MONTAGE_EDGES. */
 export const LOCAL_EDGE_ID = 'local';
 
-const EDGE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+export const EDGE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const EDGES_SYNTAX = 'ID=PUBLIC_URL|INGEST_URL[|STATUS_URL], entries separated by commas';
-const INGEST_URL = 'rtmp://HOST:PORT/APP (e.g. rtmp://10.0.0.5:1936/live)';
+export const INGEST_URL = 'rtmp://HOST:PORT/APP (e.g. rtmp://10.0.0.5:1936/live)';
 const RTMP_DEFAULT_PORT = 1935;
 
 function invalidEdge(entry: string, expected: string): never {
@@ -285,7 +300,7 @@ function parseEdges(value: string): ConfiguredEdge[] {
  * equal; undefined when `value` is not one. The origin appends `/STREAM`, and nginx-rtmp takes
  * the first path segment as the application, so exactly one segment is allowed.
  */
-function parseIngestUrl(value: string): string | undefined {
+export function parseIngestUrl(value: string): string | undefined {
   const url = parsePlainUrl(value);
   if (url === undefined || url.protocol !== 'rtmp:' || url.hostname === '') return undefined;
   if (!/^\/[A-Za-z0-9_-]+\/?$/.test(url.pathname)) return undefined;
@@ -294,7 +309,7 @@ function parseIngestUrl(value: string): string | undefined {
   return `rtmp://${url.hostname.toLowerCase()}:${port}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-function isLoopback(hostname: string): boolean {
+export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
@@ -403,6 +418,24 @@ const MONTAGE_SETTINGS: Setting[] = [
     },
   },
   { key: 'MONTAGE_EDGES', apply: (c, v) => (c.edges = parseEdges(v)) },
+  {
+    key: 'MONTAGE_STEERING_TTL_SECONDS',
+    apply: (c, v) => (c.steeringTtlSeconds = integer('MONTAGE_STEERING_TTL_SECONDS', v, 1, 300)),
+  },
+  {
+    key: 'MONTAGE_RENDITIONS',
+    apply: (c, v) => {
+      const ids = v === 'none' ? [] : v.split(',').map((id) => id.trim());
+      const expected = `'none' or a comma-separated list of ${ENCODED_RENDITION_IDS.join(', ')}`;
+      for (const id of ids) {
+        if (!(ENCODED_RENDITION_IDS as readonly string[]).includes(id)) {
+          fail('MONTAGE_RENDITIONS', v, expected);
+        }
+      }
+      if (new Set(ids).size !== ids.length) fail('MONTAGE_RENDITIONS', v, expected);
+      c.renditions = ids as RenditionId[];
+    },
+  },
   {
     key: 'MONTAGE_LIBRARY_MAX_MB',
     apply: (c, v) =>

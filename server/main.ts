@@ -3,8 +3,9 @@
  *
  * That is the embedded media engine (`dist/kms/src/main.js`), supervised so that a crash
  * restarts it, then the app server (REST, pages, socket.io signaling; `server/App.ts`), then the
- * RTMP origin inside it, the local nginx-rtmp edge and the edges listed in MONTAGE_EDGES
- * (`server/delivery.ts`). Each live assembly's program bridge (ffmpeg) is started by its media
+ * RTMP origin inside it, the local nginx-rtmp edge and the registered edges
+ * (`server/delivery.ts`; MONTAGE_EDGES seeds them on the first start, operators add more at run
+ * time on /operator). Each live assembly's program bridge (ffmpeg) is started by its media
  * (`server/media/AssemblyMedia.ts`).
  * With `KMS_URI` set, an external Kurento Media Server is used and no engine is started.
  */
@@ -135,7 +136,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  for (const edge of appConfig.edges) {
+  // The registered edges (MONTAGE_EDGES seeded them on the first start; operators add more).
+  for (const edge of app.edges.list().filter((registered) => !registered.local)) {
     log(
       `  HLS edge ${edge.id.padEnd(27)} ${edge.publicUrl}/hls/<assembly>/index.m3u8  (origin pushes to ${edge.ingestUrl})`,
     );
@@ -145,6 +147,7 @@ async function main(): Promise<void> {
     `  pages                                ${app.url}/panel  /studio/<assembly>  /camera/<assembly>  /watch/<assembly>`,
   );
   log('                                       (each needs ?token= from an invite link)');
+  log(`  edge fleet (operators)               ${app.url}/operator?token=<operator token>`);
   log('  first moderator link (control panel): npm run token -- --create "Assembly name"');
 }
 

@@ -341,6 +341,88 @@ on_first_encoded (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_REMOVE;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Flow firewalls                                                          */
+
+/* A tee returns a failure of any one of its branches to its source, and a
+ * failed push stops the source's streaming thread: one consumer that
+ * cannot go on (a recorder whose disk is full, a viewer torn down under
+ * load) would stop the encoder or decoder it shares with every other
+ * consumer, and so the whole program.  Every branch a tee feeds (a
+ * connection's queue, a decoder or encoder bin) therefore enters through a
+ * firewall on its first pad: whatever the branch returns, its tee is told
+ * OK, unless the branch itself is being flushed from upstream (a player's
+ * seek), which the source must hear.  The failed branch reports its own
+ * failure (an Error event from its element) and is cut off when its
+ * connection goes. */
+typedef struct
+{
+  GstPadChainFunction chain;
+  GstPadChainListFunction chain_list;
+  gchar *what;
+  gint reported;                /* atomic: the failure was logged */
+} MtFirewall;
+
+static void
+firewall_free (gpointer data)
+{
+  MtFirewall *fw = data;
+
+  g_free (fw->what);
+  g_free (fw);
+}
+
+static GstFlowReturn
+firewall_filter (MtFirewall * fw, GstPad * pad, GstFlowReturn ret)
+{
+  if (ret == GST_FLOW_OK)
+    return ret;
+  if (ret == GST_FLOW_FLUSHING && GST_PAD_IS_FLUSHING (pad))
+    return ret;
+  if (ret <= GST_FLOW_NOT_NEGOTIATED
+      && g_atomic_int_compare_and_exchange (&fw->reported, 0, 1))
+    GST_WARNING ("%s stopped (%s); its source goes on without it", fw->what,
+        gst_flow_get_name (ret));
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+firewall_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
+{
+  MtFirewall *fw = pad->chaindata;
+
+  return firewall_filter (fw, pad, fw->chain (pad, parent, buffer));
+}
+
+static GstFlowReturn
+firewall_chain_list (GstPad * pad, GstObject * parent, GstBufferList * list)
+{
+  MtFirewall *fw = pad->chainlistdata;
+
+  return firewall_filter (fw, pad, fw->chain_list (pad, parent, list));
+}
+
+/* Puts a firewall on `pad` (a sink pad whose element sets no chain data of
+ * its own: a queue's, a ghost pad's) before anything is linked to it. */
+static void
+add_firewall (GstPad * pad, const gchar * what)
+{
+  MtFirewall *fw = g_new0 (MtFirewall, 1);
+
+  fw->chain = GST_PAD_CHAINFUNC (pad);
+  fw->chain_list = GST_PAD_CHAINLISTFUNC (pad);
+  fw->what = g_strdup (what);
+  if (!fw->chain) {
+    firewall_free (fw);
+    return;
+  }
+  /* Without a list function of its own the pad splits lists into buffers,
+   * each through the firewall's chain function. */
+  if (fw->chain_list)
+    gst_pad_set_chain_list_function_full (pad, firewall_chain_list, fw, NULL);
+  gst_pad_set_chain_function_full (pad, firewall_chain, fw, firewall_free);
+}
+
 /* Builds `from_tee -> desc -> new tee` for `format` of el's `media` and
  * records it in el->out[media]. */
 static GstElement *
@@ -394,6 +476,7 @@ add_branch (MtElement * el, MtMediaType media, MtFormat format,
   gst_element_sync_state_with_parent (bin);
   tee_pad = gst_element_request_pad_simple (from_tee, "src_%u");
   bin_sink = gst_element_get_static_pad (bin, "sink");
+  add_firewall (bin_sink, GST_OBJECT_NAME (bin));
   if (gst_pad_link (tee_pad, bin_sink) != GST_PAD_LINK_OK) {
     g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL, "cannot feed %s", what);
     gst_element_release_request_pad (from_tee, tee_pad);
@@ -564,6 +647,7 @@ materialise (MtConnection * c)
   gst_bin_add (mt_pipeline_bin (), c->queue);
   qsink = gst_element_get_static_pad (c->queue, "sink");
   qsrc = gst_element_get_static_pad (c->queue, "src");
+  add_firewall (qsink, GST_OBJECT_NAME (c->queue));
   if (gst_pad_link (qsrc, in->pad) != GST_PAD_LINK_OK) {
     GST_WARNING ("cannot link queue into %s", c->sink);
     gst_bin_remove (mt_pipeline_bin (), c->queue);

@@ -153,7 +153,11 @@ on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
       GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (pipe_state.pipeline),
           GST_DEBUG_GRAPH_SHOW_ALL, "montage-error");
       el = element_for_object (GST_MESSAGE_SRC (msg));
-      mt_element_error (el, error_type (err), err->message, err->code);
+      /* An error of a part no element owns (a connection's queue that a
+       * failed consumer stopped) has no one to report to: the consumer's
+       * own element reports the cause. */
+      if (el)
+        mt_element_error (el, error_type (err), err->message, err->code);
       g_clear_error (&err);
       g_free (dbg);
       break;

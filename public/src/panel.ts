@@ -186,6 +186,14 @@ class PanelPage {
     this.#socket.on('viewers:count', ({ count }) => {
       this.#viewerCount.textContent = String(count);
     });
+    this.#socket.on('recording:failed', ({ type, description }) => {
+      const why =
+        type === 'RESOURCE_ERROR_NO_SPACE_LEFT' ? 'the recordings disk is full' : description;
+      this.#recordNotice.show(
+        `Recording stopped: ${why}. The assembly goes on; free some space, then start recording again.`,
+        'bad',
+      );
+    });
     this.#socket.on('disconnect', () => this.#renderCameras());
     listenForReactions(this.#socket, (reaction, count) => this.#totals.add(reaction, count));
 
@@ -609,6 +617,23 @@ class AssembliesCard {
       event.preventDefault();
       void this.#createAssembly();
     });
+    // Operators also run the edge fleet, on its own page.
+    const fleet =
+      pageAssembly() === '*'
+        ? h(
+            'div',
+            { class: 'row' },
+            h(
+              'a',
+              {
+                class: 'button small',
+                id: 'edge-fleet-link',
+                href: `/operator?token=${encodeURIComponent(pageToken())}`,
+              },
+              'Edge fleet ›',
+            ),
+          )
+        : null;
     this.element = card(
       'assemblies',
       'Assemblies',
@@ -616,6 +641,7 @@ class AssembliesCard {
       form,
       this.#notice.element,
       this.#created,
+      fleet,
     );
   }
 

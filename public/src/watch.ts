@@ -1,12 +1,17 @@
 /**
- * The viewer's watch page: the assembly as HLS from the least-loaded edge (the server hands out
- * the playlist URL), played by hls.js, or natively where the browser plays HLS itself (Safari,
- * iOS). The playlist keeps the whole assembly, so a late viewer can seek back; the live
- * indicator says whether the picture is at the live edge and jumps back to it. Reactions go
+ * The viewer's watch page: the assembly as HLS, played by hls.js, or natively where the browser
+ * plays HLS itself (Safari, iOS). The server hands out two multivariant playlists: `live` (each
+ * edge's short live playlist, what the page plays by default) and `history` (the whole assembly).
+ * Both list every edge as an HLS content steering pathway and every rendition (720p, 360p): the
+ * app's steering manifest tells the player which edge to use, the player leaves an edge that
+ * fails for the next one by itself, and picks the rendition its bandwidth allows. A viewer who
+ * goes back before the live window switches to `history`, and "Go live" switches back; the
+ * position is kept by program date (every segment carries one, the same on every edge and
+ * rendition). The live indicator says whether the picture is at the live edge. Reactions go
  * over signaling, rate-limited here too so a held-down button cannot flood the hall.
  */
 import './lib/style.css';
-import Hls, { ErrorTypes, Events } from 'hls.js/light';
+import Hls, { ErrorTypes, Events, type HlsConfig, type LoaderConfig } from 'hls.js';
 import { REACTIONS, type Reaction } from '../../server/signaling/events.js';
 import { api } from './lib/api.js';
 import {
@@ -24,11 +29,56 @@ import { retryDelayMs } from './lib/webrtc.js';
 const WAITING_POLL_MS = 5000;
 /** Behind the live edge by more than this many seconds counts as "behind". */
 const MIN_BEHIND_SECONDS = 6;
+/** How far the rewind button goes back. */
+const REWIND_SECONDS = 30;
 
 interface WatchInfo {
-  playlistUrl: string;
   live: boolean;
+  /** Multivariant playlists (app-relative URLs, token and steering session included). */
+  liveUrl: string;
+  historyUrl: string;
 }
+
+type PlaylistKind = 'live' | 'history';
+
+/**
+ * Load policies for a player that has other edges to go to. hls.js leaves an edge (a content
+ * steering pathway) once a request there failed for every rendition, so each failure must come
+ * quickly: an edge that refuses connections fails at once (a status-0 error is not retried), one
+ * that stopped answering fails after the first-byte timeout, and a 5xx is retried once, briefly.
+ * The first-byte timeouts are generous for an edge that answers (a playlist is a few hundred
+ * bytes, a 1 s fragment starts streaming within milliseconds) yet survive a busy device whose
+ * page stalls for a second (a shorter one sent viewers of starved pages to other edges for
+ * nothing in test/hls/threeEdges.test.ts); an edge that refuses connections is left at once.
+ */
+function loadPolicy(firstByteMs: number, loadMs: number): { default: LoaderConfig } {
+  return {
+    default: {
+      maxTimeToFirstByteMs: firstByteMs,
+      maxLoadTimeMs: loadMs,
+      timeoutRetry: { maxNumRetry: 0, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry: { maxNumRetry: 1, retryDelayMs: 250, maxRetryDelayMs: 250 },
+    },
+  };
+}
+
+const PLAYER_CONFIG: Partial<HlsConfig> = {
+  // The history playlist grows for the whole assembly: keep all of it seekable.
+  liveDurationInfinity: true,
+  backBufferLength: 90,
+  // 1.5 s behind the end of the playlist instead of hls.js's three fragments (about 3 s with our
+  // 1 s GOPs): 1.5 s closer to live (npm run bench -- g2g), and still half a fragment of margin
+  // beyond the one being written.
+  liveSyncDuration: 1.5,
+  // A viewer who fell behind (a stall, a background tab) catches up by playing slightly faster
+  // instead of jumping, so the picture never skips.
+  maxLiveSyncPlaybackRate: 1.1,
+  playlistLoadPolicy: loadPolicy(1500, 3000),
+  fragLoadPolicy: loadPolicy(2000, 8000),
+  // A rendition that failed once (the 360p encoder was still starting) is tried again later
+  // instead of never.
+  errorPenaltyExpireMs: 15_000,
+};
 
 /**
  * A token bucket: `capacity` reactions at once, then one more every `refillMs`. The server
@@ -83,11 +133,27 @@ class WatchPage {
     { type: 'button', class: 'badge', id: 'live-indicator', hidden: true },
     'LIVE',
   );
+  readonly #rewindButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'badge right',
+      id: 'rewind',
+      hidden: true,
+      title: `Back ${REWIND_SECONDS} seconds`,
+      'aria-label': `Back ${REWIND_SECONDS} seconds`,
+    },
+    `⟲ ${REWIND_SECONDS} s`,
+  );
   readonly #reactionButtons = new Map<Reaction, HTMLButtonElement>();
   readonly #reactionNotice = new Notice();
   readonly #viewers = h('span', { class: 'muted small', id: 'viewer-count' });
   readonly #limiter = new RateLimiter(5, 1500);
   #hls: Hls | undefined;
+  #info: WatchInfo | undefined;
+  #kind: PlaylistKind = 'live';
+  /** Program date to resume at once the next playlist loads (a switch between kinds). */
+  #resumeAt: number | undefined;
   #attempt = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #mediaRecoveries = 0;
@@ -118,6 +184,7 @@ class WatchPage {
     this.#video.addEventListener('timeupdate', () => this.#updateLive());
     setInterval(() => this.#updateLive(), 1000);
     this.#liveButton.addEventListener('click', () => this.#goLive());
+    this.#rewindButton.addEventListener('click', () => this.#rewind(REWIND_SECONDS));
     void this.#load();
   }
 
@@ -128,6 +195,7 @@ class WatchPage {
       { class: 'video-box' },
       this.#video,
       this.#liveButton,
+      this.#rewindButton,
       this.#floaters.element,
       this.#overlay.element,
     );
@@ -189,7 +257,8 @@ class WatchPage {
       this.#scheduleLoad('Waiting for the presenter to start the assembly…', WAITING_POLL_MS);
       return;
     }
-    this.#play(info.playlistUrl);
+    this.#info = info;
+    this.#play('live', undefined);
   }
 
   #scheduleLoad(text: string, delayMs: number): void {
@@ -204,28 +273,37 @@ class WatchPage {
     this.#hls = undefined;
   }
 
-  #play(playlistUrl: string): void {
+  /**
+   * Plays one kind of multivariant playlist; `resumeAt` (a program date, ms) is where to start
+   * in it, or undefined for the live edge.
+   */
+  #play(kind: PlaylistKind, resumeAt: number | undefined): void {
+    const info = this.#info;
+    if (info === undefined) return;
     this.#stop();
-    this.#overlay.show('Starting the picture…', { busy: true });
+    this.#kind = kind;
+    this.#resumeAt = resumeAt;
+    this.#video.dataset.playlist = kind;
+    const url = kind === 'live' ? info.liveUrl : info.historyUrl;
+    if (resumeAt === undefined) this.#overlay.show('Starting the picture…', { busy: true });
     if (Hls.isSupported()) {
-      const hls = new Hls({
-        // The playlist is an EVENT playlist that grows for the whole assembly: keep all of it
-        // seekable and start at the live edge.
-        liveDurationInfinity: true,
-        backBufferLength: 90,
-        // 1.5 s behind the end of the playlist instead of hls.js's three fragments (about 3 s
-        // with our 1 s GOPs): 1.5 s closer to live (npm run bench -- g2g), and still half a
-        // fragment of margin beyond the one being written.
-        liveSyncDuration: 1.5,
-        // A viewer who fell behind (a stall, a background tab) catches up by playing slightly
-        // faster instead of jumping, so the picture never skips.
-        maxLiveSyncPlaybackRate: 1.1,
-      });
+      const hls = new Hls(PLAYER_CONFIG);
       this.#hls = hls;
       hls.on(Events.MANIFEST_PARSED, () => {
         this.#attempt = 0;
         this.#mediaRecoveries = 0;
         this.#startPlayback();
+      });
+      hls.on(Events.LEVEL_LOADED, (_event, data) => {
+        const target = this.#resumeAt;
+        if (target === undefined) return;
+        this.#resumeAt = undefined;
+        const first = data.details.fragments[0];
+        if (first?.programDateTime === null || first?.programDateTime === undefined) return;
+        const position = first.start + (target - first.programDateTime) / 1000;
+        // Restarting the load there makes hls.js fetch that fragment first and seek to it once
+        // buffered (a plain seek now would be undone by its own start at the live edge).
+        hls.startLoad(Math.max(first.start, Math.min(position, data.details.edge)));
       });
       hls.on(Events.ERROR, (_event, data) => {
         if (!data.fatal) return;
@@ -233,14 +311,25 @@ class WatchPage {
           hls.recoverMediaError();
           return;
         }
-        // A failed edge: ask the server again, which hands out a healthy one.
+        // Every edge failed (each was tried in the steering manifest's order): ask again.
         this.#stop();
         this.#scheduleLoad('Connection lost, retrying…', retryDelayMs(this.#attempt++));
       });
-      hls.loadSource(playlistUrl);
+      hls.loadSource(url);
       hls.attachMedia(this.#video);
     } else if (this.#video.canPlayType('application/vnd.apple.mpegurl') !== '') {
-      this.#video.src = playlistUrl;
+      // Safari follows the content steering of the multivariant playlist itself.
+      this.#video.src = url;
+      if (resumeAt !== undefined) {
+        this.#video.addEventListener(
+          'loadedmetadata',
+          () => {
+            const start = this.#nativeStartDate();
+            if (start !== undefined) this.#video.currentTime = (resumeAt - start) / 1000;
+          },
+          { once: true },
+        );
+      }
       this.#video.addEventListener(
         'error',
         () => this.#scheduleLoad('Connection lost, retrying…', retryDelayMs(this.#attempt++)),
@@ -255,6 +344,37 @@ class WatchPage {
         },
       );
     }
+  }
+
+  /** Safari's program date of position 0 (HTMLMediaElement.getStartDate), in ms. */
+  #nativeStartDate(): number | undefined {
+    const video = this.#video as HTMLVideoElement & { getStartDate?: () => Date };
+    const time = video.getStartDate?.().getTime();
+    return time === undefined || Number.isNaN(time) ? undefined : time;
+  }
+
+  /** The program date (ms) of what is on screen now. */
+  #playingDate(): number | undefined {
+    const date = this.#hls?.playingDate?.getTime();
+    if (date !== undefined) return date;
+    const start = this.#nativeStartDate();
+    return start === undefined ? undefined : start + this.#video.currentTime * 1000;
+  }
+
+  /**
+   * Goes back `seconds`: within the playlist when it reaches that far, otherwise by switching to
+   * the whole assembly's playlist at the same program date.
+   */
+  #rewind(seconds: number): void {
+    const seekable = this.#video.seekable;
+    const start = seekable.length > 0 ? seekable.start(0) : this.#video.currentTime;
+    const target = this.#video.currentTime - seconds;
+    if (this.#kind === 'history' || target >= start) {
+      this.#video.currentTime = Math.max(start, target);
+      return;
+    }
+    const date = this.#playingDate();
+    this.#play('history', date === undefined ? undefined : date - seconds * 1000);
   }
 
   /** Plays, or asks for a tap where the browser blocks autoplay with sound. */
@@ -285,11 +405,13 @@ class WatchPage {
     const edge = this.#liveEdge();
     if (edge === undefined || this.#video.readyState === 0) {
       this.#liveButton.hidden = true;
+      this.#rewindButton.hidden = true;
       return;
     }
+    this.#rewindButton.hidden = false;
     const target = this.#hls?.latestLevelDetails?.targetduration ?? 2;
     const behind = edge - this.#video.currentTime;
-    const atEdge = behind <= Math.max(MIN_BEHIND_SECONDS, target * 3);
+    const atEdge = this.#kind === 'live' && behind <= Math.max(MIN_BEHIND_SECONDS, target * 3);
     this.#liveButton.hidden = false;
     this.#liveButton.classList.toggle('onair', atEdge);
     this.#liveButton.dataset.live = String(atEdge);
@@ -308,6 +430,11 @@ class WatchPage {
   }
 
   #goLive(): void {
+    if (this.#kind === 'history') {
+      // Back to the short live playlist, which starts at the live edge.
+      this.#play('live', undefined);
+      return;
+    }
     const edge = this.#liveEdge();
     if (edge === undefined) return;
     this.#video.currentTime = Math.max(0, edge - 1);

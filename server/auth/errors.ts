@@ -43,11 +43,18 @@ export class WrongAssemblyError extends AuthError {
   }
 }
 
+/** "a moderator", "an operator". */
+function withArticle(words: string): string {
+  return `${/^[aeiou]/i.test(words) ? 'an' : 'a'} ${words}`;
+}
+
 /** A valid token whose role may not do what was asked. */
 export class ForbiddenRoleError extends AuthError {
   readonly code = 'forbidden_role';
   constructor(role: string, allowed: readonly string[], action: string) {
-    super(`a ${role} token cannot ${action}; this needs a ${allowed.join(' or ')} token`);
+    super(
+      `${withArticle(role)} token cannot ${action}; this needs ${withArticle(allowed.join(' or '))} token`,
+    );
     this.name = 'ForbiddenRoleError';
   }
 }

@@ -3,6 +3,7 @@ import { EventEmitter, once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PROGRAM_CLOCK_MODULUS_MS } from '../hls/programClock.js';
 
 /** Where the bridge listens for the program's RTP, and how the payloads are numbered. */
 export interface ProgramRtpPorts {
@@ -57,6 +58,12 @@ export interface ProgramBridgeEvents {
  *
  * The picture is copied, not re-encoded, so the HLS fragment length follows the engine's
  * x264 keyframe interval (1 s): the edges' `hls_fragment 900ms` relies on it.
+ *
+ * The stream's timestamps are the program clock (server/hls/programClock.ts): each packet is
+ * stamped with the wall clock at its arrival, modulo 2^31 ms. A restarted ffmpeg, a rebuilt
+ * media graph or a restarted origin therefore continues the same timeline, moved forward by the
+ * length of the outage, instead of starting again at 0: players never see time go back, and
+ * every edge derives the same program date and time for a fragment.
  *
  * ffmpeg exits when RTMP drops or RTP stalls; the bridge restarts it with a doubling delay.
  * The origin keeps the stream alive for its grace window, so a restart inside it continues
@@ -177,8 +184,19 @@ export class ProgramBridge extends EventEmitter<ProgramBridgeEvents> {
       // new HLS fragment and the picture froze (a cut to a clip never reached HLS).
       '-use_wallclock_as_timestamps',
       '1',
+      // No reordering queue (loopback does not reorder). With one, a rebuilt media pipeline
+      // that sends to the same ports from new sequence numbers had its packets dropped as
+      // "received too late" until the numbers wrapped; without, ffmpeg takes the new stream
+      // after a packet or two.
       '-reorder_queue_size',
-      '64',
+      '0',
+      // The SDP names the codecs; ffmpeg only needs the first SPS/PPS (keyframes come every
+      // second) and a few audio packets, not its default 5 s of analysis, before it publishes:
+      // that default was most of the time from "media back" to "program back" after a restart.
+      '-analyzeduration',
+      '1500000',
+      '-probesize',
+      '1000000',
       '-i',
       sdpFile,
       '-map',
@@ -193,6 +211,16 @@ export class ProgramBridge extends EventEmitter<ProgramBridgeEvents> {
       this.options.audioBitrate ?? '128k',
       '-ar',
       '48000',
+      // The program clock: keep the arrival wall-clock stamps (Unix time) instead of starting
+      // at 0, and bring them into FLV's signed 32-bit range by subtracting whole multiples of
+      // 2^31 ms (FLV wraps at 2^31 by itself should a run cross that boundary, every 24.8 days).
+      '-copyts',
+      '-output_ts_offset',
+      String(-programClockBaseMs(Date.now()) / 1000),
+      // When one stream pauses (the media rebuilt, audio back before video), the muxer waits
+      // for it this long at most before writing the other: its default 10 s held the program.
+      '-max_interleave_delta',
+      '500000',
       '-f',
       'flv',
       // Keep FLV tags going out as they come: no muxer-side buffering on a live push.
@@ -274,4 +302,9 @@ export class ProgramBridge extends EventEmitter<ProgramBridgeEvents> {
     this.stateValue = state;
     this.emit('stateChanged', state);
   }
+}
+
+/** The multiple of 2^31 ms below `unixMs`: wall clock minus it is the program timestamp. */
+function programClockBaseMs(unixMs: number): number {
+  return Math.floor(unixMs / PROGRAM_CLOCK_MODULUS_MS) * PROGRAM_CLOCK_MODULUS_MS;
 }

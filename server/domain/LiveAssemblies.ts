@@ -72,10 +72,26 @@ export interface MediaBackend {
   /** True while a media server session is usable. */
   readonly available: boolean;
   build(assemblyId: AssemblyId, layout: LayoutRequest): Promise<AssemblyMedia>;
+  /** The assembly is over: what outlives its media builds (the program's delivery) stops. */
+  endProgram(assemblyId: AssemblyId): Promise<void>;
 }
 
+/**
+ * Who is listed individually: cameras (the crew's panel shows each one) and the crew. Viewers are
+ * only counted: thousands join a whole-school assembly, and listing or announcing each one to
+ * everyone costs the square of the audience.
+ */
+export function isListed(role: Role): boolean {
+  return role !== 'viewer';
+}
+
+/** How often, at most, the viewer count goes out (and only when it changed). */
+export const VIEWER_COUNT_INTERVAL_MS = 1000;
+
 export interface LiveAssemblyEvents {
+  /** A camera or crew member connected (viewers are counted, not announced: see `viewers`). */
   joined: [participant: Participant];
+  /** A camera or crew member's connection ended. */
   left: [participant: Participant];
   programChanged: [source: ProgramSource];
   /** Position of the injected video on the program (4 Hz while one plays). */
@@ -84,6 +100,7 @@ export interface LiveAssemblyEvents {
   monitorCandidate: [participant: ParticipantId, candidate: IceCandidateInit];
   /** Whether a camera's picture is on the program now (in the mix, or cut to alone). */
   onAir: [participant: ParticipantId, onAir: boolean];
+  /** Viewers connected: at most once a second, only when the figure changed. */
   viewers: [count: number];
   reactions: [counts: Record<string, number>];
   /** A moderator removed this participant: the transport must disconnect it. */
@@ -95,7 +112,21 @@ export interface LiveAssemblyEvents {
   replaced: [participant: ParticipantId];
   /** The media was rebuilt (media server restart): cameras and monitors must offer again. */
   mediaReset: [];
+  /** The recording stopped because it could not be written; the program goes on. */
+  recordingFailed: [failure: { type: string; description: string }];
 }
+
+/** Where the assembly's media stands, for /healthz and operators. */
+export interface MediaHealth {
+  state: 'none' | 'building' | 'running' | 'rebuilding';
+  /** Why the media was last rebuilt or could not be built, if it was. */
+  lastError: string | undefined;
+  /** How many times it was rebuilt after a failure or a media server restart. */
+  rebuilds: number;
+}
+
+/** Delays between attempts to build an assembly's media again after a failure. */
+const REBUILD_DELAYS_MS = [500, 1000, 2000, 5000, 10_000];
 
 export interface LiveAssemblyOptions {
   metrics: MetricsRegistry;
@@ -116,7 +147,16 @@ interface DepartedCamera {
 
 export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   readonly id: AssemblyId;
+  /** Everyone connected, viewers included: found by id in O(1) when they leave. */
   readonly #participants = new Map<ParticipantId, Participant>();
+  /** Cameras and crew (`isListed`), in the order they joined: what presence lists. */
+  readonly #listed = new Map<ParticipantId, Participant>();
+  /** Connected cameras by camera id. */
+  readonly #cameras = new Map<CameraId, Participant>();
+  /** Connections per role, kept on join and leave so that no count scans the participants. */
+  readonly #counts = new Map<Role, number>();
+  /** The viewer count last emitted, so that an unchanged figure is not sent again. */
+  #viewersSent = 0;
   readonly #metrics: MetricsRegistry;
   readonly #backend: MediaBackend | undefined;
   readonly #log: Logger;
@@ -140,6 +180,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   #generation = 0;
   readonly #onAir = new Map<ParticipantId, boolean>();
   #closed = false;
+  #rebuilding = false;
+  #rebuilds = 0;
+  #lastMediaError: string | undefined;
 
   constructor(id: AssemblyId, options: LiveAssemblyOptions) {
     super();
@@ -152,11 +195,17 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#graceMs = options.cameraGraceMs ?? 3000;
     this.#updateCounts();
     this.#updateProgramMetric();
-    // Reactions go out once a second per assembly, however many viewers press buttons.
+    // Reactions and the viewer count go out once a second per assembly, however many viewers
+    // press buttons or come and go.
     this.#tick = setInterval(() => {
       const counts = this.#reactions.flush();
       if (counts !== undefined) this.emit('reactions', counts);
-    }, 1000);
+      const viewers = this.viewerCount;
+      if (viewers !== this.#viewersSent) {
+        this.#viewersSent = viewers;
+        this.emit('viewers', viewers);
+      }
+    }, VIEWER_COUNT_INTERVAL_MS);
     this.#tick.unref();
   }
 
@@ -164,8 +213,12 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     return this.#program;
   }
 
+  /**
+   * The cameras and crew connected, in the order they joined. Viewers are not listed (there may
+   * be thousands): `viewerCount` counts them.
+   */
   get participants(): Participant[] {
-    return [...this.#participants.values()];
+    return [...this.#listed.values()];
   }
 
   get isEmpty(): boolean {
@@ -176,8 +229,24 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     return this.#media;
   }
 
+  get mediaHealth(): MediaHealth {
+    const state =
+      this.#media !== undefined
+        ? 'running'
+        : this.#rebuilding
+          ? 'rebuilding'
+          : this.#building !== undefined
+            ? 'building'
+            : 'none';
+    return { state, lastError: this.#lastMediaError, rebuilds: this.#rebuilds };
+  }
+
   get viewerCount(): number {
-    return this.participants.filter((p) => p.role === 'viewer').length;
+    return this.#count('viewer');
+  }
+
+  #count(role: Role): number {
+    return this.#counts.get(role) ?? 0;
   }
 
   /**
@@ -195,16 +264,15 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       viewerId: role === 'viewer' ? newViewerId() : undefined,
       joinedAt: new Date().toISOString(),
     };
-    this.#participants.set(participant.id, participant);
+    this.#add(participant);
     if (key !== undefined) this.#cameraKeys.set(participant.id, key);
     // The connection taken over goes only now, so the assembly is never empty in between.
     if (reclaimed?.from !== undefined) {
-      this.#forget(reclaimed.from);
+      this.#remove(reclaimed.from);
       this.emit('replaced', reclaimed.from.id);
     }
     this.#updateCounts();
-    this.emit('joined', participant);
-    if (role === 'viewer') this.emit('viewers', this.viewerCount);
+    if (isListed(role)) this.emit('joined', participant);
     if (reclaimed !== undefined) {
       this.#log.info('camera reclaimed by its page', { camera: participant.cameraId });
     }
@@ -233,14 +301,32 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     return undefined;
   }
 
-  /** Takes a participant out of the lists (no grace period, no media change). */
-  #forget(participant: Participant): void {
-    this.#participants.delete(participant.id);
+  #add(participant: Participant): void {
+    this.#participants.set(participant.id, participant);
+    this.#counts.set(participant.role, this.#count(participant.role) + 1);
+    if (isListed(participant.role)) this.#listed.set(participant.id, participant);
+    if (participant.cameraId !== undefined) this.#cameras.set(participant.cameraId, participant);
+  }
+
+  /**
+   * Takes a participant out of every map and count (no grace period, no media change); false if
+   * it was not there.
+   */
+  #remove(participant: Participant): boolean {
+    if (!this.#participants.delete(participant.id)) return false;
+    this.#counts.set(participant.role, this.#count(participant.role) - 1);
+    this.#listed.delete(participant.id);
+    // A reclaimed camera's id already belongs to the new connection: leave that entry alone.
+    const cameraId = participant.cameraId;
+    if (cameraId !== undefined && this.#cameras.get(cameraId) === participant) {
+      this.#cameras.delete(cameraId);
+    }
     this.#cameraKeys.delete(participant.id);
     this.#onAir.delete(participant.id);
     this.#reactions.forget(participant.id);
     this.#updateCounts();
-    this.emit('left', participant);
+    if (isListed(participant.role)) this.emit('left', participant);
+    return true;
   }
 
   /**
@@ -251,13 +337,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     const participant = this.#participants.get(id);
     if (participant === undefined) return;
     const key = this.#cameraKeys.get(id);
-    this.#cameraKeys.delete(id);
-    this.#participants.delete(id);
-    this.#onAir.delete(id);
-    this.#reactions.forget(id);
-    this.#updateCounts();
-    this.emit('left', participant);
-    if (participant.role === 'viewer') this.emit('viewers', this.viewerCount);
+    this.#remove(participant);
+    // Viewers have no media of their own; everyone else may have had a monitor.
+    if (participant.role === 'viewer') return;
     void this.#media?.removeMonitor(id).catch((error: unknown) => this.#mediaFailed(error));
     const cameraId = participant.cameraId;
     if (cameraId === undefined) return;
@@ -404,22 +486,54 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   }
 
   /**
-   * The media server session was lost (or replaced): the old objects are gone. Forget them and,
-   * when `rebuild`, build everything again and ask the pages to offer again.
+   * The media server session was lost (or replaced), or the assembly's pipeline failed: the
+   * old objects are gone. Forget them and, when `rebuild`, build everything again (retrying
+   * with a growing delay while the media server is there but the build fails) and ask the
+   * pages to offer again. `reason` is kept for /healthz.
    */
-  async resetMedia(rebuild: boolean): Promise<void> {
+  async resetMedia(rebuild: boolean, reason?: string): Promise<void> {
     this.#generation += 1;
+    const generation = this.#generation;
+    if (reason !== undefined) this.#lastMediaError = reason;
     const old = this.#media;
     this.#media = undefined;
     this.#building = undefined;
-    await old?.release();
-    if (this.#program.kind === 'video') {
-      this.#program = { kind: 'composite' };
-      this.emit('programChanged', this.#program);
+    this.#rebuilding = rebuild;
+    try {
+      // The old pipeline is dead or belongs to a session that is gone: nobody may answer its
+      // release, and the new media must not wait for that.
+      await old?.release({ releaseWaitMs: 500 });
+      if (this.#program.kind === 'video') {
+        this.#program = { kind: 'composite' };
+        this.#updateProgramMetric();
+        this.emit('programChanged', this.#program);
+      }
+      if (!rebuild || this.#closed) return;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.#ensureMedia();
+          break;
+        } catch (error) {
+          this.#lastMediaError = error instanceof Error ? error.message : String(error);
+          // A newer reset took over, the assembly ended, or the media server went away (its
+          // return triggers a new reset): this one stops here.
+          if (generation !== this.#generation || this.#closed) return;
+          if (this.#backend?.available !== true) throw error;
+          const delayMs = REBUILD_DELAYS_MS[Math.min(attempt, REBUILD_DELAYS_MS.length - 1)];
+          this.#log.warn('building the assembly media again failed; retrying', {
+            attempt: attempt + 1,
+            delayMs,
+            error: this.#lastMediaError,
+          });
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          if (generation !== this.#generation || this.#closed) return;
+        }
+      }
+      if (old !== undefined) this.#rebuilds += 1;
+      this.emit('mediaReset');
+    } finally {
+      if (generation === this.#generation) this.#rebuilding = false;
     }
-    if (!rebuild || this.#closed) return;
-    await this.#ensureMedia();
-    this.emit('mediaReset');
   }
 
   /** Ends the live assembly: releases its media and forgets its metrics series. */
@@ -436,6 +550,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#metrics.programSource.removeMatching({ assembly: this.id });
     this.removeAllListeners();
     await media?.release();
+    await this.#backend?.endProgram(this.id);
   }
 
   #ensureMedia(): Promise<AssemblyMedia> {
@@ -505,14 +620,23 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       }
     });
     media.on('tilesChanged', () => this.#updateOnAir());
+    media.on('failed', (reason) => {
+      if (this.#media !== media) return;
+      this.#log.warn('the assembly media failed; building it again', { reason });
+      void this.resetMedia(true, reason).catch((error: unknown) => this.#mediaFailed(error));
+    });
+    media.on('recordingFailed', (failure) => {
+      if (this.#media !== media) return;
+      // Off, so that turning recording on again starts a new recording.
+      this.#recording = false;
+      this.emit('recordingFailed', failure);
+    });
   }
 
   /** Tells each camera whether its picture is on the program, when that changes. */
   #updateOnAir(): void {
     const tiles = this.#media?.tiles ?? [];
-    for (const participant of this.#participants.values()) {
-      const cameraId = participant.cameraId;
-      if (cameraId === undefined) continue;
+    for (const [cameraId, participant] of this.#cameras) {
       const onAir =
         this.#program.kind === 'camera'
           ? this.#program.cameraId === cameraId
@@ -530,7 +654,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   }
 
   #findCamera(cameraId: CameraId): Participant | undefined {
-    return this.participants.find((p) => p.cameraId === cameraId);
+    return this.#cameras.get(cameraId);
   }
 
   #mediaFailed(error: unknown): void {
@@ -542,9 +666,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   }
 
   #updateCounts(): void {
-    const count = (role: Role): number => this.participants.filter((p) => p.role === role).length;
-    this.#metrics.cameras.set(count('camera'), { assembly: this.id });
-    this.#metrics.viewers.set(count('viewer'), { assembly: this.id });
+    this.#metrics.cameras.set(this.#count('camera'), { assembly: this.id });
+    this.#metrics.viewers.set(this.#count('viewer'), { assembly: this.id });
   }
 
   #updateProgramMetric(): void {
@@ -610,7 +733,8 @@ export class LiveAssemblies {
   mediaConnected(resumed: boolean): void {
     for (const live of this.#live.values()) {
       if (resumed && live.media !== undefined) continue;
-      void live.resetMedia(true).catch((error: unknown) => {
+      const reason = resumed ? undefined : 'the media server restarted';
+      void live.resetMedia(true, reason).catch((error: unknown) => {
         this.#options.logger.warn('rebuilding assembly media failed', { error: String(error) });
       });
     }

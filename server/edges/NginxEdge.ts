@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { EventEmitter } from 'node:events';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,33 +11,63 @@ const run = promisify(execFile);
 export interface NginxEdgeOptions extends EdgeConfigOptions {
   /** The nginx binary (default /usr/sbin/nginx). */
   nginx?: string;
+  /**
+   * Run nginx as a child of this process and start it again whenever it dies (the local edge of
+   * `npm start`). Without it nginx daemonises and outlives this process (an edge VM's
+   * `cli.js render --start`).
+   */
+  supervise?: boolean;
+  /** First restart delay when supervised; doubles up to 10 s while nginx keeps dying. */
+  restartDelayMs?: number;
 }
 
 /** Events of an `NginxEdge`, as a type map so a wrong listener fails to compile. */
 export interface NginxEdgeEvents {
   started: [pid: number];
   stopped: [];
+  /** A supervised nginx died; it is started again after `delayMs`. */
+  exited: [code: number | null, signal: NodeJS.Signals | null, delayMs: number];
+  /** A supervised nginx could not be started again; another attempt follows. */
+  restartFailed: [error: Error];
 }
+
+const MAX_RESTART_DELAY_MS = 10_000;
+/** A supervised nginx that ran this long is healthy: the next restart delay starts over. */
+const HEALTHY_AFTER_MS = 30_000;
 
 /**
  * One nginx-rtmp edge on this machine (the local edge that `npm start` runs, or a test's),
  * in its own prefix folder with its own pid, logs, temp paths, ports and HLS files.
  *
- * nginx daemonises itself, so the edge is driven the way an operator would: `nginx -p DIR
- * -c FILE` to start, `-s reload` and `-s stop` to signal, and the pid file to know whether it
- * runs. The config does not depend on which assemblies are live (the origin pushes), so a
- * reload is only needed after changing the edge's own options.
+ * Unsupervised, nginx daemonises itself and the edge is driven the way an operator would:
+ * `nginx -p DIR -c FILE` to start, `-s reload` to signal, and the pid file to know whether it
+ * runs. Supervised (the local edge), nginx runs in the foreground as a child in a process group
+ * of its own: when its master dies, whatever is left of the group (workers orphaned by a
+ * `kill -9` of the master keep their ports and serve stale state) is killed and nginx is
+ * started again. The config does not depend on which assemblies are live (the origin pushes),
+ * so a reload is only needed after changing the edge's own options.
  */
 export class NginxEdge extends EventEmitter<NginxEdgeEvents> {
   private readonly options: NginxEdgeOptions;
   private readonly nginx: string;
   readonly configFile: string;
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelayMs: number;
+  private restartsValue = 0;
 
   constructor(options: NginxEdgeOptions) {
     super();
     this.options = { ...options };
     this.nginx = options.nginx ?? '/usr/sbin/nginx';
     this.configFile = path.join(options.prefix, 'nginx.conf');
+    this.restartDelayMs = options.restartDelayMs ?? 500;
+  }
+
+  /** How many times a supervised nginx was started again after it died. */
+  get restarts(): number {
+    return this.restartsValue;
   }
 
   get prefix(): string {
@@ -66,19 +96,68 @@ export class NginxEdge extends EventEmitter<NginxEdgeEvents> {
   /** Renders the config, checks it with `nginx -t` and starts nginx; resolves once it runs. */
   async start(): Promise<number> {
     if ((await this.pid()) !== undefined) throw new Error(`edge in ${this.prefix} already runs`);
+    this.stopping = false;
     await writeEdgePrefix(this.options);
     await this.nginxCommand(['-t', '-q']);
-    await this.nginxCommand([]);
+    let child: ChildProcess | undefined;
+    if (this.options.supervise === true) {
+      child = this.spawnForeground();
+    } else {
+      await this.nginxCommand([]);
+    }
     // nginx writes its pid file once the master is up; a few ms after the command returns.
-    for (let attempt = 0; attempt < 100; attempt++) {
+    for (let attempt = 0; attempt < 200; attempt++) {
       const pid = await this.pid();
-      if (pid !== undefined) {
+      if (pid !== undefined && (child === undefined || pid === child.pid)) {
         this.emit('started', pid);
         return pid;
       }
+      if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) break;
       await sleep(50);
     }
     throw new Error(`nginx in ${this.prefix} did not start: ${await this.errorLogTail()}`);
+  }
+
+  /** Starts nginx in the foreground, in a process group of its own, and watches it. */
+  private spawnForeground(): ChildProcess {
+    const startedAt = Date.now();
+    const child = spawn(this.nginx, [...this.baseArgs(), '-g', 'daemon off;'], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    this.child = child;
+    child.once('error', (error) => {
+      this.emit('restartFailed', error);
+    });
+    child.once('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      killGroup(child.pid);
+      if (this.stopping) return;
+      if (Date.now() - startedAt >= HEALTHY_AFTER_MS) {
+        this.restartDelayMs = this.options.restartDelayMs ?? 500;
+      }
+      const delayMs = this.restartDelayMs;
+      this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
+      this.emit('exited', code, signal, delayMs);
+      this.scheduleRestart(delayMs);
+    });
+    return child;
+  }
+
+  private scheduleRestart(delayMs: number): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (this.stopping) return;
+      this.restartsValue += 1;
+      this.start().catch((error: unknown) => {
+        if (this.stopping) return;
+        this.emit('restartFailed', error instanceof Error ? error : new Error(String(error)));
+        const next = this.restartDelayMs;
+        this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
+        this.scheduleRestart(next);
+      });
+    }, delayMs);
   }
 
   /** Re-renders the config with changed options and reloads nginx without dropping viewers. */
@@ -94,6 +173,20 @@ export class NginxEdge extends EventEmitter<NginxEdgeEvents> {
    * which never ends by itself. Safe to call when nginx is not running.
    */
   async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (child !== undefined) {
+      this.child = undefined;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => killGroup(child.pid), 5000);
+      await exited;
+      clearTimeout(timer);
+      killGroup(child.pid);
+      this.emit('stopped');
+      return;
+    }
     const pid = await this.pid();
     if (pid === undefined) return;
     try {
@@ -134,15 +227,28 @@ export class NginxEdge extends EventEmitter<NginxEdgeEvents> {
     }
   }
 
-  private async nginxCommand(args: string[]): Promise<void> {
+  private baseArgs(): string[] {
     // -e: nginx opens its default error log before it reads the config; point it at ours.
-    const base = ['-p', this.prefix, '-c', this.configFile, '-e', 'logs/error.log'];
+    return ['-p', this.prefix, '-c', this.configFile, '-e', 'logs/error.log'];
+  }
+
+  private async nginxCommand(args: string[]): Promise<void> {
     try {
-      await run(this.nginx, [...base, ...args], { timeout: 15_000 });
+      await run(this.nginx, [...this.baseArgs(), ...args], { timeout: 15_000 });
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr ?? '';
       throw new Error(`nginx ${args.join(' ')} failed in ${this.prefix}: ${stderr.trim()}`);
     }
+  }
+}
+
+/** Kills what is left of a supervised nginx's process group (orphaned workers); never throws. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is empty already: nothing was left behind.
   }
 }
 

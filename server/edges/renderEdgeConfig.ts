@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +10,18 @@ export const NGINX_TEMPLATE_DIR = path.resolve(
 );
 
 export const DEFAULT_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+
+/** The playlist agent nginx-rtmp runs for each live stream (exec_push), next to this file. */
+export const AGENT_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'edgeAgent.js');
+
+/** Fragments in live.m3u8 unless configured: about ten seconds of 1 s fragments. */
+export const DEFAULT_LIVE_WINDOW = 10;
+
+/** How long the files of an ended stream stay on the edge unless configured. */
+export const DEFAULT_RETENTION = '48h';
+
+/** nginx's file descriptor cache for fragments holds at most this many. */
+const OPEN_FILE_CACHE_MAX = 1000;
 
 /** Everything that differs between two edges; the rest is in nginx/edge.conf.template. */
 export interface EdgeConfigOptions {
@@ -34,7 +46,21 @@ export interface EdgeConfigOptions {
   /** `user` directive; omitted when undefined (then nginx uses its own default). */
   user?: string;
   rtmpModule?: string;
+  /**
+   * `worker_processes` (default 1): more only with an nginx that has nginx-rtmp built in, where
+   * rtmp_auto_push works (see nginx/edge.conf.template).
+   */
+  workerProcesses?: number | 'auto';
+  /** `worker_rlimit_nofile` (default: the machine's hard limit, see `sizeConnections`). */
+  workerRlimitNofile?: number;
+  /** `worker_connections` (default: what the descriptor limit allows, see `sizeConnections`). */
   workerConnections?: number;
+  /** Fragments listed in live.m3u8 (default 10). */
+  liveWindow?: number;
+  /** nginx duration after which an ended stream's files are deleted (default 48h, at least 1h). */
+  retention?: string;
+  /** The Node.js binary that runs the playlist agent (default: the one rendering). */
+  nodeBinary?: string;
   /** Access log path, or `off` (default: off; thousands of viewers make it large). */
   accessLog?: string;
 }
@@ -52,6 +78,40 @@ export function nginxDurationMs(value: string): number {
   if (match === null) throw new TypeError(`not an nginx duration: ${value}`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 's'] ?? 1;
   return Number(match[1]) * unit;
+}
+
+/**
+ * The hard limit on open files of this process (`ulimit -Hn`), which nginx (started from here,
+ * or on this machine by root) can raise its workers to; 4096 when it cannot be read.
+ */
+export function hardNofileLimit(): number {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
+    if (hard === 'unlimited') return 1_048_576;
+    const value = Number(hard);
+    return Number.isInteger(value) && value > 0 ? value : 4096;
+  } catch {
+    return 4096;
+  }
+}
+
+/**
+ * Descriptor limit and connections of each worker. The limit defaults to the machine's hard
+ * limit, capped at 65536 (32k viewers per worker is more than a core serves; nginx allocates
+ * every connection slot up front). A viewer's connection needs its socket and, while a fragment
+ * is sent, that file; cached fragment descriptors come on top. So connections are half of what
+ * the limit leaves after the cache.
+ */
+export function sizeConnections(options: {
+  workerRlimitNofile?: number;
+  workerConnections?: number;
+}): { nofile: number; connections: number; openFileCache: number } {
+  const nofile = options.workerRlimitNofile ?? Math.min(hardNofileLimit(), 65_536);
+  const openFileCache = Math.max(16, Math.min(OPEN_FILE_CACHE_MAX, Math.floor(nofile / 8)));
+  const connections =
+    options.workerConnections ?? Math.max(256, Math.floor((nofile - openFileCache) / 2));
+  return { nofile, connections, openFileCache };
 }
 
 /**
@@ -92,6 +152,47 @@ export function renderEdgeConfig(options: EdgeConfigOptions): string {
   check(!/[\s;{}"'$]/.test(accessLog), 'bad accessLog');
   const rtmpModule = options.rtmpModule ?? DEFAULT_RTMP_MODULE;
   check(path.isAbsolute(rtmpModule), 'rtmpModule must be an absolute path');
+  const workerProcesses = options.workerProcesses ?? 1;
+  check(
+    workerProcesses === 'auto' ||
+      (Number.isInteger(workerProcesses) && workerProcesses >= 1 && workerProcesses <= 256),
+    `workerProcesses must be auto or 1..256: ${workerProcesses}`,
+  );
+  for (const [name, value] of [
+    ['workerRlimitNofile', options.workerRlimitNofile],
+    ['workerConnections', options.workerConnections],
+  ] as const) {
+    check(
+      value === undefined || (Number.isInteger(value) && value >= 64 && value <= 1_048_576),
+      `${name} must be an integer from 64 to 1048576: ${value}`,
+    );
+  }
+  const sized = sizeConnections(options);
+  check(
+    sized.connections <= sized.nofile,
+    `workerConnections (${sized.connections}) must not exceed workerRlimitNofile (${sized.nofile})`,
+  );
+  const liveWindow = options.liveWindow ?? DEFAULT_LIVE_WINDOW;
+  check(
+    Number.isInteger(liveWindow) && liveWindow >= 3 && liveWindow <= 1000,
+    `liveWindow must be 3..1000 fragments: ${liveWindow}`,
+  );
+  const retention = options.retention ?? DEFAULT_RETENTION;
+  check(NGINX_DURATION.test(retention), `bad retention ${retention}`);
+  check(nginxDurationMs(retention) >= 3_600_000, 'retention must be at least 1h');
+  const nodeBinary = options.nodeBinary ?? process.execPath;
+  for (const [name, file] of [
+    ['nodeBinary', nodeBinary],
+    ['the agent script', AGENT_SCRIPT],
+  ] as const) {
+    check(path.isAbsolute(file), `${name} must be an absolute path`);
+    check(!/[\s;{}"'$&<>]/.test(file), `${name} must not contain spaces or ;{}"'$&<>: ${file}`);
+  }
+  // rtmp_auto_push binds a unix socket per worker there (sun_path holds 107 characters).
+  check(
+    path.join(options.prefix, 'tmp/rtmp/nginx-rtmp.999').length <= 107,
+    "prefix is too long for nginx-rtmp's unix sockets (at most about 80 characters)",
+  );
 
   const listen = (host: string, port: number): string =>
     host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -102,7 +203,20 @@ export function renderEdgeConfig(options: EdgeConfigOptions): string {
     RTMP_MODULE: rtmpModule,
     USER_DIRECTIVE: options.user === undefined ? '' : `user ${options.user};`,
     PREFIX: options.prefix,
-    WORKER_CONNECTIONS: String(options.workerConnections ?? 4096),
+    WORKER_PROCESSES: String(workerProcesses),
+    WORKER_RLIMIT_NOFILE: String(sized.nofile),
+    WORKER_CONNECTIONS: String(sized.connections),
+    OPEN_FILE_CACHE: String(sized.openFileCache),
+    AGENT_COMMAND: [
+      nodeBinary,
+      AGENT_SCRIPT,
+      '--hls-dir',
+      path.join(options.prefix, 'hls'),
+      '--window',
+      String(liveWindow),
+      '--retention',
+      retention,
+    ].join(' '),
     RTMP_LISTEN: listen(rtmpHost, options.rtmpPort),
     PUBLISH_ALLOW: originAllow.map((address) => `            allow publish ${address};`).join('\n'),
     AUTH_HOST: '127.0.0.1',
@@ -125,14 +239,23 @@ export function renderEdgeConfig(options: EdgeConfigOptions): string {
 }
 
 /**
+ * The files and folders nginx's workers (and the playlist agents they run) write, which must
+ * belong to the worker user when nginx starts as root: the HLS folder, the unix sockets of
+ * rtmp_auto_push and the agents' log.
+ */
+export const WORKER_WRITABLE = ['hls', 'tmp/rtmp', 'logs/agent.log'];
+
+/**
  * Writes the rendered config and the folders nginx needs into `prefix`. The config holds the
  * edge secret, so it is readable by its owner only (nginx's master reads it as that user).
  */
 export async function writeEdgePrefix(options: EdgeConfigOptions): Promise<string> {
   const config = renderEdgeConfig(options);
-  for (const folder of ['logs', 'hls', 'tmp']) {
+  for (const folder of ['logs', 'hls', 'tmp', 'tmp/rtmp']) {
     await mkdir(path.join(options.prefix, folder), { recursive: true });
   }
+  // The agents append to it as the worker user, who may not create files in logs/.
+  await (await open(path.join(options.prefix, 'logs', 'agent.log'), 'a')).close();
   const file = path.join(options.prefix, 'nginx.conf');
   await writeFile(file, config, { mode: 0o600 });
   await chmod(file, 0o600);

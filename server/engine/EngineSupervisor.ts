@@ -23,7 +23,7 @@ export interface RestartPolicy {
 }
 
 export const DEFAULT_RESTART_POLICY: RestartPolicy = {
-  initialDelayMs: 500,
+  initialDelayMs: 200,
   maxDelayMs: 30_000,
   healthyAfterMs: 30_000,
   stopTimeoutMs: 5_000,

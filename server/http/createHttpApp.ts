@@ -9,22 +9,37 @@ import type { Assemblies } from '../domain/Assemblies.js';
 import type { Logger } from '../log.js';
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from '../metrics/MetricsRegistry.js';
 import { NotFoundError, toWireError } from '../wire/errors.js';
-import type { AssemblyId } from '../domain/ids.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { EdgeRegistry } from '../edges/EdgeRegistry.js';
+import type { AuditLog } from '../store/AuditLog.js';
 import { assemblyRoutes } from './assemblyRoutes.js';
+import { edgeRoutes } from './edgeRoutes.js';
+import { hlsRoutes, type HlsRoutesDeps } from './hlsRoutes.js';
 import { mediaRoutes } from './mediaRoutes.js';
 import { pageRoutes } from './pages.js';
 
 /** Requests carry settings, never media: anything bigger is a mistake or an attack. */
 const JSON_BODY_LIMIT = '32kb';
 
-export interface HealthReport {
+/** One part of the system as /healthz reports it. */
+export interface HealthPart {
   ok: boolean;
-  checks: Record<string, string>;
+  /** What it is doing, or why it is not ok, for operators. */
+  detail: string;
 }
 
-export interface HttpDeps {
+export interface HealthReport {
+  /**
+   * `failing` (HTTP 503): this server cannot serve (its database is gone). `degraded` (200):
+   * it serves, but some part is down (an assembly's pipeline rebuilding, an edge failing).
+   */
+  status: 'ok' | 'degraded' | 'failing';
+  /** Named parts: database, mediaServer, origin, assembly:<id>, bridge:<id>, edge:<id>. */
+  parts: Record<string, HealthPart>;
+  uptimeSeconds: number;
+}
+
+export interface HttpDeps extends HlsRoutesDeps {
   tokens: Tokens;
   assemblies: Assemblies;
   invites: Invites;
@@ -38,7 +53,7 @@ export interface HttpDeps {
   health: () => HealthReport;
   library: MediaLibrary;
   edges: EdgeRegistry;
-  isLive: (assembly: AssemblyId) => boolean;
+  audit: AuditLog;
 }
 
 export function createHttpApp(deps: HttpDeps): express.Express {
@@ -61,16 +76,18 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   app.get('/healthz', (_req, res) => {
     const report = deps.health();
-    res
-      .status(report.ok ? 200 : 503)
-      .json({ status: report.ok ? 'ok' : 'failing', ...report.checks });
+    res.set('Cache-Control', 'no-store');
+    res.status(report.status === 'failing' ? 503 : 200).json(report);
   });
   app.get('/metrics', (_req, res) => {
     res.type(METRICS_CONTENT_TYPE).send(deps.metrics.render());
   });
 
+  // First: every viewer's player asks here (once, then every steering TTL), thousands at once.
+  app.use(hlsRoutes(deps));
   app.use(assemblyRoutes(deps));
   app.use(mediaRoutes(deps));
+  app.use(edgeRoutes(deps));
   app.use(pageRoutes(deps));
   app.use('/assets', express.static(deps.assetsDir, { index: false, fallthrough: true }));
 

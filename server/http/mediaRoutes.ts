@@ -4,21 +4,19 @@
  *   POST /api/assemblies/:id/library         upload a video (raw body, `x-filename` header);
  *                                            presenter or moderator
  *   GET  /api/assemblies/:id/library/:name   the file (previews); presenter or moderator
- *   GET  /api/assemblies/:id/watch           {playlistUrl, live}: HLS on the least-loaded healthy
- *                                            edge; anyone invited to the assembly
  *
+ * (Where to watch is in hlsRoutes.ts.)
  * The upload is a raw body rather than multipart so the page can send the File as it is with
  * XMLHttpRequest (whose `upload.onprogress` drives the progress bar) and the server can stream
  * it to disk without a multipart parser.
  */
 import { Router, type Request } from 'express';
-import { ROLES, type Role } from '../auth/roles.js';
+import type { Role } from '../auth/roles.js';
 import type { Tokens } from '../auth/Tokens.js';
 import type { Assemblies } from '../domain/Assemblies.js';
 import { InvalidArgumentError } from '../domain/errors.js';
 import { parseAssemblyId, type AssemblyId } from '../domain/ids.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
-import type { EdgeRegistry } from '../edges/EdgeRegistry.js';
 import { NotFoundError } from '../wire/errors.js';
 import { bearerToken } from './authenticate.js';
 
@@ -30,9 +28,6 @@ export interface MediaRoutesDeps {
   tokens: Tokens;
   assemblies: Assemblies;
   library: MediaLibrary;
-  edges: EdgeRegistry;
-  /** Whether the assembly's program is being published to the origin right now. */
-  isLive: (assembly: AssemblyId) => boolean;
 }
 
 export function mediaRoutes(deps: MediaRoutesDeps): Router {
@@ -82,16 +77,6 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     const known = deps.library.list().some((video) => video.name === name);
     if (!known) throw new NotFoundError(`video '${name.slice(0, 60)}'`);
     res.sendFile(deps.library.path(name), { dotfiles: 'deny' });
-  });
-
-  router.get('/api/assemblies/:id/watch', async (req, res) => {
-    const id = pathId(req);
-    deps.tokens.verify(bearerToken(req), { roles: ROLES, action: 'watch', assembly: id });
-    deps.assemblies.get(id);
-    const choice = await deps.edges.pick(id);
-    if (choice === undefined) throw new NotFoundError('an HLS edge');
-    res.set('Cache-Control', 'no-store');
-    res.json({ playlistUrl: choice.playlistUrl, live: deps.isLive(id) });
   });
 
   return router;

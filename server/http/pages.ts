@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { queryToken } from './authenticate.js';
 
 interface PageSpec {
-  page: 'camera' | 'studio' | 'panel' | 'watch';
+  page: 'camera' | 'studio' | 'panel' | 'watch' | 'operator';
   title: string;
   roles: readonly Role[];
 }
@@ -25,6 +25,8 @@ const PAGES: Record<PageSpec['page'], PageSpec> = {
   camera: { page: 'camera', title: 'Camera', roles: ['camera'] },
   studio: { page: 'studio', title: 'Studio', roles: ['presenter', 'moderator'] },
   panel: { page: 'panel', title: 'Control panel', roles: ['moderator', 'operator'] },
+  // The edge fleet: the service's, not an assembly's.
+  operator: { page: 'operator', title: 'Edge fleet', roles: ['operator'] },
   // Everyone invited to an assembly may watch it.
   watch: {
     page: 'watch',
@@ -100,7 +102,7 @@ export function pageRoutes(deps: PageDeps): Router {
     }
   };
 
-  router.use(['/camera', '/studio', '/panel', '/watch'], (_req, res, next) => {
+  router.use(['/camera', '/studio', '/panel', '/watch', '/operator'], (_req, res, next) => {
     // Pages carry a token in their URL: never cache them, never leak the URL as a referrer.
     res.set('Cache-Control', 'no-store');
     res.set('Referrer-Policy', 'no-referrer');
@@ -121,6 +123,7 @@ export function pageRoutes(deps: PageDeps): Router {
   router.get('/camera', (req, res) => open(req, res, PAGES.camera));
   router.get('/studio', (req, res) => open(req, res, PAGES.studio));
   router.get('/panel', (req, res) => open(req, res, PAGES.panel));
+  router.get('/operator', (req, res) => open(req, res, PAGES.operator));
   router.get('/camera/:assembly', inAssembly(PAGES.camera));
   router.get('/studio/:assembly', inAssembly(PAGES.studio));
   router.get('/panel/:assembly', inAssembly(PAGES.panel));

@@ -24,8 +24,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import kurento from 'kurento-client';
-import { ProgramBridge } from '../bridge/ProgramBridge.js';
-import { freeEvenUdpPorts } from '../bridge/rtpPorts.js';
+import type { ProgramBridge } from '../bridge/ProgramBridge.js';
 import type { AssemblyId, CameraId } from '../domain/ids.js';
 import { MediaReleasedError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
@@ -56,12 +55,13 @@ export interface VideoProgress {
   durationMs: number;
 }
 
-/** Where the program goes besides the monitors; undefined in setups without an origin. */
+/**
+ * Where the program goes besides the monitors; undefined in setups without an origin. The bridge
+ * belongs to the assembly, not to one build of its media: a rebuilt pipeline sends to the same
+ * bridge, whose ffmpeg keeps its RTMP publish (and the stream's timeline) going meanwhile.
+ */
 export interface ProgramOutput {
-  /** The stream name on the origin (logs and the bridge's temp files). */
-  name: string;
-  /** rtmp://origin/live/STREAM?key=… */
-  publishUrl: string;
+  bridge: ProgramBridge;
 }
 
 export interface AssemblyMediaEvents {
@@ -76,6 +76,19 @@ export interface AssemblyMediaEvents {
   cameraRecovered: [cameraId: CameraId];
   /** The cameras whose picture is in the mix changed (in display order). */
   tilesChanged: [cameraIds: CameraId[]];
+  /**
+   * The media server lost this assembly's pipeline (its worker process died, or Kurento's
+   * pipeline failed): every object in it is gone, the media must be built again.
+   */
+  failed: [reason: string];
+  /** The recording stopped because it could not be written (a full disk, an I/O error). */
+  recordingFailed: [failure: { type: string; description: string }];
+}
+
+/** Kurento's Error event. */
+interface ErrorEvent {
+  type?: string;
+  description?: string;
 }
 
 export interface AssemblyMediaOptions {
@@ -140,6 +153,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
   #mixer: kurento.Composite | kurento.AlphaBlending | undefined;
   #mixerKind: 'Composite' | 'AlphaBlending' | undefined;
   #bridge: ProgramBridge | undefined;
+  #detachBridge: (() => void) | undefined;
   #video: VideoMedia | undefined;
   #recorder: kurento.RecorderEndpoint | undefined;
   #tiles: CameraId[] = [];
@@ -179,6 +193,13 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
   async #build(): Promise<void> {
     const pipeline = await this.#options.client.create('MediaPipeline');
     this.#pipeline = pipeline;
+    // Kurento raises UNEXPECTED_PIPELINE_ERROR on a pipeline that failed as a whole (the
+    // engine: its worker process died); nothing in it works any more.
+    pipeline.on<ErrorEvent>('Error', (event) => {
+      if (this.#released || event.type !== 'UNEXPECTED_PIPELINE_ERROR') return;
+      this.#log.error('the assembly media pipeline failed', { description: event.description });
+      this.emit('failed', event.description ?? 'the media pipeline failed');
+    });
     const switcher = await pipeline.create('Dispatcher');
     this.#switcher = switcher;
     this.#programOut = await switcher.createHubPort();
@@ -187,26 +208,27 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     await switcher.connect(this.#mixInput, this.#programOut);
     const output = this.#options.output;
     if (output !== undefined) {
+      const bridge = output.bridge;
       const rtp = await pipeline.create('RtpEndpoint');
       await this.#programOut.connect(rtp);
-      const [videoPort = 0, audioPort = 0] = await freeEvenUdpPorts(2);
-      const bridge = new ProgramBridge({
-        name: output.name,
-        rtp: { videoPort, audioPort },
-        publishUrl: output.publishUrl,
-      });
       await rtp.processOffer(bridge.sdp());
-      bridge.on('exited', (code, signal, delayMs) => {
-        this.#log.warn('program bridge exited; restarting', {
-          code,
-          signal,
-          delayMs,
-          stderr: bridge.lastError.slice(-300),
-        });
-      });
-      bridge.on('running', (pid) => this.#log.info('program bridge running', { pid }));
       this.#bridge = bridge;
-      await bridge.start();
+      // A new ffmpeg can only start publishing once it has the picture's SPS/PPS, which come
+      // with a keyframe: ask for one as soon as it listens rather than wait up to a GOP.
+      const onSpawned = (): void => {
+        for (const delayMs of [300, 1000]) {
+          const timer = setTimeout(() => {
+            if (this.#released) return;
+            rtp.requestKeyframe().catch((error: unknown) => {
+              this.#log.debug('keyframe request for the bridge failed', { error: String(error) });
+            });
+          }, delayMs);
+          timer.unref();
+        }
+      };
+      bridge.on('spawned', onSpawned);
+      this.#detachBridge = () => bridge.off('spawned', onSpawned);
+      if (bridge.state === 'idle') await bridge.start();
     }
   }
 
@@ -398,6 +420,24 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
           uri: pathToFileURL(file).href,
           mediaProfile: 'WEBM',
         });
+        // A recording that cannot be written (disk full, I/O error) stops; the program goes on.
+        recorder.on<ErrorEvent>('Error', (event) => {
+          if (this.#recorder !== recorder || this.#released) return;
+          const failure = {
+            type: event.type ?? 'RESOURCE_ERROR_WRITE',
+            description: event.description ?? 'the recording could not be written',
+          };
+          this.#log.error('recording failed', { file, ...failure });
+          void this.#serial(async () => {
+            if (this.#recorder !== recorder) return;
+            this.#recorder = undefined;
+            await recorder.stopAndWait().catch(() => undefined);
+            await recorder.release();
+          }).catch((error: unknown) => {
+            this.#log.warn('releasing the failed recorder failed', { error: String(error) });
+          });
+          this.emit('recordingFailed', failure);
+        });
         await this.#required(this.#programOut).connect(recorder);
         await recorder.record();
         this.#recorder = recorder;
@@ -413,8 +453,13 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     });
   }
 
-  /** Releases every media object and stops the bridge. Safe to call twice. */
-  async release(): Promise<void> {
+  /**
+   * Releases every media object. Safe to call twice. The bridge is the assembly's and goes on
+   * (the next build sends to it). The pipeline's release is waited for at most `releaseWaitMs`:
+   * after a media server restart or a dead pipeline nobody answers it, and the rebuild must not
+   * wait for kurento-client's 20 s request timeout.
+   */
+  async release(options: { releaseWaitMs?: number } = {}): Promise<void> {
     if (this.#released) return;
     this.#released = true;
     for (const camera of this.#cameras.values()) clearTimeout(camera.lossTimer);
@@ -422,15 +467,21 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     this.#cameras.clear();
     this.#monitors.clear();
     this.#earlyCandidates.clear();
-    await this.#bridge?.stop();
-    try {
-      // Releasing the pipeline releases everything in it (Kurento's release cascade).
-      await this.#pipeline?.release();
-    } catch (error) {
+    this.removeAllListeners();
+    this.#detachBridge?.();
+    const pipeline = this.#pipeline;
+    if (pipeline === undefined) return;
+    // Releasing the pipeline releases everything in it (Kurento's release cascade).
+    const released = pipeline.release().catch((error: unknown) => {
       // After a media server drop the pipeline may be gone already; nothing is left to free.
       this.#log.debug('releasing the pipeline failed', { error: String(error) });
-    }
-    this.removeAllListeners();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, options.releaseWaitMs ?? 5000);
+    });
+    await Promise.race([released, waited]);
+    clearTimeout(timer);
   }
 
   async #startVideo(uri: string): Promise<VideoMedia> {

@@ -1,8 +1,14 @@
 /**
  * Builds an assembly's media on the connected media server and points its program at the RTMP
- * origin. The domain (`LiveAssemblies`) sees only the `MediaBackend` interface, so it does not
- * know about kurento-client, the origin or stream keys.
+ * origin through the assembly's program bridge. The domain (`LiveAssemblies`) sees only the
+ * `MediaBackend` interface, so it does not know about kurento-client, the origin or stream keys.
+ *
+ * The bridge (ffmpeg publishing RTMP) lives as long as the assembly is live, across rebuilds of
+ * its media: after a worker crash or a media server restart the new pipeline sends to the same
+ * ports, and the program's publish on the origin (and every edge's HLS) never stops.
  */
+import { ProgramBridge } from '../bridge/ProgramBridge.js';
+import { freeEvenUdpPorts } from '../bridge/rtpPorts.js';
 import type { AssemblyId } from '../domain/ids.js';
 import type { MediaBackend } from '../domain/LiveAssemblies.js';
 import type { Logger } from '../log.js';
@@ -22,6 +28,8 @@ export interface KurentoMediaBackendOptions {
 export class KurentoMediaBackend implements MediaBackend {
   readonly #options: KurentoMediaBackendOptions;
   #origin: RtmpOrigin | undefined;
+  /** The program bridge of every assembly whose program is published. */
+  readonly #bridges = new Map<AssemblyId, ProgramBridge>();
 
   constructor(options: KurentoMediaBackendOptions) {
     this.#options = options;
@@ -31,22 +39,59 @@ export class KurentoMediaBackend implements MediaBackend {
     return this.#options.server.client !== undefined;
   }
 
-  /** From now on, new assembly media publishes its program to this origin. */
+  /**
+   * From now on, new assembly media publishes its program to this origin. Bridges publishing
+   * to another one stop; the media rebuilt next gets bridges to this one.
+   */
   setOrigin(origin: RtmpOrigin | undefined): void {
+    if (origin === this.#origin) return;
     this.#origin = origin;
+    for (const [assemblyId, bridge] of this.#bridges) {
+      this.#bridges.delete(assemblyId);
+      void bridge.stop();
+    }
+  }
+
+  /** The assembly's program ended: its bridge stops and the origin forgets its key. */
+  async endProgram(assemblyId: AssemblyId): Promise<void> {
+    const bridge = this.#bridges.get(assemblyId);
+    this.#bridges.delete(assemblyId);
+    await bridge?.stop();
+    this.#origin?.revokeStream(streamName(assemblyId));
+  }
+
+  async #bridgeFor(assemblyId: AssemblyId, origin: RtmpOrigin): Promise<ProgramBridge> {
+    const existing = this.#bridges.get(assemblyId);
+    if (existing !== undefined) return existing;
+    // One stream per assembly, named by its id (ids are url-safe, as stream names must be).
+    const stream = streamName(assemblyId);
+    origin.allowStream(stream, this.#options.streamKey(assemblyId));
+    const [videoPort = 0, audioPort = 0] = await freeEvenUdpPorts(2);
+    const log = this.#options.logger.child({ assembly: assemblyId });
+    const bridge = new ProgramBridge({
+      name: stream,
+      rtp: { videoPort, audioPort },
+      publishUrl: origin.publishUrl(stream),
+    });
+    bridge.on('exited', (code, signal, delayMs) => {
+      log.warn('program bridge exited; restarting', {
+        code,
+        signal,
+        delayMs,
+        stderr: bridge.lastError.slice(-300),
+      });
+    });
+    bridge.on('running', (pid) => log.info('program bridge running', { pid }));
+    this.#bridges.set(assemblyId, bridge);
+    return bridge;
   }
 
   async build(assemblyId: AssemblyId, layout: LayoutRequest): Promise<AssemblyMedia> {
     const client = this.#options.server.client;
     if (client === undefined) throw new Error('the media server is not connected');
-    let output: ProgramOutput | undefined;
     const origin = this.#origin;
-    if (origin !== undefined) {
-      // One stream per assembly, named by its id (ids are url-safe, as stream names must be).
-      const stream = streamName(assemblyId);
-      origin.allowStream(stream, this.#options.streamKey(assemblyId));
-      output = { name: stream, publishUrl: origin.publishUrl(stream) };
-    }
+    const output: ProgramOutput | undefined =
+      origin === undefined ? undefined : { bridge: await this.#bridgeFor(assemblyId, origin) };
     return AssemblyMedia.create({
       client,
       assemblyId,

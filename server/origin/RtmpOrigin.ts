@@ -9,6 +9,7 @@ import {
   type NmsSession,
   type NodeMediaServer,
 } from './nodeMediaServer.js';
+import { guardRelayWrites } from './guardRelayWrites.js';
 
 /**
  * The name of one live stream on the origin and on every edge; Montage uses one per assembly.
@@ -215,6 +216,11 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
     return `rtmp://${this.urlHost()}:${this.port}/${ORIGIN_APP}/${stream}?secret=${this.edgeSecret}`;
   }
 
+  /** Whether the RTMP listener is up (between start() and stop()). */
+  get listening(): boolean {
+    return this.nms?.rtmpServer.tcpServer?.listening === true;
+  }
+
   isLive(stream: StreamName): boolean {
     return this.live.has(stream);
   }
@@ -263,6 +269,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
   }
 
   private onPrePublish(session: NmsSession): void {
+    this.guardPackets(session);
     const reason = this.checkPublish(session);
     if (reason === undefined) {
       this.sign(session);
@@ -278,6 +285,46 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
       address: session.ip,
       reason,
     });
+  }
+
+  /**
+   * Only the stream's accepted publisher may feed it, from its first keyframe on.
+   *
+   * node-media-server refuses a publish by ending the socket, but it keeps parsing what the
+   * refused client already sent and broadcasts its media into the live stream meanwhile: a
+   * refused or rogue publish (no key, a wrong key, a second publisher) injected packets with its
+   * own timestamps, which cut the edges' HLS into fragments of a few milliseconds. The parser's
+   * packet callback is therefore wrapped so that packets pass only while this session is the
+   * broadcast's publisher.
+   *
+   * A (re)started publisher sends audio before the first keyframe of its video. The edges open a
+   * fragment at a keyframe and put the audio they hold into it, so that fragment's audio began
+   * up to a second before its video. Audio and video frames therefore pass only from the first
+   * keyframe on (codec headers and metadata always), unless no video comes at all.
+   */
+  private guardPackets(session: NmsSession): void {
+    const parser = session.rtmp;
+    if (parser === undefined) return;
+    const deliver = parser.onPacketCallback;
+    let started = false;
+    let firstAudioDts: number | undefined;
+    parser.onPacketCallback = (packet: unknown) => {
+      if (session.broadcast?.publisher !== session) return;
+      const { flags, dts } = packet as NmsPacket;
+      if (!started) {
+        if (flags === NMS_VIDEO_KEYFRAME) {
+          started = true;
+        } else if (flags === NMS_AUDIO_FRAME) {
+          firstAudioDts ??= dts;
+          // A program without video: its audio goes through after a moment.
+          if (dts - firstAudioDts < AUDIO_ONLY_AFTER_MS) return;
+          started = true;
+        } else if (flags === NMS_VIDEO_FRAME) {
+          return;
+        }
+      }
+      deliver(packet);
+    };
   }
 
   private checkPublish(session: NmsSession): RejectReason | undefined {
@@ -325,7 +372,23 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
   private onPostPublish(session: NmsSession): void {
     const stream = session.streamName as StreamName;
     const broadcast = nmsContext.broadcasts.get(session.streamPath);
-    if (broadcast !== undefined) broadcast.publishGraceMs = this.publishGraceMs;
+    // node-media-server announces a publish before it checks that the stream has no publisher
+    // yet; a second publisher is refused right after this, and changes nothing here.
+    if (broadcast !== undefined && broadcast.publisher !== null) return;
+    if (broadcast !== undefined) {
+      broadcast.publishGraceMs = this.publishGraceMs;
+      // A publisher that resumes within the grace window gets each codec's timestamps shifted
+      // past the previous session's last ones, separately per codec, which moves audio against
+      // video by however far apart the two codecs ended. Program streams carry the program
+      // clock (server/hls/programClock.ts), whose timestamps continue by themselves: no shift.
+      broadcast._dtsOffset = {};
+      // A resumed publish keeps the broadcast, and with it the last GOP of the previous
+      // publisher. A push that starts now (an edge that came back, the pushes after an origin
+      // restart) would be sent that old GOP first, and the edge would write it a second time.
+      // The new publisher starts with a keyframe of its own.
+      broadcast.rtmpGopCache?.clear();
+      broadcast.flvGopCache?.clear();
+    }
     this.live.add(stream);
     for (const edge of this.edges.keys()) this.startPush(stream, edge);
     this.emit('publishStarted', { stream, address: session.ip });
@@ -359,6 +422,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
       reconnect: true,
       reconnectInterval: 1000,
     });
+    guardRelayWrites(push);
     perEdge.set(edge, push);
     void push.run();
   }
@@ -368,6 +432,20 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
     this.pushes.delete(stream);
   }
 }
+
+/** The parts of node-media-server's AVPacket the origin reads. */
+interface NmsPacket {
+  /** 0 audio header, 1 audio frame, 2 video header, 3 video keyframe, 4 video frame, 5 metadata. */
+  flags: number;
+  /** Decoding timestamp, ms. */
+  dts: number;
+}
+
+const NMS_AUDIO_FRAME = 1;
+const NMS_VIDEO_KEYFRAME = 3;
+const NMS_VIDEO_FRAME = 4;
+/** Audio of a publish that sent no keyframe for this long is passed on: it has no video. */
+const AUDIO_ONLY_AFTER_MS = 3000;
 
 /** Compares secrets in constant time, so response timing does not reveal a key's prefix. */
 function sameSecret(given: string, expected: string): boolean {

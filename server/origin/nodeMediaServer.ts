@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type { EventEmitter } from 'node:events';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 const require = createRequire(import.meta.url);
 
@@ -25,6 +25,10 @@ export interface NmsSession {
   endTime: number;
   inBytes: number;
   outBytes: number;
+  /** The broadcast (stream path) this session publishes or plays; set once it named one. */
+  broadcast?: NmsBroadcast;
+  /** RTMP sessions only: the protocol parser, which hands every media packet to its callback. */
+  rtmp?: { onPacketCallback: (packet: unknown) => void };
   close(): void;
 }
 
@@ -39,9 +43,18 @@ export interface NmsConfig {
   store?: { path?: string };
 }
 
-/** A broadcast (one stream path); only the publish grace window is touched. */
+/** A broadcast (one stream path): its publisher, grace window and resume offsets. */
 export interface NmsBroadcast {
+  publisher: NmsSession | null;
   publishGraceMs: number;
+  /**
+   * What node-media-server adds to each codec's timestamps after a publisher resumed within the
+   * grace window (the previous session's last timestamp of that codec), keyed by FLV tag type.
+   */
+  _dtsOffset: Record<number, number>;
+  /** The last GOP, sent first to every player and push that starts (null before a publish). */
+  rtmpGopCache: Set<Buffer> | null;
+  flvGopCache: Set<Buffer> | null;
   getPublishStatus(): 'publishing' | 'reconnecting' | 'idle';
 }
 
@@ -63,8 +76,18 @@ interface NmsContext {
   eventEmitter: EventEmitter;
 }
 
+/** The protocol client under a relay session: the part the origin guards. */
+export interface NmsRtmpClient {
+  socket: Socket | null;
+  /** Where the session sends every outgoing RTMP message; the default throws on a closed socket. */
+  onOutputCallback: (buffer: Buffer) => void;
+}
+
 /** A relay that subscribes to a local stream and publishes it to a remote RTMP server. */
 export interface NmsRtmpClientSession extends NmsSession {
+  rtmpClient: NmsRtmpClient;
+  /** An instance property (arrow function): called again for every reconnect. */
+  createClient: () => NmsRtmpClient;
   run(): Promise<void>;
   getStatus(): { isRunning: boolean; reconnectAttempts: number; outBytes: number };
 }

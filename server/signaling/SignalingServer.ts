@@ -139,9 +139,17 @@ function personal(participant: string): string {
   return `participant:${participant}`;
 }
 
-/** The crew of an assembly (presenters, moderators, operators): who sees camera thumbnails. */
+/**
+ * The crew of an assembly (presenters, moderators, operators): who sees camera thumbnails, who
+ * hears of each camera and crew member coming and going, and who gets the viewer count.
+ */
 function crew(assemblyId: AssemblyId): string {
   return `crew:${assemblyId}`;
+}
+
+/** The viewers of an assembly: their watch page shows the viewer count too. */
+function audience(assemblyId: AssemblyId): string {
+  return `audience:${assemblyId}`;
 }
 
 const CREW_ROLES: readonly Role[] = ['presenter', 'moderator', 'operator'];
@@ -236,10 +244,13 @@ export class SignalingServer {
     void socket.join(room(assemblyId));
     void socket.join(personal(participant.id));
     if (CREW_ROLES.includes(claims.role)) void socket.join(crew(assemblyId));
+    if (claims.role === 'viewer') void socket.join(audience(assemblyId));
     // The program runs (and reaches the edges) as long as anyone is in the assembly.
     live.startMedia();
     const log = this.#log.child({ assembly: assemblyId, participant: participant.id });
-    log.info('participant joined', { role: claims.role });
+    // Thousands of viewers come and go in a whole-school assembly: their lines are debug.
+    const presenceLevel = claims.role === 'viewer' ? 'debug' : 'info';
+    log[presenceLevel]('participant joined', { role: claims.role });
 
     socket.emit('welcome', {
       assembly: toView(this.#deps.assemblies.get(assemblyId)),
@@ -266,7 +277,7 @@ export class SignalingServer {
 
     socket.on('disconnect', (reason) => {
       clearTimeout(expiry);
-      log.info('participant left', { reason });
+      log[presenceLevel]('participant left', { reason });
       live.leave(participant.id);
       if (live.isEmpty) this.#deps.live.close(assemblyId);
     });
@@ -414,10 +425,13 @@ export class SignalingServer {
     const live = this.#deps.live.open(assemblyId, this.#deps.assemblies.get(assemblyId));
     const to = () => this.#io.to(room(assemblyId));
     const one = (participant: string) => this.#io.to(personal(participant));
+    const crewRoom = () => this.#io.to(crew(assemblyId));
+    // Cameras and crew come and go individually to the crew only (the panel and the studio list
+    // the cameras); viewers are only counted, once a second (`viewers` below).
     live.on('joined', (participant) =>
-      to().emit('participant:joined', participantWire(participant)),
+      crewRoom().emit('participant:joined', participantWire(participant)),
     );
-    live.on('left', (participant) => to().emit('participant:left', { id: participant.id }));
+    live.on('left', (participant) => crewRoom().emit('participant:left', { id: participant.id }));
     live.on('programChanged', (program) =>
       to().emit('program:changed', { source: programWire(program) }),
     );
@@ -429,7 +443,10 @@ export class SignalingServer {
       one(participant).emit('monitor:candidate', candidate),
     );
     live.on('onAir', (participant, onAir) => one(participant).emit('camera:onAir', { onAir }));
-    live.on('viewers', (count) => to().emit('viewers:count', { count }));
+    // The crew's panel and the viewers' watch page show the count; cameras do not.
+    live.on('viewers', (count) =>
+      this.#io.to(crew(assemblyId)).to(audience(assemblyId)).emit('viewers:count', { count }),
+    );
     live.on('reactions', (counts) => to().emit('reactions:tick', { counts }));
     live.on('removed', (participant) => this.#io.in(personal(participant)).disconnectSockets(true));
     live.on('replaced', (participant) => {
@@ -442,6 +459,19 @@ export class SignalingServer {
       this.#io.in(personal(participant)).disconnectSockets(true);
     });
     live.on('mediaReset', () => to().emit('media:reset'));
+    live.on('recordingFailed', (failure) => {
+      this.#log.warn('recording failed', { assembly: assemblyId, ...failure });
+      this.#io.to(crew(assemblyId)).emit('recording:failed', failure);
+      // The setting follows what happens: recording is off until someone turns it on again.
+      try {
+        this.#deps.assemblies.update('system', assemblyId, { recording: false });
+      } catch (error) {
+        this.#log.warn('recording off after a failure could not be stored', {
+          assembly: assemblyId,
+          error: String(error),
+        });
+      }
+    });
     return live;
   }
 

@@ -70,6 +70,11 @@ export interface LibraryVideoWire {
 export interface WelcomeWire {
   assembly: AssemblyWire;
   you: ParticipantWire;
+  /**
+   * The cameras and crew (presenters, moderators, operators) connected now, `you` included
+   * unless you are a viewer. Viewers are counted in `viewers`, never listed: a whole-school
+   * assembly has thousands.
+   */
   participants: ParticipantWire[];
   program: ProgramWire;
   /** Viewers connected now (the same figure `viewers:count` updates). */
@@ -89,7 +94,7 @@ export const REACTIONS = ['clap', 'heart', 'laugh', 'wow', 'question'] as const;
 export type Reaction = (typeof REACTIONS)[number];
 
 export interface ClientToServerEvents {
-  /** Everyone connected to the assembly. Any role. */
+  /** The cameras and crew connected to the assembly (viewers are counted, not listed). Any role. */
   'presence:list': (payload: Record<string, never>, ack: Ack<ParticipantWire[]>) => void;
   /** Cut the program. Presenter or moderator. */
   'program:cut': (payload: CutRequest, ack: Ack<ProgramWire>) => void;
@@ -136,7 +141,12 @@ export interface ClientToServerEvents {
 
 export interface ServerToClientEvents {
   welcome: (welcome: WelcomeWire) => void;
+  /**
+   * To the crew (presenters, moderators, operators): a camera or crew member connected. Viewers
+   * are not announced one by one; `viewers:count` counts them.
+   */
   'participant:joined': (participant: ParticipantWire) => void;
+  /** To the crew: a camera or crew member's connection ended. */
   'participant:left': (participant: { id: string }) => void;
   'program:changed': (program: { source: ProgramWire }) => void;
   /** Position of the injected video while it is on the program, 4 times a second. */
@@ -154,13 +164,22 @@ export interface ServerToClientEvents {
   'camera:thumbnail': (thumbnail: { cameraId: string; jpeg: ArrayBuffer | Uint8Array }) => void;
   /** Reactions of the last second, by reaction (only sent when there were some). */
   'reactions:tick': (tick: { counts: Record<string, number> }) => void;
-  /** Viewers connected, whenever it changes. */
+  /**
+   * To the crew and the viewers: viewers connected, at most once a second and only when the
+   * figure changed (a crowd joining costs one message a second, not one per viewer).
+   */
   'viewers:count': (viewers: { count: number }) => void;
   /**
    * The media server restarted and the assembly's media was rebuilt: camera pages and monitors
    * must send a new `camera:offer` / `monitor:offer` (their old peer connections are dead).
    */
   'media:reset': () => void;
+  /**
+   * To the crew: the recording stopped because it could not be written (`type` is Kurento's
+   * Error type, e.g. RESOURCE_ERROR_NO_SPACE_LEFT); the program goes on, and the assembly's
+   * `recording` setting is turned off (an `assembly:updated` follows).
+   */
+  'recording:failed': (failure: { type: string; description: string }) => void;
   'assembly:updated': (assembly: AssemblyWire) => void;
   /** The assembly was deleted; the server disconnects everyone right after. */
   'assembly:deleted': (assembly: { id: string }) => void;

@@ -39,6 +39,24 @@ const MIGRATIONS: readonly string[] = [
      assembly_id TEXT,
      details TEXT NOT NULL
    );`,
+  // The edge fleet (server/store/EdgeStore.ts). `edge_seed` has one row once MONTAGE_EDGES
+  // seeded the table (on the first start with this table); from then on the table is the truth.
+  `CREATE TABLE edges (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     public_url TEXT NOT NULL UNIQUE,
+     ingest_url TEXT NOT NULL UNIQUE,
+     status_url TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('active', 'draining')),
+     created_by TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE edge_seed (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     seeded_at TEXT NOT NULL,
+     edges TEXT NOT NULL
+   );`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

@@ -20,6 +20,7 @@ import {
   RateLimitedError,
   TooLargeError,
 } from '../domain/errors.js';
+import { EdgeNotFoundError } from '../edges/errors.js';
 
 export interface WireError {
   code: string;
@@ -74,7 +75,11 @@ export function toWireError(error: unknown): MappedError {
     return mapped(401, error.code, error.message);
   }
   if (error instanceof InvalidArgumentError) return mapped(400, error.code, error.message);
-  if (error instanceof AssemblyNotFoundError || error instanceof NotFoundError) {
+  if (
+    error instanceof AssemblyNotFoundError ||
+    error instanceof EdgeNotFoundError ||
+    error instanceof NotFoundError
+  ) {
     return mapped(404, error.code, error.message);
   }
   // The media server is down or reconnecting: the client may retry shortly.

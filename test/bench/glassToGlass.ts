@@ -10,11 +10,17 @@
  *           the frame, scaled 640x360 → 1280x720, re-encoded), then the program cut to the camera
  *           with the studio's own button. Anchor, at the same time and from the same canvas
  *           track: a direct Chromium → Chromium WebRTC connection with no server in between.
- *   (2)     the real /watch page (hls.js) on the local edge. Anchor, at the same time and fed
- *           the same RTMP program by the origin: a second nginx-rtmp with `hls on` and nothing
- *           else (5 s fragments, 30 s playlist), played by a plain hls.js page.
+ *   (2)     the real /watch page (hls.js on the app's multivariant playlist, content steering, the
+ *           720p/360p ladder) on the edge. Anchor, at the same time and fed the same RTMP
+ *           program by the origin: a second nginx-rtmp with `hls on` and nothing else (5 s
+ *           fragments, 30 s playlist), played by a plain hls.js page.
  *   (3)     navigation start → first presented frame of the /watch page opened afresh, next to
  *           a plain hls.js page on nginx-rtmp's defaults and on our edge (the page's own cost).
+ *
+ * The edge is a TestEdge (test/hls/TestEdge.ts: nginx/edge.conf.template with its playlist
+ * agent, run in the foreground) listed in MONTAGE_EDGES. The run also prints what ffprobe finds
+ * in the program and
+ * its 360p rendition on the origin next to the CODECS the multivariant playlist declares.
  *
  * All clocks are this machine's Date.now(), read by the camera page when it paints and by the
  * viewer page at each frame's expected display time. Phases run one after another (HLS, first
@@ -49,6 +55,11 @@ import {
 import { launchChromium } from '../helpers/browser.js';
 import { freePort } from '../helpers/engineProcess.js';
 import { request } from '../server/appHelpers.js';
+import { EDGE_SECRET } from '../edge/helpers.js';
+import { captureStream, streamInfo } from '../hls/helpers.js';
+import { TestEdge } from '../hls/TestEdge.js';
+import { LOW_RENDITION, SOURCE_RENDITION } from '../../server/hls/renditions.js';
+import { streamName } from '../../server/origin/RtmpOrigin.js';
 import type { FractionRect } from './stamp.js';
 import {
   pageScript,
@@ -414,7 +425,21 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<void> {
   const loadAtStart = loadavg()[0] ?? Number.NaN;
   // The production grace period (the e2e stack shortens it to 2 s for its reflow test); a
   // camera declared lost would end the cut to it half-way through a window.
-  const stack: Stack = await setup('embedded', { MONTAGE_CAMERA_GRACE_MS: '3000' });
+  const edgeDir = await mkdtemp(path.join(tmpdir(), 'montage-g2g-edge-'));
+  cleanups.push(() => rm(edgeDir, { recursive: true, force: true }));
+  const edge = await TestEdge.start({
+    prefix: edgeDir,
+    httpPort: await freePort(),
+    rtmpPort: await freePort(),
+    edgeSecret: EDGE_SECRET,
+  });
+  cleanups.push(() => edge.stop());
+  const stack: Stack = await setup('embedded', {
+    MONTAGE_CAMERA_GRACE_MS: '3000',
+    MONTAGE_EDGE_SECRET: EDGE_SECRET,
+    MONTAGE_LOCAL_EDGE: 'false',
+    MONTAGE_EDGES: `g2g=${edge.publicUrl}|${edge.ingestUrl}`,
+  });
   cleanups.push(() => stack.teardown());
   const { app } = stack;
   const defaults = await DefaultsHls.start();
@@ -451,7 +476,10 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<void> {
 
   // (2) HLS: the watch page on our edge, next to a plain hls.js page on nginx-rtmp's defaults.
   const viewerToken = mintToken(app, assemblyId, 'viewer');
-  const playlistUrl = await livePlaylist(app.url, assemblyId, viewerToken);
+  await waitUntilLive(app.url, assemblyId, viewerToken);
+  // The edge's live playlist of the source, for the plain page on our edge.
+  const playlistUrl = `${edge.publicUrl}/hls/${assemblyId}/live.m3u8`;
+  await printCodecs(stack, assemblyId);
   const defaultsPlaylist = defaults.playlistUrl(assemblyId);
   const watchUrl = `${app.url}/watch/${assemblyId}?token=${viewerToken}`;
   // Pages open once their playlist lists a few fragments: the steady state is measured here,
@@ -523,7 +551,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<void> {
   );
 
   // Reports
-  console.log(`  ${describe('watch page (hls.js, our edge)', hls, HLS_SECONDS)}`);
+  console.log(`  ${describe('watch page (hls.js, multivariant, our edge)', hls, HLS_SECONDS)}`);
   console.log(`  ${describe('plain hls.js, nginx-rtmp defaults', hlsAnchor, HLS_SECONDS)}`);
   console.log(`  ${describe('studio monitor, composite', composite, MONITOR_SECONDS)}`);
   console.log(
@@ -559,7 +587,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<void> {
   );
   printComparison(
     `Glass to glass, camera page → HLS page, ${HLS_SECONDS} s (ours = the /watch page on the ` +
-      'local edge; anchor = the same RTMP program into nginx-rtmp with HLS defaults, 5 s ' +
+      'multivariant playlist, steered to the edge; anchor = the same RTMP program into nginx-rtmp with HLS defaults, 5 s ' +
       'fragments, played by a plain hls.js page, liveSyncDurationCount 2, same window)',
     rows('HLS', hls, hlsAnchor, { p50: '≤ 3000 ms' }),
   );
@@ -605,17 +633,37 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<void> {
   }
 }
 
-/** The edge's playlist of the assembly, once the origin says the program is live. */
-async function livePlaylist(appUrl: string, assemblyId: string, token: string): Promise<string> {
+/** Waits until the watch API says the program (with its renditions) is live. */
+async function waitUntilLive(appUrl: string, assemblyId: string, token: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const where = await request(`${appUrl}/api/assemblies/${assemblyId}/watch`, 'GET', token);
-    const body = where.body as { playlistUrl?: string; live?: boolean } | undefined;
-    if (where.status === 200 && body?.live === true && body.playlistUrl !== undefined) {
-      return body.playlistUrl;
-    }
+    const body = where.body as { live?: boolean } | undefined;
+    if (where.status === 200 && body?.live === true) return;
     if (Date.now() > deadline)
       throw new Error(`the program never went live: ${JSON.stringify(where)}`);
     await sleep(250);
+  }
+}
+
+/** What ffprobe finds in the program and its 360p rendition, next to the declared CODECS. */
+async function printCodecs(stack: Stack, assemblyId: string): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'montage-g2g-probe-'));
+  try {
+    for (const [rendition, stream] of [
+      [SOURCE_RENDITION, assemblyId],
+      [LOW_RENDITION, `${assemblyId}_360p`],
+    ] as const) {
+      const file = path.join(dir, `${rendition.stableId}.flv`);
+      await captureStream(stack.delivery.origin.playUrl(streamName(stream)), file, 2);
+      const info = await streamInfo(file);
+      console.log(
+        `  ${rendition.stableId} on the origin: ${info.codec} ${info.profile} level ` +
+          `${info.level}, ${info.width}x${info.height} at ${info.frameRate}, ${info.audio ?? 'no audio'}` +
+          `; declared CODECS="${rendition.codecs}" RESOLUTION=${rendition.width}x${rendition.height}`,
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -4,7 +4,9 @@ import {
   benchCompositeMemory,
   benchDispatcherSwitch,
 } from './composite.js';
+import { benchEdge } from './edge.js';
 import { benchGlassToGlass } from './glassToGlass.js';
+import { benchWatchApi } from './watchApi.js';
 import { benchWebrtcLoopback } from './webrtcLoopback.js';
 
 /**
@@ -18,6 +20,8 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   switch: benchDispatcherSwitch,
   memory: benchCompositeMemory,
   g2g: benchGlassToGlass,
+  watch: benchWatchApi,
+  edge: benchEdge,
 };
 
 const wanted = process.argv.slice(2);

@@ -18,6 +18,7 @@ import { Logger } from '../../server/log.js';
 import { streamName, type StreamName } from '../../server/origin/RtmpOrigin.js';
 import { freePort } from '../helpers/engineProcess.js';
 import { request } from '../server/appHelpers.js';
+import { waitFor } from './fleetHelpers.js';
 import {
   EDGE_SECRET,
   fragments,
@@ -58,7 +59,7 @@ async function newEdge(name: string): Promise<NginxEdge> {
 }
 
 /** GET /api/assemblies/:id/watch as a viewer's page does. */
-async function watch(): Promise<{ playlistUrl: string; live: boolean }> {
+async function watch(): Promise<{ liveUrl: string; live: boolean }> {
   assert.ok(app !== undefined);
   const response = await request(
     `${app.url}/api/assemblies/${assemblyId}/watch`,
@@ -66,7 +67,20 @@ async function watch(): Promise<{ playlistUrl: string; live: boolean }> {
     operatorToken,
   );
   assert.equal(response.status, 200, JSON.stringify(response.body));
-  return response.body as { playlistUrl: string; live: boolean };
+  return response.body as { liveUrl: string; live: boolean };
+}
+
+/** The multivariant playlist's initial pathway and its first steering manifest's priority. */
+async function steering(): Promise<{ playlist: string; priority: string[] }> {
+  assert.ok(app !== undefined);
+  const url = new URL((await watch()).liveUrl, app.url);
+  const playlist = await (await fetch(url)).text();
+  const serverUri = /SERVER-URI="([^"]+)"/.exec(playlist)?.[1];
+  assert.ok(serverUri !== undefined, playlist);
+  const manifest = (await (await fetch(new URL(serverUri, url))).json()) as {
+    'PATHWAY-PRIORITY': string[];
+  };
+  return { playlist, priority: manifest['PATHWAY-PRIORITY'] };
 }
 
 before(async () => {
@@ -113,10 +127,37 @@ after(async () => {
 test('npm start registers MONTAGE_EDGES with the registry and no local edge', () => {
   assert.ok(app !== undefined && delivery !== undefined);
   assert.equal(delivery.edge, undefined);
-  assert.deepEqual(app.edges.list(), [
-    { id: 'a', httpUrl: PUBLIC_A, statusUrl: edgeA.httpUrl },
-    { id: 'b', httpUrl: PUBLIC_B, statusUrl: edgeB.httpUrl },
-  ]);
+  assert.deepEqual(
+    app.edges.list().map(({ id, publicUrl, ingestUrl, statusUrl, state, local, createdBy }) => ({
+      id,
+      publicUrl,
+      ingestUrl,
+      statusUrl,
+      state,
+      local,
+      createdBy,
+    })),
+    [
+      {
+        id: 'a',
+        publicUrl: PUBLIC_A,
+        ingestUrl: edgeA.ingestUrl,
+        statusUrl: edgeA.httpUrl,
+        state: 'active',
+        local: false,
+        createdBy: 'config',
+      },
+      {
+        id: 'b',
+        publicUrl: PUBLIC_B,
+        ingestUrl: edgeB.ingestUrl,
+        statusUrl: edgeB.httpUrl,
+        state: 'active',
+        local: false,
+        createdBy: 'config',
+      },
+    ],
+  );
 });
 
 test('both configured edges receive the program, the one that was down once it is up', async () => {
@@ -153,20 +194,31 @@ test('both configured edges receive the program, the one that was down once it i
   for (const push of origin.pushStatus(stream)) assert.equal(push.running, true, push.edge);
 });
 
-test('the watch route hands viewers a configured public URL, and the other when one is down', async () => {
-  const choices = new Set([
-    `${PUBLIC_A}/hls/${assemblyId}/index.m3u8`,
-    `${PUBLIC_B}/hls/${assemblyId}/index.m3u8`,
-  ]);
-  const answer = await watch();
-  assert.equal(answer.live, true);
-  assert.ok(choices.has(answer.playlistUrl), answer.playlistUrl);
+test('viewers are steered to the configured public URLs, and away from one that is down', async () => {
+  assert.equal((await watch()).live, true);
+  const { playlist } = await steering();
+  assert.ok(playlist.includes(`${PUBLIC_A}/hls/${assemblyId}/live.m3u8`), playlist);
+  assert.ok(playlist.includes(`${PUBLIC_B}/hls/${assemblyId}/live.m3u8`), playlist);
 
   // Probed through its status URL, a stopped edge is unhealthy and viewers go to the other.
   await edgeA.stop();
-  assert.equal((await watch()).playlistUrl, `${PUBLIC_B}/hls/${assemblyId}/index.m3u8`);
   assert.ok(app !== undefined);
-  const choice = await app.edges.pick(assemblyId);
+  const registry = app.edges;
+  await waitFor(
+    'the registry finds edge a down',
+    () => (registry.get('a').status.healthy ? undefined : true),
+    15_000,
+  );
+  const deadline = Date.now() + 15_000;
+  let priority: string[] = [];
+  while (Date.now() < deadline) {
+    priority = (await steering()).priority;
+    if (priority[0] === 'b') break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert.deepEqual(priority, ['b', 'a'], 'b first, a (down) kept last to fail over to');
+  assert.ok(app !== undefined);
+  const choice = app.edges.pick(assemblyId);
   assert.equal(choice?.edge.id, 'b');
   assert.equal(choice?.healthy, true);
 });
@@ -174,7 +226,13 @@ test('the watch route hands viewers a configured public URL, and the other when 
 test('MONTAGE_LOCAL_EDGE_PUBLIC_URL: viewers get the public URL, the registry probes the edge itself', async () => {
   assert.ok(app !== undefined && delivery !== undefined);
   await delivery.stop();
-  assert.deepEqual(app.edges.list(), [], 'stopping delivery unregisters every edge');
+  // The configured edges are stored: they stay registered. Take them out for this install.
+  assert.deepEqual(
+    app.edges.list().map((edge) => edge.id),
+    ['a', 'b'],
+  );
+  app.edges.remove('test', 'a');
+  app.edges.remove('test', 'b');
   // A single-machine install behind a reverse proxy: the local edge, no MONTAGE_EDGES.
   const config = loadAppConfig({
     env: {
@@ -190,10 +248,28 @@ test('MONTAGE_LOCAL_EDGE_PUBLIC_URL: viewers get the public URL, the registry pr
   delivery = await startDelivery(app, deliveryOptions(config));
   const local = delivery.edge;
   assert.ok(local !== undefined);
-  assert.deepEqual(app.edges.list(), [
-    { id: 'local', httpUrl: 'https://assembly.school.example', statusUrl: local.httpUrl },
-  ]);
-  const choice = await app.edges.pick(assemblyId);
-  assert.equal(choice?.playlistUrl, `https://assembly.school.example/hls/${assemblyId}/index.m3u8`);
-  assert.equal(choice?.healthy, true, 'probed at its own address, not the unreachable public one');
+  const registry = app.edges;
+  assert.deepEqual(
+    registry
+      .list()
+      .map(({ id, publicUrl, statusUrl, local }) => ({ id, publicUrl, statusUrl, local })),
+    [
+      {
+        id: 'local',
+        publicUrl: 'https://assembly.school.example',
+        statusUrl: local.httpUrl,
+        local: true,
+      },
+    ],
+  );
+  const choice = await waitFor(
+    'the local edge is probed healthy',
+    () => {
+      const picked = registry.pick(assemblyId);
+      return picked?.healthy === true ? picked : undefined;
+    },
+    15_000,
+  );
+  assert.equal(choice.playlistUrl, `https://assembly.school.example/hls/${assemblyId}/live.m3u8`);
+  assert.equal(choice.healthy, true, 'probed at its own address, not the unreachable public one');
 });

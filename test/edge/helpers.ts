@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
-import { NginxEdge } from '../../server/edges/NginxEdge.js';
+import { NginxEdge, type NginxEdgeOptions } from '../../server/edges/NginxEdge.js';
 import { RtmpOrigin, type EdgeId } from '../../server/origin/RtmpOrigin.js';
 import { freePort, REPO_ROOT } from '../helpers/engineProcess.js';
 import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
@@ -23,21 +23,36 @@ export interface MediaStack {
   teardown(): Promise<void>;
 }
 
-export async function startMediaStack(
-  edgeOptions: { hlsFragment?: string } = {},
-): Promise<MediaStack> {
-  const origin = new RtmpOrigin({ port: await freePort(), edgeSecret: EDGE_SECRET });
-  await origin.start();
-  const prefix = await mkdtemp(path.join(tmpdir(), 'montage-edge-'));
-  const edge = new NginxEdge({
-    prefix,
+/** Render options a test may set on its edge; the rest (ports, prefix, secret) are chosen. */
+export type TestEdgeOptions = Partial<
+  Omit<NginxEdgeOptions, 'prefix' | 'httpPort' | 'rtmpPort' | 'edgeSecret'>
+>;
+
+/** A local edge in its own temporary prefix, on free ports, not started. */
+export async function newTestEdge(options: TestEdgeOptions = {}): Promise<NginxEdge> {
+  return new NginxEdge({
+    prefix: await mkdtemp(path.join(tmpdir(), 'montage-edge-')),
     httpPort: await freePort(),
     rtmpPort: await freePort(),
     edgeSecret: EDGE_SECRET,
-    hlsFragment: edgeOptions.hlsFragment,
     // nginx as root would run its workers as nobody, who cannot write the test's HLS folder.
     user: process.getuid?.() === 0 ? 'root' : undefined,
+    ...options,
   });
+}
+
+export async function startMediaStack(
+  edgeOptions: TestEdgeOptions = {},
+  originOptions: { publishGraceMs?: number } = {},
+): Promise<MediaStack> {
+  const origin = new RtmpOrigin({
+    port: await freePort(),
+    edgeSecret: EDGE_SECRET,
+    publishGraceMs: originOptions.publishGraceMs,
+  });
+  await origin.start();
+  const edge = await newTestEdge(edgeOptions);
+  const prefix = edge.prefix;
   try {
     await edge.start();
   } catch (error) {
@@ -50,13 +65,87 @@ export async function startMediaStack(
     edge,
     teardown: async () => {
       await origin.stop();
-      await edge.stop();
+      await stopTestEdge(edge);
       await rm(prefix, { recursive: true, force: true });
     },
   };
 }
 
-function quadrantSource(quadrants: Quadrants, width = 640, height = 360, fps = 30): string {
+/** A playlist agent process (server/edges/edgeAgent.ts) found in /proc. */
+export interface AgentProcess {
+  pid: number;
+  ppid: number;
+  stream: string;
+}
+
+/** The playlist agents running for the edge in `prefix`, found by their command lines. */
+export async function agentProcesses(prefix: string): Promise<AgentProcess[]> {
+  const found: AgentProcess[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const argv = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    const args = argv.split('\0');
+    if (!args.some((arg) => arg.endsWith('edgeAgent.js'))) continue;
+    if (args[args.indexOf('--hls-dir') + 1] !== path.join(prefix, 'hls')) continue;
+    const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
+    found.push({
+      pid: Number(entry),
+      ppid: Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+      stream: args[args.indexOf('--stream') + 1] ?? '',
+    });
+  }
+  return found;
+}
+
+/**
+ * Stops a test's edge and waits until its playlist agents are gone too (they exit when their
+ * nginx worker does), so the test leaves no process behind and may delete the prefix.
+ */
+export async function stopTestEdge(edge: NginxEdge): Promise<void> {
+  await edge.stop();
+  const deadline = Date.now() + 10_000;
+  let left = await agentProcesses(edge.prefix);
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(50);
+    left = await agentProcesses(edge.prefix);
+  }
+  for (const agent of left) process.kill(agent.pid, 'SIGKILL');
+  if (left.length > 0) throw new Error(`playlist agents outlived nginx: ${JSON.stringify(left)}`);
+}
+
+/** How a test publisher's program clock runs: shifted, and with a jump at some point. */
+export interface TestClock {
+  /** Added to the wall clock throughout (negative: a publisher whose clock is behind). */
+  shiftMs?: number;
+  /** From `atSeconds` of media on, the clock is `byMs` later: an outage, seen downstream. */
+  jump?: { atSeconds: number; byMs: number };
+}
+
+/**
+ * Timestamps that follow the program clock, as the program bridge's do: each stream starts at
+ * the program timestamp of the wall-clock instant its filter starts (plus the test's shift) and
+ * advances with its frames, which the realtime filters release at that pace.
+ */
+function programClockPts(clock: TestClock): string {
+  const jump =
+    clock.jump === undefined
+      ? ''
+      : `+if(gte(T\\,${clock.jump.atSeconds})\\,${Math.round(clock.jump.byMs)}\\,0)`;
+  const ms = `RTCSTART/1000+${Math.round(clock.shiftMs ?? 0)}${jump}`;
+  return `setpts='PTS-STARTPTS+mod(${ms}\\,2147483648)/1000/TB'`;
+}
+
+function quadrantSource(
+  quadrants: Quadrants,
+  options: { clock?: TestClock } = {},
+  width = 640,
+  height = 360,
+  fps = 30,
+): string {
+  const clock = options.clock;
+  const video =
+    clock === undefined ? 'realtime' : `realtime,settb=1/1000,${programClockPts(clock)}`;
+  const audio = clock === undefined ? 'arealtime' : `arealtime,a${programClockPts(clock)}`;
   const inputs = quadrants
     .map((name, i) => {
       const { r, g, b } = PALETTE[name];
@@ -64,7 +153,7 @@ function quadrantSource(quadrants: Quadrants, width = 640, height = 360, fps = 3
       return `color=c=0x${hex}:s=${width / 2}x${height / 2}:r=${fps}[q${i}]`;
     })
     .join(';');
-  return `${inputs};[q0][q1]hstack[top];[q2][q3]hstack[bottom];[top][bottom]vstack,format=yuv420p,realtime[v];sine=frequency=440:sample_rate=48000:samples_per_frame=960,arealtime[a]`;
+  return `${inputs};[q0][q1]hstack[top];[q2][q3]hstack[bottom];[top][bottom]vstack,format=yuv420p,${video}[v];sine=frequency=440:sample_rate=48000:samples_per_frame=960,${audio}[a]`;
 }
 
 /** An ffmpeg the test started; `stop()` is safe to call twice. */
@@ -98,15 +187,24 @@ export function spawnTestProcess(command: string, args: string[]): TestProcess {
 
 /**
  * Publishes a live test picture (four coloured quadrants, 440 Hz tone) as H.264 with a 1 s
- * GOP + AAC over RTMP, the way the program bridge does.
+ * GOP + AAC over RTMP, the way the program bridge does. Its timestamps follow the program clock
+ * (server/hls/programClock.ts) as the bridge's do: media is stamped with the wall clock when it
+ * is produced (see `TestClock` for the faults a test can add).
  */
-export function publishQuadrants(url: string, quadrants: Quadrants, gopFrames = 30): TestProcess {
+export function publishQuadrants(
+  url: string,
+  quadrants: Quadrants,
+  options: { gopFrames?: number; clock?: TestClock; plain?: boolean } = {},
+): TestProcess {
+  const gopFrames = options.gopFrames ?? 30;
+  // `plain`: timestamps from 0, as any ffmpeg publishes (a rogue publisher, say).
+  const clock = options.plain === true ? undefined : (options.clock ?? {});
   return spawnTestProcess('ffmpeg', [
     '-hide_banner',
     '-loglevel',
     'error',
     '-filter_complex',
-    quadrantSource(quadrants),
+    quadrantSource(quadrants, { clock }),
     '-map',
     '[v]',
     '-map',
@@ -222,6 +320,49 @@ export async function waitForText(
 /** Fragment names listed in a playlist, in order. */
 export function fragments(playlist: string): string[] {
   return playlist.split('\n').filter((line) => line.endsWith('.ts'));
+}
+
+/** One segment of a media playlist as a player reads it. */
+export interface ListedSegment {
+  name: string;
+  durationMs: number;
+  /** EXT-X-PROGRAM-DATE-TIME in Unix ms, or undefined when the segment has none. */
+  dateMs: number | undefined;
+  discontinuity: boolean;
+}
+
+/**
+ * A media playlist read the way a player does (written here independently of the agent's own
+ * parser, so the tests check the agent's output rather than agree with it).
+ */
+export function readPlaylist(text: string): {
+  tags: Map<string, string>;
+  segments: ListedSegment[];
+} {
+  const tags = new Map<string, string>();
+  const segments: ListedSegment[] = [];
+  let durationMs = Number.NaN;
+  let dateMs: number | undefined;
+  let discontinuity = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#EXTINF:')) {
+      durationMs = Math.round(Number.parseFloat(line.slice(8)) * 1000);
+    } else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) {
+      dateMs = Date.parse(line.slice(25));
+    } else if (line === '#EXT-X-DISCONTINUITY') {
+      discontinuity = true;
+    } else if (line.startsWith('#EXT')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) tags.set(line.slice(1, colon), line.slice(colon + 1));
+      else tags.set(line.slice(1), '');
+    } else if (line !== '' && !line.startsWith('#')) {
+      segments.push({ name: line, durationMs, dateMs, discontinuity });
+      durationMs = Number.NaN;
+      dateMs = undefined;
+      discontinuity = false;
+    }
+  }
+  return { tags, segments };
 }
 
 /**

@@ -105,6 +105,48 @@ test('the right key is accepted after the refusals, so the refusals were about t
   }
 });
 
+test('refused and rogue publishes while the stream is live leave its playlist untouched', async () => {
+  const playlistUrl = stack.edge.playlistUrl(stream);
+  const publisher = publishQuadrants(stack.origin.publishUrl(stream), [
+    'red',
+    'green',
+    'blue',
+    'yellow',
+  ]);
+  try {
+    const before = await waitForText(playlistUrl, (body) => fragments(body).length >= 3, 15_000);
+    // A wrong key, no key, and a second publisher with the right key while the first is live:
+    // each is refused, and none of their media (timestamps from 0, as any plain ffmpeg sends)
+    // may reach the stream.
+    for (const url of [
+      `${base()}/live/${stream}?key=not-the-key-000000000`,
+      `${base()}/live/${stream}`,
+      stack.origin.publishUrl(stream),
+    ]) {
+      const rogue = publishQuadrants(url, ['white', 'white', 'white', 'white'], { plain: true });
+      await Promise.race([rogue.exited, sleep(3000)]);
+      await rogue.stop();
+    }
+    const after = await waitForText(
+      playlistUrl,
+      (body) => fragments(body).length >= fragments(before).length + 3,
+      15_000,
+    );
+    assert.equal(stack.origin.isLive(stream), true, 'the live stream went on');
+    // Everything after the first fragment is one continuous timeline of whole GOPs: no
+    // discontinuity and no sliver of a fragment cut by foreign timestamps.
+    const body = after.slice(after.indexOf('#EXTINF'));
+    const discontinuities = body.match(/#EXT-X-DISCONTINUITY/g)?.length ?? 0;
+    assert.equal(discontinuities, 0, `the playlist was cut:\n${after}`);
+    const durations = [...after.matchAll(/#EXTINF:([0-9.]+),/g)].map((m) => Number(m[1]));
+    for (const duration of durations.slice(0, -1)) {
+      assert.ok(duration >= 0.8, `a fragment of ${duration} s appeared:\n${after}`);
+    }
+  } finally {
+    await publisher.stop();
+  }
+});
+
 test('an edge rejects a push without the edge secret', async () => {
   const publisher = publishQuadrants(
     `${stack.edge.ingestUrl}/intruder?secret=wrong-secret-000000000`,

