@@ -109,6 +109,8 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
   /** Live pushes by stream, then by edge. */
   private readonly pushes = new Map<StreamName, Map<EdgeId, NmsRtmpClientSession>>();
   private readonly live = new Set<StreamName>();
+  /** What each stream last sent, across its publishers (see guardPackets). */
+  private readonly timelines = new Map<StreamName, StreamTimeline>();
   private nms: NodeMediaServer | undefined;
   private readonly nmsListeners: Array<[string, (session: NmsSession) => void]> = [];
 
@@ -300,20 +302,40 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
    * A (re)started publisher sends audio before the first keyframe of its video. The edges open a
    * fragment at a keyframe and put the audio they hold into it, so that fragment's audio began
    * up to a second before its video. Audio and video frames therefore pass only from the first
-   * keyframe on (codec headers and metadata always), unless no video comes at all.
+   * keyframe on (codec headers and metadata always), unless no video comes at all; and audio
+   * older than that keyframe is dropped even when it comes after it.
+   *
+   * After an outage (a restarted bridge, a rebuilt pipeline) the edges still hold the last
+   * audio from before it: nginx-rtmp writes buffered audio into the fragment that is open when
+   * the next audio comes or, when a keyframe comes first, into the new fragment that keyframe
+   * opens. That fragment's audio then started as long before its video as the outage lasted
+   * (2.26 s after a bridge restart). So when a keyframe follows a gap in both audio and video,
+   * the stream's last audio frame is sent again just before it, stamped 1 ms earlier: the edges
+   * flush what they held into the fragment before the outage, and the new fragment's audio
+   * starts with the keyframe. (The repeated frame is 21 ms of the last sound before the outage.)
    */
   private guardPackets(session: NmsSession): void {
     const parser = session.rtmp;
     if (parser === undefined) return;
     const deliver = parser.onPacketCallback;
+    const stream = session.streamName as StreamName;
     let started = false;
     let firstAudioDts: number | undefined;
+    /** The first keyframe's timestamp, until the audio has caught up with it. */
+    let audioFrom: number | undefined;
     parser.onPacketCallback = (packet: unknown) => {
       if (session.broadcast?.publisher !== session) return;
       const { flags, dts } = packet as NmsPacket;
+      if (audioFrom !== undefined && flags === NMS_AUDIO_FRAME) {
+        // Bounded, so that a timestamp wrap (every 24.8 days) cannot hold audio back for good.
+        const older = audioFrom - dts;
+        if (older > 0 && older <= STALE_AUDIO_WINDOW_MS) return;
+        audioFrom = undefined;
+      }
       if (!started) {
         if (flags === NMS_VIDEO_KEYFRAME) {
           started = true;
+          audioFrom = dts;
         } else if (flags === NMS_AUDIO_FRAME) {
           firstAudioDts ??= dts;
           // A program without video: its audio goes through after a moment.
@@ -323,8 +345,27 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
           return;
         }
       }
+      const timeline = this.timelineOf(stream);
+      if (flags === NMS_VIDEO_KEYFRAME) {
+        const resend = afterOutage(timeline, dts);
+        if (resend !== undefined) deliver(resend);
+      }
+      if (flags === NMS_AUDIO_FRAME) {
+        timeline.lastAudio = packet as NmsPacket;
+      } else if (flags === NMS_VIDEO_KEYFRAME || flags === NMS_VIDEO_FRAME) {
+        timeline.lastVideoDts = dts;
+      }
       deliver(packet);
     };
+  }
+
+  private timelineOf(stream: StreamName): StreamTimeline {
+    let timeline = this.timelines.get(stream);
+    if (timeline === undefined) {
+      timeline = { lastAudio: undefined, lastVideoDts: undefined };
+      this.timelines.set(stream, timeline);
+    }
+    return timeline;
   }
 
   private checkPublish(session: NmsSession): RejectReason | undefined {
@@ -398,6 +439,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
     const stream = session.streamName as StreamName;
     if (session.ip === '' || !this.live.has(stream)) return;
     this.live.delete(stream);
+    this.timelines.delete(stream);
     this.stopPushes(stream);
     this.emit('publishStopped', { stream, address: session.ip });
   }
@@ -439,6 +481,39 @@ interface NmsPacket {
   flags: number;
   /** Decoding timestamp, ms. */
   dts: number;
+  pts: number;
+  data: Buffer;
+}
+
+interface StreamTimeline {
+  lastAudio: NmsPacket | undefined;
+  lastVideoDts: number | undefined;
+}
+
+/** Audio and video both silent for longer than this before a keyframe is an outage. */
+const OUTAGE_GAP_MS = 250;
+
+/**
+ * The stream's last audio frame stamped just before the keyframe at `keyframeDts`, when that
+ * keyframe ends an outage of audio and video; undefined otherwise (see guardPackets).
+ */
+function afterOutage(timeline: StreamTimeline, keyframeDts: number): NmsPacket | undefined {
+  const audio = timeline.lastAudio;
+  const video = timeline.lastVideoDts;
+  if (audio === undefined || video === undefined) return undefined;
+  const audioGap = keyframeDts - audio.dts;
+  const videoGap = keyframeDts - video;
+  // Bounded above: across a timestamp wrap (every 24.8 days) the gap is meaningless.
+  const outage = (gap: number): boolean => gap > OUTAGE_GAP_MS && gap < 3_600_000;
+  if (!outage(audioGap) || !outage(videoGap)) return undefined;
+  const copy = Object.assign(
+    Object.create(Object.getPrototypeOf(audio) as object) as NmsPacket,
+    audio,
+  );
+  copy.dts = keyframeDts - 1;
+  copy.pts = keyframeDts - 1;
+  copy.data = Buffer.from(audio.data);
+  return copy;
 }
 
 const NMS_AUDIO_FRAME = 1;
@@ -446,6 +521,8 @@ const NMS_VIDEO_KEYFRAME = 3;
 const NMS_VIDEO_FRAME = 4;
 /** Audio of a publish that sent no keyframe for this long is passed on: it has no video. */
 const AUDIO_ONLY_AFTER_MS = 3000;
+/** Audio up to this much older than a publish's first keyframe is dropped. */
+const STALE_AUDIO_WINDOW_MS = 10_000;
 
 /** Compares secrets in constant time, so response timing does not reveal a key's prefix. */
 function sameSecret(given: string, expected: string): boolean {

@@ -191,9 +191,15 @@ test('an edge added through REST receives the program within seconds, without a 
   assert.ok(
     delivery.origin.pushStatus(stream).some((push) => push.edge === 'added' && push.running),
   );
+  // A new edge is healthy from its first probe (its streams have a grace period); wait for a
+  // probe that saw the push arrive, which the HLS above proves has happened.
   await waitFor(
-    'the added edge is probed healthy',
-    () => (app.edges.get('added').status.healthy ? true : undefined),
+    'the added edge is probed healthy, receiving the stream',
+    () => {
+      const status = app.edges.get('added').status;
+      const publishing = status.streams.find((s) => s.name === stream)?.publishing === true;
+      return status.healthy && publishing ? true : undefined;
+    },
     15_000,
   );
   // Its viewers are few (none yet): it gets some of the next ones.

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, CDPSession, Page } from 'playwright-core';
-import { EDGE_SECRET, fragments, waitForText } from '../edge/helpers.js';
+import { EDGE_SECRET, fragments, readPlaylist, waitForText } from '../edge/helpers.js';
 import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { launchChromium } from '../helpers/browser.js';
 import { freePort } from '../helpers/engineProcess.js';
@@ -147,6 +147,16 @@ test('rewinding before the live window plays the history playlist from the same 
     if (match?.[1] !== undefined) playlistRequests.push(match[1]);
   });
   const liveButton = page.locator('#live-indicator');
+  // A late viewer: 30 s back must reach before what its page holds. The page above has played
+  // (and kept, in its back buffer) the program from its start, so a reload opens it afresh once
+  // the assembly is old enough for 30 s back to be inside the history.
+  await waitForText(
+    `${edge.publicUrl}/hls/${delivered.assemblyId}/history.m3u8`,
+    (body) =>
+      readPlaylist(body).segments.reduce((sum, segment) => sum + segment.durationMs, 0) >= 40_000,
+    90_000,
+  );
+  await page.reload();
   await page.waitForFunction(
     () => document.querySelector<HTMLElement>('#live-indicator')?.dataset.live === 'true',
     null,

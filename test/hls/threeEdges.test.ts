@@ -249,7 +249,9 @@ test('12 real players and 60 simulated ones spread over three edges within 15 %'
   const uneven = (): string | undefined => {
     const real = tallyEdges(pages.map(lastEdge));
     const all = tallyEdges([...pages.map(lastEdge), ...simulated.map((player) => player.pathway)]);
-    return unevenSpread(real, EDGE_IDS, 'real players') ?? unevenSpread(all, EDGE_IDS, 'all players');
+    return (
+      unevenSpread(real, EDGE_IDS, 'real players') ?? unevenSpread(all, EDGE_IDS, 'all players')
+    );
   };
   const settleStart = Date.now();
   while (uneven() !== undefined && Date.now() - settleStart < 60_000) {
