@@ -1,9 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROGRAM_CLOCK_MODULUS_MS } from '../hls/programClock.js';
+import {
+  SupervisedFfmpeg,
+  type FfmpegEvents,
+  type FfmpegState,
+  type FfmpegSupervision,
+} from './SupervisedFfmpeg.js';
 
 /** Where the bridge listens for the program's RTP, and how the payloads are numbered. */
 export interface ProgramRtpPorts {
@@ -17,7 +21,7 @@ export interface ProgramRtpPorts {
   audioPayloadType?: number;
 }
 
-export interface ProgramBridgeOptions {
+export interface ProgramBridgeOptions extends FfmpegSupervision {
   /** Names the bridge in logs and events (the assembly's stream name). */
   name: string;
   rtp: ProgramRtpPorts;
@@ -25,31 +29,10 @@ export interface ProgramBridgeOptions {
   publishUrl: string;
   /** AAC bit rate (default 128k). */
   audioBitrate?: string;
-  ffmpeg?: string;
-  /** First restart delay; doubles on each quick failure up to `maxRestartDelayMs`. */
-  restartDelayMs?: number;
-  maxRestartDelayMs?: number;
-  /** A run at least this long counts as healthy and resets the delay (default 10 s). */
-  healthyAfterMs?: number;
-  /**
-   * ffmpeg is killed (and restarted) when its frame count has not moved for this long
-   * (default 10 s): RTP stopped, or RTMP hangs without an error.
-   */
-  stallTimeoutMs?: number;
 }
 
-export type ProgramBridgeState = 'idle' | 'starting' | 'running' | 'restarting' | 'stopped';
-
-/** Events of a `ProgramBridge`, as a type map so a wrong listener fails to compile. */
-export interface ProgramBridgeEvents {
-  /** An ffmpeg was spawned (the first one or a restart). */
-  spawned: [pid: number];
-  /** ffmpeg reported its first output: RTMP is connected and media flows. */
-  running: [pid: number];
-  /** ffmpeg exited without `stop()`; a new one starts after `delayMs`. */
-  exited: [code: number | null, signal: NodeJS.Signals | null, delayMs: number];
-  stateChanged: [ProgramBridgeState];
-}
+export type ProgramBridgeState = FfmpegState;
+export type ProgramBridgeEvents = FfmpegEvents;
 
 /**
  * The RTP → RTMP bridge of one assembly: an ffmpeg that receives the program from the media
@@ -69,44 +52,18 @@ export interface ProgramBridgeEvents {
  * The origin keeps the stream alive for its grace window, so a restart inside it continues
  * the same stream and the edges' HLS carries on.
  */
-export class ProgramBridge extends EventEmitter<ProgramBridgeEvents> {
+export class ProgramBridge extends SupervisedFfmpeg {
   private readonly options: ProgramBridgeOptions;
-  private stateValue: ProgramBridgeState = 'idle';
-  private child: ChildProcess | undefined;
   private dir: string | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private delayMs: number;
-  private restartsValue = 0;
-  private lastStderr = '';
 
   constructor(options: ProgramBridgeOptions) {
-    super();
+    super(`bridge ${options.name}`, options);
     for (const port of [options.rtp.videoPort, options.rtp.audioPort]) {
       if (!Number.isInteger(port) || port <= 0 || port >= 65535 || port % 2 !== 0) {
         throw new TypeError(`RTP ports must be even (RTCP takes the next one): ${port}`);
       }
     }
     this.options = options;
-    this.delayMs = options.restartDelayMs ?? 500;
-  }
-
-  get state(): ProgramBridgeState {
-    return this.stateValue;
-  }
-
-  /** How many times ffmpeg was restarted after an unexpected exit. */
-  get restarts(): number {
-    return this.restartsValue;
-  }
-
-  /** The running ffmpeg's pid, if any (tests kill it to prove the restart). */
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  /** The last lines ffmpeg wrote to stderr, for operators. */
-  get lastError(): string {
-    return this.lastStderr;
   }
 
   /**
@@ -138,31 +95,27 @@ export class ProgramBridge extends EventEmitter<ProgramBridgeEvents> {
 
   /** Starts ffmpeg; resolves once it is spawned (media may start later). */
   async start(): Promise<void> {
-    if (this.stateValue !== 'idle') throw new Error(`bridge ${this.options.name} already started`);
+    if (this.state !== 'idle') throw new Error(`bridge ${this.options.name} already started`);
     this.dir = await mkdtemp(path.join(tmpdir(), 'montage-bridge-'));
     await writeFile(path.join(this.dir, 'program.sdp'), this.sdp());
-    this.setState('starting');
-    this.spawnFfmpeg();
+    // Stopped while the SDP was being written: nothing to start. (The cast undoes TypeScript's
+    // narrowing from the check above, which the awaits in between make wrong.)
+    if ((this.state as FfmpegState) === 'stopped') {
+      await rm(this.dir, { recursive: true, force: true });
+      return;
+    }
+    this.begin();
   }
 
-  /** Stops ffmpeg and the restarts. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.stateValue === 'stopped') return;
-    this.setState('stopped');
-    clearTimeout(this.restartTimer);
-    const child = this.child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
-    }
-    this.child = undefined;
+  /** Stops ffmpeg and the restarts, and removes the SDP. Safe to call twice. */
+  override async stop(): Promise<void> {
+    await super.stop();
     if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
   }
 
-  private ffmpegArgs(sdpFile: string): string[] {
+  protected override ffmpegArgs(): string[] {
+    if (this.dir === undefined) throw new Error('the bridge writes its SDP before ffmpeg starts');
+    const sdpFile = path.join(this.dir, 'program.sdp');
     return [
       '-hide_banner',
       '-nostdin',
@@ -228,79 +181,6 @@ export class ProgramBridge extends EventEmitter<ProgramBridgeEvents> {
       'no_duration_filesize',
       this.options.publishUrl,
     ];
-  }
-
-  private spawnFfmpeg(): void {
-    if (this.dir === undefined) return;
-    const child = spawn(
-      this.options.ffmpeg ?? 'ffmpeg',
-      this.ffmpegArgs(path.join(this.dir, 'program.sdp')),
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    this.child = child;
-    const startedAt = Date.now();
-    let reportedRunning = false;
-    let lastFrames = 0;
-    let lastProgressAt = Date.now();
-    const stallTimeoutMs = this.options.stallTimeoutMs ?? 10_000;
-    const watchdog = setInterval(() => {
-      if (Date.now() - lastProgressAt > stallTimeoutMs) {
-        this.lastStderr += `\nno media for ${stallTimeoutMs} ms, restarting ffmpeg`;
-        child.kill('SIGKILL');
-      }
-    }, 1000);
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      // ffmpeg prints `frame=` progress only once it writes output, i.e. RTMP is up.
-      for (const match of chunk.matchAll(/frame=\s*(\d+)/g)) {
-        const frames = Number(match[1]);
-        if (frames > lastFrames) {
-          lastFrames = frames;
-          lastProgressAt = Date.now();
-        }
-      }
-      // ffmpeg prints a last progress line as it exits: after stop() (or for a child already
-      // replaced) that must not flip the state back to running, or the exit would be taken
-      // for a crash and ffmpeg restarted without end.
-      if (this.child !== child || this.stateValue === 'stopped') return;
-      if (!reportedRunning && lastFrames > 0) {
-        reportedRunning = true;
-        this.setState('running');
-        this.emit('running', child.pid ?? 0);
-      }
-      const lines = chunk
-        .split(/[\r\n]+/)
-        .filter((line) => line !== '' && !line.startsWith('frame='));
-      if (lines.length > 0)
-        this.lastStderr = (this.lastStderr + '\n' + lines.join('\n')).slice(-2000);
-    });
-    child.once('spawn', () => this.emit('spawned', child.pid ?? 0));
-    child.once('error', (error) => {
-      this.lastStderr = error.message;
-    });
-    child.once('close', (code, signal) => {
-      clearInterval(watchdog);
-      if (this.child !== child || this.stateValue === 'stopped') return;
-      const healthy = Date.now() - startedAt >= (this.options.healthyAfterMs ?? 10_000);
-      if (healthy) this.delayMs = this.options.restartDelayMs ?? 500;
-      const delayMs = this.delayMs;
-      this.delayMs = Math.min(this.delayMs * 2, this.options.maxRestartDelayMs ?? 15_000);
-      this.setState('restarting');
-      this.emit('exited', code, signal, delayMs);
-      this.restartTimer = setTimeout(() => {
-        if (this.stateValue !== 'restarting') return;
-        this.restartsValue += 1;
-        this.spawnFfmpeg();
-      }, delayMs);
-    });
-  }
-
-  private setState(state: ProgramBridgeState): void {
-    if (this.stateValue === state) return;
-    this.stateValue = state;
-    this.emit('stateChanged', state);
   }
 }
 
