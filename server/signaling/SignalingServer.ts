@@ -171,7 +171,15 @@ export class SignalingServer {
   constructor(httpServer: HttpServer, deps: SignalingDeps) {
     this.#deps = deps;
     this.#log = deps.logger;
-    this.#io = new Server(httpServer, { serveClient: false, maxHttpBufferSize: MAX_MESSAGE_BYTES });
+    this.#io = new Server(httpServer, {
+      serveClient: false,
+      maxHttpBufferSize: MAX_MESSAGE_BYTES,
+      // A page that vanishes without closing its connection (a phone off Wi-Fi, a tab killed
+      // while still on HTTP long-polling) is noticed by the heartbeat alone: within 15 s
+      // instead of socket.io's 45 s, so that a camera that is gone does not keep its tile.
+      pingInterval: 10_000,
+      pingTimeout: 5_000,
+    });
     this.#io.use((socket, next) => {
       try {
         this.#authenticate(socket);

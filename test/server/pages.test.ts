@@ -146,6 +146,25 @@ test('the panel shows cameras, layout, recording, invite links, library and asse
   assert.equal(assembly.maxTiles, 4);
 });
 
+test('a camera page closed right after it connected leaves the assembly at once', async () => {
+  // Pages connect over WebSocket first (public/src/lib/connect.ts): a page that closes is gone
+  // from the server when its socket closes, not when a heartbeat times out.
+  const cameras = (): number =>
+    running.app.live.find(assemblyId)?.participants.filter((p) => p.role === 'camera').length ?? 0;
+  await waitUntil(() => cameras() === 0);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(link('camera'));
+  await connected(page);
+  assert.equal(cameras(), 1);
+  await context.close();
+  const closedAt = Date.now();
+  await waitUntil(() => cameras() === 0);
+  const ms = Date.now() - closedAt;
+  // The heartbeat (10 s + 5 s) would take far longer than this.
+  assert.ok(ms < 5000, `the camera left ${ms} ms after its page closed`);
+});
+
 test('a reloaded camera page keeps its camera, and the panel chooses which cameras the layout shows', async (t) => {
   // The camera page of an earlier test keeps its place for the camera grace period after it
   // closed: start once it has gone, so that the cameras here are the only ones.
