@@ -351,7 +351,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
         if (resend !== undefined) deliver(resend);
       }
       if (flags === NMS_AUDIO_FRAME) {
-        timeline.lastAudio = packet as NmsPacket;
+        timeline.lastAudio = copyOf(packet as NmsPacket);
       } else if (flags === NMS_VIDEO_KEYFRAME || flags === NMS_VIDEO_FRAME) {
         timeline.lastVideoDts = dts;
       }
@@ -482,7 +482,9 @@ interface NmsPacket {
   /** Decoding timestamp, ms. */
   dts: number;
   pts: number;
+  /** The parser's payload buffer: only its first `size` bytes are this packet's. */
   data: Buffer;
+  size: number;
 }
 
 interface StreamTimeline {
@@ -506,13 +508,23 @@ function afterOutage(timeline: StreamTimeline, keyframeDts: number): NmsPacket |
   // Bounded above: across a timestamp wrap (every 24.8 days) the gap is meaningless.
   const outage = (gap: number): boolean => gap > OUTAGE_GAP_MS && gap < 3_600_000;
   if (!outage(audioGap) || !outage(videoGap)) return undefined;
+  const resend = copyOf(audio);
+  resend.dts = keyframeDts - 1;
+  resend.pts = keyframeDts - 1;
+  return resend;
+}
+
+/**
+ * A packet that outlives its delivery. node-media-server's parser reads every message into one
+ * payload buffer that it reuses (`data` is that whole buffer; `size` says how much is this
+ * packet's), so a packet kept for later must own a copy of its bytes.
+ */
+function copyOf(packet: NmsPacket): NmsPacket {
   const copy = Object.assign(
-    Object.create(Object.getPrototypeOf(audio) as object) as NmsPacket,
-    audio,
+    Object.create(Object.getPrototypeOf(packet) as object) as NmsPacket,
+    packet,
   );
-  copy.dts = keyframeDts - 1;
-  copy.pts = keyframeDts - 1;
-  copy.data = Buffer.from(audio.data);
+  copy.data = Buffer.from(packet.data.subarray(0, packet.size));
   return copy;
 }
 

@@ -24,6 +24,7 @@ import type { LiveAssembly } from '../../server/domain/LiveAssemblies.js';
 import { launchChromium } from '../helpers/browser.js';
 import { workerPids } from '../helpers/engineProcess.js';
 import {
+  audioDecodeErrors,
   fetchPlaylist,
   fragmentStarts,
   type ListedFragment,
@@ -227,9 +228,11 @@ async function survives(fault: string, inject: () => Promise<number>): Promise<v
     );
     previous = start;
   }
-  // Audio and video start together in every fragment written once the media was back.
-  for (const fragment of newer.slice(-3)) {
-    const starts = await fragmentStarts(new URL(fragment.uri, playlistUrl).href);
+  // Audio and video start together in every fragment written once the media was back, the
+  // first one included (it opens with the origin's resent audio frame, which must decode).
+  for (const fragment of newer) {
+    const url = new URL(fragment.uri, playlistUrl).href;
+    const starts = await fragmentStarts(url);
     assert.ok(
       starts.video !== undefined && starts.audio !== undefined,
       `${fault}: A/V in ${fragment.uri}`,
@@ -240,6 +243,10 @@ async function survives(fault: string, inject: () => Promise<number>): Promise<v
       `${fault}: in ${fragment.uri} audio starts at ${starts.audio} s and video at ${starts.video} s`,
     );
   }
+  const first = newer[0];
+  assert.ok(first !== undefined);
+  const errors = await audioDecodeErrors(new URL(first.uri, playlistUrl).href);
+  assert.equal(errors, '', `${fault}: the audio of ${first.uri} decodes`);
 }
 
 /** Resolves with the instant the bridge next reports ffmpeg running (media flows to the origin). */

@@ -81,3 +81,18 @@ export async function fragmentStarts(url: string): Promise<FragmentStarts> {
   };
   return { video: start('video'), audio: start('audio') };
 }
+
+/**
+ * What ffprobe reports while decoding every audio frame of a fragment (fetched from `url`):
+ * empty when every frame decodes. (ffprobe decodes without muxing, so timestamps a few
+ * milliseconds out of order, which players take, are not reported as errors.)
+ */
+export async function audioDecodeErrors(url: string): Promise<string> {
+  const { stdout, stderr } = await run(
+    'ffprobe',
+    ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'frame=pts', '-of', 'csv=p=0', url],
+    { timeout: 20_000 },
+  );
+  const frames = stdout.split('\n').filter((line) => line.trim() !== '').length;
+  return frames === 0 ? 'no audio frame decoded' : stderr.trim();
+}
