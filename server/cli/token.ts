@@ -24,9 +24,32 @@ ROLE is one of ${ROLES.join(', ')} (default moderator).`;
 
 class UsageError extends Error {}
 
+/** The options that take a value. */
+const VALUE_OPTIONS = ['--assembly', '--role', '--create', '--ttl'];
+
+/**
+ * `--assembly -0QwoGsUQogy` as `--assembly=-0QwoGsUQogy`: node's parseArgs reads a value that
+ * starts with '-' as an option, and assemblies made before ids stopped starting with '-' (see
+ * server/domain/ids.ts) have such ids.
+ */
+function joinOptionValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const value = argv[i + 1];
+    if (VALUE_OPTIONS.includes(arg) && value !== undefined && !value.startsWith('--')) {
+      joined.push(`${arg}=${value}`);
+      i += 1;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
 function main(argv: string[]): number {
   const { values } = parseArgs({
-    args: argv,
+    args: joinOptionValues(argv),
     options: {
       assembly: { type: 'string' },
       role: { type: 'string', default: 'moderator' },

@@ -25,8 +25,15 @@ export type CameraKey = Brand<'CameraKey'>;
 /** Url-safe ids: letters, digits, '-' and '_' (what base64url produces). */
 const URL_SAFE_ID = /^[A-Za-z0-9_-]{6,64}$/;
 
+/**
+ * A random url-safe id that does not start with '-': ids are typed on command lines
+ * (`npm run token -- --assembly ID`), where a leading '-' reads as an option.
+ */
 function randomId(bytes: number): string {
-  return randomBytes(bytes).toString('base64url');
+  for (;;) {
+    const id = randomBytes(bytes).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 export function newAssemblyId(): AssemblyId {

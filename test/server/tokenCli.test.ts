@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../helpers/engineProcess.js';
 import { request, setup, tokenOf, type RunningApp } from './appHelpers.js';
@@ -78,4 +79,33 @@ test('npm run token refuses an assembly that does not exist, and bad arguments, 
     tokenOf(operator.stdout.trim()),
   );
   assert.equal(all.status, 200);
+});
+
+test('npm run token reads an assembly id that starts with "-" as the id', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  // Ids no longer start with '-' (server/domain/ids.ts), but assemblies made before may.
+  const created = await tokenCli(running, ['--create', 'Assembly of old']);
+  assert.equal(created.code, 0, created.stderr);
+  const oldId = '-0QwoGsUQogy';
+  const db = new BetterSqlite3(join(running.dataDir, 'montage.sqlite'));
+  try {
+    db.prepare(
+      `INSERT INTO assemblies (id, name, layout, max_tiles, recording, dvr_minutes, stream_key,
+         created_at, updated_at)
+       SELECT ?, name, layout, max_tiles, recording, dvr_minutes, stream_key || '-old',
+         created_at, updated_at FROM assemblies LIMIT 1`,
+    ).run(oldId);
+  } finally {
+    db.close();
+  }
+  for (const args of [
+    ['--assembly', oldId, '--role', 'presenter'],
+    ['--role', 'presenter', '--assembly', oldId],
+    [`--assembly=${oldId}`, '--role', 'presenter'],
+  ]) {
+    const minted = await tokenCli(running, args);
+    assert.equal(minted.code, 0, `${args.join(' ')}: ${minted.stderr}`);
+    assert.match(minted.stdout.trim(), new RegExp(`/studio/${oldId}\\?token=`));
+  }
 });
