@@ -46,6 +46,27 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/**
+ * `/`: what someone who types the server's address sees. Everything else needs an invite link,
+ * so this says where links come from instead of answering a bare 404.
+ */
+const LANDING_PAGE =
+  `<!doctype html><html lang="en"><meta charset="utf-8">` +
+  `<meta name="viewport" content="width=device-width, initial-scale=1">` +
+  `<link rel="icon" href="data:,"><title>Montage</title>${REFUSAL_STYLE}` +
+  `<main><h1>Montage: live assemblies for a whole school</h1>` +
+  `<p>Classroom cameras are mixed into one picture that the whole school watches live, ` +
+  `on any browser.</p>` +
+  `<h2 style="font-size:1.05rem;margin:1.25rem 0 .5rem">To join an assembly</h2>` +
+  `<p>Open the invite link you were given: a link to watch, to be a classroom camera, to run ` +
+  `the studio or the control panel. Each link opens its own page; there is nothing to install ` +
+  `and no account to create.</p>` +
+  `<p class="hint">No link? Ask your teacher or the assembly's moderator for one.</p>` +
+  `<h2 style="font-size:1.05rem;margin:1.25rem 0 .5rem">Running this server?</h2>` +
+  `<p class="hint">Create an assembly and get its moderator's link with ` +
+  `<code>npm run token -- --create "Friday assembly"</code>; the control panel then makes ` +
+  `the other links.</p></main></html>`;
+
 export interface PageDeps {
   tokens: Tokens;
   assemblies: Assemblies;
@@ -120,6 +141,9 @@ export function pageRoutes(deps: PageDeps): Router {
         refuse(res, error);
       }
     };
+  router.get('/', (_req, res) => {
+    res.type('html').send(LANDING_PAGE);
+  });
   router.get('/camera', (req, res) => open(req, res, PAGES.camera));
   router.get('/studio', (req, res) => open(req, res, PAGES.studio));
   router.get('/panel', (req, res) => open(req, res, PAGES.panel));

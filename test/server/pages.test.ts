@@ -6,6 +6,7 @@
  * say what they are waiting for.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
@@ -57,6 +58,19 @@ async function connected(page: Page): Promise<void> {
   await page.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
   assert.equal(await page.locator('#assembly-name').textContent(), 'Friday assembly');
 }
+
+test('the server address alone opens a page that says what this is and how to join', async (t) => {
+  const response = await fetch(`${running.url}/`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+  const page = await open(t, `${running.url}/`);
+  assert.ok(await page.getByRole('heading', { name: /Montage/ }).isVisible());
+  assert.ok(await page.getByText('Open the invite link you were given').isVisible());
+  assert.ok(await page.getByText('npm run token -- --create').isVisible());
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'landing.png') });
+  }
+});
 
 test('the camera page connects, previews the fake camera and offers device choices', async (t) => {
   const page = await open(t, link('camera'));
