@@ -39,7 +39,8 @@ const PAGES: Record<PageSpec['page'], PageSpec> = {
 const REFUSAL_STYLE =
   '<style>body{margin:0;font:16px/1.45 system-ui,sans-serif;background:#f4f5f7;color:#16181d}' +
   'main{max-width:36rem;margin:12vh auto;padding:1.5rem;background:#fff;border:1px solid #d9dce3;' +
-  'border-radius:10px}h1{font-size:1.3rem;margin:0 0 .75rem}#error{color:#c0262d;font-weight:600}' +
+  'border-radius:10px}h1{font-size:1.3rem;margin:0 0 .75rem}' +
+  '#error{color:#5b6270;font-size:.9rem;overflow-wrap:anywhere}summary{cursor:pointer}' +
   '.hint{color:#5b6270}@media (max-width:40rem){main{margin:1rem}}</style>';
 
 export function escapeHtml(text: string): string {
@@ -67,6 +68,51 @@ const LANDING_PAGE =
   `<code>npm run token -- --create "Friday assembly"</code>; the control panel then makes ` +
   `the other links.</p></main></html>`;
 
+/**
+ * What a refused page says, in the words of the person holding the link: a title and what to
+ * do. The technical reason stays on the page, folded away, for whoever helps them.
+ */
+export function plainRefusal(code: string): { title: string; advice: string } {
+  switch (code) {
+    case 'token_expired':
+      return {
+        title: 'This link has expired',
+        advice: 'This link has expired; ask your teacher for a new one.',
+      };
+    case 'token_missing':
+      return {
+        title: 'This page needs your invite link',
+        advice: 'Open the whole invite link you were given, or ask your teacher for one.',
+      };
+    case 'token_invalid':
+      return {
+        title: 'This link does not work',
+        advice:
+          'The link may be cut short or mistyped. Open it again, or ask your teacher for a new one.',
+      };
+    case 'wrong_assembly':
+      return {
+        title: 'This link is for another assembly',
+        advice: 'Open the link you were given for this assembly, or ask your teacher for one.',
+      };
+    case 'forbidden_role':
+      return {
+        title: 'This link cannot open this page',
+        advice: 'Your link opens a different page: open it as it was given to you.',
+      };
+    case 'assembly_not_found':
+      return {
+        title: 'This assembly no longer exists',
+        advice: 'It may have been deleted. Ask your teacher for a link to the current one.',
+      };
+    default:
+      return {
+        title: 'This page cannot be opened',
+        advice: 'Check that you opened the whole invite link, or ask your teacher for a new one.',
+      };
+  }
+}
+
 export interface PageDeps {
   tokens: Tokens;
   assemblies: Assemblies;
@@ -93,6 +139,7 @@ export function pageRoutes(deps: PageDeps): Router {
   const refuse = (res: Response, error: unknown): void => {
     const { status, error: wire, unexpected } = toWireError(error);
     if (unexpected) deps.logger.error('page failed', { error });
+    const plain = plainRefusal(wire.code);
     res
       .status(status)
       .type('html')
@@ -100,10 +147,12 @@ export function pageRoutes(deps: PageDeps): Router {
         `<!doctype html><html lang="en"><meta charset="utf-8">` +
           `<meta name="viewport" content="width=device-width, initial-scale=1">` +
           `<link rel="icon" href="data:,">` +
-          `<title>${status} ${escapeHtml(wire.code)}</title>${REFUSAL_STYLE}` +
-          `<main><h1>This page cannot be opened</h1><p id="error" data-code="${escapeHtml(wire.code)}">` +
-          `${escapeHtml(wire.message)}</p><p class="hint">Check that you opened the whole invite ` +
-          `link, or ask the assembly's moderator for a new one.</p></main></html>`,
+          `<title>${escapeHtml(plain.title)}</title>${REFUSAL_STYLE}` +
+          `<main><h1>${escapeHtml(plain.title)}</h1>` +
+          `<p id="advice">${escapeHtml(plain.advice)}</p>` +
+          `<details><summary class="hint">Technical details</summary>` +
+          `<p id="error" data-code="${escapeHtml(wire.code)}">${escapeHtml(wire.message)}` +
+          ` (${status} ${escapeHtml(wire.code)})</p></details></main></html>`,
       );
   };
 

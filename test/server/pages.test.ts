@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
+import { plainRefusal } from '../../server/http/pages.js';
 import { launchChromium } from '../helpers/browser.js';
 import { createAssembly, setup, type RunningApp } from './appHelpers.js';
 
@@ -264,11 +265,35 @@ test('a watch link for another assembly is refused with the reason', async (t) =
     `${running.url}/watch/${otherAssemblyId}?token=${encodeURIComponent(viewerToken)}`,
   );
   assert.equal(response?.status(), 403);
-  assert.ok(await page.getByRole('heading', { name: 'This page cannot be opened' }).isVisible());
+  // Plain words first; the technical reason is folded away for whoever helps.
+  assert.ok(
+    await page.getByRole('heading', { name: 'This link is for another assembly' }).isVisible(),
+  );
   const error = page.locator('#error');
+  assert.equal(await error.isVisible(), false, 'the technical reason is folded away');
+  await page.getByText('Technical details').click();
+  assert.equal(await error.isVisible(), true);
   assert.match(
     (await error.textContent()) ?? '',
     new RegExp(`this token is for assembly '${assemblyId}'`),
   );
   assert.equal(await page.locator('#app').count(), 0, 'no page script runs');
+});
+
+test('a page opened without its link, or with an expired one, says so plainly', async (t) => {
+  const page = await open(t, `${running.url}/`);
+  const response = await page.goto(`${running.url}/camera/${assemblyId}`);
+  assert.equal(response?.status(), 401);
+  assert.ok(
+    await page.getByRole('heading', { name: 'This page needs your invite link' }).isVisible(),
+  );
+  assert.ok(await page.getByText('ask your teacher for one').isVisible());
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.getByText('Technical details').click();
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'refused.png') });
+  }
+  assert.equal(
+    plainRefusal('token_expired').advice,
+    'This link has expired; ask your teacher for a new one.',
+  );
 });
