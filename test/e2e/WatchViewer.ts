@@ -7,7 +7,7 @@
 import type { Browser } from 'playwright-core';
 import { classify, type PaletteName } from '../helpers/media.js';
 import { sampleVideo, type Points } from '../helpers/pixels.js';
-import type { OpenedPage } from './pages.js';
+import { openPage, type OpenedPage } from './pages.js';
 
 /** A stall: from 'waiting' to the next 'playing' (`to` 0 while it lasts), in Unix ms. */
 export interface Stall {
@@ -76,17 +76,12 @@ export class WatchViewer {
 
   /** Opens a /watch invite link in a fresh context of `browser`, with the meter installed. */
   static async open(browser: Browser, url: string): Promise<WatchViewer> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    await context.addInitScript(installMeter);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    const response = await page.goto(url);
-    if (response?.status() !== 200) {
-      await context.close();
-      throw new Error(`${url} answered ${response?.status() ?? 'nothing'}`);
-    }
-    return new WatchViewer({ page, errors, close: () => context.close() });
+    return new WatchViewer(
+      await openPage(browser, url, {
+        viewport: { width: 1280, height: 800 },
+        initScript: installMeter,
+      }),
+    );
   }
 
   async meter(): Promise<PlaybackMeter> {

@@ -23,10 +23,19 @@ export interface OpenedPage {
  * Opens `url` in a fresh context of `browser` (its own storage, as another person's device) at a
  * phone-sized viewport, and fails unless the server answers 200.
  */
-export async function openPage(browser: Browser, url: string): Promise<OpenedPage> {
+export async function openPage(
+  browser: Browser,
+  url: string,
+  options: {
+    viewport?: { width: number; height: number };
+    /** Runs in the page before its own scripts (Playwright's addInitScript). */
+    initScript?: () => void;
+  } = {},
+): Promise<OpenedPage> {
   const context: BrowserContext = await browser.newContext({
-    viewport: { width: 412, height: 915 },
+    viewport: options.viewport ?? { width: 412, height: 915 },
   });
+  if (options.initScript !== undefined) await context.addInitScript(options.initScript);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));

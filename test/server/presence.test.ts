@@ -9,14 +9,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { parseAssemblyId } from '../../server/domain/ids.js';
 import type {
   ClientToServerEvents,
   ServerToClientEvents,
   WelcomeWire,
 } from '../../server/signaling/events.js';
-import { createAssembly, setup, type RunningApp } from './appHelpers.js';
+import { connectPage, welcomed } from '../e2e/drivers.js';
+import { createAssembly, setup } from './appHelpers.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -49,28 +50,8 @@ class EventLog {
   }
 }
 
-function connect(running: RunningApp, token: string): ClientSocket {
-  return io(running.url, {
-    auth: { token },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
-}
-
-function welcomed(socket: ClientSocket, timeoutMs = 30_000): Promise<WelcomeWire> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no welcome within 30 s')), timeoutMs);
-    socket.once('welcome', (welcome) => {
-      clearTimeout(timer);
-      resolve(welcome);
-    });
-    socket.once('connect_error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
+/** A bound that a busy machine meets: hundreds of handshakes arrive at once here. */
+const WELCOME_MS = 30_000;
 
 async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -114,19 +95,19 @@ test(`${VIEWERS} viewers join and leave: the crew gets counts once a second, not
   const sign = (role: 'viewer' | 'camera') =>
     running.app.core.tokens.sign({ assembly, role, ttlSeconds: 600 });
 
-  const moderator = connect(running, created.moderatorToken);
+  const moderator = connectPage(running.url, { token: created.moderatorToken, assembly });
   sockets.push(moderator);
   const crewLog = new EventLog(moderator);
-  await welcomed(moderator);
-  const camera = connect(running, sign('camera'));
+  await welcomed(moderator, WELCOME_MS);
+  const camera = connectPage(running.url, { token: sign('camera'), assembly });
   sockets.push(camera);
   const cameraLog = new EventLog(camera);
-  await welcomed(camera);
+  await welcomed(camera, WELCOME_MS);
   await until('the crew heard of the camera', () => crewLog.count('participant:joined') === 1);
-  const observer = connect(running, sign('viewer'));
+  const observer = connectPage(running.url, { token: sign('viewer'), assembly });
   sockets.push(observer);
   const observerLog = new EventLog(observer);
-  await welcomed(observer);
+  await welcomed(observer, WELCOME_MS);
   await until('the crew counted the first viewer', () => crewLog.lastViewerCount === 1);
 
   const health = pollHealth(running.url);
@@ -137,11 +118,11 @@ test(`${VIEWERS} viewers join and leave: the crew gets counts once a second, not
   let lastWelcome: WelcomeWire | undefined;
   for (let i = 0; i < VIEWERS; i += BATCH) {
     const batch = Array.from({ length: Math.min(BATCH, VIEWERS - i) }, () =>
-      connect(running, viewerToken),
+      connectPage(running.url, { token: viewerToken, assembly }),
     );
     sockets.push(...batch);
     crowd.push(...batch);
-    const welcomes = await Promise.all(batch.map((socket) => welcomed(socket)));
+    const welcomes = await Promise.all(batch.map((socket) => welcomed(socket, WELCOME_MS)));
     lastWelcome = welcomes.at(-1);
   }
   await until(
