@@ -9,6 +9,7 @@
  * server's grace period, it gets its camera back, with its place in the grid.
  */
 import './lib/style.css';
+import type { AssemblyWire, ParticipantWire } from '../../server/signaling/events.js';
 import {
   connect,
   pageAssembly,
@@ -67,6 +68,17 @@ class CameraPage {
   readonly #cameraId = h('span', { class: 'muted small' });
   readonly #problems = new Notice('assertive');
   readonly #rejoin = h('button', { type: 'button', class: 'primary', hidden: true }, 'Rejoin');
+  /** The camera's name as the crew sees it (the server's: an invite label or a rename). */
+  readonly #name = h('p', { id: 'camera-name', class: 'big-name' });
+  /** Says so while the moderator has muted this camera's microphone in the assembly. */
+  readonly #moderatorMute = h(
+    'p',
+    { class: 'notice', id: 'moderator-mute', 'data-tone': 'warn', hidden: true, role: 'status' },
+    'Muted by the moderator: your microphone is not heard in the assembly. Your picture still is.',
+  );
+  readonly #phase = h('p', { class: 'notice', id: 'camera-phase', 'aria-live': 'polite' });
+  #participantId: string | undefined;
+  #ended = false;
   #stream: MediaStream | undefined;
   #session: PeerSession | undefined;
   #welcomed = false;
@@ -85,6 +97,10 @@ class CameraPage {
     this.#setPublish({ kind: 'idle' });
 
     this.#socket.on('welcome', (welcome) => {
+      this.#participantId = welcome.you.id;
+      this.#showIdentity(welcome.you);
+      this.#showPhase(welcome.assembly);
+      if (this.#ended) return;
       this.#welcomed = true;
       this.#cameraId.textContent =
         welcome.you.cameraId === undefined ? '' : `Camera id ${welcome.you.cameraId}`;
@@ -121,6 +137,10 @@ class CameraPage {
     this.#socket.on('camera:onAir', ({ onAir }) => {
       this.#onAir.hidden = !onAir;
     });
+    this.#socket.on('participant:updated', (participant) => {
+      if (participant.id === this.#participantId) this.#showIdentity(participant);
+    });
+    this.#socket.on('assembly:updated', (assembly) => this.#showPhase(assembly));
     this.#socket.on('assembly:deleted', () =>
       this.#setPublish({ kind: 'stopped', why: 'The assembly was deleted.' }),
     );
@@ -163,6 +183,9 @@ class CameraPage {
         h(
           'section',
           { class: 'card stack', 'aria-labelledby': 'devices-title' },
+          this.#name,
+          this.#phase,
+          this.#moderatorMute,
           h('h2', { id: 'devices-title' }, 'Camera and microphone'),
           h('label', { class: 'field', for: 'camera-select' }, 'Camera', this.#cameraSelect),
           h('label', { class: 'field', for: 'mic-select' }, 'Microphone', this.#micSelect),
@@ -172,6 +195,33 @@ class CameraPage {
         ),
       ),
     );
+  }
+
+  #showIdentity(you: ParticipantWire): void {
+    this.#name.textContent = you.name === undefined ? '' : `You are “${you.name}”`;
+    this.#moderatorMute.hidden = you.muted !== true;
+  }
+
+  /** Backstage, live or ended, as this camera's person needs to know it. */
+  #showPhase(assembly: AssemblyWire): void {
+    const phase = assembly.phase ?? 'live';
+    this.#phase.dataset.phase = phase;
+    if (phase === 'backstage') {
+      this.#phase.dataset.tone = 'info';
+      this.#phase.textContent =
+        'Backstage: the crew sees your camera for the rehearsal; nothing is broadcast yet.';
+    } else if (phase === 'live') {
+      this.#phase.dataset.tone = 'ok';
+      this.#phase.textContent = 'The assembly is live.';
+    } else {
+      this.#phase.dataset.tone = 'info';
+      this.#phase.textContent = 'The assembly has ended. Thank you! You can close this page.';
+      this.#ended = true;
+      this.#welcomed = false;
+      this.#stopPublishing();
+      this.#onAir.hidden = true;
+      this.#setPublish({ kind: 'stopped', why: 'The assembly has ended; nothing is being sent.' });
+    }
   }
 
   #setPublish(state: PublishState): void {

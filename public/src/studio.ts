@@ -11,13 +11,20 @@ import { connect, request, RequestError, type SignalingSocket } from './lib/conn
 import { appRoot, errorMessage, formatDuration, h, Notice, replaceChildren } from './lib/dom.js';
 import { ProgramMonitor } from './lib/monitor.js';
 import { CameraRoster, describeProgram, videoOf } from './lib/program.js';
-import { listenForReactions, ReactionFloaters, ReactionTotals } from './lib/reactions.js';
+import { PhaseControl } from './lib/phase.js';
+import {
+  followReactionTotals,
+  listenForReactions,
+  ReactionFloaters,
+  ReactionTotals,
+} from './lib/reactions.js';
 
 class StudioPage {
   readonly #socket: SignalingSocket;
   readonly #monitor: ProgramMonitor;
   readonly #roster = new CameraRoster();
   readonly #floaters = new ReactionFloaters();
+  readonly #phase: PhaseControl;
   readonly #totals = new ReactionTotals();
   readonly #programLabel = h('span', { class: 'badge', id: 'program-label' }, 'PROGRAM');
   readonly #nowShowing = h('p', { id: 'now-showing', class: 'muted', 'aria-live': 'polite' });
@@ -49,6 +56,7 @@ class StudioPage {
   constructor() {
     this.#socket = connect();
     this.#monitor = new ProgramMonitor(this.#socket);
+    this.#phase = new PhaseControl(this.#socket);
     this.#monitor.element.append(this.#programLabel, this.#floaters.element);
     this.#render();
 
@@ -61,6 +69,11 @@ class StudioPage {
       this.#roster.add(participant);
       this.#renderSources();
     });
+    // A camera renamed (or its state changed): every label follows the server's name.
+    this.#socket.on('participant:updated', (participant) => {
+      this.#roster.add(participant);
+      this.#setProgram(this.#program);
+    });
     this.#socket.on('participant:left', ({ id }) => {
       if (this.#roster.removeParticipant(id)) this.#renderSources();
     });
@@ -69,10 +82,8 @@ class StudioPage {
       this.#setProgress(positionMs, durationMs),
     );
     this.#socket.on('disconnect', () => this.#renderSources());
-    listenForReactions(this.#socket, (reaction, count) => {
-      this.#floaters.spawn(reaction, count);
-      this.#totals.add(reaction, count);
-    });
+    listenForReactions(this.#socket, (reaction, count) => this.#floaters.spawn(reaction, count));
+    followReactionTotals(this.#socket, this.#totals);
     this.#monitor.onPictureChange = () => this.#updateOnAir();
     this.#compositeButton.addEventListener('click', () => void this.#cut({ source: 'composite' }));
     this.#libraryRefresh.addEventListener('click', () => void this.#loadLibrary());
@@ -89,6 +100,7 @@ class StudioPage {
           'section',
           { class: 'card stack', 'aria-labelledby': 'monitor-title' },
           h('h2', { id: 'monitor-title', class: 'visually-hidden' }, 'Program'),
+          this.#phase.element,
           this.#monitor.element,
           this.#progressRow,
           h('div', { class: 'row' }, this.#nowShowing),

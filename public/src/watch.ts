@@ -12,7 +12,7 @@
  */
 import './lib/style.css';
 import Hls, { ErrorTypes, Events, type HlsConfig, type LoaderConfig } from 'hls.js';
-import { REACTIONS, type Reaction } from '../../server/signaling/events.js';
+import { REACTIONS, type PhaseWire, type Reaction } from '../../server/signaling/events.js';
 import { api } from './lib/api.js';
 import {
   connect,
@@ -33,6 +33,9 @@ const MIN_BEHIND_SECONDS = 6;
 const REWIND_SECONDS = 30;
 
 interface WatchInfo {
+  /** A server from before phases sends none (its assemblies are live from the start). */
+  phase?: PhaseWire;
+  name?: string;
   live: boolean;
   /** Multivariant playlists (app-relative URLs, token and steering session included). */
   liveUrl: string;
@@ -127,6 +130,18 @@ class WatchPage {
     'aria-label': 'The assembly',
   });
   readonly #overlay = new VideoOverlay();
+  /**
+   * Shown instead of the picture while the assembly is backstage ("starting soon", with its
+   * title) and once it has ended: viewers never see the rehearsal.
+   */
+  readonly #slateTitle = h('p', { class: 'slate-title' });
+  readonly #slateText = h('p', { class: 'slate-text' });
+  readonly #slate = h(
+    'div',
+    { class: 'slate', id: 'slate', hidden: true, role: 'status' },
+    this.#slateTitle,
+    this.#slateText,
+  );
   readonly #floaters = new ReactionFloaters();
   readonly #liveButton = h(
     'button',
@@ -171,6 +186,11 @@ class WatchPage {
     });
     this.#socket.on('connect', () => this.#updateReactionButtons());
     this.#socket.on('disconnect', () => this.#updateReactionButtons());
+    // Go live and End reach the page at once, not at its next poll.
+    this.#socket.on('assembly:updated', (assembly) => {
+      if (assembly.phase === 'ended') this.#showEnded(assembly.name);
+      else if (assembly.phase === 'live' && this.#info === undefined) void this.#load();
+    });
     this.#socket.on('assembly:deleted', () => {
       this.#stop();
       this.#overlay.show('This assembly was deleted.', { bad: true });
@@ -198,6 +218,7 @@ class WatchPage {
       this.#rewindButton,
       this.#floaters.element,
       this.#overlay.element,
+      this.#slate,
     );
     const bar = h('div', {
       class: 'reactions-bar',
@@ -253,12 +274,41 @@ class WatchPage {
       this.#scheduleLoad('Waiting for the presenter to start the assembly…', WAITING_POLL_MS);
       return;
     }
+    if (info.phase === 'ended') {
+      this.#showEnded(info.name);
+      return;
+    }
+    if (info.phase === 'backstage') {
+      this.#showSlate('starting', info.name ?? '', 'Starting soon');
+      this.#scheduleLoad('Waiting for the assembly to start…', WAITING_POLL_MS);
+      return;
+    }
     if (!info.live) {
       this.#scheduleLoad('Waiting for the presenter to start the assembly…', WAITING_POLL_MS);
       return;
     }
+    this.#slate.hidden = true;
     this.#info = info;
     this.#play('live', undefined);
+  }
+
+  #showSlate(state: 'starting' | 'ended', title: string, text: string): void {
+    this.#slate.dataset.state = state;
+    this.#slateTitle.textContent = title;
+    this.#slateText.textContent = text;
+    this.#slate.hidden = false;
+  }
+
+  #showEnded(name: string | undefined): void {
+    this.#stop();
+    this.#info = undefined;
+    this.#video.removeAttribute('src');
+    this.#video.load();
+    this.#video.controls = false;
+    this.#liveButton.hidden = true;
+    this.#rewindButton.hidden = true;
+    this.#overlay.hide();
+    this.#showSlate('ended', name ?? '', 'The assembly has ended. Thank you for watching.');
   }
 
   #scheduleLoad(text: string, delayMs: number): void {
@@ -377,13 +427,19 @@ class WatchPage {
     this.#play('history', date === undefined ? undefined : date - seconds * 1000);
   }
 
-  /** Plays, or asks for a tap where the browser blocks autoplay with sound. */
+  /**
+   * Plays, or asks for a tap where the browser blocks autoplay with sound. The tap may come
+   * minutes later, so it starts at the live edge, not where the page stopped loading.
+   */
   #startPlayback(): void {
     this.#video.play().catch(() => {
       this.#overlay.show('The assembly is live.', {
         action: {
           label: '▶ Play',
           run: () => {
+            const edge =
+              this.#kind === 'live' && this.#resumeAt === undefined ? this.#liveEdge() : undefined;
+            if (edge !== undefined) this.#video.currentTime = Math.max(0, edge - 1);
             this.#video.play().catch((error: unknown) => {
               this.#overlay.show(`Cannot play: ${errorMessage(error)}`, { bad: true });
             });

@@ -6,7 +6,8 @@
 import { EventEmitter } from 'node:events';
 import type { MetricsRegistry } from '../metrics/MetricsRegistry.js';
 import type { AuditLog } from '../store/AuditLog.js';
-import type { Assembly, AssemblySettings, AssemblyStore } from '../store/AssemblyStore.js';
+import type { Assembly, AssemblySettings, AssemblyStore, Phase } from '../store/AssemblyStore.js';
+import { WrongPhaseError } from './errors.js';
 import type { AssemblyId } from './ids.js';
 
 /** Who acts, as written into the audit log: "moderator@<assembly>", "operator", "cli". */
@@ -52,12 +53,17 @@ export class Assemblies extends EventEmitter<AssembliesEvents> {
     this.#metrics.assemblies.set(store.count());
   }
 
+  /** A new assembly, backstage unless `live` (see AssemblyStore.create). */
   create(
     actor: Actor,
     settings: Pick<AssemblySettings, 'name'> & Partial<AssemblySettings>,
+    options: { live?: boolean } = {},
   ): Assembly {
-    const assembly = this.#store.create({ ...DEFAULT_SETTINGS, ...settings });
-    this.#audit.record(actor, 'assembly.create', assembly.id, { name: assembly.name });
+    const assembly = this.#store.create({ ...DEFAULT_SETTINGS, ...settings }, options);
+    this.#audit.record(actor, 'assembly.create', assembly.id, {
+      name: assembly.name,
+      phase: assembly.phase,
+    });
     this.#metrics.assemblies.set(this.#store.count());
     return assembly;
   }
@@ -80,6 +86,35 @@ export class Assemblies extends EventEmitter<AssembliesEvents> {
     this.#audit.record(actor, 'assembly.update', id, changes);
     this.emit('updated', assembly);
     return assembly;
+  }
+
+  /**
+   * Backstage → live: the program starts reaching the audience (and the recording starts, when
+   * it is on). Going live again is a no-op; an ended assembly cannot (WrongPhaseError).
+   */
+  goLive(actor: Actor, id: AssemblyId): Assembly {
+    const assembly = this.#store.get(id);
+    if (assembly.phase === 'live') return assembly;
+    if (assembly.phase === 'ended') {
+      throw new WrongPhaseError('this assembly has ended; create a new one to go live again');
+    }
+    return this.#setPhase(actor, assembly, 'live');
+  }
+
+  /** Backstage or live → ended, for good. Ending again is a no-op. */
+  end(actor: Actor, id: AssemblyId): Assembly {
+    const assembly = this.#store.get(id);
+    if (assembly.phase === 'ended') return assembly;
+    return this.#setPhase(actor, assembly, 'ended');
+  }
+
+  #setPhase(actor: Actor, assembly: Assembly, phase: Phase): Assembly {
+    const updated = this.#store.setPhase(assembly.id, phase);
+    this.#audit.record(actor, phase === 'live' ? 'assembly.live' : 'assembly.end', assembly.id, {
+      from: assembly.phase,
+    });
+    this.emit('updated', updated);
+    return updated;
   }
 
   delete(actor: Actor, id: AssemblyId): void {

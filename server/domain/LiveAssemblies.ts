@@ -35,6 +35,19 @@ import {
   type ViewerId,
 } from './ids.js';
 import { Reactions } from './Reactions.js';
+import type { Phase } from '../store/AssemblyStore.js';
+
+/** A camera name as people type it: trimmed, 1 to CAMERA_NAME_MAX printable characters. */
+export function checkCameraName(value: unknown, what: string): string {
+  const name = typeof value === 'string' ? value.trim() : '';
+  // eslint-disable-next-line no-control-regex
+  if (name === '' || name.length > CAMERA_NAME_MAX || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new InvalidArgumentError(
+      `${what} must be 1 to ${CAMERA_NAME_MAX} printable characters, such as "Room 12"`,
+    );
+  }
+  return name;
+}
 
 export interface Participant {
   id: ParticipantId;
@@ -44,6 +57,42 @@ export interface Participant {
   viewerId: ViewerId | undefined;
   joinedAt: string;
 }
+
+/**
+ * Whether a camera's picture reaches the server: waiting (joined, no picture yet), live, or
+ * none (it never started within the start timeout, or it stopped): then it is out of the mix.
+ */
+export type PictureState = 'waiting' | 'live' | 'none';
+
+/**
+ * A camera as the whole crew sees it, owned by the server so that every page agrees: its name,
+ * its place in the grid, the moderator's mute and whether its picture arrives. It belongs to
+ * the camera (its id), not to a connection, and outlives reconnects, reloads and media rebuilds.
+ */
+export interface CameraIdentity {
+  cameraId: CameraId;
+  /** 1, 2, 3… in the order cameras first joined: the grid's order, whatever the media does. */
+  slot: number;
+  name: string;
+  muted: boolean;
+  picture: PictureState;
+  /** The key its page reclaims it with; never sent to anyone. */
+  key: CameraKey | undefined;
+}
+
+/** A participant as pages see it: a camera carries its identity (without its key). */
+export interface ParticipantView extends Participant {
+  name: string | undefined;
+  slot: number | undefined;
+  muted: boolean | undefined;
+  picture: PictureState | undefined;
+}
+
+/** Longest camera name (a room label such as "Room 12 — Year 9"). */
+export const CAMERA_NAME_MAX = 40;
+
+/** How long a camera may take to send its first picture before it leaves the mix, flagged. */
+export const CAMERA_START_TIMEOUT_MS = 10_000;
 
 /** What the program shows. A video keeps its library name (for people) and its URI (for media). */
 export type ProgramSource =
@@ -71,7 +120,12 @@ function mediaProgram(source: ProgramSource): MediaProgram {
 export interface MediaBackend {
   /** True while a media server session is usable. */
   readonly available: boolean;
-  build(assemblyId: AssemblyId, layout: LayoutRequest): Promise<AssemblyMedia>;
+  /** `deliver`: the program goes to the audience now (live); otherwise at `startDelivery`. */
+  build(
+    assemblyId: AssemblyId,
+    layout: LayoutRequest,
+    options: { deliver: boolean },
+  ): Promise<AssemblyMedia>;
   /** The assembly is over: what outlives its media builds (the program's delivery) stops. */
   endProgram(assemblyId: AssemblyId): Promise<void>;
 }
@@ -102,7 +156,8 @@ export interface LiveAssemblyEvents {
   onAir: [participant: ParticipantId, onAir: boolean];
   /** Viewers connected: at most once a second, only when the figure changed. */
   viewers: [count: number];
-  reactions: [counts: Record<string, number>];
+  /** The last second's reactions, and the assembly's totals so far. */
+  reactions: [counts: Record<string, number>, totals: Record<string, number>];
   /** A moderator removed this participant: the transport must disconnect it. */
   removed: [participant: ParticipantId];
   /**
@@ -112,6 +167,12 @@ export interface LiveAssemblyEvents {
   replaced: [participant: ParticipantId];
   /** The media was rebuilt (media server restart): cameras and monitors must offer again. */
   mediaReset: [];
+  /** A camera's name, mute or picture state changed (it may be connected or not). */
+  cameraChanged: [camera: CameraIdentity, participant: Participant | undefined];
+  /** The live choice of cameras in the layout changed (undefined: every camera). */
+  layoutChanged: [cameras: readonly CameraId[] | undefined];
+  /** The assembly went live or ended. */
+  phaseChanged: [phase: Phase];
   /** The recording stopped because it could not be written; the program goes on. */
   recordingFailed: [failure: { type: string; description: string }];
 }
@@ -133,9 +194,12 @@ export interface LiveAssemblyOptions {
   media: MediaBackend | undefined;
   layout: LayoutRequest;
   recording: boolean;
+  phase: Phase;
   logger: Logger;
   /** How long a camera whose socket dropped keeps its tile (default 3 s). */
   cameraGraceMs?: number;
+  /** How long a joined camera may take to send a picture (default CAMERA_START_TIMEOUT_MS). */
+  cameraStartMs?: number;
 }
 
 /** A camera whose connection dropped, during its grace period. */
@@ -167,8 +231,13 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   readonly #departed = new Map<CameraId, DepartedCamera>();
   /** The camera key each connected camera joined with. Never sent to anyone. */
   readonly #cameraKeys = new Map<ParticipantId, CameraKey>();
-  /** Cameras the moderator muted: applied again when a camera offers anew or media is rebuilt. */
-  readonly #muted = new Set<CameraId>();
+  /** Every camera that ever joined, by id: names, places, mutes (see CameraIdentity). */
+  readonly #identities = new Map<CameraId, CameraIdentity>();
+  #nextSlot = 1;
+  /** Cameras joined whose first picture is awaited, with the timer that flags them. */
+  readonly #startTimers = new Map<CameraId, NodeJS.Timeout>();
+  readonly #startMs: number;
+  #phase: Phase;
   #program: ProgramSource = { kind: 'composite' };
   /** Where the program returns when an injected video ends: the source before the video. */
   #beforeVideo: ProgramSource = { kind: 'composite' };
@@ -193,13 +262,15 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#recording = options.recording;
     this.#log = options.logger.child({ assembly: id });
     this.#graceMs = options.cameraGraceMs ?? 3000;
+    this.#startMs = options.cameraStartMs ?? CAMERA_START_TIMEOUT_MS;
+    this.#phase = options.phase;
     this.#updateCounts();
     this.#updateProgramMetric();
     // Reactions and the viewer count go out once a second per assembly, however many viewers
     // press buttons or come and go.
     this.#tick = setInterval(() => {
       const counts = this.#reactions.flush();
-      if (counts !== undefined) this.emit('reactions', counts);
+      if (counts !== undefined) this.emit('reactions', counts, this.#reactions.totals);
       const viewers = this.viewerCount;
       if (viewers !== this.#viewersSent) {
         this.#viewersSent = viewers;
@@ -245,6 +316,50 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     return this.#count('viewer');
   }
 
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  /** Reactions counted since the assembly opened on this server, by reaction. */
+  get reactionTotals(): Record<string, number> {
+    return this.#reactions.totals;
+  }
+
+  /** A participant as pages see it: cameras with their name, place, mute and picture. */
+  view(participant: Participant): ParticipantView {
+    const camera =
+      participant.cameraId === undefined ? undefined : this.#identities.get(participant.cameraId);
+    return {
+      ...participant,
+      name: camera?.name,
+      slot: camera?.slot,
+      muted: camera?.muted,
+      picture: camera?.picture,
+    };
+  }
+
+  /** Cameras and crew as pages see them, in the order they joined. */
+  get views(): ParticipantView[] {
+    return this.participants.map((participant) => this.view(participant));
+  }
+
+  /**
+   * Renames a camera (connected or within its grace period); the name is trimmed and must be
+   * 1 to CAMERA_NAME_MAX printable characters.
+   */
+  renameCamera(cameraId: CameraId, name: string): CameraIdentity {
+    const camera = this.#identities.get(cameraId);
+    if (
+      camera === undefined ||
+      (this.#findCamera(cameraId) === undefined && !this.#departed.has(cameraId))
+    ) {
+      throw new NotLiveError(`camera '${cameraId}' is not connected to this assembly`);
+    }
+    camera.name = checkCameraName(name, 'name');
+    this.#cameraChanged(camera);
+    return camera;
+  }
+
   #count(role: Role): number {
     return this.#counts.get(role) ?? 0;
   }
@@ -254,16 +369,25 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
    * (connected, or within its grace period after its connection dropped) gets that camera back:
    * the same camera id, so the same tile, place in the grid and mute.
    */
-  join(role: Role, options: { cameraKey?: CameraKey | undefined } = {}): Participant {
+  join(
+    role: Role,
+    options: { cameraKey?: CameraKey | undefined; label?: string | undefined } = {},
+  ): Participant {
     const key = role === 'camera' ? options.cameraKey : undefined;
     const reclaimed = this.#reclaim(key);
     const participant: Participant = {
       id: newParticipantId(),
       role,
-      cameraId: role === 'camera' ? (reclaimed?.cameraId ?? newCameraId()) : undefined,
+      cameraId: undefined,
       viewerId: role === 'viewer' ? newViewerId() : undefined,
       joinedAt: new Date().toISOString(),
     };
+    if (role === 'camera') {
+      const camera = this.#identity(reclaimed?.cameraId ?? this.#known(key), key, options.label);
+      participant.cameraId = camera.cameraId;
+      // A camera that comes back is awaited afresh: its old connection's picture says nothing.
+      if (reclaimed?.from === undefined) this.#awaitPicture(camera);
+    }
     this.#add(participant);
     if (key !== undefined) this.#cameraKeys.set(participant.id, key);
     // The connection taken over goes only now, so the assembly is never empty in between.
@@ -299,6 +423,70 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       return { cameraId, from: undefined };
     }
     return undefined;
+  }
+
+  /** The camera id a key had before, however long ago its page left (same name and place). */
+  #known(key: CameraKey | undefined): CameraId | undefined {
+    if (key === undefined) return undefined;
+    for (const camera of this.#identities.values()) if (camera.key === key) return camera.cameraId;
+    return undefined;
+  }
+
+  /** The identity of camera `cameraId`, or a new one (named by its invite's label, if any). */
+  #identity(
+    cameraId: CameraId | undefined,
+    key: CameraKey | undefined,
+    label: string | undefined,
+  ): CameraIdentity {
+    const known = cameraId === undefined ? undefined : this.#identities.get(cameraId);
+    if (known !== undefined) {
+      known.key ??= key;
+      return known;
+    }
+    const slot = this.#nextSlot++;
+    const camera: CameraIdentity = {
+      cameraId: cameraId ?? newCameraId(),
+      slot,
+      name: label ?? `Camera ${slot}`,
+      muted: false,
+      picture: 'waiting',
+      key,
+    };
+    this.#identities.set(camera.cameraId, camera);
+    return camera;
+  }
+
+  /** Flags the camera when no picture arrives within the start timeout (see PictureState). */
+  #awaitPicture(camera: CameraIdentity): void {
+    clearTimeout(this.#startTimers.get(camera.cameraId));
+    if (camera.picture !== 'waiting') {
+      camera.picture = 'waiting';
+      this.#cameraChanged(camera);
+    }
+    const timer = setTimeout(() => {
+      this.#startTimers.delete(camera.cameraId);
+      if (camera.picture !== 'waiting' || this.#closed) return;
+      this.#log.info('camera sent no picture in time; flagged', { camera: camera.cameraId });
+      camera.picture = 'none';
+      this.#cameraChanged(camera);
+    }, this.#startMs);
+    timer.unref();
+    this.#startTimers.set(camera.cameraId, timer);
+  }
+
+  #setPicture(cameraId: CameraId, picture: PictureState): void {
+    const camera = this.#identities.get(cameraId);
+    if (camera === undefined || camera.picture === picture) return;
+    if (picture !== 'waiting') {
+      clearTimeout(this.#startTimers.get(cameraId));
+      this.#startTimers.delete(cameraId);
+    }
+    camera.picture = picture;
+    this.#cameraChanged(camera);
+  }
+
+  #cameraChanged(camera: CameraIdentity): void {
+    this.emit('cameraChanged', camera, this.#findCamera(camera.cameraId));
   }
 
   #add(participant: Participant): void {
@@ -354,7 +542,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     const timer = setTimeout(() => {
       if (this.#departed.get(cameraId)?.timer !== timer) return;
       this.#departed.delete(cameraId);
-      this.#muted.delete(cameraId);
+      clearTimeout(this.#startTimers.get(cameraId));
+      this.#startTimers.delete(cameraId);
       void this.#media?.removeCamera(cameraId).catch((error: unknown) => this.#mediaFailed(error));
     }, this.#graceMs);
     clearTimeout(this.#departed.get(cameraId)?.timer);
@@ -368,8 +557,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   async offerCamera(participantId: ParticipantId, sdp: string): Promise<string> {
     const cameraId = this.#camera(participantId).cameraId;
     if (cameraId === undefined) throw new InvalidArgumentError('only a camera can publish');
+    const camera = this.#identities.get(cameraId);
     const media = await this.#ensureMedia();
-    return media.offerCamera(cameraId, sdp, { muted: this.#muted.has(cameraId) });
+    return media.offerCamera(cameraId, sdp, { muted: camera?.muted === true, slot: camera?.slot });
   }
 
   async addCameraCandidate(
@@ -419,9 +609,54 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     layout: LayoutRequest['layout'];
     maxTiles: number;
     recording: boolean;
+    phase: Phase;
   }): Promise<void> {
+    if (settings.phase === 'ended') {
+      await this.#end();
+      return;
+    }
     await this.setLayout({ ...this.#layout, layout: settings.layout, maxTiles: settings.maxTiles });
     await this.setRecording(settings.recording);
+    if (settings.phase === 'live' && this.#phase === 'backstage') await this.#goLive();
+  }
+
+  /**
+   * Backstage → live: the program bridge starts publishing (the edges' HLS history begins now)
+   * and the recording starts if it is on.
+   */
+  async #goLive(): Promise<void> {
+    this.#phase = 'live';
+    this.#log.info('assembly is live');
+    this.emit('phaseChanged', 'live');
+    const media = this.#media ?? (await this.#building?.catch(() => undefined));
+    if (media === undefined) return;
+    await media.startDelivery();
+    if (this.#recording) await media.setRecording(true);
+  }
+
+  /**
+   * The assembly ended: the recording is finalized (its recorder stopped and its file closed),
+   * then the program's delivery stops and the media is released. Connections stay, so that
+   * every page can say that it ended; nothing builds media again.
+   */
+  async #end(): Promise<void> {
+    if (this.#phase === 'ended') return;
+    this.#phase = 'ended';
+    this.#log.info('assembly ended');
+    this.emit('phaseChanged', 'ended');
+    for (const timer of this.#startTimers.values()) clearTimeout(timer);
+    this.#startTimers.clear();
+    this.#generation += 1;
+    const media = this.#media ?? (await this.#building?.catch(() => undefined));
+    this.#media = undefined;
+    this.#building = undefined;
+    try {
+      await media?.setRecording(false);
+    } catch (error) {
+      this.#mediaFailed(error);
+    }
+    await media?.release();
+    await this.#backend?.endProgram(this.id);
   }
 
   /** Changes the live layout; `cameras` (a subset, in order) must name connected cameras. */
@@ -436,7 +671,11 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       layout.maxTiles === this.#layout.maxTiles &&
       (layout.cameras ?? []).join() === (this.#layout.cameras ?? []).join() &&
       (layout.cameras === undefined) === (this.#layout.cameras === undefined);
+    const camerasChanged =
+      (layout.cameras ?? []).join() !== (this.#layout.cameras ?? []).join() ||
+      (layout.cameras === undefined) !== (this.#layout.cameras === undefined);
     this.#layout = layout;
+    if (camerasChanged) this.emit('layoutChanged', layout.cameras);
     if (!same) await this.#media?.setLayout(layout);
   }
 
@@ -444,10 +683,11 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     return this.#layout;
   }
 
+  /** The recording setting; the recorder itself runs only while the assembly is live. */
   async setRecording(on: boolean): Promise<void> {
     if (on === this.#recording) return;
     this.#recording = on;
-    await this.#media?.setRecording(on);
+    if (this.#phase === 'live') await this.#media?.setRecording(on);
   }
 
   get recording(): boolean {
@@ -455,12 +695,14 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   }
 
   async muteCamera(cameraId: CameraId, muted: boolean): Promise<void> {
-    if (this.#findCamera(cameraId) === undefined) {
+    const camera = this.#identities.get(cameraId);
+    if (this.#findCamera(cameraId) === undefined || camera === undefined) {
       throw new NotLiveError(`camera '${cameraId}' is not connected to this assembly`);
     }
-    if (muted) this.#muted.add(cameraId);
-    else this.#muted.delete(cameraId);
     await this.#media?.muteCamera(cameraId, muted);
+    if (camera.muted === muted) return;
+    camera.muted = muted;
+    this.#cameraChanged(camera);
   }
 
   /** A moderator takes a camera out: its media goes now, its connection is closed. */
@@ -540,6 +782,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#tick);
+    for (const timer of this.#startTimers.values()) clearTimeout(timer);
+    this.#startTimers.clear();
     for (const departed of this.#departed.values()) clearTimeout(departed.timer);
     this.#departed.clear();
     this.#generation += 1;
@@ -555,7 +799,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
 
   #ensureMedia(): Promise<AssemblyMedia> {
     if (this.#media !== undefined) return Promise.resolve(this.#media);
-    if (this.#closed) return Promise.reject(new NotLiveError(`assembly ${this.id} has ended`));
+    if (this.#closed || this.#phase === 'ended') {
+      return Promise.reject(new NotLiveError('this assembly has ended'));
+    }
     const backend = this.#backend;
     if (backend === undefined || !backend.available) {
       return Promise.reject(
@@ -570,13 +816,13 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     const generation = this.#generation;
     let media: AssemblyMedia;
     try {
-      media = await backend.build(this.id, this.#layout);
+      media = await backend.build(this.id, this.#layout, { deliver: this.#phase === 'live' });
     } catch (error) {
       if (this.#generation === generation) this.#building = undefined;
       this.#log.error('building the assembly media failed', { error: String(error) });
       throw new MediaUnavailableError('the media of this assembly could not be built');
     }
-    if (this.#generation !== generation || this.#closed) {
+    if (this.#generation !== generation || this.#closed || this.#phase === 'ended') {
       await media.release();
       throw new MediaUnavailableError('the media server connection changed; try again');
     }
@@ -587,7 +833,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       this.#updateProgramMetric();
       this.emit('programChanged', this.#program);
     }
-    if (this.#recording) await media.setRecording(true);
+    if (this.#recording && this.#phase === 'live') await media.setRecording(true);
+    // Went live while this was being built: #goLive found no media to start.
+    if (this.#phase === 'live') await media.startDelivery();
     this.#media = media;
     this.#building = undefined;
     return media;
@@ -614,7 +862,10 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
         void this.cutTo({ kind: 'composite' }).catch((again: unknown) => this.#mediaFailed(again));
       });
     });
+    media.on('cameraFlowing', (cameraId) => this.#setPicture(cameraId, 'live'));
+    media.on('cameraRecovered', (cameraId) => this.#setPicture(cameraId, 'live'));
     media.on('cameraLost', (cameraId) => {
+      this.#setPicture(cameraId, 'none');
       if (this.#program.kind === 'camera' && this.#program.cameraId === cameraId) {
         void this.cutTo({ kind: 'composite' }).catch((error: unknown) => this.#mediaFailed(error));
       }
@@ -703,7 +954,12 @@ export class LiveAssemblies {
   /** The live assembly `id`, created (and its media started) if nobody was connected yet. */
   open(
     id: AssemblyId,
-    settings: { layout: LayoutRequest['layout']; maxTiles: number; recording: boolean },
+    settings: {
+      layout: LayoutRequest['layout'];
+      maxTiles: number;
+      recording: boolean;
+      phase: Phase;
+    },
   ): LiveAssembly {
     let live = this.#live.get(id);
     if (live === undefined) {
@@ -712,6 +968,7 @@ export class LiveAssemblies {
         media: this.#options.media,
         layout: { layout: settings.layout, maxTiles: settings.maxTiles, cameras: undefined },
         recording: settings.recording,
+        phase: settings.phase,
         logger: this.#options.logger,
         cameraGraceMs: this.#options.cameraGraceMs,
       });

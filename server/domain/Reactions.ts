@@ -26,6 +26,8 @@ export class Reactions {
   readonly #now: () => number;
   readonly #buckets = new Map<string, Bucket>();
   #counts = new Map<string, number>();
+  /** Every counted press since the assembly opened, so that a page opened late shows them all. */
+  readonly #totals = new Map<string, number>();
 
   constructor(limits: ReactionLimits = DEFAULT_REACTION_LIMITS, now: () => number = Date.now) {
     this.#limits = limits;
@@ -45,6 +47,7 @@ export class Reactions {
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
     this.#counts.set(reaction, (this.#counts.get(reaction) ?? 0) + 1);
+    this.#totals.set(reaction, (this.#totals.get(reaction) ?? 0) + 1);
     return true;
   }
 
@@ -54,6 +57,11 @@ export class Reactions {
     const counts = Object.fromEntries(this.#counts);
     this.#counts = new Map();
     return counts;
+  }
+
+  /** Counted presses so far, by reaction. */
+  get totals(): Record<string, number> {
+    return Object.fromEntries(this.#totals);
   }
 
   /** Forgets a sender that left (its bucket would otherwise stay for the assembly's life). */

@@ -73,3 +73,12 @@ export class TooLargeError extends DomainError {
     this.name = 'TooLargeError';
   }
 }
+
+/** A request does not fit where the assembly stands (Go live after End, End twice). */
+export class WrongPhaseError extends DomainError {
+  readonly code = 'wrong_phase';
+  constructor(message: string) {
+    super(message);
+    this.name = 'WrongPhaseError';
+  }
+}

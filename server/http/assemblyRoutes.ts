@@ -3,11 +3,14 @@
  * calls one domain object and returns JSON; errors go to the app's error handler, which maps them
  * with `toWireError`.
  *
- *   POST   /api/assemblies                  create (moderator or operator)
+ *   POST   /api/assemblies                  create (moderator or operator); backstage unless
+ *                                           {live: true} (an unattended stream)
  *   GET    /api/assemblies                  list (an operator sees all, a moderator their own)
  *   GET    /api/assemblies/:id              read
  *   PATCH  /api/assemblies/:id              change name, layout, maxTiles, recording, dvrMinutes
  *   DELETE /api/assemblies/:id              delete (and its invites)
+ *   POST   /api/assemblies/:id/live         Go live: backstage → live (presenter, moderator)
+ *   POST   /api/assemblies/:id/end          End: → ended, for good (presenter, moderator)
  *   POST   /api/assemblies/:id/invites      mint an invite link {role, ttl?}
  *   GET    /api/assemblies/:id/invites      list minted invites
  */
@@ -39,7 +42,9 @@ const settingsShape = {
   recording: optional(boolean()),
   dvrMinutes: optional(integer(0, LIMITS.dvrMinutes)),
 };
-const createBody = object(settingsShape);
+const createBody = object({ ...settingsShape, live: optional(boolean()) });
+/** Who may go live and end an assembly: the crew that runs it. */
+const RUNNERS: readonly Role[] = ['presenter', 'moderator', 'operator'];
 const patchBody = nonEmptyObject({ ...settingsShape, name: optional(settingsShape.name) });
 const inviteBody = object({
   role: oneOf(INVITE_ROLES),
@@ -67,9 +72,9 @@ export function assemblyRoutes(deps: AssemblyRoutesDeps): Router {
 
   router.post('/api/assemblies', (req, res) => {
     const claims = manager(req, 'create assemblies');
-    const settings = createBody(req.body, 'body');
+    const { live, ...settings } = createBody(req.body, 'body');
     const actor = actorOf(claims);
-    const assembly = assemblies.create(actor, settings);
+    const assembly = assemblies.create(actor, settings, { live });
     // The creator gets the first moderator link, so that the new assembly can be run at once.
     const { invite } = invites.mint(actor, assembly.id, 'moderator', deps.inviteTtlSeconds);
     res.status(201).json({
@@ -104,6 +109,28 @@ export function assemblyRoutes(deps: AssemblyRoutesDeps): Router {
     const claims = manager(req, 'delete assemblies', id);
     assemblies.delete(actorOf(claims), id);
     res.status(204).end();
+  });
+
+  router.post('/api/assemblies/:id/live', (req, res) => {
+    const id = pathId(req);
+    const claims = tokens.verify(bearerToken(req), {
+      roles: RUNNERS,
+      action: 'take assemblies live',
+      assembly: id,
+    });
+    object({})(req.body ?? {}, 'body');
+    res.json({ assembly: toView(assemblies.goLive(actorOf(claims), id)) });
+  });
+
+  router.post('/api/assemblies/:id/end', (req, res) => {
+    const id = pathId(req);
+    const claims = tokens.verify(bearerToken(req), {
+      roles: RUNNERS,
+      action: 'end assemblies',
+      assembly: id,
+    });
+    object({})(req.body ?? {}, 'body');
+    res.json({ assembly: toView(assemblies.end(actorOf(claims), id)) });
   });
 
   router.post('/api/assemblies/:id/invites', (req, res) => {

@@ -2,7 +2,7 @@
  * Where viewers watch: the watch API, the multivariant playlists and the HLS content steering
  * manifest of an assembly.
  *
- *   GET /api/assemblies/:id/watch                   {live, liveUrl, historyUrl}; Bearer token
+ *   GET /api/assemblies/:id/watch                   {phase, name, live, liveUrl, historyUrl}; Bearer
  *   GET /api/assemblies/:id/hls/live.m3u8           multivariant playlist, live window
  *   GET /api/assemblies/:id/hls/history.m3u8        multivariant playlist, the whole assembly
  *   GET /api/assemblies/:id/hls/steering.json       steering manifest (SERVER-URI, RELOAD-URI)
@@ -92,14 +92,17 @@ export function hlsRoutes(deps: HlsRoutesDeps): Router {
     const id = pathId(req);
     const token = bearerToken(req);
     deps.tokens.verify(token, { roles: ROLES, action: 'watch', assembly: id });
-    deps.assemblies.get(id);
+    const assembly = deps.assemblies.get(id);
     // One steering session per opened page: the live and the history playlists share it, so a
     // viewer who seeks back stays on the same edge.
     const session = newSessionId();
     const base = `/api/assemblies/${id}/hls`;
     const params = `token=${encodeURIComponent(token)}&session=${session}`;
     noStore(res).json({
-      live: deps.watchReady(id),
+      // Backstage the program exists but reaches nobody: the page shows a slate until Go live.
+      phase: assembly.phase,
+      name: assembly.name,
+      live: assembly.phase === 'live' && deps.watchReady(id),
       liveUrl: `${base}/live.m3u8?${params}`,
       historyUrl: `${base}/history.m3u8?${params}`,
     });

@@ -74,6 +74,8 @@ export interface AssemblyMediaEvents {
   cameraLost: [cameraId: CameraId];
   /** A lost camera's picture flows again: its tile is back. */
   cameraRecovered: [cameraId: CameraId];
+  /** A camera's first picture since it offered arrived. */
+  cameraFlowing: [cameraId: CameraId];
   /** The cameras whose picture is in the mix changed (in display order). */
   tilesChanged: [cameraIds: CameraId[]];
   /**
@@ -96,11 +98,18 @@ export interface AssemblyMediaOptions {
   assemblyId: AssemblyId;
   layout: LayoutRequest;
   output: ProgramOutput | undefined;
+  /**
+   * Whether the program goes to the audience from the start (the assembly is live); otherwise
+   * the bridge waits for `startDelivery` (backstage: nothing reaches the edges' history).
+   */
+  deliver: boolean;
   /** Where RecorderEndpoint files go. */
   recordingsDir: string;
   logger: Logger;
   /** How long a camera's video may stop before its tile leaves the mix (default 3 s). */
   cameraGraceMs?: number;
+  /** How long a camera may take to send its first picture before its tile leaves (10 s). */
+  cameraStartMs?: number;
   /** How often the injected video's position is reported (default 250 ms: 4 Hz). */
   progressIntervalMs?: number;
 }
@@ -112,6 +121,10 @@ interface CameraMedia {
   /** Its port on the mixer while its picture is a tile. */
   mixPort: kurento.HubPort | undefined;
   muted: boolean;
+  /** Its place among the tiles when every camera is shown (the domain's stable order). */
+  slot: number;
+  /** Its current endpoint's video has flowed at least once. */
+  flowed: boolean;
   /** Video stopped flowing for longer than the grace period. */
   lost: boolean;
   lossTimer: NodeJS.Timeout | undefined;
@@ -228,8 +241,15 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       };
       bridge.on('spawned', onSpawned);
       this.#detachBridge = () => bridge.off('spawned', onSpawned);
-      if (bridge.state === 'idle') await bridge.start();
+      if (this.#options.deliver) await this.startDelivery();
     }
+  }
+
+  /** The program starts reaching the audience: the bridge publishes to the origin. */
+  async startDelivery(): Promise<void> {
+    if (this.#released) return;
+    const bridge = this.#bridge;
+    if (bridge !== undefined && bridge.state === 'idle') await bridge.start();
   }
 
   /** The mixer for the current layout: Composite for the grid, AlphaBlending otherwise. */
@@ -256,7 +276,11 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
    * already has, so its tile keeps its place in the grid and a cut to it stays on the program.
    * `muted` is the moderator's mute, remembered by the domain across reconnections.
    */
-  offerCamera(cameraId: CameraId, sdp: string, options: { muted?: boolean } = {}): Promise<string> {
+  offerCamera(
+    cameraId: CameraId,
+    sdp: string,
+    options: { muted?: boolean; slot?: number | undefined } = {},
+  ): Promise<string> {
     // From now until the answer is out, this camera's candidates wait in the queue.
     if (!this.#earlyCandidates.has(cameraId)) this.#earlyCandidates.set(cameraId, []);
     return this.#serial(async () => {
@@ -269,16 +293,24 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
         switchPort: await this.#required(this.#switcher).createHubPort(),
         mixPort: undefined,
         muted: options.muted === true,
+        slot: options.slot ?? Number.MAX_SAFE_INTEGER,
+        flowed: false,
         lost: false,
         lossTimer: undefined,
       };
       const previous = existing?.endpoint;
       camera.endpoint = endpoint;
       if (options.muted !== undefined) camera.muted = options.muted;
-      // The new endpoint's picture is awaited afresh; a tile lost with the old one comes back.
+      if (options.slot !== undefined) camera.slot = options.slot;
+      // The new endpoint's picture is awaited afresh; a tile lost with the old one comes back,
+      // and leaves again if no picture arrives within the start timeout.
       clearTimeout(camera.lossTimer);
-      camera.lossTimer = undefined;
+      camera.flowed = false;
       camera.lost = false;
+      camera.lossTimer = setTimeout(
+        () => this.#markLost(camera, endpoint),
+        this.#options.cameraStartMs ?? 10_000,
+      );
       this.#cameras.set(cameraId, camera);
       endpoint.on<{ candidate: IceCandidateInit }>('IceCandidateFound', (event) => {
         if (camera.endpoint !== endpoint) return;
@@ -531,7 +563,10 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
 
   /** Which cameras are tiles: the moderator's subset (or everyone), live ones, up to the limit. */
   #wantedTiles(): CameraId[] {
-    const order = this.#layout.cameras ?? [...this.#cameras.keys()];
+    // Every camera, in the domain's stable order: a rebuild's offers arrive in any order.
+    const order =
+      this.#layout.cameras ??
+      [...this.#cameras.values()].sort((a, b) => a.slot - b.slot).map((camera) => camera.id);
     const limit =
       this.#layout.layout === 'spotlight'
         ? 1
@@ -614,9 +649,15 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     // Events of an endpoint that a newer offer replaced say nothing about the camera now.
     if (this.#released || this.#cameras.get(camera.id) !== camera) return;
     if (camera.endpoint !== endpoint) return;
+    // Before its first picture only the start timeout may take the tile out.
+    if (!flowing && !camera.flowed) return;
     clearTimeout(camera.lossTimer);
     camera.lossTimer = undefined;
     if (flowing) {
+      if (!camera.flowed) {
+        camera.flowed = true;
+        this.emit('cameraFlowing', camera.id);
+      }
       if (!camera.lost) return;
       camera.lost = false;
       this.#log.info('camera picture is back', { camera: camera.id });
@@ -626,17 +667,23 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       );
       return;
     }
-    camera.lossTimer = setTimeout(() => {
-      camera.lossTimer = undefined;
-      if (this.#released || this.#cameras.get(camera.id) !== camera) return;
-      if (camera.endpoint !== endpoint) return;
-      camera.lost = true;
-      this.#log.info('camera picture lost; tile leaves the mix', { camera: camera.id });
-      void this.#serial(() => this.#applyLayout()).then(
-        () => this.emit('cameraLost', camera.id),
-        (error: unknown) => this.#log.warn('removing a tile failed', { error: String(error) }),
-      );
-    }, this.#graceMs);
+    camera.lossTimer = setTimeout(() => this.#markLost(camera, endpoint), this.#graceMs);
+  }
+
+  /** The camera's picture stopped (or never started): its tile leaves the mix. */
+  #markLost(camera: CameraMedia, endpoint: kurento.WebRtcEndpoint): void {
+    camera.lossTimer = undefined;
+    if (this.#released || this.#cameras.get(camera.id) !== camera) return;
+    if (camera.endpoint !== endpoint || camera.lost) return;
+    camera.lost = true;
+    this.#log.info('camera picture lost; tile leaves the mix', {
+      camera: camera.id,
+      everFlowed: camera.flowed,
+    });
+    void this.#serial(() => this.#applyLayout()).then(
+      () => this.emit('cameraLost', camera.id),
+      (error: unknown) => this.#log.warn('removing a tile failed', { error: String(error) }),
+    );
   }
 
   async #dropCamera(cameraId: CameraId): Promise<void> {

@@ -86,7 +86,11 @@ export class KurentoMediaBackend implements MediaBackend {
     return bridge;
   }
 
-  async build(assemblyId: AssemblyId, layout: LayoutRequest): Promise<AssemblyMedia> {
+  async build(
+    assemblyId: AssemblyId,
+    layout: LayoutRequest,
+    options: { deliver: boolean },
+  ): Promise<AssemblyMedia> {
     const client = this.#options.server.client;
     if (client === undefined) throw new Error('the media server is not connected');
     const origin = this.#origin;
@@ -97,6 +101,7 @@ export class KurentoMediaBackend implements MediaBackend {
       assemblyId,
       layout,
       output,
+      deliver: options.deliver,
       recordingsDir: this.#options.recordingsDir,
       logger: this.#options.logger.child({ assembly: assemblyId }),
       cameraGraceMs: this.#options.cameraGraceMs,

@@ -14,11 +14,13 @@ import { InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { AssemblyId, CameraId, CameraKey } from '../domain/ids.js';
 import { parseAssemblyId, parseCameraKey } from '../domain/ids.js';
-import type {
-  LiveAssemblies,
-  LiveAssembly,
-  Participant,
-  ProgramSource,
+import {
+  checkCameraName,
+  type LiveAssemblies,
+  type LiveAssembly,
+  type Participant,
+  type ParticipantView,
+  type ProgramSource,
 } from '../domain/LiveAssemblies.js';
 import type { VideoSources } from '../domain/VideoSources.js';
 import type { Logger } from '../log.js';
@@ -61,6 +63,10 @@ const sdpPayload = object({ sdp: string({ max: 64 * 1024, what: 'an SDP offer' }
 const cameraIdPayload = object({ cameraId: id });
 const mutePayload = object({ cameraId: id, muted: boolean() });
 const recordingPayload = object({ on: boolean() });
+const renamePayload = object({
+  cameraId: id,
+  name: (value: unknown, path: string) => checkCameraName(value, path),
+});
 
 /** A trickled candidate; sdpMid and sdpMLineIndex may be null, as browsers send them. */
 const candidatePayload: Check<IceCandidateWire> = (value, path) => {
@@ -126,8 +132,8 @@ const cutPayload: Check<CutRequest> = (value, path) => {
   }
 };
 
-function participantWire(participant: Participant): ParticipantWire {
-  return { ...participant };
+function participantWire(view: ParticipantView): ParticipantWire {
+  return { ...view };
 }
 
 function room(assemblyId: AssemblyId): string {
@@ -247,14 +253,17 @@ export class SignalingServer {
   #onConnection(socket: SignalingSocket): void {
     const { claims, assemblyId } = socket.data;
     const live = this.#liveAssembly(assemblyId);
-    const participant = live.join(claims.role, { cameraKey: socket.data.cameraKey });
+    const participant = live.join(claims.role, {
+      cameraKey: socket.data.cameraKey,
+      label: (claims as { label?: string }).label,
+    });
     socket.data.participant = participant;
     void socket.join(room(assemblyId));
     void socket.join(personal(participant.id));
     if (CREW_ROLES.includes(claims.role)) void socket.join(crew(assemblyId));
     if (claims.role === 'viewer') void socket.join(audience(assemblyId));
     // The program runs (and reaches the edges) as long as anyone is in the assembly.
-    live.startMedia();
+    if (live.phase !== 'ended') live.startMedia();
     const log = this.#log.child({ assembly: assemblyId, participant: participant.id });
     // Thousands of viewers come and go in a whole-school assembly: their lines are debug.
     const presenceLevel = claims.role === 'viewer' ? 'debug' : 'info';
@@ -262,11 +271,12 @@ export class SignalingServer {
 
     socket.emit('welcome', {
       assembly: toView(this.#deps.assemblies.get(assemblyId)),
-      you: participantWire(participant),
-      participants: live.participants.map(participantWire),
+      you: participantWire(live.view(participant)),
+      participants: live.views.map(participantWire),
       program: programWire(live.program),
       viewers: live.viewerCount,
       layoutCameras: live.layout.cameras === undefined ? null : [...live.layout.cameras],
+      reactionTotals: live.reactionTotals,
     });
 
     // A token that expires while connected ends the connection then, not at the next reconnect.
@@ -293,7 +303,7 @@ export class SignalingServer {
     socket.on('presence:list', (payload, ack) =>
       this.#handle(socket, 'presence:list', ack, null, () => {
         emptyPayload(payload ?? {}, 'presence:list');
-        return live.participants.map(participantWire);
+        return live.views.map(participantWire);
       }),
     );
 
@@ -391,6 +401,29 @@ export class SignalingServer {
       }),
     );
 
+    socket.on('camera:rename', (payload, ack) =>
+      this.#handle(socket, 'camera:rename', ack, ['moderator'], () => {
+        const { cameraId, name } = renamePayload(payload, 'camera:rename');
+        live.renameCamera(cameraId as CameraId, name);
+        return null;
+      }),
+    );
+
+    socket.on('assembly:golive', (payload, ack) =>
+      this.#handle(socket, 'assembly:golive', ack, ['presenter', 'moderator'], () => {
+        emptyPayload(payload ?? {}, 'assembly:golive');
+        // Stored and audited; the `updated` event starts the delivery and the recording.
+        return toView(this.#deps.assemblies.goLive(this.#actor(socket), assemblyId));
+      }),
+    );
+
+    socket.on('assembly:end', (payload, ack) =>
+      this.#handle(socket, 'assembly:end', ack, ['presenter', 'moderator'], () => {
+        emptyPayload(payload ?? {}, 'assembly:end');
+        return toView(this.#deps.assemblies.end(this.#actor(socket), assemblyId));
+      }),
+    );
+
     socket.on('camera:remove', (payload, ack) =>
       this.#handle(socket, 'camera:remove', ack, ['moderator'], async () => {
         const { cameraId } = cameraIdPayload(payload, 'camera:remove');
@@ -437,7 +470,16 @@ export class SignalingServer {
     // Cameras and crew come and go individually to the crew only (the panel and the studio list
     // the cameras); viewers are only counted, once a second (`viewers` below).
     live.on('joined', (participant) =>
-      crewRoom().emit('participant:joined', participantWire(participant)),
+      crewRoom().emit('participant:joined', participantWire(live.view(participant))),
+    );
+    // A camera's name, mute or picture changed: the crew and the camera's own page are told.
+    live.on('cameraChanged', (_camera, participant) => {
+      if (participant === undefined) return;
+      const wire = participantWire(live.view(participant));
+      crewRoom().to(personal(participant.id)).emit('participant:updated', wire);
+    });
+    live.on('layoutChanged', (cameras) =>
+      crewRoom().emit('layout:changed', { cameras: cameras === undefined ? null : [...cameras] }),
     );
     live.on('left', (participant) => crewRoom().emit('participant:left', { id: participant.id }));
     live.on('programChanged', (program) =>
@@ -455,7 +497,7 @@ export class SignalingServer {
     live.on('viewers', (count) =>
       this.#io.to(crew(assemblyId)).to(audience(assemblyId)).emit('viewers:count', { count }),
     );
-    live.on('reactions', (counts) => to().emit('reactions:tick', { counts }));
+    live.on('reactions', (counts, totals) => to().emit('reactions:tick', { counts, totals }));
     live.on('removed', (participant) => this.#io.in(personal(participant)).disconnectSockets(true));
     live.on('replaced', (participant) => {
       // Said before closing, so a page still alive (a duplicated tab) can tell the person why.

@@ -38,9 +38,26 @@ export interface AssemblyWire {
   maxTiles: number;
   recording: boolean;
   dvrMinutes: number;
+  /**
+   * backstage: cameras join and the crew rehearses on the monitors, viewers see a "starting
+   * soon" slate and nothing reaches the edges; live: the program goes out (and is recorded when
+   * `recording` is on); ended: for good (viewers are told, the media is released).
+   */
+  phase: PhaseWire;
+  /** When it went live (ISO 8601), once it did. */
+  wentLiveAt?: string;
+  endedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
+
+export type PhaseWire = 'backstage' | 'live' | 'ended';
+
+/**
+ * Whether a camera's picture reaches the server: waiting (joined, none yet), live, or none (it
+ * never came within 10 s, or it stopped): such a camera is out of the mix until it comes back.
+ */
+export type PictureWire = 'waiting' | 'live' | 'none';
 
 export interface ParticipantWire {
   id: string;
@@ -48,6 +65,16 @@ export interface ParticipantWire {
   cameraId: string | undefined;
   viewerId: string | undefined;
   joinedAt: string;
+  /**
+   * Cameras only, all owned by the server and the same on every page: the camera's name (its
+   * invite's room label, a moderator's rename, or "Camera N"), its place in the grid when every
+   * camera is shown (1, 2, 3… in the order cameras first joined; kept across reconnects, reloads
+   * and media rebuilds), the moderator's mute (audio only) and its picture state.
+   */
+  name?: string | undefined;
+  slot?: number | undefined;
+  muted?: boolean | undefined;
+  picture?: PictureWire | undefined;
 }
 
 /** What the program shows; a video is named as the presenter chose it (library file or URL). */
@@ -81,6 +108,8 @@ export interface WelcomeWire {
   viewers: number;
   /** The live choice of cameras in the layout (`layout:set` `cameras`); null: every camera. */
   layoutCameras: string[] | null;
+  /** Reactions counted since the assembly opened, by reaction. */
+  reactionTotals: Record<string, number>;
 }
 
 /** Program cuts as clients ask for them; a video is a library file or an allow-listed URL. */
@@ -128,6 +157,19 @@ export interface ClientToServerEvents {
    */
   'camera:thumbnail': (payload: { jpeg: ArrayBuffer }, ack?: Ack<null>) => void;
   'camera:mute': (payload: { cameraId: string; muted: boolean }, ack: Ack<null>) => void;
+  /** Rename a camera (1 to 40 printable characters, e.g. "Room 12"). Moderator. */
+  'camera:rename': (payload: { cameraId: string; name: string }, ack: Ack<null>) => void;
+  /**
+   * Backstage → live: the program starts reaching the viewers and the edges' history, and the
+   * recording starts if it is on. A no-op when live; refused (`wrong_phase`) once ended.
+   * Presenter, moderator.
+   */
+  'assembly:golive': (payload: Record<string, never>, ack: Ack<AssemblyWire>) => void;
+  /**
+   * End the assembly for good: viewers see that it ended, the recording is finalized, the
+   * program's delivery stops and the media is released. Presenter, moderator.
+   */
+  'assembly:end': (payload: Record<string, never>, ack: Ack<AssemblyWire>) => void;
   /** Remove a camera from the assembly. Moderator. */
   'camera:remove': (payload: { cameraId: string }, ack: Ack<null>) => void;
   /** The media library: videos that can be cut to. Presenter, moderator. */
@@ -146,6 +188,13 @@ export interface ServerToClientEvents {
    * are not announced one by one; `viewers:count` counts them.
    */
   'participant:joined': (participant: ParticipantWire) => void;
+  /**
+   * To the crew, and to the camera's own page: a camera's name, mute or picture state changed
+   * (the whole participant, as in presence).
+   */
+  'participant:updated': (participant: ParticipantWire) => void;
+  /** To the crew: the live choice of cameras in the layout changed (null: every camera). */
+  'layout:changed': (layout: { cameras: string[] | null }) => void;
   /** To the crew: a camera or crew member's connection ended. */
   'participant:left': (participant: { id: string }) => void;
   'program:changed': (program: { source: ProgramWire }) => void;
@@ -162,8 +211,14 @@ export interface ServerToClientEvents {
    * ArrayBuffer in the browser, sent from a Node Buffer).
    */
   'camera:thumbnail': (thumbnail: { cameraId: string; jpeg: ArrayBuffer | Uint8Array }) => void;
-  /** Reactions of the last second, by reaction (only sent when there were some). */
-  'reactions:tick': (tick: { counts: Record<string, number> }) => void;
+  /**
+   * Reactions of the last second, by reaction (only sent when there were some), and the
+   * assembly's totals so far (the same on every page, however late it opened).
+   */
+  'reactions:tick': (tick: {
+    counts: Record<string, number>;
+    totals: Record<string, number>;
+  }) => void;
   /**
    * To the crew and the viewers: viewers connected, at most once a second and only when the
    * figure changed (a crowd joining costs one message a second, not one per viewer).

@@ -12,6 +12,13 @@ import type { SqliteDatabase } from './Database.js';
 export const LAYOUTS = ['grid', 'spotlight', 'pip'] as const;
 export type Layout = (typeof LAYOUTS)[number];
 
+/**
+ * Where an assembly stands: backstage (cameras join and the crew rehearses; nothing reaches the
+ * audience), live (the program goes out and is recorded), ended (for good).
+ */
+export const PHASES = ['backstage', 'live', 'ended'] as const;
+export type Phase = (typeof PHASES)[number];
+
 export interface Assembly {
   id: AssemblyId;
   name: string;
@@ -23,6 +30,10 @@ export interface Assembly {
   dvrMinutes: number;
   /** Secret: the RTMP origin accepts a publish of this assembly only with this key. */
   streamKey: string;
+  phase: Phase;
+  /** When it went live; undefined while backstage. */
+  wentLiveAt: string | undefined;
+  endedAt: string | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -43,6 +54,9 @@ interface AssemblyRow {
   recording: number;
   dvr_minutes: number;
   stream_key: string;
+  phase: string;
+  went_live_at: string | null;
+  ended_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -56,6 +70,9 @@ function toAssembly(row: AssemblyRow): Assembly {
     recording: row.recording !== 0,
     dvrMinutes: row.dvr_minutes,
     streamKey: row.stream_key,
+    phase: row.phase as Phase,
+    wentLiveAt: row.went_live_at ?? undefined,
+    endedAt: row.ended_at ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -74,20 +91,26 @@ export class AssemblyStore {
     this.#findById = db.prepare<[string], AssemblyRow>('SELECT * FROM assemblies WHERE id = ?');
   }
 
-  create(settings: AssemblySettings): Assembly {
+  /** A new assembly, backstage unless `live` (an unattended stream that needs no Go live). */
+  create(settings: AssemblySettings, options: { live?: boolean } = {}): Assembly {
     const now = new Date().toISOString();
+    const live = options.live === true;
     const assembly: Assembly = {
       id: newAssemblyId(),
       ...settings,
       streamKey: randomBytes(18).toString('base64url'),
+      phase: live ? 'live' : 'backstage',
+      wentLiveAt: live ? now : undefined,
+      endedAt: undefined,
       createdAt: now,
       updatedAt: now,
     };
     this.#db
       .prepare(
         `INSERT INTO assemblies
-           (id, name, layout, max_tiles, recording, dvr_minutes, stream_key, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           (id, name, layout, max_tiles, recording, dvr_minutes, stream_key, phase, went_live_at,
+            created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         assembly.id,
@@ -97,6 +120,8 @@ export class AssemblyStore {
         assembly.recording ? 1 : 0,
         assembly.dvrMinutes,
         assembly.streamKey,
+        assembly.phase,
+        assembly.wentLiveAt ?? null,
         assembly.createdAt,
         assembly.updatedAt,
       );
@@ -147,6 +172,26 @@ export class AssemblyStore {
         updated.updatedAt,
         id,
       );
+    return updated;
+  }
+
+  /** Moves the assembly to `phase`, stamping when it went live or ended. */
+  setPhase(id: AssemblyId, phase: Phase): Assembly {
+    const now = new Date().toISOString();
+    const current = this.get(id);
+    const updated: Assembly = {
+      ...current,
+      phase,
+      wentLiveAt: phase === 'live' ? now : current.wentLiveAt,
+      endedAt: phase === 'ended' ? now : current.endedAt,
+      updatedAt: now,
+    };
+    this.#db
+      .prepare(
+        `UPDATE assemblies SET phase = ?, went_live_at = ?, ended_at = ?, updated_at = ?
+           WHERE id = ?`,
+      )
+      .run(updated.phase, updated.wentLiveAt ?? null, updated.endedAt ?? null, now, id);
     return updated;
   }
 

@@ -57,6 +57,12 @@ const MIGRATIONS: readonly string[] = [
      seeded_at TEXT NOT NULL,
      edges TEXT NOT NULL
    );`,
+  // Backstage, live, ended (server/store/AssemblyStore.ts). Assemblies from before phases were
+  // broadcast from the start, so they are live; new ones are created backstage.
+  `ALTER TABLE assemblies ADD COLUMN phase TEXT NOT NULL DEFAULT 'live'
+     CHECK (phase IN ('backstage', 'live', 'ended'));
+   ALTER TABLE assemblies ADD COLUMN went_live_at TEXT;
+   ALTER TABLE assemblies ADD COLUMN ended_at TEXT;`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

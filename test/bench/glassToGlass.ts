@@ -452,6 +452,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<void> {
 
   const created = await request(`${app.url}/api/assemblies`, 'POST', stack.operatorToken, {
     name: 'Glass to glass',
+    live: true,
   });
   if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
   const assemblyId = (created.body as { assembly: { id: string } }).assembly.id;

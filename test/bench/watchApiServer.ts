@@ -36,7 +36,7 @@ async function montage(): Promise<void> {
   });
   const app = new App(config, { logger: new Logger('silent'), media: false, fleet: FLEET });
   await app.start();
-  const assembly = app.core.assemblies.create('bench', { name: 'Whole school' });
+  const assembly = app.core.assemblies.create('bench', { name: 'Whole school' }, { live: true });
   const token = app.core.invites.mint('bench', parseAssemblyId(assembly.id), 'viewer', 3600);
   console.log(JSON.stringify({ url: app.url, assemblyId: assembly.id, token: token.token }));
 }

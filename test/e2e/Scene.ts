@@ -34,8 +34,12 @@ export class Scene {
     this.moderator = moderator;
   }
 
-  /** Creates an assembly named `name` and connects its moderator. */
-  static async open(context: SceneContext, name: string): Promise<Scene> {
+  /** Creates an assembly named `name` (live, or backstage) and connects its moderator. */
+  static async open(
+    context: SceneContext,
+    name: string,
+    options: { live?: boolean } = {},
+  ): Promise<Scene> {
     const { app, dataDir, operatorToken } = context.stack;
     const running = {
       app,
@@ -44,7 +48,7 @@ export class Scene {
       operatorToken,
       teardown: () => Promise.resolve(),
     };
-    const created = await createAssembly(running, name);
+    const created = await createAssembly(running, name, options);
     const moderator = connectPage(app.url, { token: created.moderatorToken, assembly: created.id });
     try {
       await welcomed(moderator);

@@ -109,6 +109,7 @@ before(async () => {
   operatorToken = app.core.invites.mintOperator('test', 3600).token;
   const created = await request(`${app.url}/api/assemblies`, 'POST', operatorToken, {
     name: 'Configured edges',
+    live: true,
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assemblyId = (created.body as { assembly: { id: string } }).assembly.id;

@@ -77,6 +77,7 @@ after(async () => {
 test("the README's one command renders and starts an edge and registers it: the origin pushes the live program to it", async () => {
   const created = await request(`${app.url}/api/assemblies`, 'POST', operatorToken, {
     name: 'One command',
+    live: true,
   });
   assert.equal(created.status, 201);
   const assemblyId = parseAssemblyId((created.body as { assembly: { id: string } }).assembly.id);

@@ -135,7 +135,7 @@ before(async () => {
   await app.start();
   delivery = await startDelivery(app, deliveryOptions(config));
   operatorToken = app.core.invites.mintOperator('test', 3600).token;
-  const created = await api('POST', '/api/assemblies', { name: 'Fleet' });
+  const created = await api('POST', '/api/assemblies', { name: 'Fleet', live: true });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assemblyId = (created.body as { assembly: { id: string } }).assembly.id;
   viewerToken = app.core.tokens.sign({

@@ -2,6 +2,7 @@
  * Pixel sampling of a page's <video>, shared by the BrowserPeer (its one <video>) and the drivers
  * of the real pages (test/e2e/pages.ts).
  */
+import { spawn } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import type { Rgb } from './media.js';
 
@@ -44,4 +45,50 @@ export async function sampleVideo(page: Page, selector: string, points: Points):
     },
     { selector, points },
   );
+}
+
+/**
+ * The colours on screen at `points` (fractions) of the element matched by `selector`, as a
+ * person would see them: a screenshot of the element, decoded by ffmpeg (each point averaged
+ * over a 9x9 block). For what is not a <video> (a slate, an overlay over one).
+ */
+export async function sampleScreen(page: Page, selector: string, points: Points): Promise<Rgb[]> {
+  const png = await page.locator(selector).first().screenshot();
+  // The PNG's IHDR chunk holds the size at bytes 16..23.
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const ffmpeg = spawn(
+      'ffmpeg',
+      ['-v', 'error', '-f', 'png_pipe', '-i', '-', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    ffmpeg.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    ffmpeg.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    ffmpeg.on('error', reject);
+    ffmpeg.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(chunks));
+      else reject(new Error(`ffmpeg could not decode the screenshot: ${stderr}`));
+    });
+    ffmpeg.stdin.end(png);
+  });
+  if (raw.length < width * height * 3) throw new Error('the screenshot decoded short');
+  return points.map(([fx, fy]) => {
+    const cx = Math.min(width - 5, Math.max(4, Math.round(fx * width)));
+    const cy = Math.min(height - 5, Math.max(4, Math.round(fy * height)));
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    for (let y = cy - 4; y <= cy + 4; y++) {
+      for (let x = cx - 4; x <= cx + 4; x++) {
+        const at = (y * width + x) * 3;
+        r += raw[at] ?? 0;
+        g += raw[at + 1] ?? 0;
+        b += raw[at + 2] ?? 0;
+      }
+    }
+    return { r: Math.round(r / 81), g: Math.round(g / 81), b: Math.round(b / 81) };
+  });
 }

@@ -68,6 +68,7 @@ export async function startDelivered(options: {
     const operator = app.core.invites.mintOperator('test', 3600).token;
     const created = await request(`${app.url}/api/assemblies`, 'POST', operator, {
       name: 'Delivery',
+      live: true,
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const assemblyId = (created.body as { assembly: { id: string } }).assembly.id;

@@ -144,6 +144,7 @@ before(async () => {
   const operator = app.core.invites.mintOperator('test', 3600).token;
   const created = await request(`${app.url}/api/assemblies`, 'POST', operator, {
     name: 'Steering',
+    live: true,
   });
   assert.equal(created.status, 201);
   assemblyId = (created.body as { assembly: { id: string } }).assembly.id;
@@ -335,7 +336,10 @@ test('every query parameter is validated', async () => {
 
   // A token for another assembly is refused.
   const operator = app.core.invites.mintOperator('test', 3600).token;
-  const other = await request(`${app.url}/api/assemblies`, 'POST', operator, { name: 'Other' });
+  const other = await request(`${app.url}/api/assemblies`, 'POST', operator, {
+    name: 'Other',
+    live: true,
+  });
   const otherId = (other.body as { assembly: { id: string } }).assembly.id;
   const foreign = await fetch(`${app.url}/api/assemblies/${otherId}/hls/live.m3u8?token=${token}`);
   assert.equal(foreign.status, 403);

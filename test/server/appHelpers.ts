@@ -88,18 +88,20 @@ export interface CreatedAssembly {
   moderatorLink: string;
 }
 
-/** Creates an assembly through REST with the operator token. */
+/**
+ * Creates an assembly through REST with the operator token: live from the start, as most tests
+ * need the program delivered at once, or backstage (`{ live: false }`) as a school's would be.
+ */
 export async function createAssembly(
   running: RunningApp,
   name = 'Friday assembly',
+  options: { live?: boolean } = {},
 ): Promise<CreatedAssembly> {
   const { status, body } = await request(
     `${running.url}/api/assemblies`,
     'POST',
     running.operatorToken,
-    {
-      name,
-    },
+    { name, live: options.live ?? true },
   );
   if (status !== 201) throw new Error(`create failed: ${status} ${JSON.stringify(body)}`);
   const created = body as { assembly: { id: string }; moderatorInvite: { url: string } };

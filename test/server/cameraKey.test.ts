@@ -115,7 +115,7 @@ test('a camera page that connects again with its key gets its camera back; bad k
   assert.deepEqual((await cameras(presenter)).sort(), [cameraId, otherId, keylessId].sort());
 });
 
-test('a camera whose grace period ended joins as a new camera even with its key', async (t) => {
+test('a camera whose grace period ended gets its id, name and place back with its key; a camera without it is new', async (t) => {
   const running = await setup();
   const sockets: ClientSocket[] = [];
   t.after(async () => {
@@ -132,11 +132,24 @@ test('a camera whose grace period ended joins as a new camera even with its key'
   await welcome(presenter);
   const key = randomBytes(18).toString('base64url');
   const first = open({ token: mint(running, a.id, 'camera'), cameraKey: key });
-  const cameraId = (await welcome(first)).you.cameraId;
+  const { you } = await welcome(first);
+  assert.equal(you.name, 'Camera 1');
+  assert.equal(you.slot, 1);
+  const other = open({ token: mint(running, a.id, 'camera') });
+  assert.equal((await welcome(other)).you.slot, 2);
   first.close();
-  // The default grace period is 3 s.
+  // The default grace period is 3 s: after it, the camera has left (its tile is gone).
   await new Promise((resolve) => setTimeout(resolve, 3500));
   const late = open({ token: mint(running, a.id, 'camera'), cameraKey: key });
-  const lateId = (await welcome(late)).you.cameraId;
-  assert.ok(lateId !== undefined && lateId !== cameraId, 'a new camera after the grace period');
+  const back = (await welcome(late)).you;
+  assert.equal(back.cameraId, you.cameraId, 'the same camera id');
+  assert.equal(back.name, 'Camera 1', 'the same name');
+  assert.equal(back.slot, 1, 'the same place, before the camera that joined after it');
+  const stranger = open({
+    token: mint(running, a.id, 'camera'),
+    cameraKey: randomBytes(18).toString('base64url'),
+  });
+  const fresh = (await welcome(stranger)).you;
+  assert.ok(fresh.cameraId !== you.cameraId, 'another key is another camera');
+  assert.equal(fresh.slot, 3);
 });

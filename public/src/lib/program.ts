@@ -2,34 +2,55 @@
  * The program as the pages describe it, and the cameras known from presence: shared by the
  * studio (which cuts) and the panel (which manages cameras).
  */
-import type { ParticipantWire, ProgramWire } from '../../../server/signaling/events.js';
+import type {
+  ParticipantWire,
+  PictureWire,
+  ProgramWire,
+} from '../../../server/signaling/events.js';
 
 /** The library name (or URL) of the injected video on the program; '' for other sources. */
 export function videoOf(program: ProgramWire): string {
   return program.kind === 'video' ? program.name : '';
 }
 
-/** The cameras in the assembly, in the order they joined, each with a stable label. */
-export class CameraRoster {
-  readonly #cameras = new Map<string, { participantId: string; label: string }>();
-  /** Every label given out, so a camera that reconnects with its camera id keeps its name. */
-  readonly #labels = new Map<string, string>();
-  #next = 1;
+/** A camera as every page shows it: the server's name, place, mute and picture state. */
+export interface RosterCamera {
+  cameraId: string;
+  participantId: string;
+  label: string;
+  slot: number;
+  muted: boolean;
+  picture: PictureWire;
+}
 
-  /** Replaces the roster with the cameras among `participants` (keeping known labels). */
+/**
+ * The cameras connected to the assembly, in their server-given order (the grid's order when
+ * every camera is shown). Names, places, mutes and picture states are the server's
+ * (ParticipantWire), so every panel and studio shows the same, after a reload too.
+ */
+export class CameraRoster {
+  readonly #cameras = new Map<string, RosterCamera>();
+
+  /** Replaces the roster with the cameras among `participants`. */
   reset(participants: readonly ParticipantWire[]): void {
-    const known = new Map(this.#cameras);
     this.#cameras.clear();
-    for (const participant of participants) this.add(participant, known);
+    for (const participant of participants) this.add(participant);
   }
 
-  add(participant: ParticipantWire, known?: Map<string, { label: string }>): void {
+  /** Adds or updates a camera (participant:joined, participant:updated). */
+  add(participant: ParticipantWire): void {
     const cameraId = participant.cameraId;
     if (participant.role !== 'camera' || cameraId === undefined) return;
-    const label =
-      known?.get(cameraId)?.label ?? this.#labels.get(cameraId) ?? `Camera ${this.#next++}`;
-    this.#labels.set(cameraId, label);
-    this.#cameras.set(cameraId, { participantId: participant.id, label });
+    // A server from before server-side names sends none: number them as they come.
+    const slot = participant.slot ?? this.#cameras.size + 1;
+    this.#cameras.set(cameraId, {
+      cameraId,
+      participantId: participant.id,
+      label: participant.name ?? `Camera ${slot}`,
+      slot,
+      muted: participant.muted === true,
+      picture: participant.picture ?? 'live',
+    });
   }
 
   /** Removes the camera of participant `participantId`; true if it was one. */
@@ -47,8 +68,13 @@ export class CameraRoster {
     return this.#cameras.get(cameraId)?.label ?? `Camera ${cameraId.slice(-4)}`;
   }
 
-  get list(): { cameraId: string; label: string }[] {
-    return [...this.#cameras].map(([cameraId, { label }]) => ({ cameraId, label }));
+  get(cameraId: string): RosterCamera | undefined {
+    return this.#cameras.get(cameraId);
+  }
+
+  /** The cameras in their places (slot order). */
+  get list(): RosterCamera[] {
+    return [...this.#cameras.values()].sort((a, b) => a.slot - b.slot);
   }
 }
 

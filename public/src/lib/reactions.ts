@@ -62,6 +62,15 @@ export class ReactionTotals {
     this.#render();
   }
 
+  /** Shows the server's totals for the whole assembly (welcome, reactions:tick). */
+  set(totals: Record<string, number>): void {
+    for (const reaction of REACTIONS) {
+      const total = totals[reaction];
+      this.#totals.set(reaction, typeof total === 'number' && Number.isFinite(total) ? total : 0);
+    }
+    this.#render();
+  }
+
   #render(): void {
     for (const [reaction, cell] of this.#cells) {
       const { emoji, label } = REACTION_LOOKS[reaction];
@@ -85,5 +94,18 @@ export function listenForReactions(
     for (const [name, count] of Object.entries(counts)) {
       if (isReaction(name) && Number.isFinite(count) && count > 0) onReactions(name, count);
     }
+  });
+}
+
+/**
+ * Keeps `totals` equal to the server's totals for the whole assembly: from the welcome, then
+ * from every tick (a page opened late, or reloaded, shows the same figures as the others).
+ */
+export function followReactionTotals(socket: SignalingSocket, totals: ReactionTotals): void {
+  socket.on('welcome', (welcome) => {
+    if (welcome.reactionTotals !== undefined) totals.set(welcome.reactionTotals);
+  });
+  socket.on('reactions:tick', (tick) => {
+    if (tick.totals !== undefined) totals.set(tick.totals);
   });
 }

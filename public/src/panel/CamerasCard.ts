@@ -1,6 +1,7 @@
 /**
- * The cameras of the assembly, each with its live thumbnail, its state (on air, muted) and the
- * moderator's controls: mute, put on the program, remove.
+ * The cameras of the assembly, in their places, each with its live thumbnail, its name and state
+ * (on air, muted, no picture) and the moderator's controls: rename, mute, put on the program,
+ * remove. Names, mutes and picture states are the server's (the roster), so every panel agrees.
  */
 import type { ProgramWire } from '../../../server/signaling/events.js';
 import { request, type SignalingSocket } from '../lib/connect.js';
@@ -20,7 +21,10 @@ export class CamerasCard {
   readonly #thumbnails: ThumbnailStore;
   readonly #list = h('ul', { class: 'list', id: 'camera-list', 'aria-label': 'Cameras' });
   readonly #notice = new Notice('assertive');
-  readonly #muted = new Map<string, boolean>();
+  /** The camera whose name is being edited, if any (its row shows a text field). */
+  #renaming: string | undefined;
+  /** What was typed there: a re-render (a camera's state changed) keeps it, and the focus. */
+  #draft: string | undefined;
   #program: ProgramWire = { kind: 'composite' };
 
   constructor(socket: SignalingSocket, roster: CameraRoster) {
@@ -44,18 +48,18 @@ export class CamerasCard {
   render(): void {
     const connected = this.#socket.connected;
     this.#thumbnails.keepOnly(this.#roster.list.map(({ cameraId }) => cameraId));
-    const rows = this.#roster.list.map(({ cameraId, label }) => {
+    const rows = this.#roster.list.map(({ cameraId, label, muted, picture }) => {
       const onProgram = this.#program.kind === 'camera' && this.#program.cameraId === cameraId;
-      const muted = this.#muted.get(cameraId) === true;
       const mute = h(
         'button',
         {
           type: 'button',
           'aria-pressed': String(muted),
-          'aria-label': `${muted ? 'Unmute' : 'Mute'} ${label}`,
+          'aria-label': `${muted ? 'Unmute' : 'Mute'} the microphone of ${label}`,
+          title: 'Audio only: the picture stays in the mix',
           disabled: !connected,
         },
-        muted ? 'Unmute' : 'Mute',
+        muted ? 'Unmute mic' : 'Mute mic',
       );
       mute.addEventListener('click', () => void this.#mute(cameraId, !muted));
       const cut = h(
@@ -74,9 +78,23 @@ export class CamerasCard {
         'Remove',
       );
       remove.addEventListener('click', () => void this.#remove(cameraId, label));
+      const rename = h(
+        'button',
+        { type: 'button', 'aria-label': `Rename ${label}`, disabled: !connected },
+        'Rename',
+      );
+      rename.addEventListener('click', () => {
+        this.#renaming = cameraId;
+        this.#draft = label;
+        this.render();
+      });
       return h(
         'li',
-        { 'data-camera': cameraId, 'aria-current': onProgram ? 'true' : undefined },
+        {
+          'data-camera': cameraId,
+          'data-picture': picture,
+          'aria-current': onProgram ? 'true' : undefined,
+        },
         h('img', {
           class: 'thumb',
           'data-thumbnail': cameraId,
@@ -85,18 +103,28 @@ export class CamerasCard {
           height: 90,
           src: this.#thumbnails.get(cameraId) ?? TRANSPARENT_PIXEL,
         }),
-        h(
-          'span',
-          { class: 'grow' },
-          h('strong', {}, label),
-          ' ',
-          h('span', { class: 'muted small' }, cameraId),
-        ),
+        this.#renaming === cameraId
+          ? this.#nameForm(cameraId, label)
+          : h(
+              'span',
+              { class: 'grow' },
+              h('strong', { class: 'camera-label' }, label),
+              ' ',
+              h('span', { class: 'muted small' }, cameraId),
+            ),
         onProgram
           ? h('span', { class: 'pill onair' }, 'ON AIR')
-          : h('span', { class: 'pill ok' }, 'connected'),
-        muted ? h('span', { class: 'pill warn' }, 'muted') : null,
-        h('span', { class: 'row' }, mute, cut, remove),
+          : picture === 'none'
+            ? h(
+                'span',
+                { class: 'pill bad', title: 'Out of the mix until its picture arrives' },
+                'no picture',
+              )
+            : picture === 'waiting'
+              ? h('span', { class: 'pill warn' }, 'starting…')
+              : h('span', { class: 'pill ok' }, 'connected'),
+        muted ? h('span', { class: 'pill warn' }, 'mic muted') : null,
+        h('span', { class: 'row' }, rename, mute, cut, remove),
       );
     });
     replaceChildren(
@@ -105,12 +133,62 @@ export class CamerasCard {
         ? rows
         : [h('li', { class: 'empty' }, 'No camera has joined yet. Send a camera invite link.')]),
     );
+    const editing = this.#list.querySelector<HTMLInputElement>('input.camera-name');
+    if (editing !== null && this.#draft !== undefined) {
+      editing.focus();
+      editing.setSelectionRange(editing.value.length, editing.value.length);
+    }
+  }
+
+  /** The inline rename field: Enter or Save renames, Escape or Cancel keeps the name. */
+  #nameForm(cameraId: string, label: string): HTMLElement {
+    const input = h('input', {
+      type: 'text',
+      class: 'camera-name',
+      value: this.#draft ?? label,
+      maxlength: 40,
+      'aria-label': `New name for ${label}`,
+    });
+    const cancel = h('button', { type: 'button', class: 'small' }, 'Cancel');
+    const form = h(
+      'form',
+      { class: 'row grow' },
+      input,
+      h('button', { type: 'submit', class: 'small primary' }, 'Save'),
+      cancel,
+    );
+    input.addEventListener('input', () => (this.#draft = input.value));
+    const close = (): void => {
+      this.#renaming = undefined;
+      this.#draft = undefined;
+      this.render();
+    };
+    cancel.addEventListener('click', close);
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') close();
+    });
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const name = input.value.trim();
+      if (name === '' || name === label) {
+        close();
+        return;
+      }
+      void request(this.#socket, 'camera:rename', { cameraId, name }).then(
+        () => {
+          this.#notice.show(`Renamed to “${name}”.`, 'ok', 3000);
+          close();
+        },
+        (error: unknown) => this.#notice.show(`Could not rename: ${errorMessage(error)}`, 'bad'),
+      );
+    });
+    return form;
   }
 
   async #mute(cameraId: string, muted: boolean): Promise<void> {
     try {
+      // The server's participant:updated shows the new state on every panel, this one included.
       await request(this.#socket, 'camera:mute', { cameraId, muted });
-      this.#muted.set(cameraId, muted);
       this.#notice.clear();
     } catch (error) {
       this.#notice.show(

@@ -9,7 +9,8 @@ import { connect, setAssemblyName, type SignalingSocket } from '../lib/connect.j
 import { appRoot, h, replaceChildren } from '../lib/dom.js';
 import { ProgramMonitor } from '../lib/monitor.js';
 import { CameraRoster, describeProgram } from '../lib/program.js';
-import { listenForReactions, ReactionTotals } from '../lib/reactions.js';
+import { PhaseControl } from '../lib/phase.js';
+import { followReactionTotals, ReactionTotals } from '../lib/reactions.js';
 import type { AssembliesCard } from './AssembliesCard.js';
 import { CamerasCard } from './CamerasCard.js';
 import { card } from './card.js';
@@ -30,6 +31,7 @@ export class PanelPage {
   readonly #recording: RecordingCard;
   readonly #invites: InvitesCard;
   readonly #library: LibraryCard;
+  readonly #phase: PhaseControl;
   #program: ProgramWire = { kind: 'composite' };
 
   constructor(assemblyId: string, assemblies: AssembliesCard) {
@@ -40,6 +42,7 @@ export class PanelPage {
     this.#recording = new RecordingCard(this.#socket);
     this.#invites = new InvitesCard(assemblyId);
     this.#library = new LibraryCard(assemblyId, this.#socket);
+    this.#phase = new PhaseControl(this.#socket);
     this.#render(assemblies);
 
     this.#socket.on('welcome', (welcome) => {
@@ -61,6 +64,11 @@ export class PanelPage {
       this.#roster.add(participant);
       this.#renderCameras();
     });
+    this.#socket.on('participant:updated', (participant) => {
+      this.#roster.add(participant);
+      this.#renderCameras();
+    });
+    this.#socket.on('layout:changed', ({ cameras }) => this.#layout.showChoice(cameras));
     this.#socket.on('participant:left', ({ id }) => {
       if (this.#roster.removeParticipant(id)) this.#renderCameras();
     });
@@ -72,7 +80,7 @@ export class PanelPage {
       this.#viewerCount.textContent = String(count);
     });
     this.#socket.on('disconnect', () => this.#renderCameras());
-    listenForReactions(this.#socket, (reaction, count) => this.#totals.add(reaction, count));
+    followReactionTotals(this.#socket, this.#totals);
   }
 
   #render(assemblies: AssembliesCard): void {
@@ -88,6 +96,7 @@ export class PanelPage {
         card(
           'program',
           'Program and audience',
+          this.#phase.element,
           this.#monitor.element,
           this.#programText,
           h(
