@@ -31,6 +31,7 @@ import {
   type AssemblyId,
   type CameraId,
   type CameraKey,
+  type InviteId,
   type ParticipantId,
   type ViewerId,
 } from './ids.js';
@@ -43,6 +44,8 @@ export interface Participant {
   cameraId: CameraId | undefined;
   viewerId: ViewerId | undefined;
   joinedAt: string;
+  /** Set for cameras that joined with an invite link's token: the link the panel may revoke. */
+  inviteId: InviteId | undefined;
 }
 
 /** What the program shows. A video keeps its library name (for people) and its URI (for media). */
@@ -254,7 +257,10 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
    * (connected, or within its grace period after its connection dropped) gets that camera back:
    * the same camera id, so the same tile, place in the grid and mute.
    */
-  join(role: Role, options: { cameraKey?: CameraKey | undefined } = {}): Participant {
+  join(
+    role: Role,
+    options: { cameraKey?: CameraKey | undefined; inviteId?: InviteId | undefined } = {},
+  ): Participant {
     const key = role === 'camera' ? options.cameraKey : undefined;
     const reclaimed = this.#reclaim(key);
     const participant: Participant = {
@@ -263,6 +269,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       cameraId: role === 'camera' ? (reclaimed?.cameraId ?? newCameraId()) : undefined,
       viewerId: role === 'viewer' ? newViewerId() : undefined,
       joinedAt: new Date().toISOString(),
+      inviteId: role === 'camera' ? options.inviteId : undefined,
     };
     this.#add(participant);
     if (key !== undefined) this.#cameraKeys.set(participant.id, key);

@@ -27,6 +27,15 @@ export class AssemblyNotFoundError extends DomainError {
   }
 }
 
+/** The invite named by a request does not exist in that assembly. */
+export class InviteNotFoundError extends DomainError {
+  readonly code = 'invite_not_found';
+  constructor(readonly inviteId: string) {
+    super(`invite '${inviteId}' does not exist in this assembly`);
+    this.name = 'InviteNotFoundError';
+  }
+}
+
 /** Live media was asked for while no media server is connected (or the assembly's media failed). */
 export class MediaUnavailableError extends DomainError {
   readonly code = 'media_unavailable';

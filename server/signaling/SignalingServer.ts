@@ -9,6 +9,7 @@ import { Server, type ExtendedError, type Socket } from 'socket.io';
 import { ForbiddenRoleError, TokenMissingError } from '../auth/errors.js';
 import { ALL_ASSEMBLIES, type Role } from '../auth/roles.js';
 import type { TokenClaims, Tokens } from '../auth/Tokens.js';
+import type { Invites } from '../auth/Invites.js';
 import { toView, type Assemblies } from '../domain/Assemblies.js';
 import { InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
@@ -130,6 +131,18 @@ function participantWire(participant: Participant): ParticipantWire {
   return { ...participant };
 }
 
+/**
+ * A participant as `role` sees it: the invite link a camera came from is the crew's business
+ * (the panel offers to revoke it), not the other cameras' or the viewers'.
+ */
+function participantWireFor(role: Role): (participant: Participant) => ParticipantWire {
+  const crewView = CREW_ROLES.includes(role);
+  return (participant) => ({
+    ...participantWire(participant),
+    inviteId: crewView ? participant.inviteId : undefined,
+  });
+}
+
 function room(assemblyId: AssemblyId): string {
   return `assembly:${assemblyId}`;
 }
@@ -147,6 +160,11 @@ function crew(assemblyId: AssemblyId): string {
   return `crew:${assemblyId}`;
 }
 
+/** The connections opened with one invite link's tokens: closed together when it is revoked. */
+function inviteRoom(inviteId: string): string {
+  return `invite:${inviteId}`;
+}
+
 /** The viewers of an assembly: their watch page shows the viewer count too. */
 function audience(assemblyId: AssemblyId): string {
   return `audience:${assemblyId}`;
@@ -157,6 +175,7 @@ const CREW_ROLES: readonly Role[] = ['presenter', 'moderator', 'operator'];
 export interface SignalingDeps {
   tokens: Tokens;
   assemblies: Assemblies;
+  invites: Invites;
   live: LiveAssemblies;
   videos: VideoSources;
   library: MediaLibrary;
@@ -200,6 +219,16 @@ export class SignalingServer {
       this.#io.to(room(assemblyId)).emit('assembly:deleted', { id: assemblyId });
       this.#io.in(room(assemblyId)).disconnectSockets(true);
       deps.live.close(assemblyId);
+    });
+    // A revoked link's tokens are refused from now on (Tokens); its open connections end now,
+    // after being told why.
+    deps.invites.on('revoked', (invite) => {
+      this.#io.to(inviteRoom(invite.id)).emit('request:error', {
+        event: 'connection',
+        code: 'token_revoked',
+        message: 'this link was revoked; ask your teacher for a new one',
+      });
+      this.#io.in(inviteRoom(invite.id)).disconnectSockets(true);
     });
   }
 
@@ -247,9 +276,13 @@ export class SignalingServer {
   #onConnection(socket: SignalingSocket): void {
     const { claims, assemblyId } = socket.data;
     const live = this.#liveAssembly(assemblyId);
-    const participant = live.join(claims.role, { cameraKey: socket.data.cameraKey });
+    const participant = live.join(claims.role, {
+      cameraKey: socket.data.cameraKey,
+      inviteId: claims.inviteId,
+    });
     socket.data.participant = participant;
     void socket.join(room(assemblyId));
+    if (claims.inviteId !== undefined) void socket.join(inviteRoom(claims.inviteId));
     void socket.join(personal(participant.id));
     if (CREW_ROLES.includes(claims.role)) void socket.join(crew(assemblyId));
     if (claims.role === 'viewer') void socket.join(audience(assemblyId));
@@ -260,10 +293,11 @@ export class SignalingServer {
     const presenceLevel = claims.role === 'viewer' ? 'debug' : 'info';
     log[presenceLevel]('participant joined', { role: claims.role });
 
+    const seen = participantWireFor(claims.role);
     socket.emit('welcome', {
       assembly: toView(this.#deps.assemblies.get(assemblyId)),
-      you: participantWire(participant),
-      participants: live.participants.map(participantWire),
+      you: seen(participant),
+      participants: live.participants.map(seen),
       program: programWire(live.program),
       viewers: live.viewerCount,
       layoutCameras: live.layout.cameras === undefined ? null : [...live.layout.cameras],
@@ -293,7 +327,7 @@ export class SignalingServer {
     socket.on('presence:list', (payload, ack) =>
       this.#handle(socket, 'presence:list', ack, null, () => {
         emptyPayload(payload ?? {}, 'presence:list');
-        return live.participants.map(participantWire);
+        return live.participants.map(seen);
       }),
     );
 

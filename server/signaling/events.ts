@@ -15,6 +15,14 @@
  * connection is then closed after a `request:error` with code `camera_reconnected`. Without a
  * key, or later, the page joins as a new camera.
  *
+ * Ending a connection for good, the server first sends `request:error` with `event:
+ * 'connection'` and a code saying why, then disconnects; the page should not reconnect:
+ * - `token_revoked`: a moderator revoked the invite link this connection's token came from
+ *   (POST /api/assemblies/:id/invites/:inviteId/revoke). Every connection opened with it ends,
+ *   and a new handshake with it is refused with the same code.
+ * - `token_expired`: the token expired while connected.
+ * - `camera_reconnected`: see above.
+ *
  * Every client event is `(payload, ack)`; the ack receives `{ ok: true, data }` or
  * `{ ok: false, error: { code, message } }`. A client event sent without an ack that fails is
  * answered with `request:error` instead.
@@ -48,6 +56,11 @@ export interface ParticipantWire {
   cameraId: string | undefined;
   viewerId: string | undefined;
   joinedAt: string;
+  /**
+   * A camera's invite link (the id the invites REST lists), so that the panel can offer to
+   * revoke it after removing the camera. Sent to the crew only; undefined for everyone else.
+   */
+  inviteId?: string | undefined;
 }
 
 /** What the program shows; a video is named as the presenter chose it (library file or URL). */

@@ -57,6 +57,10 @@ const MIGRATIONS: readonly string[] = [
      seeded_at TEXT NOT NULL,
      edges TEXT NOT NULL
    );`,
+  // Invite labels ("Room 12", signed into the link's token too) and revocation: a revoked
+  // invite's tokens are refused everywhere (server/auth/Invites.ts).
+  `ALTER TABLE invites ADD COLUMN label TEXT;
+   ALTER TABLE invites ADD COLUMN revoked_at TEXT;`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

@@ -10,12 +10,14 @@ import {
   TokenExpiredError,
   TokenInvalidError,
   TokenMissingError,
+  TokenRevokedError,
   WrongAssemblyError,
 } from '../auth/errors.js';
 import {
   AssemblyNotFoundError,
   DomainError,
   InvalidArgumentError,
+  InviteNotFoundError,
   MediaUnavailableError,
   RateLimitedError,
   TooLargeError,
@@ -69,6 +71,8 @@ export function toWireError(error: unknown): MappedError {
       return mapped(401, error.code, error.message);
     }
     if (error instanceof TokenInvalidError) return mapped(401, error.code, error.message);
+    // Like an expired token: the credential no longer works, whoever holds it.
+    if (error instanceof TokenRevokedError) return mapped(401, error.code, error.message);
     if (error instanceof WrongAssemblyError || error instanceof ForbiddenRoleError) {
       return mapped(403, error.code, error.message);
     }
@@ -78,6 +82,7 @@ export function toWireError(error: unknown): MappedError {
   if (
     error instanceof AssemblyNotFoundError ||
     error instanceof EdgeNotFoundError ||
+    error instanceof InviteNotFoundError ||
     error instanceof NotFoundError
   ) {
     return mapped(404, error.code, error.message);

@@ -297,3 +297,19 @@ test('a page opened without its link, or with an expired one, says so plainly', 
     'This link has expired; ask your teacher for a new one.',
   );
 });
+
+test('a revoked link’s page says plainly that it was turned off', async (t) => {
+  const { invite } = running.app.core.invites.mint('test', assemblyId, 'camera', 600, 'Room 12');
+  running.app.core.invites.revoke('test', assemblyId, invite.id);
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const response = await page.goto(invite.url);
+  assert.equal(response?.status(), 401);
+  assert.ok(await page.getByRole('heading', { name: 'This link was turned off' }).isVisible());
+  assert.ok(
+    await page.getByText('This link was revoked; ask your teacher for a new one.').isVisible(),
+  );
+  assert.equal(await page.locator('#error').getAttribute('data-code'), 'token_revoked');
+  assert.equal(await page.locator('#app').count(), 0, 'no page script runs');
+});
