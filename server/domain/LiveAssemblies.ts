@@ -139,6 +139,11 @@ export interface LiveAssemblyOptions {
   logger: Logger;
   /** How long a camera whose socket dropped keeps its tile (default 3 s). */
   cameraGraceMs?: number;
+  /**
+   * Where the keys of cameras a moderator removed are kept; LiveAssemblies passes one set per
+   * assembly, so that the removal outlives this live session (see `isRemovedCamera`).
+   */
+  removedCameraKeys?: Set<CameraKey>;
 }
 
 /** A camera whose connection dropped, during its grace period. */
@@ -170,6 +175,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   readonly #departed = new Map<CameraId, DepartedCamera>();
   /** The camera key each connected camera joined with. Never sent to anyone. */
   readonly #cameraKeys = new Map<ParticipantId, CameraKey>();
+  /** Keys of cameras a moderator removed: their pages may not come back (see removeCamera). */
+  readonly #removedKeys: Set<CameraKey>;
   /** Cameras the moderator muted: applied again when a camera offers anew or media is rebuilt. */
   readonly #muted = new Set<CameraId>();
   #program: ProgramSource = { kind: 'composite' };
@@ -196,6 +203,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#recording = options.recording;
     this.#log = options.logger.child({ assembly: id });
     this.#graceMs = options.cameraGraceMs ?? 3000;
+    this.#removedKeys = options.removedCameraKeys ?? new Set();
     this.#updateCounts();
     this.#updateProgramMetric();
     // Reactions and the viewer count go out once a second per assembly, however many viewers
@@ -470,12 +478,17 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     await this.#media?.muteCamera(cameraId, muted);
   }
 
-  /** A moderator takes a camera out: its media goes now, its connection is closed. */
+  /**
+   * A moderator takes a camera out: its media goes now, its connection is closed, and its page's
+   * key is refused from now on (`isRemovedCamera`), so that a reload does not bring it back.
+   */
   async removeCamera(cameraId: CameraId): Promise<void> {
     const participant = this.#findCamera(cameraId);
     if (participant === undefined) {
       throw new NotLiveError(`camera '${cameraId}' is not connected to this assembly`);
     }
+    const key = this.#cameraKeys.get(participant.id);
+    if (key !== undefined) this.#removedKeys.add(key);
     this.emit('removed', participant.id);
     this.leave(participant.id, { reclaimable: false });
     await this.#media?.removeCamera(cameraId);
@@ -694,6 +707,12 @@ export interface LiveAssembliesOptions {
 export class LiveAssemblies {
   readonly #live = new Map<AssemblyId, LiveAssembly>();
   readonly #options: LiveAssembliesOptions;
+  /**
+   * The keys of removed cameras, per assembly. Kept here rather than in the LiveAssembly, which
+   * ends when its last participant leaves: a removed camera stays out until the server restarts
+   * (its page also remembers, see public/src/camera.ts).
+   */
+  readonly #removedCameraKeys = new Map<AssemblyId, Set<CameraKey>>();
 
   constructor(options: LiveAssembliesOptions) {
     this.#options = options;
@@ -721,10 +740,25 @@ export class LiveAssemblies {
         recording: settings.recording,
         logger: this.#options.logger,
         cameraGraceMs: this.#options.cameraGraceMs,
+        removedCameraKeys: this.#removedKeysOf(id),
       });
       this.#live.set(id, live);
     }
     return live;
+  }
+
+  /** True when a moderator removed the camera whose page holds `key` from assembly `id`. */
+  isRemovedCamera(id: AssemblyId, key: CameraKey): boolean {
+    return this.#removedCameraKeys.get(id)?.has(key) ?? false;
+  }
+
+  #removedKeysOf(id: AssemblyId): Set<CameraKey> {
+    let keys = this.#removedCameraKeys.get(id);
+    if (keys === undefined) {
+      keys = new Set();
+      this.#removedCameraKeys.set(id, keys);
+    }
+    return keys;
   }
 
   /** Ends a live assembly (deleted, or its last participant left) and releases its media. */

@@ -11,7 +11,7 @@ import { ALL_ASSEMBLIES, type Role } from '../auth/roles.js';
 import type { TokenClaims, Tokens } from '../auth/Tokens.js';
 import type { Invites } from '../auth/Invites.js';
 import { toView, type Assemblies } from '../domain/Assemblies.js';
-import { InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
+import { CameraRemovedError, InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { AssemblyId, CameraId, CameraKey } from '../domain/ids.js';
 import { parseAssemblyId, parseCameraKey } from '../domain/ids.js';
@@ -271,6 +271,11 @@ export class SignalingServer {
     socket.data.cameraKey =
       auth.cameraKey === undefined ? undefined : parseCameraKey(auth.cameraKey, 'auth.cameraKey');
     if (claims.role !== 'camera') socket.data.cameraKey = undefined;
+    // A camera the moderator removed does not come back by reloading its page.
+    const key = socket.data.cameraKey;
+    if (key !== undefined && this.#deps.live.isRemovedCamera(assemblyId, key)) {
+      throw new CameraRemovedError();
+    }
   }
 
   #onConnection(socket: SignalingSocket): void {
@@ -490,7 +495,15 @@ export class SignalingServer {
       this.#io.to(crew(assemblyId)).to(audience(assemblyId)).emit('viewers:count', { count }),
     );
     live.on('reactions', (counts) => to().emit('reactions:tick', { counts }));
-    live.on('removed', (participant) => this.#io.in(personal(participant)).disconnectSockets(true));
+    live.on('removed', (participant) => {
+      // Said before closing: the camera page shows it and does not reconnect.
+      one(participant).emit('request:error', {
+        event: 'connection',
+        code: 'removed',
+        message: 'The moderator removed this camera from the assembly.',
+      });
+      this.#io.in(personal(participant)).disconnectSockets(true);
+    });
     live.on('replaced', (participant) => {
       // Said before closing, so a page still alive (a duplicated tab) can tell the person why.
       one(participant).emit('request:error', {

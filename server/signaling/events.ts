@@ -17,6 +17,9 @@
  *
  * Ending a connection for good, the server first sends `request:error` with `event:
  * 'connection'` and a code saying why, then disconnects; the page should not reconnect:
+ * - `removed`: a moderator removed this camera (`camera:remove`). Its camera key is refused at
+ *   the handshake from then on (code `removed`), so a reload does not bring it back; a fresh
+ *   page with the same link (a new key) is a new camera, unless the link is revoked too.
  * - `token_revoked`: a moderator revoked the invite link this connection's token came from
  *   (POST /api/assemblies/:id/invites/:inviteId/revoke). Every connection opened with it ends,
  *   and a new handshake with it is refused with the same code.
@@ -141,7 +144,10 @@ export interface ClientToServerEvents {
    */
   'camera:thumbnail': (payload: { jpeg: ArrayBuffer }, ack?: Ack<null>) => void;
   'camera:mute': (payload: { cameraId: string; muted: boolean }, ack: Ack<null>) => void;
-  /** Remove a camera from the assembly. Moderator. */
+  /**
+   * Remove a camera from the assembly. Moderator. The camera's page is told (`request:error`
+   * code `removed`) and disconnected, and its camera key is refused from then on.
+   */
   'camera:remove': (payload: { cameraId: string }, ack: Ack<null>) => void;
   /** The media library: videos that can be cut to. Presenter, moderator. */
   'library:list': (

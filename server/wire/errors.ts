@@ -15,6 +15,7 @@ import {
 } from '../auth/errors.js';
 import {
   AssemblyNotFoundError,
+  CameraRemovedError,
   DomainError,
   InvalidArgumentError,
   InviteNotFoundError,
@@ -87,6 +88,7 @@ export function toWireError(error: unknown): MappedError {
   ) {
     return mapped(404, error.code, error.message);
   }
+  if (error instanceof CameraRemovedError) return mapped(403, error.code, error.message);
   // The media server is down or reconnecting: the client may retry shortly.
   if (error instanceof MediaUnavailableError) return mapped(503, error.code, error.message);
   if (error instanceof RateLimitedError) return mapped(429, error.code, error.message);

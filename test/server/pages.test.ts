@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { io } from 'socket.io-client';
 import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
 import { plainRefusal } from '../../server/http/pages.js';
+import type { Reply } from '../../server/signaling/events.js';
 import { launchChromium } from '../helpers/browser.js';
 import { createAssembly, setup, type RunningApp } from './appHelpers.js';
 
@@ -312,4 +314,83 @@ test('a revoked link’s page says plainly that it was turned off', async (t) =>
   );
   assert.equal(await page.locator('#error').getAttribute('data-code'), 'token_revoked');
   assert.equal(await page.locator('#app').count(), 0, 'no page script runs');
+});
+
+test('a camera the moderator removed says so, offers no Rejoin, and a reload does not bring it back', async (t) => {
+  const removedMessage = 'The moderator removed this camera from the assembly.';
+  const cameraIds = (): string[] =>
+    running.app.live
+      .find(assemblyId)
+      ?.participants.filter((p) => p.role === 'camera')
+      .map((p) => p.cameraId ?? '') ?? [];
+  const page = await open(t, link('camera'));
+  await connected(page);
+  const label = page.getByText(/^Camera id cam-/);
+  await label.waitFor({ timeout: WAIT_MS });
+  const cameraId = ((await label.textContent()) ?? '').replace('Camera id ', '');
+  assert.ok(cameraIds().includes(cameraId));
+
+  // The moderator's panel removes it (over the panel's own signaling message).
+  const moderator = io(running.url, {
+    auth: { token: running.app.core.invites.mint('test', assemblyId, 'moderator', 600).token },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  t.after(() => {
+    moderator.close();
+    return Promise.resolve();
+  });
+  await new Promise<void>((resolve, reject) => {
+    moderator.once('welcome', () => resolve());
+    moderator.once('connect_error', reject);
+  });
+  const reply = (await moderator
+    .timeout(WAIT_MS)
+    .emitWithAck('camera:remove', { cameraId })) as Reply<null>;
+  assert.deepEqual(reply, { ok: true, data: null });
+
+  /** The page has stopped for good: the removal message, no Rejoin, the camera off. */
+  const removedShown = async (): Promise<void> => {
+    await page.waitForFunction(
+      (text) => document.querySelector('#publish-state')?.textContent === text,
+      removedMessage,
+      { timeout: WAIT_MS },
+    );
+    assert.equal(
+      await page.getByRole('button', { name: 'Rejoin' }).isVisible(),
+      false,
+      'no Rejoin button',
+    );
+    assert.equal(await page.locator('#status').getAttribute('data-state'), 'ended');
+  };
+  await removedShown();
+  assert.equal(
+    await page.evaluate(() => document.querySelector<HTMLVideoElement>('video')?.srcObject ?? null),
+    null,
+    'the camera is off',
+  );
+  await waitUntil(() => !cameraIds().includes(cameraId));
+  const cameraCount = cameraIds().length;
+
+  // Reloaded: the page remembers the removal for this link and does not connect at all.
+  await page.reload();
+  await removedShown();
+  assert.equal(cameraIds().length, cameraCount, 'not back in presence');
+
+  // Even if the page forgot (storage cleared), the server refuses its camera key.
+  await page.evaluate(
+    (assembly) => sessionStorage.removeItem(`montage.removed.${assembly}`),
+    assemblyId,
+  );
+  await page.reload();
+  await page.waitForFunction(
+    (text) => document.querySelector('#publish-state')?.textContent === text,
+    removedMessage,
+    { timeout: WAIT_MS },
+  );
+  assert.equal(await page.getByRole('button', { name: 'Rejoin' }).isVisible(), false);
+  assert.equal(await page.locator('#status').getAttribute('data-state'), 'refused');
+  assert.equal(cameraIds().length, cameraCount, 'not back in presence');
+  assert.ok(!cameraIds().includes(cameraId));
 });
