@@ -1,0 +1,144 @@
+/**
+ * The cameras of the assembly, each with its live thumbnail, its state (on air, muted) and the
+ * moderator's controls: mute, put on the program, remove.
+ */
+import type { ProgramWire } from '../../../server/signaling/events.js';
+import { request, type SignalingSocket } from '../lib/connect.js';
+import { errorMessage, h, Notice, replaceChildren } from '../lib/dom.js';
+import type { CameraRoster } from '../lib/program.js';
+import { ThumbnailStore } from '../lib/thumbnails.js';
+import { card } from './card.js';
+
+/** Shown until a camera's first thumbnail arrives (the image box stays black meanwhile). */
+const TRANSPARENT_PIXEL =
+  'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
+
+export class CamerasCard {
+  readonly element: HTMLElement;
+  readonly #socket: SignalingSocket;
+  readonly #roster: CameraRoster;
+  readonly #thumbnails: ThumbnailStore;
+  readonly #list = h('ul', { class: 'list', id: 'camera-list', 'aria-label': 'Cameras' });
+  readonly #notice = new Notice('assertive');
+  readonly #muted = new Map<string, boolean>();
+  #program: ProgramWire = { kind: 'composite' };
+
+  constructor(socket: SignalingSocket, roster: CameraRoster) {
+    this.#socket = socket;
+    this.#roster = roster;
+    this.#thumbnails = new ThumbnailStore(socket);
+    // A new picture replaces the image's source only; the list is not rebuilt every 2 s.
+    this.#thumbnails.onChange = (cameraId, url) => {
+      const image = this.#list.querySelector<HTMLImageElement>(
+        `img[data-thumbnail="${CSS.escape(cameraId)}"]`,
+      );
+      if (image !== null) image.src = url;
+    };
+    this.element = card('cameras', 'Cameras', this.#notice.element, this.#list);
+  }
+
+  set program(program: ProgramWire) {
+    this.#program = program;
+  }
+
+  render(): void {
+    const connected = this.#socket.connected;
+    this.#thumbnails.keepOnly(this.#roster.list.map(({ cameraId }) => cameraId));
+    const rows = this.#roster.list.map(({ cameraId, label }) => {
+      const onProgram = this.#program.kind === 'camera' && this.#program.cameraId === cameraId;
+      const muted = this.#muted.get(cameraId) === true;
+      const mute = h(
+        'button',
+        {
+          type: 'button',
+          'aria-pressed': String(muted),
+          'aria-label': `${muted ? 'Unmute' : 'Mute'} ${label}`,
+          disabled: !connected,
+        },
+        muted ? 'Unmute' : 'Mute',
+      );
+      mute.addEventListener('click', () => void this.#mute(cameraId, !muted));
+      const cut = h(
+        'button',
+        {
+          type: 'button',
+          'aria-label': `Put ${label} on the program`,
+          disabled: !connected || onProgram,
+        },
+        'On program',
+      );
+      cut.addEventListener('click', () => void this.#cutTo(cameraId));
+      const remove = h(
+        'button',
+        { type: 'button', class: 'danger', 'aria-label': `Remove ${label}`, disabled: !connected },
+        'Remove',
+      );
+      remove.addEventListener('click', () => void this.#remove(cameraId, label));
+      return h(
+        'li',
+        { 'data-camera': cameraId, 'aria-current': onProgram ? 'true' : undefined },
+        h('img', {
+          class: 'thumb',
+          'data-thumbnail': cameraId,
+          alt: `Live picture of ${label}`,
+          width: 160,
+          height: 90,
+          src: this.#thumbnails.get(cameraId) ?? TRANSPARENT_PIXEL,
+        }),
+        h(
+          'span',
+          { class: 'grow' },
+          h('strong', {}, label),
+          ' ',
+          h('span', { class: 'muted small' }, cameraId),
+        ),
+        onProgram
+          ? h('span', { class: 'pill onair' }, 'ON AIR')
+          : h('span', { class: 'pill ok' }, 'connected'),
+        muted ? h('span', { class: 'pill warn' }, 'muted') : null,
+        h('span', { class: 'row' }, mute, cut, remove),
+      );
+    });
+    replaceChildren(
+      this.#list,
+      ...(rows.length > 0
+        ? rows
+        : [h('li', { class: 'empty' }, 'No camera has joined yet. Send a camera invite link.')]),
+    );
+  }
+
+  async #mute(cameraId: string, muted: boolean): Promise<void> {
+    try {
+      await request(this.#socket, 'camera:mute', { cameraId, muted });
+      this.#muted.set(cameraId, muted);
+      this.#notice.clear();
+    } catch (error) {
+      this.#notice.show(
+        `Could not ${muted ? 'mute' : 'unmute'}: ${errorMessage(error)}`,
+        'bad',
+        8000,
+      );
+    }
+    this.render();
+  }
+
+  async #cutTo(cameraId: string): Promise<void> {
+    try {
+      this.#program = await request(this.#socket, 'program:cut', { source: 'camera', cameraId });
+      this.#notice.clear();
+    } catch (error) {
+      this.#notice.show(`Could not cut: ${errorMessage(error)}`, 'bad', 8000);
+    }
+    this.render();
+  }
+
+  async #remove(cameraId: string, label: string): Promise<void> {
+    if (!confirm(`Remove ${label} from the assembly?`)) return;
+    try {
+      await request(this.#socket, 'camera:remove', { cameraId });
+      this.#notice.show(`${label} was removed.`, 'ok', 4000);
+    } catch (error) {
+      this.#notice.show(`Could not remove ${label}: ${errorMessage(error)}`, 'bad', 8000);
+    }
+  }
+}
