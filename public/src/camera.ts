@@ -240,6 +240,10 @@ class CameraPage {
     this.#overlay.show(why, { bad: true });
     this.#rejoin.hidden = true;
     this.#onAir.hidden = true;
+    // Nothing left to choose: the devices are off and the page will not send again.
+    this.#cameraSelect.disabled = true;
+    this.#micSelect.disabled = true;
+    this.#micButton.disabled = true;
     this.#setPublish({ kind: 'stopped', why });
   }
 
@@ -327,7 +331,7 @@ class CameraPage {
           ),
         );
       replaceChildren(select, ...options);
-      select.disabled = options.length === 0;
+      select.disabled = options.length === 0 || this.#ended !== undefined;
       if (options.length === 0) select.append(h('option', {}, 'None found'));
     };
     fill(this.#cameraSelect, 'videoinput', this.#stream?.getVideoTracks()[0]);
