@@ -394,3 +394,133 @@ test('a camera the moderator removed says so, offers no Rejoin, and a reload doe
   assert.equal(cameraIds().length, cameraCount, 'not back in presence');
   assert.ok(!cameraIds().includes(cameraId));
 });
+
+test('the panel lists every invite with role, label and expiry, revokes one, and shows a link’s QR code', async (t) => {
+  const own = parseAssemblyId((await createAssembly(running, 'Invites assembly')).id);
+  const invites = running.app.core.invites;
+  const room12 = invites.mint('test', own, 'camera', 3 * 24 * 3600, 'Room 12').invite;
+  invites.mint('test', own, 'viewer', -60);
+  const revoked = invites.mint('test', own, 'presenter', 600, 'Ms Lee').invite;
+  invites.revoke('test', own, revoked.id);
+  const panelInvite = invites.mint('test', own, 'moderator', 600);
+  const page = await open(t, panelInvite.invite.url);
+  await page.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
+  // Every confirm() (revoke, remove) is accepted, as a moderator who meant it.
+  page.on('dialog', (dialog) => void dialog.accept());
+
+  const row = (inviteId: string) => page.locator(`#invite-list li[data-invite="${inviteId}"]`);
+  await row(room12.id).waitFor({ timeout: WAIT_MS });
+  assert.equal(await page.locator('#invite-list li').count(), 5, 'every invite, even dead ones');
+  const text = async (inviteId: string): Promise<string> =>
+    (await row(inviteId).textContent()) ?? '';
+  assert.match(await text(room12.id), /^camera\s*Room 12\s*expires in 3 days/);
+  assert.match(await text(revoked.id), /^presenter\s*Ms Lee\s*revoked/);
+  assert.equal(await page.locator('#invite-list li[data-state="expired"]').count(), 1);
+  assert.match(
+    (await page.locator('#invite-list li[data-state="expired"]').textContent()) ?? '',
+    /^viewer\s*expired/,
+  );
+  assert.match(await text(panelInvite.invite.id), /expires in 10 minutes\s*this panel/);
+  assert.equal(
+    await row(revoked.id)
+      .getByRole('button', { name: /Revoke/ })
+      .count(),
+    0,
+    'a revoked link has no Revoke',
+  );
+
+  // A labelled camera link from the form: listed, and its label is in its token.
+  await page.getByLabel('Link for a').selectOption('camera');
+  await page.getByLabel('Label (room or person)').fill('  Room 14 ');
+  await page.getByRole('button', { name: 'Create link' }).click();
+  await page.locator('#invite-list li', { hasText: 'Room 14' }).waitFor({ timeout: WAIT_MS });
+  const room14 = invites.list(own).find((invite) => invite.label === 'Room 14');
+  assert.ok(room14 !== undefined, 'stored with its label, trimmed');
+  assert.equal(
+    running.app.core.tokens.verify(new URL(room14.url).searchParams.get('token') ?? '').label,
+    'Room 14',
+  );
+  assert.equal(await page.getByLabel('Label (room or person)').inputValue(), '');
+
+  // The QR code of a link, drawn for a classroom device, with the link under it.
+  await row(room12.id).getByRole('button', { name: 'QR code of camera link “Room 12”' }).click();
+  const dialog = page.locator('#qr-dialog');
+  await dialog.waitFor({ state: 'visible', timeout: WAIT_MS });
+  assert.equal(await page.locator('#qr-link').textContent(), room12.url);
+  assert.equal(await page.locator('#qr-title').textContent(), 'Camera link “Room 12”');
+  const drawn = await page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('#qr-code');
+    const context = canvas?.getContext('2d');
+    if (canvas === null || canvas === undefined || context === null || context === undefined) {
+      return { width: 0, dark: 0, light: 0 };
+    }
+    const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+    let dark = 0;
+    let light = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if ((data[i] ?? 0) < 64) dark += 1;
+      else if ((data[i] ?? 0) > 192) light += 1;
+    }
+    return { width: canvas.width, dark, light };
+  });
+  assert.ok(drawn.width >= 300, `a canvas of ${drawn.width} px`);
+  const share = drawn.dark / (drawn.dark + drawn.light);
+  // A QR code is roughly half dark modules, half light (with its quiet zone, a bit less dark).
+  assert.ok(share > 0.25 && share < 0.65, `dark share ${share.toFixed(2)}`);
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'invite-qr.png') });
+  }
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await dialog.waitFor({ state: 'hidden', timeout: WAIT_MS });
+
+  // Revoke from the list: the row says so, and the link no longer opens its page.
+  await row(room12.id).getByRole('button', { name: 'Revoke camera link “Room 12”' }).click();
+  await page.locator(`#invite-list li[data-invite="${room12.id}"][data-state="revoked"]`).waitFor({
+    timeout: WAIT_MS,
+  });
+  assert.notEqual(invites.list(own).find((invite) => invite.id === room12.id)?.revokedAt, null);
+  assert.equal((await fetch(room12.url)).status, 401);
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.locator('#invites').screenshot({
+      path: path.join(process.env.SCREENSHOTS, 'invites.png'),
+    });
+  }
+});
+
+test('after removing a camera, the panel offers to revoke its link too', async (t) => {
+  const own = parseAssemblyId((await createAssembly(running, 'Kick assembly')).id);
+  const invites = running.app.core.invites;
+  const panel = await open(t, invites.mint('test', own, 'moderator', 600).invite.url);
+  await panel.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
+  panel.on('dialog', (dialog) => void dialog.accept());
+  const cameraInvite = invites.mint('test', own, 'camera', 600, 'Room 20').invite;
+  const camera = await open(t, cameraInvite.url);
+  await camera.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
+
+  const remove = panel.locator('#camera-list').getByRole('button', { name: /^Remove / });
+  await remove.waitFor({ timeout: WAIT_MS });
+  await remove.click();
+  const notice = panel.locator('#removal-notice');
+  await notice.getByRole('button', { name: 'Also revoke its link' }).waitFor({ timeout: WAIT_MS });
+  await camera.waitForFunction(
+    () =>
+      document.querySelector('#publish-state')?.textContent ===
+      'The moderator removed this camera from the assembly.',
+    undefined,
+    { timeout: WAIT_MS },
+  );
+  if (process.env.SCREENSHOTS !== undefined) {
+    await panel.locator('#cameras').screenshot({
+      path: path.join(process.env.SCREENSHOTS, 'camera-removed-panel.png'),
+    });
+    await camera.screenshot({ path: path.join(process.env.SCREENSHOTS, 'camera-removed.png') });
+  }
+  await notice.getByRole('button', { name: 'Also revoke its link' }).click();
+  await notice.getByText(/link was revoked too/).waitFor({ timeout: WAIT_MS });
+  assert.notEqual(invites.list(own).find((i) => i.id === cameraInvite.id)?.revokedAt, null);
+  await panel
+    .locator(`#invite-list li[data-invite="${cameraInvite.id}"][data-state="revoked"]`)
+    .waitFor({ timeout: WAIT_MS });
+  // A new tab with the link is refused now.
+  assert.equal((await fetch(cameraInvite.url)).status, 401);
+});
