@@ -202,6 +202,10 @@ export interface ServerToClientEvents {
   'assembly:updated': (assembly: AssemblyWire) => void;
   /** The assembly was deleted; the server disconnects everyone right after. */
   'assembly:deleted': (assembly: { id: string }) => void;
-  /** A client event sent without an ack failed. */
+  /**
+   * A client event sent without an ack failed; or, with `event: 'connection'`, why the server
+   * is about to close this connection for good (`removed`, `token_revoked`, `token_expired`,
+   * `camera_reconnected`: see the top of this file).
+   */
   'request:error': (failure: { event: string } & WireErrorBody) => void;
 }
