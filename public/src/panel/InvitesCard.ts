@@ -39,14 +39,19 @@ function plural(count: number, unit: string): string {
   return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 
-/** "revoked", "expired", or "expires in 3 days" (hours, then minutes, as it gets close). */
+/**
+ * "revoked", "expired", or "expires in 3 days": the largest unit the time left rounds to at
+ * least one of (59.9 minutes is "1 hour", not "60 minutes").
+ */
 export function inviteState(invite: InviteView, now = Date.now()): string {
   if (invite.revokedAt !== null) return 'revoked';
   const left = Date.parse(invite.expiresAt) - now;
   if (!(left > 0)) return 'expired';
-  if (left >= DAY_MS) return `expires in ${plural(Math.round(left / DAY_MS), 'day')}`;
-  if (left >= HOUR_MS) return `expires in ${plural(Math.round(left / HOUR_MS), 'hour')}`;
-  return `expires in ${plural(Math.max(1, Math.round(left / MINUTE_MS)), 'minute')}`;
+  const minutes = Math.max(1, Math.round(left / MINUTE_MS));
+  if (minutes < 60) return `expires in ${plural(minutes, 'minute')}`;
+  const hours = Math.round(left / HOUR_MS);
+  if (hours < 24) return `expires in ${plural(hours, 'hour')}`;
+  return `expires in ${plural(Math.round(left / DAY_MS), 'day')}`;
 }
 
 /**
