@@ -524,3 +524,28 @@ test('after removing a camera, the panel offers to revoke its link too', async (
   // A new tab with the link is refused now.
   assert.equal((await fetch(cameraInvite.url)).status, 401);
 });
+
+test('a camera page whose link is revoked says so at once, offers no Rejoin and stays out', async (t) => {
+  const revokedMessage = 'This link was revoked; ask your teacher for a new one.';
+  const { invite } = running.app.core.invites.mint('test', assemblyId, 'camera', 600, 'Room 30');
+  const page = await open(t, invite.url);
+  await connected(page);
+  const live = (): boolean =>
+    running.app.live.find(assemblyId)?.participants.some((p) => p.inviteId === invite.id) ?? false;
+  await waitUntil(live);
+
+  running.app.core.invites.revoke('test', assemblyId, invite.id);
+  await page.waitForFunction(
+    (text) => document.querySelector('#publish-state')?.textContent === text,
+    revokedMessage,
+    { timeout: WAIT_MS },
+  );
+  assert.equal(await page.getByRole('button', { name: 'Rejoin' }).isVisible(), false);
+  assert.equal(await page.locator('#status').getAttribute('data-state'), 'ended');
+  await waitUntil(() => !live());
+  // A reload is refused by the server in the same plain words.
+  const response = await page.reload();
+  assert.equal(response?.status(), 401);
+  assert.ok(await page.getByRole('heading', { name: 'This link was turned off' }).isVisible());
+  assert.equal(live(), false);
+});
