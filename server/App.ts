@@ -66,12 +66,16 @@ export interface Core {
 /** Opens the database and builds the domain; `baseUrl` is asked whenever a link is built. */
 export function createCore(config: AppConfig, baseUrl: () => string): Core {
   const db = openDatabase(config.databasePath);
-  const tokens = new Tokens(loadOrCreateSecret(config.jwtSecret, config.dataDir));
+  const inviteStore = new InviteStore(db);
+  // Every verification refuses the tokens of revoked invite links.
+  const tokens = new Tokens(loadOrCreateSecret(config.jwtSecret, config.dataDir), {
+    isRevoked: (inviteId) => inviteStore.isRevoked(inviteId),
+  });
   const metrics = new MetricsRegistry();
   const assemblyStore = new AssemblyStore(db);
   const audit = new AuditLog(db);
   const assemblies = new Assemblies(assemblyStore, audit, metrics);
-  const invites = new Invites(tokens, new InviteStore(db), assemblyStore, audit, baseUrl);
+  const invites = new Invites(tokens, inviteStore, assemblyStore, audit, baseUrl);
   return { db, tokens, metrics, assemblies, invites, audit };
 }
 
@@ -178,6 +182,7 @@ export class App {
     this.#signaling = new SignalingServer(this.#http, {
       tokens: this.core.tokens,
       assemblies: this.core.assemblies,
+      invites: this.core.invites,
       live: this.live,
       videos: new VideoSources(config.mediaDir, config.videoUrlAllowList),
       library: this.library,

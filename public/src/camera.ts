@@ -7,14 +7,21 @@
  * The page keeps a random camera key for its tab (sessionStorage, so a reload keeps it and
  * another tab gets its own) and sends it when it connects: reloaded or reconnected within the
  * server's grace period, it gets its camera back, with its place in the grid.
+ *
+ * A camera the moderator removed, or whose link was revoked, stops for good: the page says why,
+ * turns the camera off, offers no Rejoin and does not reconnect. The server refuses a removed
+ * camera's key from then on, and the page also remembers the removal for its tab (and link), so
+ * a reload shows the same message without connecting.
  */
 import './lib/style.css';
 import type { AssemblyWire, ParticipantWire } from '../../server/signaling/events.js';
 import {
   connect,
   pageAssembly,
+  pageToken,
   request,
   RequestError,
+  setStatus,
   type SignalingSocket,
 } from './lib/connect.js';
 import { appRoot, errorMessage, h, Notice, replaceChildren, VideoOverlay } from './lib/dom.js';
@@ -29,10 +36,43 @@ function randomCameraKey(): string {
     .replace(/\//g, '_');
 }
 
+/** What the page says when the moderator removed it (the server's `removed` message too). */
+const ENDED_MESSAGE = 'The assembly has ended. Thank you! You can close this page.';
+const REMOVED_MESSAGE = 'The moderator removed this camera from the assembly.';
+const REVOKED_MESSAGE = 'This link was revoked; ask your teacher for a new one.';
+
+/** Where this tab remembers that its camera was removed from `assembly`: the link it used. */
+function removalItem(assembly: string): string {
+  return `montage.removed.${assembly}`;
+}
+
+/** True when this tab's camera was removed from `assembly` while it used this very link. */
+function wasRemoved(assembly: string): boolean {
+  try {
+    return sessionStorage.getItem(removalItem(assembly)) === pageToken();
+  } catch {
+    return false;
+  }
+}
+
+function rememberRemoval(assembly: string): void {
+  try {
+    sessionStorage.setItem(removalItem(assembly), pageToken());
+  } catch {
+    // No session storage: the server still refuses this camera's key.
+  }
+}
+
 /** This tab's camera key for `assembly`; undefined when the browser keeps no session storage. */
 function cameraKey(assembly: string): string | undefined {
   const item = `montage.cameraKey.${assembly}`;
   try {
+    // A new link opened in a tab whose camera was removed is a new camera: the server refuses
+    // the removed camera's key, so the tab takes a fresh one.
+    if (sessionStorage.getItem(removalItem(assembly)) !== null) {
+      sessionStorage.removeItem(removalItem(assembly));
+      sessionStorage.removeItem(item);
+    }
     const stored = sessionStorage.getItem(item);
     if (stored !== null && /^[A-Za-z0-9_-]{22,64}$/.test(stored)) return stored;
     const key = randomCameraKey();
@@ -78,12 +118,13 @@ class CameraPage {
   );
   readonly #phase = h('p', { class: 'notice', id: 'camera-phase', 'aria-live': 'polite' });
   #participantId: string | undefined;
-  #ended = false;
   #stream: MediaStream | undefined;
   #session: PeerSession | undefined;
   #welcomed = false;
   /** Set when a newer connection of this camera took over (see 'request:error'). */
   #replaced = false;
+  /** Why the server ended this camera for good (removed, link revoked): no Rejoin then. */
+  #ended: string | undefined;
   #attempt = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
 
@@ -100,7 +141,7 @@ class CameraPage {
       this.#participantId = welcome.you.id;
       this.#showIdentity(welcome.you);
       this.#showPhase(welcome.assembly);
-      if (this.#ended) return;
+      if (this.#ended !== undefined) return;
       this.#welcomed = true;
       this.#cameraId.textContent =
         welcome.you.cameraId === undefined ? '' : `Camera id ${welcome.you.cameraId}`;
@@ -111,7 +152,9 @@ class CameraPage {
       this.#welcomed = false;
       this.#stopPublishing();
       this.#onAir.hidden = true;
-      if (reason === 'io server disconnect') {
+      if (this.#ended !== undefined) {
+        this.#end(this.#ended);
+      } else if (reason === 'io server disconnect') {
         this.#setPublish({
           kind: 'stopped',
           why: this.#replaced
@@ -146,8 +189,21 @@ class CameraPage {
     );
     // The same camera connected again elsewhere (a copy of this tab): this page stops.
     this.#socket.on('request:error', (failure) => {
-      if (failure.code !== 'camera_reconnected') return;
-      this.#replaced = true;
+      if (failure.code === 'camera_reconnected') this.#replaced = true;
+      if (failure.code === 'removed') {
+        rememberRemoval(pageAssembly());
+        this.#ended = REMOVED_MESSAGE;
+      }
+      if (failure.code === 'token_revoked') this.#ended = REVOKED_MESSAGE;
+    });
+    // Refused at the handshake: removed earlier (a reload), or the link was revoked.
+    this.#socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
+      if (error.data?.code === 'removed') {
+        rememberRemoval(pageAssembly());
+        this.#end(REMOVED_MESSAGE);
+      } else if (error.data?.code === 'token_revoked') {
+        this.#end(REVOKED_MESSAGE);
+      }
     });
 
     this.#cameraSelect.addEventListener('change', () => void this.#switchDevice('video'));
@@ -215,13 +271,26 @@ class CameraPage {
       this.#phase.textContent = 'The assembly is live.';
     } else {
       this.#phase.dataset.tone = 'info';
-      this.#phase.textContent = 'The assembly has ended. Thank you! You can close this page.';
-      this.#ended = true;
-      this.#welcomed = false;
-      this.#stopPublishing();
-      this.#onAir.hidden = true;
-      this.#setPublish({ kind: 'stopped', why: 'The assembly has ended; nothing is being sent.' });
+      this.#phase.textContent = 'The assembly has ended.';
+      if (this.#ended === undefined) this.#end(ENDED_MESSAGE);
     }
+  }
+
+  /** Stops for good: says why, turns the camera and microphone off, offers no Rejoin. */
+  #end(why: string): void {
+    this.#ended = why;
+    this.#stopPublishing();
+    this.#socket.disconnect();
+    for (const track of this.#stream?.getTracks() ?? []) track.stop();
+    this.#video.srcObject = null;
+    this.#overlay.show(why, { bad: true });
+    this.#rejoin.hidden = true;
+    this.#onAir.hidden = true;
+    // Nothing left to choose: the devices are off and the page will not send again.
+    this.#cameraSelect.disabled = true;
+    this.#micSelect.disabled = true;
+    this.#micButton.disabled = true;
+    this.#setPublish({ kind: 'stopped', why });
   }
 
   #setPublish(state: PublishState): void {
@@ -257,7 +326,12 @@ class CameraPage {
     try {
       this.#stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
     } catch (error) {
-      this.#showDeviceError(error);
+      if (this.#ended === undefined) this.#showDeviceError(error);
+      return;
+    }
+    // Ended while the browser was asking for the devices: leave them off.
+    if (this.#ended !== undefined) {
+      for (const track of this.#stream.getTracks()) track.stop();
       return;
     }
     this.#video.srcObject = this.#stream;
@@ -303,7 +377,7 @@ class CameraPage {
           ),
         );
       replaceChildren(select, ...options);
-      select.disabled = options.length === 0;
+      select.disabled = options.length === 0 || this.#ended !== undefined;
       if (options.length === 0) select.append(h('option', {}, 'None found'));
     };
     fill(this.#cameraSelect, 'videoinput', this.#stream?.getVideoTracks()[0]);
@@ -406,4 +480,22 @@ class CameraPage {
   }
 }
 
-new CameraPage();
+/** A reload of a removed camera's page: say so again, without connecting or starting the camera. */
+function showRemoved(): void {
+  setStatus('ended', 'Removed by the moderator.');
+  replaceChildren(
+    appRoot(),
+    h(
+      'section',
+      { class: 'card stack', 'aria-label': 'Preview' },
+      h(
+        'p',
+        { class: 'notice', id: 'publish-state', 'data-state': 'stopped', 'data-tone': 'bad' },
+        REMOVED_MESSAGE,
+      ),
+    ),
+  );
+}
+
+if (wasRemoved(pageAssembly())) showRemoved();
+else new CameraPage();

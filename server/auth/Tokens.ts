@@ -2,6 +2,8 @@
  * Signed tokens: compact JWTs (RFC 7519) with HS256, written with node:crypto so that the whole
  * security path is a page of code that can be read. A token names one assembly (or every one,
  * for operators), one role, and an expiry; `verify` refuses anything else with a typed error.
+ * Tokens minted for an invite link carry its id (`jti`), so that revoking the link refuses all
+ * of them, and may carry its label (`lbl`, e.g. "Room 12").
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseAssemblyId } from '../domain/ids.js';
@@ -10,8 +12,10 @@ import {
   ForbiddenRoleError,
   TokenExpiredError,
   TokenInvalidError,
+  TokenRevokedError,
   WrongAssemblyError,
 } from './errors.js';
+import { INVITE_LABEL_RULE, isInviteLabel } from './inviteLabel.js';
 import { ALL_ASSEMBLIES, isRole, type Role, type TokenScope } from './roles.js';
 
 /** What a verified token says. */
@@ -24,6 +28,8 @@ export interface TokenClaims {
   expiresAt: number;
   /** The invite record this token was minted for, if any. */
   inviteId: InviteId | undefined;
+  /** The invite link's label ("Room 12"): a camera's name until someone renames it. */
+  label: string | undefined;
 }
 
 export interface SignRequest {
@@ -31,6 +37,18 @@ export interface SignRequest {
   role: Role;
   ttlSeconds: number;
   inviteId?: InviteId;
+  /** 1 to 40 printable characters, already trimmed (see inviteLabel.ts). */
+  label?: string;
+}
+
+export interface TokensOptions {
+  /** Milliseconds since the epoch; tests pass a fixed clock. */
+  now?: () => number;
+  /**
+   * Whether the invite link `inviteId` was revoked. Asked on every verification of a token that
+   * names an invite, so it must be cheap (an in-memory set, see InviteStore).
+   */
+  isRevoked?: (inviteId: InviteId) => boolean;
 }
 
 /** What a caller requires of a token besides a valid signature and expiry. */
@@ -67,12 +85,13 @@ export function generateSecret(): string {
 export class Tokens {
   readonly #key: Buffer;
   readonly #now: () => number;
+  readonly #isRevoked: (inviteId: InviteId) => boolean;
 
-  /** `now` returns milliseconds since the epoch; tests pass a fixed clock. */
-  constructor(secret: string, now: () => number = Date.now) {
+  constructor(secret: string, options: TokensOptions = {}) {
     if (secret.length < 32) throw new Error('the token secret must have at least 32 characters');
     this.#key = Buffer.from(secret, 'utf8');
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#isRevoked = options.isRevoked ?? (() => false);
   }
 
   sign(request: SignRequest): string {
@@ -84,14 +103,19 @@ export class Tokens {
       exp: issuedAt + request.ttlSeconds,
     };
     if (request.inviteId !== undefined) payload.jti = request.inviteId;
+    if (request.label !== undefined) {
+      if (!isInviteLabel(request.label))
+        throw new TypeError(`a token label must be ${INVITE_LABEL_RULE}`);
+      payload.lbl = request.label;
+    }
     const body = `${HEADER}.${base64url(JSON.stringify(payload))}`;
     return `${body}.${this.#signature(body).toString('base64url')}`;
   }
 
   /**
-   * Checks the signature (in constant time), the algorithm, the expiry and the claims, then what
-   * `expect` requires. Throws TokenInvalidError, TokenExpiredError, WrongAssemblyError or
-   * ForbiddenRoleError.
+   * Checks the signature (in constant time), the algorithm, the claims, that its invite link was
+   * not revoked, the expiry, then what `expect` requires. Throws TokenInvalidError,
+   * TokenRevokedError, TokenExpiredError, WrongAssemblyError or ForbiddenRoleError.
    */
   verify(token: string, expect: Expectation = {}): TokenClaims {
     if (token.length > MAX_TOKEN_LENGTH) throw new TokenInvalidError('it is too long');
@@ -117,6 +141,10 @@ export class Tokens {
     }
 
     const claims = this.#claims(decodeJson(payload, 'payload'));
+    // Revoked before expired: a revoked link stays refused as revoked, which says more.
+    if (claims.inviteId !== undefined && this.#isRevoked(claims.inviteId)) {
+      throw new TokenRevokedError();
+    }
     if (claims.expiresAt * 1000 <= this.#now()) {
       throw new TokenExpiredError(new Date(claims.expiresAt * 1000));
     }
@@ -141,7 +169,7 @@ export class Tokens {
     if (typeof json !== 'object' || json === null) {
       throw new TokenInvalidError('its payload is not an object');
     }
-    const { asm, role, iat, exp, jti } = json as Record<string, unknown>;
+    const { asm, role, iat, exp, jti, lbl } = json as Record<string, unknown>;
     if (typeof exp !== 'number' || !Number.isFinite(exp)) {
       throw new TokenInvalidError('it has no expiry (exp)');
     }
@@ -165,12 +193,16 @@ export class Tokens {
     if (jti !== undefined && typeof jti !== 'string') {
       throw new TokenInvalidError('its invite id (jti) is not a string');
     }
+    if (lbl !== undefined && !isInviteLabel(lbl)) {
+      throw new TokenInvalidError(`its label (lbl) is not ${INVITE_LABEL_RULE}`);
+    }
     return {
       assembly,
       role,
       issuedAt: iat,
       expiresAt: exp,
       inviteId: jti as InviteId | undefined,
+      label: lbl,
     };
   }
 }

@@ -25,6 +25,18 @@ export class TokenExpiredError extends AuthError {
   }
 }
 
+/**
+ * The token was minted for an invite link that a moderator revoked (`TokenClaims.inviteId`):
+ * refused everywhere from then on, however long it would still be valid.
+ */
+export class TokenRevokedError extends AuthError {
+  readonly code = 'token_revoked';
+  constructor() {
+    super('this link was revoked; ask your teacher for a new one');
+    this.name = 'TokenRevokedError';
+  }
+}
+
 /** The token is malformed, uses another algorithm, or its signature does not verify. */
 export class TokenInvalidError extends AuthError {
   readonly code = 'token_invalid';

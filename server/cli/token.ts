@@ -4,28 +4,32 @@
  *
  *   npm run token -- --create "Friday assembly"            creates an assembly, prints a moderator link
  *   npm run token -- --assembly ID --role presenter        a link for an existing assembly
+ *   npm run token -- --assembly ID --role camera --label "Room 12"
+ *                                                          a camera link labelled with its room
  *   npm run token -- --role operator                       an operator link (every assembly)
  *
- * Options: --ttl SECONDS (default MONTAGE_INVITE_TTL_SECONDS). The link goes to stdout alone, so
+ * Options: --ttl SECONDS (default MONTAGE_INVITE_TTL_SECONDS); --label TEXT (where or who the
+ * link is for, 1 to 40 printable characters; a camera joins under its label). The link goes to stdout alone, so
  * that `$(npm run -s token -- ...)` captures it; everything else goes to stderr.
  */
 import { parseArgs } from 'node:util';
 import { createCore } from '../App.js';
+import { INVITE_LABEL_RULE, isInviteLabel } from '../auth/inviteLabel.js';
 import { ROLES, type Role } from '../auth/roles.js';
 import { ConfigError, loadAppConfig } from '../config.js';
 import { LIMITS } from '../domain/Assemblies.js';
 import { DomainError } from '../domain/errors.js';
 import { parseAssemblyId } from '../domain/ids.js';
 
-const USAGE = `usage: npm run token -- --create NAME [--role ROLE] [--ttl SECONDS]
-       npm run token -- --assembly ID --role ROLE [--ttl SECONDS]
+const USAGE = `usage: npm run token -- --create NAME [--role ROLE] [--ttl SECONDS] [--label TEXT]
+       npm run token -- --assembly ID --role ROLE [--ttl SECONDS] [--label TEXT]
        npm run token -- --role operator [--ttl SECONDS]
 ROLE is one of ${ROLES.join(', ')} (default moderator).`;
 
 class UsageError extends Error {}
 
 /** The options that take a value. */
-const VALUE_OPTIONS = ['--assembly', '--role', '--create', '--ttl'];
+const VALUE_OPTIONS = ['--assembly', '--role', '--create', '--ttl', '--label'];
 
 /**
  * `--assembly -0QwoGsUQogy` as `--assembly=-0QwoGsUQogy`: node's parseArgs reads a value that
@@ -55,6 +59,7 @@ function main(argv: string[]): number {
       role: { type: 'string', default: 'moderator' },
       create: { type: 'string' },
       ttl: { type: 'string' },
+      label: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,6 +73,11 @@ function main(argv: string[]): number {
     throw new UsageError(`--role ${values.role} is not a role: use one of ${ROLES.join(', ')}`);
   }
 
+  const label = values.label?.trim();
+  if (label !== undefined && !isInviteLabel(label)) {
+    throw new UsageError(`--label must be ${INVITE_LABEL_RULE}`);
+  }
+
   const config = loadAppConfig();
   const ttlSeconds = values.ttl === undefined ? config.inviteTtlSeconds : Number(values.ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 60) {
@@ -77,9 +87,9 @@ function main(argv: string[]): number {
   const core = createCore(config, () => baseUrl);
   try {
     if (role === 'operator') {
-      if (values.assembly !== undefined || values.create !== undefined) {
+      if (values.assembly !== undefined || values.create !== undefined || label !== undefined) {
         throw new UsageError(
-          'operator links cover every assembly: leave out --assembly and --create',
+          'operator links cover every assembly and are not invites: leave out --assembly, --create and --label',
         );
       }
       process.stdout.write(`${core.invites.mintOperator('cli', ttlSeconds).url}\n`);
@@ -106,9 +116,10 @@ function main(argv: string[]): number {
         );
       }
     }
-    const { invite } = core.invites.mint('cli', assemblyId, role, ttlSeconds);
+    const { invite } = core.invites.mint('cli', assemblyId, role, ttlSeconds, label);
+    const labelled = label === undefined ? '' : ` ("${label}")`;
     process.stderr.write(
-      `${role} link for assembly ${assemblyId}, valid until ${invite.expiresAt}:\n`,
+      `${role} link${labelled} for assembly ${assemblyId}, valid until ${invite.expiresAt}:\n`,
     );
     process.stdout.write(`${invite.url}\n`);
     return 0;

@@ -31,6 +31,7 @@ import {
   type AssemblyId,
   type CameraId,
   type CameraKey,
+  type InviteId,
   type ParticipantId,
   type ViewerId,
 } from './ids.js';
@@ -56,6 +57,8 @@ export interface Participant {
   cameraId: CameraId | undefined;
   viewerId: ViewerId | undefined;
   joinedAt: string;
+  /** Set for cameras that joined with an invite link's token: the link the panel may revoke. */
+  inviteId: InviteId | undefined;
 }
 
 /**
@@ -200,6 +203,11 @@ export interface LiveAssemblyOptions {
   cameraGraceMs?: number;
   /** How long a joined camera may take to send a picture (default CAMERA_START_TIMEOUT_MS). */
   cameraStartMs?: number;
+  /**
+   * Where the keys of cameras a moderator removed are kept; LiveAssemblies passes one set per
+   * assembly, so that the removal outlives this live session (see `isRemovedCamera`).
+   */
+  removedCameraKeys?: Set<CameraKey>;
 }
 
 /** A camera whose connection dropped, during its grace period. */
@@ -238,6 +246,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   readonly #startTimers = new Map<CameraId, NodeJS.Timeout>();
   readonly #startMs: number;
   #phase: Phase;
+  /** Keys of cameras a moderator removed: their pages may not come back (see removeCamera). */
+  readonly #removedKeys: Set<CameraKey>;
   #program: ProgramSource = { kind: 'composite' };
   /** Where the program returns when an injected video ends: the source before the video. */
   #beforeVideo: ProgramSource = { kind: 'composite' };
@@ -264,6 +274,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#graceMs = options.cameraGraceMs ?? 3000;
     this.#startMs = options.cameraStartMs ?? CAMERA_START_TIMEOUT_MS;
     this.#phase = options.phase;
+    this.#removedKeys = options.removedCameraKeys ?? new Set();
     this.#updateCounts();
     this.#updateProgramMetric();
     // Reactions and the viewer count go out once a second per assembly, however many viewers
@@ -371,7 +382,11 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
    */
   join(
     role: Role,
-    options: { cameraKey?: CameraKey | undefined; label?: string | undefined } = {},
+    options: {
+      cameraKey?: CameraKey | undefined;
+      inviteId?: InviteId | undefined;
+      label?: string | undefined;
+    } = {},
   ): Participant {
     const key = role === 'camera' ? options.cameraKey : undefined;
     const reclaimed = this.#reclaim(key);
@@ -381,6 +396,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       cameraId: undefined,
       viewerId: role === 'viewer' ? newViewerId() : undefined,
       joinedAt: new Date().toISOString(),
+      inviteId: role === 'camera' ? options.inviteId : undefined,
     };
     if (role === 'camera') {
       const camera = this.#identity(reclaimed?.cameraId ?? this.#known(key), key, options.label);
@@ -705,12 +721,17 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#cameraChanged(camera);
   }
 
-  /** A moderator takes a camera out: its media goes now, its connection is closed. */
+  /**
+   * A moderator takes a camera out: its media goes now, its connection is closed, and its page's
+   * key is refused from now on (`isRemovedCamera`), so that a reload does not bring it back.
+   */
   async removeCamera(cameraId: CameraId): Promise<void> {
     const participant = this.#findCamera(cameraId);
     if (participant === undefined) {
       throw new NotLiveError(`camera '${cameraId}' is not connected to this assembly`);
     }
+    const key = this.#cameraKeys.get(participant.id);
+    if (key !== undefined) this.#removedKeys.add(key);
     this.emit('removed', participant.id);
     this.leave(participant.id, { reclaimable: false });
     await this.#media?.removeCamera(cameraId);
@@ -938,6 +959,12 @@ export interface LiveAssembliesOptions {
 export class LiveAssemblies {
   readonly #live = new Map<AssemblyId, LiveAssembly>();
   readonly #options: LiveAssembliesOptions;
+  /**
+   * The keys of removed cameras, per assembly. Kept here rather than in the LiveAssembly, which
+   * ends when its last participant leaves: a removed camera stays out until the server restarts
+   * (its page also remembers, see public/src/camera.ts).
+   */
+  readonly #removedCameraKeys = new Map<AssemblyId, Set<CameraKey>>();
 
   constructor(options: LiveAssembliesOptions) {
     this.#options = options;
@@ -971,10 +998,25 @@ export class LiveAssemblies {
         phase: settings.phase,
         logger: this.#options.logger,
         cameraGraceMs: this.#options.cameraGraceMs,
+        removedCameraKeys: this.#removedKeysOf(id),
       });
       this.#live.set(id, live);
     }
     return live;
+  }
+
+  /** True when a moderator removed the camera whose page holds `key` from assembly `id`. */
+  isRemovedCamera(id: AssemblyId, key: CameraKey): boolean {
+    return this.#removedCameraKeys.get(id)?.has(key) ?? false;
+  }
+
+  #removedKeysOf(id: AssemblyId): Set<CameraKey> {
+    let keys = this.#removedCameraKeys.get(id);
+    if (keys === undefined) {
+      keys = new Set();
+      this.#removedCameraKeys.set(id, keys);
+    }
+    return keys;
   }
 
   /** Ends a live assembly (deleted, or its last participant left) and releases its media. */

@@ -27,6 +27,27 @@ export class AssemblyNotFoundError extends DomainError {
   }
 }
 
+/** The invite named by a request does not exist in that assembly. */
+export class InviteNotFoundError extends DomainError {
+  readonly code = 'invite_not_found';
+  constructor(readonly inviteId: string) {
+    super(`invite '${inviteId}' does not exist in this assembly`);
+    this.name = 'InviteNotFoundError';
+  }
+}
+
+/**
+ * A camera page that a moderator removed tried to come back with the same camera key: refused
+ * for as long as the server runs, so that reloading the page does not undo the removal.
+ */
+export class CameraRemovedError extends DomainError {
+  readonly code = 'removed';
+  constructor() {
+    super('The moderator removed this camera from the assembly.');
+    this.name = 'CameraRemovedError';
+  }
+}
+
 /** Live media was asked for while no media server is connected (or the assembly's media failed). */
 export class MediaUnavailableError extends DomainError {
   readonly code = 'media_unavailable';

@@ -83,3 +83,13 @@ export function parseAssemblyId(text: string, what = 'assembly id'): AssemblyId 
   }
   return text as AssemblyId;
 }
+
+/** Parses an invite id from outside input (a URL path). */
+export function parseInviteId(text: string, what = 'invite id'): InviteId {
+  if (!isUrlSafeId(text)) {
+    throw new InvalidArgumentError(
+      `${what} '${text.slice(0, 80)}' is invalid: expected 6 to 64 letters, digits, '-' or '_'`,
+    );
+  }
+  return text as InviteId;
+}

@@ -11,15 +11,31 @@
  *   DELETE /api/assemblies/:id              delete (and its invites)
  *   POST   /api/assemblies/:id/live         Go live: backstage → live (presenter, moderator)
  *   POST   /api/assemblies/:id/end          End: → ended, for good (presenter, moderator)
- *   POST   /api/assemblies/:id/invites      mint an invite link {role, ttl?}
- *   GET    /api/assemblies/:id/invites      list minted invites
+ *   POST   /api/assemblies/:id/invites      mint an invite link {role, ttl?, label?}
+ *   GET    /api/assemblies/:id/invites      list every minted invite, with its label, expiry
+ *                                           and revokedAt (null while it works)
+ *   POST   /api/assemblies/:id/invites/:inviteId/revoke
+ *                                           revoke an invite: its tokens are refused from now
+ *                                           on (401 token_revoked) and the connections opened
+ *                                           with them close; 200 {invite}, again 200 if it
+ *                                           already was, 404 invite_not_found if the assembly
+ *                                           has no such invite
+ *
+ * Every route needs a moderator token of that assembly or an operator token. `label` is where or
+ * who the link is for ("Room 12", 1 to 40 printable characters, trimmed); a camera invite's label
+ * names the camera.
  */
 import { Router, type Request } from 'express';
 import type { Invites } from '../auth/Invites.js';
+import {
+  INVITE_LABEL_MAX_LENGTH,
+  INVITE_LABEL_PATTERN,
+  INVITE_LABEL_RULE,
+} from '../auth/inviteLabel.js';
 import { ALL_ASSEMBLIES, INVITE_ROLES, type Role } from '../auth/roles.js';
 import type { TokenClaims, Tokens } from '../auth/Tokens.js';
 import { LIMITS, toView, type Assemblies } from '../domain/Assemblies.js';
-import { parseAssemblyId, type AssemblyId } from '../domain/ids.js';
+import { parseAssemblyId, parseInviteId, type AssemblyId } from '../domain/ids.js';
 import { LAYOUTS } from '../store/AssemblyStore.js';
 import {
   boolean,
@@ -49,7 +65,15 @@ const patchBody = nonEmptyObject({ ...settingsShape, name: optional(settingsShap
 const inviteBody = object({
   role: oneOf(INVITE_ROLES),
   ttl: optional(integer(60, MAX_INVITE_TTL_SECONDS)),
+  label: optional(
+    string({
+      max: INVITE_LABEL_MAX_LENGTH,
+      pattern: INVITE_LABEL_PATTERN,
+      what: INVITE_LABEL_RULE,
+    }),
+  ),
 });
+const revokeBody = optional(object({}));
 
 export interface AssemblyRoutesDeps {
   tokens: Tokens;
@@ -142,6 +166,7 @@ export function assemblyRoutes(deps: AssemblyRoutesDeps): Router {
       id,
       body.role,
       body.ttl ?? deps.inviteTtlSeconds,
+      body.label,
     );
     res.status(201).json({ invite, token });
   });
@@ -150,6 +175,15 @@ export function assemblyRoutes(deps: AssemblyRoutesDeps): Router {
     const id = pathId(req);
     manager(req, 'list invite links', id);
     res.json({ invites: invites.list(id) });
+  });
+
+  router.post('/api/assemblies/:id/invites/:inviteId/revoke', (req, res) => {
+    const id = pathId(req);
+    const inviteId = parseInviteId(String(req.params.inviteId), 'the invite id in the path');
+    const claims = manager(req, 'revoke invite links', id);
+    // Nothing to send; an empty object (or no body) is accepted, anything else is a mistake.
+    revokeBody(req.body, 'body');
+    res.json({ invite: invites.revoke(actorOf(claims), id, inviteId) });
   });
 
   return router;

@@ -79,6 +79,11 @@ export function plainRefusal(code: string): { title: string; advice: string } {
         title: 'This link has expired',
         advice: 'This link has expired; ask your teacher for a new one.',
       };
+    case 'token_revoked':
+      return {
+        title: 'This link was turned off',
+        advice: 'This link was revoked; ask your teacher for a new one.',
+      };
     case 'token_missing':
       return {
         title: 'This page needs your invite link',

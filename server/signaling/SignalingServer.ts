@@ -9,8 +9,9 @@ import { Server, type ExtendedError, type Socket } from 'socket.io';
 import { ForbiddenRoleError, TokenMissingError } from '../auth/errors.js';
 import { ALL_ASSEMBLIES, type Role } from '../auth/roles.js';
 import type { TokenClaims, Tokens } from '../auth/Tokens.js';
+import type { Invites } from '../auth/Invites.js';
 import { toView, type Assemblies } from '../domain/Assemblies.js';
-import { InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
+import { CameraRemovedError, InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { AssemblyId, CameraId, CameraKey } from '../domain/ids.js';
 import { parseAssemblyId, parseCameraKey } from '../domain/ids.js';
@@ -136,6 +137,18 @@ function participantWire(view: ParticipantView): ParticipantWire {
   return { ...view };
 }
 
+/**
+ * A participant as `role` sees it: the invite link a camera came from is the crew's business
+ * (the panel offers to revoke it), not the other cameras' or the viewers'.
+ */
+function participantWireFor(role: Role): (participant: ParticipantView) => ParticipantWire {
+  const crewView = CREW_ROLES.includes(role);
+  return (participant) => ({
+    ...participantWire(participant),
+    inviteId: crewView ? participant.inviteId : undefined,
+  });
+}
+
 function room(assemblyId: AssemblyId): string {
   return `assembly:${assemblyId}`;
 }
@@ -153,6 +166,11 @@ function crew(assemblyId: AssemblyId): string {
   return `crew:${assemblyId}`;
 }
 
+/** The connections opened with one invite link's tokens: closed together when it is revoked. */
+function inviteRoom(inviteId: string): string {
+  return `invite:${inviteId}`;
+}
+
 /** The viewers of an assembly: their watch page shows the viewer count too. */
 function audience(assemblyId: AssemblyId): string {
   return `audience:${assemblyId}`;
@@ -163,6 +181,7 @@ const CREW_ROLES: readonly Role[] = ['presenter', 'moderator', 'operator'];
 export interface SignalingDeps {
   tokens: Tokens;
   assemblies: Assemblies;
+  invites: Invites;
   live: LiveAssemblies;
   videos: VideoSources;
   library: MediaLibrary;
@@ -207,6 +226,16 @@ export class SignalingServer {
       this.#io.in(room(assemblyId)).disconnectSockets(true);
       deps.live.close(assemblyId);
     });
+    // A revoked link's tokens are refused from now on (Tokens); its open connections end now,
+    // after being told why.
+    deps.invites.on('revoked', (invite) => {
+      this.#io.to(inviteRoom(invite.id)).emit('request:error', {
+        event: 'connection',
+        code: 'token_revoked',
+        message: 'this link was revoked; ask your teacher for a new one',
+      });
+      this.#io.in(inviteRoom(invite.id)).disconnectSockets(true);
+    });
   }
 
   /** Disconnects every client and stops accepting new ones (the HTTP server is not closed). */
@@ -248,6 +277,11 @@ export class SignalingServer {
     socket.data.cameraKey =
       auth.cameraKey === undefined ? undefined : parseCameraKey(auth.cameraKey, 'auth.cameraKey');
     if (claims.role !== 'camera') socket.data.cameraKey = undefined;
+    // A camera the moderator removed does not come back by reloading its page.
+    const key = socket.data.cameraKey;
+    if (key !== undefined && this.#deps.live.isRemovedCamera(assemblyId, key)) {
+      throw new CameraRemovedError();
+    }
   }
 
   #onConnection(socket: SignalingSocket): void {
@@ -255,10 +289,12 @@ export class SignalingServer {
     const live = this.#liveAssembly(assemblyId);
     const participant = live.join(claims.role, {
       cameraKey: socket.data.cameraKey,
-      label: (claims as { label?: string }).label,
+      inviteId: claims.inviteId,
+      label: claims.label,
     });
     socket.data.participant = participant;
     void socket.join(room(assemblyId));
+    if (claims.inviteId !== undefined) void socket.join(inviteRoom(claims.inviteId));
     void socket.join(personal(participant.id));
     if (CREW_ROLES.includes(claims.role)) void socket.join(crew(assemblyId));
     if (claims.role === 'viewer') void socket.join(audience(assemblyId));
@@ -269,10 +305,11 @@ export class SignalingServer {
     const presenceLevel = claims.role === 'viewer' ? 'debug' : 'info';
     log[presenceLevel]('participant joined', { role: claims.role });
 
+    const seen = participantWireFor(claims.role);
     socket.emit('welcome', {
       assembly: toView(this.#deps.assemblies.get(assemblyId)),
-      you: participantWire(live.view(participant)),
-      participants: live.views.map(participantWire),
+      you: seen(live.view(participant)),
+      participants: live.views.map(seen),
       program: programWire(live.program),
       viewers: live.viewerCount,
       layoutCameras: live.layout.cameras === undefined ? null : [...live.layout.cameras],
@@ -303,7 +340,7 @@ export class SignalingServer {
     socket.on('presence:list', (payload, ack) =>
       this.#handle(socket, 'presence:list', ack, null, () => {
         emptyPayload(payload ?? {}, 'presence:list');
-        return live.views.map(participantWire);
+        return live.views.map(seen);
       }),
     );
 
@@ -498,7 +535,15 @@ export class SignalingServer {
       this.#io.to(crew(assemblyId)).to(audience(assemblyId)).emit('viewers:count', { count }),
     );
     live.on('reactions', (counts, totals) => to().emit('reactions:tick', { counts, totals }));
-    live.on('removed', (participant) => this.#io.in(personal(participant)).disconnectSockets(true));
+    live.on('removed', (participant) => {
+      // Said before closing: the camera page shows it and does not reconnect.
+      one(participant).emit('request:error', {
+        event: 'connection',
+        code: 'removed',
+        message: 'The moderator removed this camera from the assembly.',
+      });
+      this.#io.in(personal(participant)).disconnectSockets(true);
+    });
     live.on('replaced', (participant) => {
       // Said before closing, so a page still alive (a duplicated tab) can tell the person why.
       one(participant).emit('request:error', {

@@ -15,6 +15,17 @@
  * connection is then closed after a `request:error` with code `camera_reconnected`. Without a
  * key, or later, the page joins as a new camera.
  *
+ * Ending a connection for good, the server first sends `request:error` with `event:
+ * 'connection'` and a code saying why, then disconnects; the page should not reconnect:
+ * - `removed`: a moderator removed this camera (`camera:remove`). Its camera key is refused at
+ *   the handshake from then on (code `removed`), so a reload does not bring it back; a fresh
+ *   page with the same link (a new key) is a new camera, unless the link is revoked too.
+ * - `token_revoked`: a moderator revoked the invite link this connection's token came from
+ *   (POST /api/assemblies/:id/invites/:inviteId/revoke). Every connection opened with it ends,
+ *   and a new handshake with it is refused with the same code.
+ * - `token_expired`: the token expired while connected.
+ * - `camera_reconnected`: see above.
+ *
  * Every client event is `(payload, ack)`; the ack receives `{ ok: true, data }` or
  * `{ ok: false, error: { code, message } }`. A client event sent without an ack that fails is
  * answered with `request:error` instead.
@@ -75,6 +86,11 @@ export interface ParticipantWire {
   slot?: number | undefined;
   muted?: boolean | undefined;
   picture?: PictureWire | undefined;
+  /**
+   * A camera's invite link (the id the invites REST lists), so that the panel can offer to
+   * revoke it after removing the camera. Sent to the crew only; undefined for everyone else.
+   */
+  inviteId?: string | undefined;
 }
 
 /** What the program shows; a video is named as the presenter chose it (library file or URL). */
@@ -170,7 +186,10 @@ export interface ClientToServerEvents {
    * program's delivery stops and the media is released. Presenter, moderator.
    */
   'assembly:end': (payload: Record<string, never>, ack: Ack<AssemblyWire>) => void;
-  /** Remove a camera from the assembly. Moderator. */
+  /**
+   * Remove a camera from the assembly. Moderator. The camera's page is told (`request:error`
+   * code `removed`) and disconnected, and its camera key is refused from then on.
+   */
   'camera:remove': (payload: { cameraId: string }, ack: Ack<null>) => void;
   /** The media library: videos that can be cut to. Presenter, moderator. */
   'library:list': (
@@ -238,6 +257,10 @@ export interface ServerToClientEvents {
   'assembly:updated': (assembly: AssemblyWire) => void;
   /** The assembly was deleted; the server disconnects everyone right after. */
   'assembly:deleted': (assembly: { id: string }) => void;
-  /** A client event sent without an ack failed. */
+  /**
+   * A client event sent without an ack failed; or, with `event: 'connection'`, why the server
+   * is about to close this connection for good (`removed`, `token_revoked`, `token_expired`,
+   * `camera_reconnected`: see the top of this file).
+   */
   'request:error': (failure: { event: string } & WireErrorBody) => void;
 }

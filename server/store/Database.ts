@@ -57,6 +57,10 @@ const MIGRATIONS: readonly string[] = [
      seeded_at TEXT NOT NULL,
      edges TEXT NOT NULL
    );`,
+  // Invite labels ("Room 12", signed into the link's token too) and revocation: a revoked
+  // invite's tokens are refused everywhere (server/auth/Invites.ts).
+  `ALTER TABLE invites ADD COLUMN label TEXT;
+   ALTER TABLE invites ADD COLUMN revoked_at TEXT;`,
   // Backstage, live, ended (server/store/AssemblyStore.ts). Assemblies from before phases were
   // broadcast from the start, so they are live; new ones are created backstage.
   `ALTER TABLE assemblies ADD COLUMN phase TEXT NOT NULL DEFAULT 'live'

@@ -10,12 +10,15 @@ import {
   TokenExpiredError,
   TokenInvalidError,
   TokenMissingError,
+  TokenRevokedError,
   WrongAssemblyError,
 } from '../auth/errors.js';
 import {
   AssemblyNotFoundError,
+  CameraRemovedError,
   DomainError,
   InvalidArgumentError,
+  InviteNotFoundError,
   MediaUnavailableError,
   RateLimitedError,
   TooLargeError,
@@ -69,6 +72,8 @@ export function toWireError(error: unknown): MappedError {
       return mapped(401, error.code, error.message);
     }
     if (error instanceof TokenInvalidError) return mapped(401, error.code, error.message);
+    // Like an expired token: the credential no longer works, whoever holds it.
+    if (error instanceof TokenRevokedError) return mapped(401, error.code, error.message);
     if (error instanceof WrongAssemblyError || error instanceof ForbiddenRoleError) {
       return mapped(403, error.code, error.message);
     }
@@ -78,10 +83,12 @@ export function toWireError(error: unknown): MappedError {
   if (
     error instanceof AssemblyNotFoundError ||
     error instanceof EdgeNotFoundError ||
+    error instanceof InviteNotFoundError ||
     error instanceof NotFoundError
   ) {
     return mapped(404, error.code, error.message);
   }
+  if (error instanceof CameraRemovedError) return mapped(403, error.code, error.message);
   // The media server is down or reconnecting: the client may retry shortly.
   if (error instanceof MediaUnavailableError) return mapped(503, error.code, error.message);
   if (error instanceof RateLimitedError) return mapped(429, error.code, error.message);

@@ -153,3 +153,70 @@ test('a camera whose grace period ended gets its id, name and place back with it
   assert.ok(fresh.cameraId !== you.cameraId, 'another key is another camera');
   assert.equal(fresh.slot, 3);
 });
+
+test('a camera the moderator removed is told, closed, and its key is refused from then on', async (t) => {
+  const running = await setup();
+  const sockets: ClientSocket[] = [];
+  t.after(async () => {
+    for (const socket of sockets) socket.close();
+    await running.teardown();
+  });
+  const a = await createAssembly(running, 'Kick');
+  const open = (auth: Record<string, string>): ClientSocket => {
+    const socket = connect(running, { assembly: a.id, ...auth });
+    sockets.push(socket);
+    return socket;
+  };
+  const moderator = open({ token: a.moderatorToken });
+  await welcome(moderator);
+  const token = mint(running, a.id, 'camera');
+  const key = randomBytes(18).toString('base64url');
+  const camera = open({ token, cameraKey: key });
+  const cameraId = (await welcome(camera)).you.cameraId;
+  assert.ok(cameraId !== undefined);
+
+  const told = new Promise<{ event: string } & WireErrorBody>((resolve) =>
+    camera.once('request:error', resolve),
+  );
+  const closed = new Promise<string>((resolve) => camera.once('disconnect', resolve));
+  const reply = (await moderator
+    .timeout(10_000)
+    .emitWithAck('camera:remove', { cameraId })) as Reply<null>;
+  assert.deepEqual(reply, { ok: true, data: null });
+  assert.deepEqual(await told, {
+    event: 'connection',
+    code: 'removed',
+    message: 'The moderator removed this camera from the assembly.',
+  });
+  assert.equal(await closed, 'io server disconnect');
+  assert.deepEqual(await cameras(moderator), []);
+
+  // The page reloaded (same key, same link) is refused, within the grace period and after.
+  const refusedNow = await welcome(open({ token, cameraKey: key })).then(
+    () => new Error('connected'),
+    (error: unknown) => error,
+  );
+  assert.deepEqual((refusedNow as { data?: WireErrorBody }).data, {
+    code: 'removed',
+    message: 'The moderator removed this camera from the assembly.',
+  });
+  assert.deepEqual(await cameras(moderator), []);
+
+  // Even once everyone left and the live assembly ended, the key stays refused.
+  moderator.close();
+  const ended = Date.now() + 15_000;
+  while (running.app.live.find(parseAssemblyId(a.id)) !== undefined) {
+    if (Date.now() > ended) throw new Error('the live assembly did not end');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const refusedLater = await welcome(open({ token, cameraKey: key })).then(
+    () => new Error('connected'),
+    (error: unknown) => error,
+  );
+  assert.equal((refusedLater as { data?: WireErrorBody }).data?.code, 'removed');
+
+  // A fresh page (a new key) with the same link is a new camera: that is what revoking is for.
+  const fresh = open({ token, cameraKey: randomBytes(18).toString('base64url') });
+  const freshId = (await welcome(fresh)).you.cameraId;
+  assert.ok(freshId !== undefined && freshId !== cameraId);
+});

@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { io } from 'socket.io-client';
 import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
 import { plainRefusal } from '../../server/http/pages.js';
+import type { Reply } from '../../server/signaling/events.js';
 import { launchChromium } from '../helpers/browser.js';
 import { createAssembly, setup, type RunningApp } from './appHelpers.js';
 
@@ -296,4 +298,254 @@ test('a page opened without its link, or with an expired one, says so plainly', 
     plainRefusal('token_expired').advice,
     'This link has expired; ask your teacher for a new one.',
   );
+});
+
+test('a revoked link’s page says plainly that it was turned off', async (t) => {
+  const { invite } = running.app.core.invites.mint('test', assemblyId, 'camera', 600, 'Room 12');
+  running.app.core.invites.revoke('test', assemblyId, invite.id);
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const response = await page.goto(invite.url);
+  assert.equal(response?.status(), 401);
+  assert.ok(await page.getByRole('heading', { name: 'This link was turned off' }).isVisible());
+  assert.ok(
+    await page.getByText('This link was revoked; ask your teacher for a new one.').isVisible(),
+  );
+  assert.equal(await page.locator('#error').getAttribute('data-code'), 'token_revoked');
+  assert.equal(await page.locator('#app').count(), 0, 'no page script runs');
+});
+
+test('a camera the moderator removed says so, offers no Rejoin, and a reload does not bring it back', async (t) => {
+  const removedMessage = 'The moderator removed this camera from the assembly.';
+  const cameraIds = (): string[] =>
+    running.app.live
+      .find(assemblyId)
+      ?.participants.filter((p) => p.role === 'camera')
+      .map((p) => p.cameraId ?? '') ?? [];
+  const page = await open(t, link('camera'));
+  await connected(page);
+  const label = page.getByText(/^Camera id cam-/);
+  await label.waitFor({ timeout: WAIT_MS });
+  const cameraId = ((await label.textContent()) ?? '').replace('Camera id ', '');
+  assert.ok(cameraIds().includes(cameraId));
+
+  // The moderator's panel removes it (over the panel's own signaling message).
+  const moderator = io(running.url, {
+    auth: { token: running.app.core.invites.mint('test', assemblyId, 'moderator', 600).token },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  t.after(() => {
+    moderator.close();
+    return Promise.resolve();
+  });
+  await new Promise<void>((resolve, reject) => {
+    moderator.once('welcome', () => resolve());
+    moderator.once('connect_error', reject);
+  });
+  const reply = (await moderator
+    .timeout(WAIT_MS)
+    .emitWithAck('camera:remove', { cameraId })) as Reply<null>;
+  assert.deepEqual(reply, { ok: true, data: null });
+
+  /** The page has stopped for good: the removal message, no Rejoin, the camera off. */
+  const removedShown = async (): Promise<void> => {
+    await page.waitForFunction(
+      (text) => document.querySelector('#publish-state')?.textContent === text,
+      removedMessage,
+      { timeout: WAIT_MS },
+    );
+    assert.equal(
+      await page.getByRole('button', { name: 'Rejoin' }).isVisible(),
+      false,
+      'no Rejoin button',
+    );
+    assert.equal(await page.locator('#status').getAttribute('data-state'), 'ended');
+  };
+  await removedShown();
+  assert.equal(
+    await page.evaluate(() => document.querySelector<HTMLVideoElement>('video')?.srcObject ?? null),
+    null,
+    'the camera is off',
+  );
+  await waitUntil(() => !cameraIds().includes(cameraId));
+  const cameraCount = cameraIds().length;
+
+  // Reloaded: the page remembers the removal for this link and does not connect at all.
+  await page.reload();
+  await removedShown();
+  assert.equal(cameraIds().length, cameraCount, 'not back in presence');
+
+  // Even if the page forgot (storage cleared), the server refuses its camera key.
+  await page.evaluate(
+    (assembly) => sessionStorage.removeItem(`montage.removed.${assembly}`),
+    assemblyId,
+  );
+  await page.reload();
+  await page.waitForFunction(
+    (text) => document.querySelector('#publish-state')?.textContent === text,
+    removedMessage,
+    { timeout: WAIT_MS },
+  );
+  assert.equal(await page.getByRole('button', { name: 'Rejoin' }).isVisible(), false);
+  assert.equal(await page.locator('#status').getAttribute('data-state'), 'refused');
+  assert.equal(cameraIds().length, cameraCount, 'not back in presence');
+  assert.ok(!cameraIds().includes(cameraId));
+});
+
+test('the panel lists every invite with role, label and expiry, revokes one, and shows a link’s QR code', async (t) => {
+  const own = parseAssemblyId((await createAssembly(running, 'Invites assembly')).id);
+  const invites = running.app.core.invites;
+  const room12 = invites.mint('test', own, 'camera', 3 * 24 * 3600, 'Room 12').invite;
+  invites.mint('test', own, 'viewer', -60);
+  const revoked = invites.mint('test', own, 'presenter', 600, 'Ms Lee').invite;
+  invites.revoke('test', own, revoked.id);
+  const panelInvite = invites.mint('test', own, 'moderator', 2 * 3600);
+  const page = await open(t, panelInvite.invite.url);
+  await page.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
+  // Every confirm() (revoke, remove) is accepted, as a moderator who meant it.
+  page.on('dialog', (dialog) => void dialog.accept());
+
+  const row = (inviteId: string) => page.locator(`#invite-list li[data-invite="${inviteId}"]`);
+  await row(room12.id).waitFor({ timeout: WAIT_MS });
+  assert.equal(await page.locator('#invite-list li').count(), 5, 'every invite, even dead ones');
+  const text = async (inviteId: string): Promise<string> =>
+    (await row(inviteId).textContent()) ?? '';
+  assert.match(await text(room12.id), /^camera\s*Room 12\s*expires in 3 days/);
+  assert.match(await text(revoked.id), /^presenter\s*Ms Lee\s*revoked/);
+  assert.equal(await page.locator('#invite-list li[data-state="expired"]').count(), 1);
+  assert.match(
+    (await page.locator('#invite-list li[data-state="expired"]').textContent()) ?? '',
+    /^viewer\s*expired/,
+  );
+  assert.match(await text(panelInvite.invite.id), /expires in 2 hours\s*this panel/);
+  assert.equal(
+    await row(revoked.id)
+      .getByRole('button', { name: /Revoke/ })
+      .count(),
+    0,
+    'a revoked link has no Revoke',
+  );
+
+  // A labelled camera link from the form: listed, and its label is in its token.
+  await page.getByLabel('Link for a').selectOption('camera');
+  await page.getByLabel('Label (room or person)').fill('  Room 14 ');
+  await page.getByRole('button', { name: 'Create link' }).click();
+  await page.locator('#invite-list li', { hasText: 'Room 14' }).waitFor({ timeout: WAIT_MS });
+  const room14 = invites.list(own).find((invite) => invite.label === 'Room 14');
+  assert.ok(room14 !== undefined, 'stored with its label, trimmed');
+  assert.equal(
+    running.app.core.tokens.verify(new URL(room14.url).searchParams.get('token') ?? '').label,
+    'Room 14',
+  );
+  assert.equal(await page.getByLabel('Label (room or person)').inputValue(), '');
+
+  // The QR code of a link, drawn for a classroom device, with the link under it.
+  await row(room12.id).getByRole('button', { name: 'QR code of camera link “Room 12”' }).click();
+  const dialog = page.locator('#qr-dialog');
+  await dialog.waitFor({ state: 'visible', timeout: WAIT_MS });
+  assert.equal(await page.locator('#qr-link').textContent(), room12.url);
+  assert.equal(await page.locator('#qr-title').textContent(), 'Camera link “Room 12”');
+  const drawn = await page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('#qr-code');
+    const context = canvas?.getContext('2d');
+    if (canvas === null || canvas === undefined || context === null || context === undefined) {
+      return { width: 0, dark: 0, light: 0 };
+    }
+    const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+    let dark = 0;
+    let light = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if ((data[i] ?? 0) < 64) dark += 1;
+      else if ((data[i] ?? 0) > 192) light += 1;
+    }
+    return { width: canvas.width, dark, light };
+  });
+  assert.ok(drawn.width >= 300, `a canvas of ${drawn.width} px`);
+  const share = drawn.dark / (drawn.dark + drawn.light);
+  // A QR code is roughly half dark modules, half light (with its quiet zone, a bit less dark).
+  assert.ok(share > 0.25 && share < 0.65, `dark share ${share.toFixed(2)}`);
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'invite-qr.png') });
+  }
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await dialog.waitFor({ state: 'hidden', timeout: WAIT_MS });
+
+  // Revoke from the list: the row says so, and the link no longer opens its page.
+  await row(room12.id).getByRole('button', { name: 'Revoke camera link “Room 12”' }).click();
+  await page.locator(`#invite-list li[data-invite="${room12.id}"][data-state="revoked"]`).waitFor({
+    timeout: WAIT_MS,
+  });
+  assert.notEqual(invites.list(own).find((invite) => invite.id === room12.id)?.revokedAt, null);
+  assert.equal((await fetch(room12.url)).status, 401);
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.locator('#invites').screenshot({
+      path: path.join(process.env.SCREENSHOTS, 'invites.png'),
+    });
+  }
+});
+
+test('after removing a camera, the panel offers to revoke its link too', async (t) => {
+  const own = parseAssemblyId((await createAssembly(running, 'Kick assembly')).id);
+  const invites = running.app.core.invites;
+  const panel = await open(t, invites.mint('test', own, 'moderator', 600).invite.url);
+  await panel.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
+  panel.on('dialog', (dialog) => void dialog.accept());
+  const cameraInvite = invites.mint('test', own, 'camera', 600, 'Room 20').invite;
+  const camera = await open(t, cameraInvite.url);
+  await camera.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
+
+  const remove = panel.locator('#camera-list').getByRole('button', { name: /^Remove / });
+  await remove.waitFor({ timeout: WAIT_MS });
+  await remove.click();
+  const notice = panel.locator('#removal-notice');
+  await notice.getByRole('button', { name: 'Also revoke its link' }).waitFor({ timeout: WAIT_MS });
+  await camera.waitForFunction(
+    () =>
+      document.querySelector('#publish-state')?.textContent ===
+      'The moderator removed this camera from the assembly.',
+    undefined,
+    { timeout: WAIT_MS },
+  );
+  if (process.env.SCREENSHOTS !== undefined) {
+    await panel.locator('#cameras').screenshot({
+      path: path.join(process.env.SCREENSHOTS, 'camera-removed-panel.png'),
+    });
+    await camera.screenshot({ path: path.join(process.env.SCREENSHOTS, 'camera-removed.png') });
+  }
+  await notice.getByRole('button', { name: 'Also revoke its link' }).click();
+  await notice.getByText(/link was revoked too/).waitFor({ timeout: WAIT_MS });
+  assert.notEqual(invites.list(own).find((i) => i.id === cameraInvite.id)?.revokedAt, null);
+  await panel
+    .locator(`#invite-list li[data-invite="${cameraInvite.id}"][data-state="revoked"]`)
+    .waitFor({ timeout: WAIT_MS });
+  // A new tab with the link is refused now.
+  assert.equal((await fetch(cameraInvite.url)).status, 401);
+});
+
+test('a camera page whose link is revoked says so at once, offers no Rejoin and stays out', async (t) => {
+  const revokedMessage = 'This link was revoked; ask your teacher for a new one.';
+  const { invite } = running.app.core.invites.mint('test', assemblyId, 'camera', 600, 'Room 30');
+  const page = await open(t, invite.url);
+  await connected(page);
+  const live = (): boolean =>
+    running.app.live.find(assemblyId)?.participants.some((p) => p.inviteId === invite.id) ?? false;
+  await waitUntil(live);
+
+  running.app.core.invites.revoke('test', assemblyId, invite.id);
+  await page.waitForFunction(
+    (text) => document.querySelector('#publish-state')?.textContent === text,
+    revokedMessage,
+    { timeout: WAIT_MS },
+  );
+  assert.equal(await page.getByRole('button', { name: 'Rejoin' }).isVisible(), false);
+  assert.equal(await page.locator('#status').getAttribute('data-state'), 'ended');
+  await waitUntil(() => !live());
+  // A reload is refused by the server in the same plain words.
+  const response = await page.reload();
+  assert.equal(response?.status(), 401);
+  assert.ok(await page.getByRole('heading', { name: 'This link was turned off' }).isVisible());
+  assert.equal(live(), false);
 });

@@ -341,3 +341,202 @@ test('assemblies and invite links survive a restart on the same data dir', async
   );
   assert.equal((invites.body as { invites: unknown[] }).invites.length, 1);
 });
+
+interface InviteBody {
+  id: string;
+  role: string;
+  url: string;
+  label: string | null;
+  expiresAt: string;
+  revokedAt: string | null;
+}
+
+test('a camera invite carries a validated label, signed into its token and listed', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const invitesUrl = `${running.url}/api/assemblies/${a.id}/invites`;
+
+  const minted = await request(invitesUrl, 'POST', a.moderatorToken, {
+    role: 'camera',
+    label: '  Room 12  ',
+    ttl: 3 * 24 * 3600,
+  });
+  assert.equal(minted.status, 201);
+  const { invite, token } = minted.body as { invite: InviteBody; token: string };
+  assert.equal(invite.label, 'Room 12', 'trimmed');
+  assert.equal(invite.revokedAt, null);
+  assert.equal(running.app.core.tokens.verify(token).label, 'Room 12');
+  assert.equal(running.app.core.tokens.verify(token).inviteId, invite.id);
+  const unlabelled = await request(invitesUrl, 'POST', a.moderatorToken, { role: 'viewer' });
+  const viewerToken = (unlabelled.body as { token: string }).token;
+  assert.equal(running.app.core.tokens.verify(viewerToken).label, undefined);
+
+  for (const label of ['', '   ', 'x'.repeat(41), 'Room\n12', 'Room\u000712', 12, null]) {
+    const refused = await request(invitesUrl, 'POST', a.moderatorToken, { role: 'camera', label });
+    assert.equal(refused.status, 400, JSON.stringify(label));
+    const error = wireError(refused.body);
+    assert.equal(error.code, 'invalid_argument');
+    assert.match(error.message, /^body\.label must be a label of 1 to 40 printable characters/);
+  }
+
+  // Every invite is listed, with its label, expiry and revocation.
+  const listed = await request(invitesUrl, 'GET', a.moderatorToken);
+  assert.equal(listed.status, 200);
+  const invites = (listed.body as { invites: InviteBody[] }).invites;
+  assert.deepEqual(
+    invites.map((i) => [i.role, i.label, i.revokedAt]),
+    [
+      ['moderator', null, null],
+      ['camera', 'Room 12', null],
+      ['viewer', null, null],
+    ],
+  );
+  const camera = invites.find((i) => i.id === invite.id);
+  assert.equal(camera?.expiresAt, invite.expiresAt);
+  const days = (Date.parse(invite.expiresAt) - Date.now()) / (24 * 3600_000);
+  assert.ok(days > 2.99 && days <= 3, `expires in ${days} days`);
+  const audit = running.app.core.audit
+    .recent(10)
+    .find((e) => e.action === 'invite.create' && e.details.inviteId === invite.id);
+  assert.deepEqual(audit?.details, {
+    role: 'camera',
+    inviteId: invite.id,
+    ttlSeconds: 3 * 24 * 3600,
+    label: 'Room 12',
+  });
+});
+
+test('revoking an invite refuses its tokens on REST, pages and HLS, and is audited once', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const b = await createAssembly(running, 'Other');
+  const api = `${running.url}/api/assemblies/${a.id}`;
+  const mint = async (
+    role: string,
+    label?: string,
+  ): Promise<{ invite: InviteBody; token: string }> => {
+    const minted = await request(`${api}/invites`, 'POST', a.moderatorToken, { role, label });
+    assert.equal(minted.status, 201);
+    return minted.body as { invite: InviteBody; token: string };
+  };
+  const camera = await mint('camera', 'Room 12');
+  const viewer = await mint('viewer');
+  const moderator = await mint('moderator');
+  const revokeUrl = (inviteId: string): string => `${api}/invites/${inviteId}/revoke`;
+
+  // Only a moderator of this assembly, or an operator, may revoke.
+  const byViewer = await request(revokeUrl(camera.invite.id), 'POST', viewer.token);
+  assert.equal(byViewer.status, 403);
+  assert.equal(wireError(byViewer.body).code, 'forbidden_role');
+  const byOther = await request(revokeUrl(camera.invite.id), 'POST', b.moderatorToken);
+  assert.equal(byOther.status, 403);
+  assert.equal(wireError(byOther.body).code, 'wrong_assembly');
+  const anonymous = await request(revokeUrl(camera.invite.id), 'POST');
+  assert.equal(anonymous.status, 401);
+  // An invite of another assembly is not found here; a malformed id is a bad request.
+  const bInvites = await request(
+    `${running.url}/api/assemblies/${b.id}/invites`,
+    'GET',
+    b.moderatorToken,
+  );
+  const bInvite = (bInvites.body as { invites: InviteBody[] }).invites[0];
+  for (const unknown of ['no-such-invite', bInvite?.id ?? '']) {
+    const missing = await request(revokeUrl(unknown), 'POST', a.moderatorToken);
+    assert.equal(missing.status, 404, unknown);
+    assert.equal(wireError(missing.body).code, 'invite_not_found');
+  }
+  const malformed = await request(revokeUrl('bad!id'), 'POST', a.moderatorToken);
+  assert.equal(malformed.status, 400);
+  assert.match(wireError(malformed.body).message, /the invite id in the path 'bad!id' is invalid/);
+  const withBody = await request(revokeUrl(camera.invite.id), 'POST', a.moderatorToken, {
+    reason: 'x',
+  });
+  assert.equal(withBody.status, 400);
+  assert.equal(running.app.core.tokens.verify(camera.token).label, 'Room 12', 'not revoked yet');
+
+  const revoked = await request(revokeUrl(camera.invite.id), 'POST', a.moderatorToken);
+  assert.equal(revoked.status, 200);
+  const revokedAt = (revoked.body as { invite: InviteBody }).invite.revokedAt;
+  assert.ok(revokedAt !== null && Date.parse(revokedAt) <= Date.now());
+  // Again: the same answer, nothing changes.
+  const again = await request(revokeUrl(camera.invite.id), 'POST', running.operatorToken, {});
+  assert.equal(again.status, 200);
+  assert.equal((again.body as { invite: InviteBody }).invite.revokedAt, revokedAt);
+  const revocations = running.app.core.audit.recent(50).filter((e) => e.action === 'invite.revoke');
+  assert.equal(revocations.length, 1);
+  assert.equal(revocations[0]?.actor, `moderator@${a.id}`);
+  assert.deepEqual(revocations[0]?.details, { role: 'camera', inviteId: camera.invite.id });
+
+  // The camera link's page is refused in plain words.
+  const page = await fetch(camera.invite.url);
+  assert.equal(page.status, 401);
+  const html = await page.text();
+  assert.match(html, /<h1>This link was turned off<\/h1>/);
+  assert.match(html, /This link was revoked; ask your teacher for a new one\./);
+  assert.match(html, /data-code="token_revoked"/);
+
+  // A revoked moderator link is refused by every REST route, a revoked viewer link by HLS.
+  await request(revokeUrl(moderator.invite.id), 'POST', a.moderatorToken);
+  await request(revokeUrl(viewer.invite.id), 'POST', a.moderatorToken);
+  for (const [method, url] of [
+    ['GET', api],
+    ['GET', `${api}/invites`],
+    ['POST', `${api}/invites`],
+    ['PATCH', api],
+    ['DELETE', api],
+    ['POST', revokeUrl(camera.invite.id)],
+  ] as const) {
+    const body = method === 'POST' || method === 'PATCH' ? { role: 'viewer' } : undefined;
+    const refused = await request(url, method, moderator.token, body);
+    assert.equal(refused.status, 401, `${method} ${url}`);
+    const error = wireError(refused.body);
+    assert.equal(error.code, 'token_revoked');
+    assert.equal(error.message, 'this link was revoked; ask your teacher for a new one');
+  }
+  const watch = await request(`${api}/watch`, 'GET', viewer.token);
+  assert.equal(watch.status, 401);
+  assert.equal(wireError(watch.body).code, 'token_revoked');
+  const playlist = await fetch(`${api}/hls/live.m3u8?token=${encodeURIComponent(viewer.token)}`);
+  assert.equal(playlist.status, 401);
+  assert.equal(wireError(await playlist.json()).code, 'token_revoked');
+
+  // The list shows which were revoked; the assembly's own moderator link still works.
+  const listed = await request(`${api}/invites`, 'GET', a.moderatorToken);
+  const byId = new Map((listed.body as { invites: InviteBody[] }).invites.map((i) => [i.id, i]));
+  assert.equal(byId.get(camera.invite.id)?.revokedAt, revokedAt);
+  assert.notEqual(byId.get(viewer.invite.id)?.revokedAt, null);
+  assert.equal(byId.size, 4);
+  assert.equal([...byId.values()].filter((i) => i.revokedAt === null).length, 1);
+});
+
+test('a revoked invite stays revoked after a restart', async (t) => {
+  const dataDir = tempDataDir();
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = await setup(dataDir);
+  t.after(() => first.teardown({ keepData: true }));
+  const a = await createAssembly(first, 'Persistent');
+  const minted = await request(
+    `${first.url}/api/assemblies/${a.id}/invites`,
+    'POST',
+    a.moderatorToken,
+    { role: 'moderator' },
+  );
+  const { invite, token } = minted.body as { invite: InviteBody; token: string };
+  const revoked = await request(
+    `${first.url}/api/assemblies/${a.id}/invites/${invite.id}/revoke`,
+    'POST',
+    a.moderatorToken,
+  );
+  assert.equal(revoked.status, 200);
+  await first.teardown({ keepData: true });
+
+  const second = await setup(dataDir);
+  t.after(() => second.teardown({ keepData: true }));
+  const read = await request(`${second.url}/api/assemblies/${a.id}`, 'GET', token);
+  assert.equal(read.status, 401);
+  assert.equal(wireError(read.body).code, 'token_revoked');
+  const ok = await request(`${second.url}/api/assemblies/${a.id}`, 'GET', a.moderatorToken);
+  assert.equal(ok.status, 200);
+});

@@ -306,3 +306,81 @@ test('camera thumbnails reach the crew only, and bad, oversized or too frequent 
   assert.equal(forbidden.ok ? 'accepted' : forbidden.error.code, 'forbidden_role');
   assert.equal(viewerGotOne, false, 'viewers get no thumbnails');
 });
+
+test('revoking an invite tells its open connections why, closes them, and refuses it at the handshake', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running, 'A');
+  const id = parseAssemblyId(a.id);
+  const camera = running.app.core.invites.mint('test', id, 'camera', 600, 'Room 12');
+  const otherCamera = running.app.core.invites.mint('test', id, 'camera', 600, 'Room 14');
+
+  const [moderator] = await join(running, { token: a.moderatorToken });
+  t.after(() => moderator.close());
+  const joined = next(moderator, 'participant:joined');
+  // Two pages opened with the same link (a reload in another tab) are both closed.
+  const [first, firstWelcome] = await join(running, { token: camera.token, assembly: a.id });
+  const [second] = await join(running, { token: camera.token, assembly: a.id });
+  const [other] = await join(running, { token: otherCamera.token, assembly: a.id });
+  const [viewer, viewerWelcome] = await join(running, { token: mint(running, a.id, 'viewer') });
+  t.after(() => {
+    for (const socket of [first, second, other, viewer]) socket.close();
+  });
+
+  // The crew sees which link a camera came from (to revoke it); nobody else does.
+  assert.equal((await joined).inviteId, camera.invite.id);
+  const presence = (await moderator.timeout(5000).emitWithAck('presence:list', {})) as Reply<
+    { cameraId?: string; inviteId?: string }[]
+  >;
+  assert.ok(presence.ok);
+  const byCamera = new Map(presence.data.map((p) => [p.cameraId, p.inviteId]));
+  assert.equal(byCamera.get(firstWelcome.you.cameraId), camera.invite.id);
+  assert.equal(viewerWelcome.participants.filter((p) => p.inviteId !== undefined).length, 0);
+
+  const told = [first, second].map((socket) => next(socket, 'request:error'));
+  const closed = [first, second].map(
+    (socket) => new Promise<string>((resolve) => socket.once('disconnect', resolve)),
+  );
+  let otherClosed = false;
+  other.once('disconnect', () => (otherClosed = true));
+  const left = next(moderator, 'participant:left');
+  const revoked = await fetch(
+    `${running.url}/api/assemblies/${a.id}/invites/${camera.invite.id}/revoke`,
+    { method: 'POST', headers: { authorization: `Bearer ${a.moderatorToken}` } },
+  );
+  assert.equal(revoked.status, 200);
+  for (const failure of await Promise.all(told)) {
+    assert.deepEqual(failure, {
+      event: 'connection',
+      code: 'token_revoked',
+      message: 'this link was revoked; ask your teacher for a new one',
+    });
+  }
+  assert.deepEqual(await Promise.all(closed), ['io server disconnect', 'io server disconnect']);
+  await left;
+
+  // The other link's camera, the moderator and the viewer stay.
+  const after = (await moderator.timeout(5000).emitWithAck('presence:list', {})) as Reply<
+    { role: string; cameraId?: string }[]
+  >;
+  assert.ok(after.ok);
+  assert.deepEqual(
+    after.data.filter((p) => p.role === 'camera').map((p) => p.cameraId),
+    [cameraIdOf(running, a.id, otherCamera.invite.id)],
+  );
+  assert.equal(otherClosed, false);
+  assert.equal(other.connected, true);
+  assert.equal(viewer.connected, true);
+
+  // Connecting again with the revoked link is refused with the same code.
+  const again = await refusal(running, { token: camera.token, assembly: a.id });
+  assert.equal(again.data?.code, 'token_revoked');
+  assert.equal(again.message, 'this link was revoked; ask your teacher for a new one');
+});
+
+/** The camera id of the camera that joined with invite `inviteId` (from the live assembly). */
+function cameraIdOf(running: RunningApp, assembly: string, inviteId: string): string {
+  const live = running.app.live.find(parseAssemblyId(assembly));
+  const camera = live?.participants.find((p) => p.inviteId === inviteId);
+  return camera?.cameraId ?? 'none';
+}

@@ -109,3 +109,56 @@ test('npm run token reads an assembly id that starts with "-" as the id', async 
     assert.match(minted.stdout.trim(), new RegExp(`/studio/${oldId}\\?token=`));
   }
 });
+
+test('npm run token --label labels the link: listed, signed into its token, checked', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const created = await tokenCli(running, ['--create', 'Labelled']);
+  assert.equal(created.code, 0, created.stderr);
+  const moderator = tokenOf(created.stdout.trim());
+  const assemblyId = String(running.app.core.tokens.verify(moderator).assembly);
+
+  const camera = await tokenCli(running, [
+    '--assembly',
+    assemblyId,
+    '--role',
+    'camera',
+    '--label',
+    ' Room 12 ',
+  ]);
+  assert.equal(camera.code, 0, camera.stderr);
+  assert.match(camera.stderr, /camera link \("Room 12"\) for assembly/);
+  const link = camera.stdout.trim();
+  assert.equal(running.app.core.tokens.verify(tokenOf(link)).label, 'Room 12');
+  // The running server reads what the CLI wrote.
+  const listed = await request(
+    `${running.url}/api/assemblies/${assemblyId}/invites`,
+    'GET',
+    moderator,
+  );
+  const invites = (listed.body as { invites: { label: string | null; role: string }[] }).invites;
+  assert.deepEqual(
+    invites.map((i) => [i.role, i.label]),
+    [
+      ['moderator', null],
+      ['camera', 'Room 12'],
+    ],
+  );
+
+  for (const label of ['', 'x'.repeat(41), 'Room\t12']) {
+    const refused = await tokenCli(running, [
+      '--assembly',
+      assemblyId,
+      '--role',
+      'camera',
+      '--label',
+      label,
+    ]);
+    assert.equal(refused.code, 1, JSON.stringify(label));
+    assert.match(refused.stderr, /--label must be a label of 1 to 40 printable characters/);
+    assert.equal(refused.stdout, '');
+  }
+  const operator = await tokenCli(running, ['--role', 'operator', '--label', 'Ops']);
+  assert.equal(operator.code, 1);
+  assert.match(operator.stderr, /leave out --assembly, --create and --label/);
+});

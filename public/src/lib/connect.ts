@@ -127,6 +127,12 @@ export function connect(options: ConnectOptions = {}): SignalingSocket {
     if (failure.code === 'token_expired') {
       final = true;
       report('ended', 'Your invite link expired; ask a moderator for a new one.');
+    } else if (failure.code === 'token_revoked') {
+      final = true;
+      report('ended', 'This link was revoked; ask your teacher for a new one.');
+    } else if (failure.code === 'removed') {
+      final = true;
+      report('ended', 'Removed by the moderator.');
     }
   });
   return socket;

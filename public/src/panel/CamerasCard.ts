@@ -2,6 +2,8 @@
  * The cameras of the assembly, in their places, each with its live thumbnail, its name and state
  * (on air, muted, no picture) and the moderator's controls: rename, mute, put on the program,
  * remove. Names, mutes and picture states are the server's (the roster), so every panel agrees.
+ * A removed camera's page stops for good, but the same link opened in a new tab is a new camera:
+ * after removing a camera that came from an invite link, the card offers to revoke that link too.
  */
 import type { ProgramWire } from '../../../server/signaling/events.js';
 import { request, type SignalingSocket } from '../lib/connect.js';
@@ -25,11 +27,34 @@ export class CamerasCard {
   #renaming: string | undefined;
   /** What was typed there: a re-render (a camera's state changed) keeps it, and the focus. */
   #draft: string | undefined;
+  /** The invite link each camera joined with (the server tells the crew), by camera id. */
+  readonly #inviteIds = new Map<string, string>();
+  readonly #revokeLink: ((inviteId: string) => Promise<void>) | undefined;
+  readonly #removal = h('div', {
+    class: 'notice row',
+    id: 'removal-notice',
+    'data-tone': 'ok',
+    'aria-live': 'polite',
+    hidden: true,
+  });
   #program: ProgramWire = { kind: 'composite' };
 
-  constructor(socket: SignalingSocket, roster: CameraRoster) {
+  /** `revokeLink` revokes an invite link (the invites card's), for "Also revoke its link". */
+  constructor(
+    socket: SignalingSocket,
+    roster: CameraRoster,
+    revokeLink?: (inviteId: string) => Promise<void>,
+  ) {
     this.#socket = socket;
     this.#roster = roster;
+    this.#revokeLink = revokeLink;
+    const remember = (participant: { cameraId?: string; inviteId?: string }): void => {
+      if (participant.cameraId !== undefined && participant.inviteId !== undefined) {
+        this.#inviteIds.set(participant.cameraId, participant.inviteId);
+      }
+    };
+    socket.on('welcome', (welcome) => welcome.participants.forEach(remember));
+    socket.on('participant:joined', remember);
     this.#thumbnails = new ThumbnailStore(socket);
     // A new picture replaces the image's source only; the list is not rebuilt every 2 s.
     this.#thumbnails.onChange = (cameraId, url) => {
@@ -38,7 +63,7 @@ export class CamerasCard {
       );
       if (image !== null) image.src = url;
     };
-    this.element = card('cameras', 'Cameras', this.#notice.element, this.#list);
+    this.element = card('cameras', 'Cameras', this.#notice.element, this.#removal, this.#list);
   }
 
   set program(program: ProgramWire) {
@@ -214,9 +239,53 @@ export class CamerasCard {
     if (!confirm(`Remove ${label} from the assembly?`)) return;
     try {
       await request(this.#socket, 'camera:remove', { cameraId });
-      this.#notice.show(`${label} was removed.`, 'ok', 4000);
     } catch (error) {
       this.#notice.show(`Could not remove ${label}: ${errorMessage(error)}`, 'bad', 8000);
+      return;
     }
+    this.#notice.clear();
+    this.#showRemoved(label, this.#inviteIds.get(cameraId));
+  }
+
+  /**
+   * Says the camera was removed and, when it came from an invite link, offers to revoke that link
+   * (its page cannot come back, but the link would still open a new camera).
+   */
+  #showRemoved(label: string, inviteId: string | undefined): void {
+    const revokeLink = this.#revokeLink;
+    if (inviteId === undefined || revokeLink === undefined) {
+      replaceChildren(this.#removal, h('span', { class: 'grow' }, `${label} was removed.`));
+      this.#removal.dataset.tone = 'ok';
+      this.#removal.hidden = false;
+      return;
+    }
+    const text = h(
+      'span',
+      { class: 'grow' },
+      `${label} was removed. Its link still lets a new tab join as another camera.`,
+    );
+    const revoke = h('button', { type: 'button', class: 'small danger' }, 'Also revoke its link');
+    const dismiss = h('button', { type: 'button', class: 'small' }, 'Keep the link');
+    revoke.addEventListener('click', () => {
+      revoke.disabled = true;
+      revokeLink(inviteId).then(
+        () => {
+          replaceChildren(
+            this.#removal,
+            h('span', { class: 'grow' }, `${label}’s link was revoked too.`),
+          );
+          this.#removal.dataset.tone = 'ok';
+        },
+        (error: unknown) => {
+          revoke.disabled = false;
+          text.textContent = `Could not revoke ${label}’s link: ${errorMessage(error)}`;
+          this.#removal.dataset.tone = 'bad';
+        },
+      );
+    });
+    dismiss.addEventListener('click', () => (this.#removal.hidden = true));
+    replaceChildren(this.#removal, text, revoke, dismiss);
+    this.#removal.dataset.tone = 'ok';
+    this.#removal.hidden = false;
   }
 }

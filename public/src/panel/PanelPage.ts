@@ -37,7 +37,11 @@ export class PanelPage {
   constructor(assemblyId: string, assemblies: AssembliesCard) {
     this.#socket = connect({ assembly: assemblyId });
     this.#monitor = new ProgramMonitor(this.#socket);
-    this.#cameras = new CamerasCard(this.#socket, this.#roster);
+    // "Also revoke its link" after removing a camera revokes through the invites card, whose
+    // list then shows it revoked.
+    this.#cameras = new CamerasCard(this.#socket, this.#roster, (inviteId) =>
+      this.#invites.revoke(inviteId),
+    );
     this.#layout = new LayoutCard(this.#socket, this.#roster);
     this.#recording = new RecordingCard(this.#socket);
     this.#invites = new InvitesCard(assemblyId);
