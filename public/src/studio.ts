@@ -3,7 +3,8 @@
  * the composite, to one camera or to a library video, the injected video's progress, and the
  * audience's reactions floating over the monitor. The presenter sees which source is on air by
  * the pressed button and the label over the monitor; the server goes back to the composite by
- * itself when a video ends and says so with `program:changed`.
+ * itself when a video ends and says so with `program:changed`. Preview and take (a multiview
+ * of every source, a preview monitor, Take and the keyboard) live in studio/StudioPreview.ts.
  */
 import './lib/style.css';
 import type { CutRequest, LibraryVideoWire, ProgramWire } from '../../server/signaling/events.js';
@@ -12,10 +13,12 @@ import { appRoot, errorMessage, formatDuration, h, Notice, replaceChildren } fro
 import { ProgramMonitor } from './lib/monitor.js';
 import { CameraRoster, describeProgram, videoOf } from './lib/program.js';
 import { listenForReactions, ReactionFloaters, ReactionTotals } from './lib/reactions.js';
+import { StudioPreview } from './studio/StudioPreview.js';
 
 class StudioPage {
   readonly #socket: SignalingSocket;
   readonly #monitor: ProgramMonitor;
+  readonly #preview: StudioPreview;
   readonly #roster = new CameraRoster();
   readonly #floaters = new ReactionFloaters();
   readonly #totals = new ReactionTotals();
@@ -50,19 +53,25 @@ class StudioPage {
     this.#socket = connect();
     this.#monitor = new ProgramMonitor(this.#socket);
     this.#monitor.element.append(this.#programLabel, this.#floaters.element);
-    this.#render();
 
     this.#socket.on('welcome', (welcome) => {
       this.#roster.reset(welcome.participants);
       this.#setProgram(welcome.program);
       void this.#loadLibrary();
     });
+    // After the roster's welcome handler, so that its own welcome sees the cameras.
+    this.#preview = new StudioPreview(this.#socket, this.#roster);
+    this.#render();
     this.#socket.on('participant:joined', (participant) => {
       this.#roster.add(participant);
       this.#renderSources();
+      this.#preview.refresh();
     });
     this.#socket.on('participant:left', ({ id }) => {
-      if (this.#roster.removeParticipant(id)) this.#renderSources();
+      if (this.#roster.removeParticipant(id)) {
+        this.#renderSources();
+        this.#preview.refresh();
+      }
     });
     this.#socket.on('program:changed', ({ source }) => this.#setProgram(source));
     this.#socket.on('program:progress', ({ positionMs, durationMs }) =>
@@ -116,6 +125,7 @@ class StudioPage {
           this.#libraryNotice.element,
           this.#videoButtons,
         ),
+        this.#preview.element,
       ),
     );
     this.#setProgram(this.#program);
@@ -128,6 +138,7 @@ class StudioPage {
     this.#nowShowing.textContent = `Now on the program: ${description}.`;
     if (program.kind !== 'video') this.#progressRow.hidden = true;
     this.#renderSources();
+    this.#preview.setProgram(program);
   }
 
   /** ON AIR (red) while the monitor shows program frames; PROGRAM (grey) until then. */
@@ -227,7 +238,9 @@ class StudioPage {
 
   async #loadLibrary(): Promise<void> {
     try {
-      this.#videos = (await request(this.#socket, 'library:list', {})).videos;
+      // The first listing waits for ffprobe/ffmpeg on new clips: a longer bound than usual.
+      this.#videos = (await request(this.#socket, 'library:list', {}, 30_000)).videos;
+      this.#preview.setVideos(this.#videos);
       this.#libraryFailed = false;
       this.#libraryNotice.clear();
     } catch (error) {
