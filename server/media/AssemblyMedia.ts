@@ -585,6 +585,10 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     };
     this.#preview = bus;
     await this.#required(this.#mixOut).connect(bus.mixInput, 'VIDEO');
+    // The mix goes through first, as on the program switcher: the engine fixes a Dispatcher
+    // output's picture size by the first source it carries, so the preview's frame is the
+    // program's whatever is previewed first.
+    await switcher.connect(bus.mixInput, bus.out);
     for (const camera of this.#cameras.values()) await this.#connectPreviewCamera(camera);
     await this.#applyPreview();
     return bus;

@@ -93,7 +93,7 @@ async function compositeColours(page: Page, points: Points): Promise<PaletteName
   return pixels.map(classify);
 }
 
-test('the studio multiview lists the composite, every camera and the library clips with their duration; a digit puts a source on the preview monitor and space takes it to the program', async () => {
+test('the studio multiview lists the composite, every camera and the library clips with their duration; a digit or a click puts a source on the preview monitor and space or enter takes it to the program', async () => {
   const { app } = stack;
   const running = { ...stack, url: app.url, teardown: () => Promise.resolve() };
   const assembly = await createAssembly(running, 'Studio');
@@ -216,6 +216,19 @@ test('the studio multiview lists the composite, every camera and the library cli
     await waitForColours(page, PROGRAM, FULL, all('yellow'), UI_WAIT_MS, 'clip taken');
     await waitForColours(page, PREVIEW, FULL, all('green'), UI_WAIT_MS, 'green to preview');
 
+    // A click on a tile previews it and leaves the keys to the studio: space then takes.
+    await page.locator(`[data-source="camera:${red.cameraId}"]:not([disabled])`).click({
+      timeout: UI_WAIT_MS,
+    });
+    await waitForColours(page, PREVIEW, FULL, all('red'), UI_WAIT_MS, 'red clicked to preview');
+    await page.keyboard.press(' ');
+    await waitForColours(page, PROGRAM, FULL, all('red'), UI_WAIT_MS, 'red taken');
+
+    // E2E_SCREENSHOTS=DIR keeps a picture of the studio at this point, to look at it.
+    const shots = process.env.E2E_SCREENSHOTS;
+    if (shots !== undefined) {
+      await page.screenshot({ path: path.join(shots, 'studio-preview.png'), fullPage: true });
+    }
     assert.deepEqual(studio.errors, [], 'no uncaught errors on the studio page');
   } finally {
     await studio?.close().catch(() => undefined);

@@ -150,9 +150,9 @@ export class Multiview {
     }
     this.#sources = [
       { key: 'composite', label: 'All cameras', request: { source: 'composite' } },
-      ...cameras.map(({ cameraId, label }) => ({
+      ...cameras.map(({ cameraId }) => ({
         key: `camera:${cameraId}`,
-        label,
+        label: this.#roster.label(cameraId),
         request: { source: 'camera', cameraId } as const,
       })),
       ...this.#videos.map((video) => ({
@@ -205,6 +205,9 @@ export class Multiview {
       extra,
     );
     button.addEventListener('click', () => this.onPick?.(request));
+    // A mouse click leaves the focus where it was, so that space still takes after a click on
+    // a tile, as in vMix; someone who tabs to a tile keeps space and enter for that tile.
+    button.addEventListener('mousedown', (event) => event.preventDefault());
     return button;
   }
 
