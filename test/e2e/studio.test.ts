@@ -125,7 +125,7 @@ test('the studio multiview lists the composite, every camera and the library cli
 
     // The multiview: composite, red, green, the clip; numbered 1 to 4.
     const expected = [
-      { source: 'composite', key: '1', name: 'All cameras' },
+      { source: 'composite', key: '1', name: 'Composite' },
       { source: `camera:${red.cameraId}`, key: '2' },
       { source: `camera:${green.cameraId}`, key: '3' },
       { source: 'video:clip.mp4', key: '4', name: 'clip.mp4' },

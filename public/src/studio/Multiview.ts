@@ -149,7 +149,7 @@ export class Multiview {
       if (!cameras.some((camera) => camera.cameraId === cameraId)) this.#images.delete(cameraId);
     }
     this.#sources = [
-      { key: 'composite', label: 'All cameras', request: { source: 'composite' } },
+      { key: 'composite', label: 'Composite', request: { source: 'composite' } },
       ...cameras.map(({ cameraId }) => ({
         key: `camera:${cameraId}`,
         label: this.#roster.label(cameraId),
