@@ -3,7 +3,8 @@
  * the composite, to one camera or to a library video, the injected video's progress, and the
  * audience's reactions floating over the monitor. The presenter sees which source is on air by
  * the pressed button and the label over the monitor; the server goes back to the composite by
- * itself when a video ends and says so with `program:changed`.
+ * itself when a video ends and says so with `program:changed`. Preview and take (a multiview
+ * of every source, a preview monitor, Take and the keyboard) live in studio/StudioPreview.ts.
  */
 import './lib/style.css';
 import type { CutRequest, LibraryVideoWire, ProgramWire } from '../../server/signaling/events.js';
@@ -18,10 +19,12 @@ import {
   ReactionFloaters,
   ReactionTotals,
 } from './lib/reactions.js';
+import { StudioPreview } from './studio/StudioPreview.js';
 
 class StudioPage {
   readonly #socket: SignalingSocket;
   readonly #monitor: ProgramMonitor;
+  readonly #preview: StudioPreview;
   readonly #roster = new CameraRoster();
   readonly #floaters = new ReactionFloaters();
   readonly #phase: PhaseControl;
@@ -58,16 +61,19 @@ class StudioPage {
     this.#monitor = new ProgramMonitor(this.#socket);
     this.#phase = new PhaseControl(this.#socket);
     this.#monitor.element.append(this.#programLabel, this.#floaters.element);
-    this.#render();
 
     this.#socket.on('welcome', (welcome) => {
       this.#roster.reset(welcome.participants);
       this.#setProgram(welcome.program);
       void this.#loadLibrary();
     });
+    // After the roster's welcome handler, so that its own welcome sees the cameras.
+    this.#preview = new StudioPreview(this.#socket, this.#roster);
+    this.#render();
     this.#socket.on('participant:joined', (participant) => {
       this.#roster.add(participant);
       this.#renderSources();
+      this.#preview.refresh();
     });
     // A camera renamed (or its state changed): every label follows the server's name.
     this.#socket.on('participant:updated', (participant) => {
@@ -75,7 +81,10 @@ class StudioPage {
       this.#setProgram(this.#program);
     });
     this.#socket.on('participant:left', ({ id }) => {
-      if (this.#roster.removeParticipant(id)) this.#renderSources();
+      if (this.#roster.removeParticipant(id)) {
+        this.#renderSources();
+        this.#preview.refresh();
+      }
     });
     this.#socket.on('program:changed', ({ source }) => this.#setProgram(source));
     this.#socket.on('program:progress', ({ positionMs, durationMs }) =>
@@ -128,6 +137,7 @@ class StudioPage {
           this.#libraryNotice.element,
           this.#videoButtons,
         ),
+        this.#preview.element,
       ),
     );
     this.#setProgram(this.#program);
@@ -140,6 +150,7 @@ class StudioPage {
     this.#nowShowing.textContent = `Now on the program: ${description}.`;
     if (program.kind !== 'video') this.#progressRow.hidden = true;
     this.#renderSources();
+    this.#preview.setProgram(program);
   }
 
   /** ON AIR (red) while the monitor shows program frames; PROGRAM (grey) until then. */
@@ -239,7 +250,9 @@ class StudioPage {
 
   async #loadLibrary(): Promise<void> {
     try {
-      this.#videos = (await request(this.#socket, 'library:list', {})).videos;
+      // The first listing waits for ffprobe/ffmpeg on new clips: a longer bound than usual.
+      this.#videos = (await request(this.#socket, 'library:list', {}, 30_000)).videos;
+      this.#preview.setVideos(this.#videos);
       this.#libraryFailed = false;
       this.#libraryNotice.clear();
     } catch (error) {

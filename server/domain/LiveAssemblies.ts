@@ -155,6 +155,11 @@ export interface LiveAssemblyEvents {
   progress: [progress: VideoProgress];
   cameraCandidate: [participant: ParticipantId, candidate: IceCandidateInit];
   monitorCandidate: [participant: ParticipantId, candidate: IceCandidateInit];
+  /** The assembly's preview (the studio's next source, shown by the preview monitors) changed. */
+  previewChanged: [source: ProgramSource];
+  previewCandidate: [participant: ParticipantId, candidate: IceCandidateInit];
+  /** The cameras whose picture is in the composite changed (in display order). */
+  tilesChanged: [cameraIds: CameraId[]];
   /** Whether a camera's picture is on the program now (in the mix, or cut to alone). */
   onAir: [participant: ParticipantId, onAir: boolean];
   /** Viewers connected: at most once a second, only when the figure changed. */
@@ -249,6 +254,11 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   /** Keys of cameras a moderator removed: their pages may not come back (see removeCamera). */
   readonly #removedKeys: Set<CameraKey>;
   #program: ProgramSource = { kind: 'composite' };
+  /**
+   * What the preview shows: one preview bus per assembly, shared by every studio. It is kept
+   * across media rebuilds (cameras offer again under the same ids; a clip plays again).
+   */
+  #preview: ProgramSource = { kind: 'composite' };
   /** Where the program returns when an injected video ends: the source before the video. */
   #beforeVideo: ProgramSource = { kind: 'composite' };
   #layout: LayoutRequest;
@@ -293,6 +303,15 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
 
   get program(): ProgramSource {
     return this.#program;
+  }
+
+  get preview(): ProgramSource {
+    return this.#preview;
+  }
+
+  /** The cameras in the composite now, in display order (empty while no media is built). */
+  get tiles(): readonly CameraId[] {
+    return this.#media?.tiles ?? [];
   }
 
   /**
@@ -545,6 +564,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     // Viewers have no media of their own; everyone else may have had a monitor.
     if (participant.role === 'viewer') return;
     void this.#media?.removeMonitor(id).catch((error: unknown) => this.#mediaFailed(error));
+    void this.#media?.removePreviewMonitor(id).catch((error: unknown) => this.#mediaFailed(error));
     const cameraId = participant.cameraId;
     if (cameraId === undefined) return;
     // A camera that was on the program leaves it at once: the program goes back to the composite.
@@ -553,6 +573,11 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     }
     if (this.#beforeVideo.kind === 'camera' && this.#beforeVideo.cameraId === cameraId) {
       this.#beforeVideo = { kind: 'composite' };
+    }
+    if (this.#preview.kind === 'camera' && this.#preview.cameraId === cameraId) {
+      void this.setPreview({ kind: 'composite' }).catch((error: unknown) =>
+        this.#mediaFailed(error),
+      );
     }
     // Its tile stays for a short grace period (a page reload, a network blip), then reflows.
     const timer = setTimeout(() => {
@@ -618,6 +643,48 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#updateProgramMetric();
     this.emit('programChanged', source);
     this.#updateOnAir();
+  }
+
+  /**
+   * Puts a source on the preview (the studio's next source). A camera must be connected
+   * (InvalidArgumentError otherwise). Without a media server the choice is recorded and shown
+   * once media is built.
+   */
+  async setPreview(source: ProgramSource): Promise<void> {
+    if (source.kind === 'camera' && this.#findCamera(source.cameraId) === undefined) {
+      throw new InvalidArgumentError(
+        `camera '${source.cameraId}' is not connected to this assembly`,
+      );
+    }
+    const media = this.#media ?? (await this.#building?.catch(() => undefined));
+    if (media !== undefined) await media.setPreview(mediaProgram(source));
+    this.#preview = source;
+    this.emit('previewChanged', source);
+  }
+
+  /**
+   * Take: the preview goes on the program (the usual cut, with its rules) and, as in vMix or
+   * OBS's studio mode, the former program goes to the preview.
+   */
+  async take(): Promise<void> {
+    const next = this.#preview;
+    const former = this.#program;
+    await this.cutTo(next);
+    // A camera that left meanwhile cannot be previewed; the composite can always be.
+    const formerGone = former.kind === 'camera' && this.#findCamera(former.cameraId) === undefined;
+    await this.setPreview(formerGone ? { kind: 'composite' } : former);
+  }
+
+  /** A studio's low-latency monitor of the preview (video only). */
+  async offerPreviewMonitor(participantId: ParticipantId, sdp: string): Promise<string> {
+    return (await this.#ensureMedia()).offerPreviewMonitor(participantId, sdp);
+  }
+
+  async addPreviewCandidate(
+    participantId: ParticipantId,
+    candidate: IceCandidateInit,
+  ): Promise<void> {
+    await (await this.#ensureMedia()).addPreviewCandidate(participantId, candidate);
   }
 
   /** Applies settings changed in the store (layout, tile count, recording). */
@@ -857,6 +924,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     if (this.#recording && this.#phase === 'live') await media.setRecording(true);
     // Went live while this was being built: #goLive found no media to start.
     if (this.#phase === 'live') await media.startDelivery();
+    // The preview survives a rebuild: its switcher is built again by the preview monitors'
+    // new offers, and shows what it showed (a camera as soon as that camera offers again).
+    await media.setPreview(mediaProgram(this.#preview));
     this.#media = media;
     this.#building = undefined;
     return media;
@@ -892,6 +962,11 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       }
     });
     media.on('tilesChanged', () => this.#updateOnAir());
+    media.on('tilesChanged', (cameraIds) => this.emit('tilesChanged', cameraIds));
+    media.on('previewCandidate', (monitorId, candidate) => {
+      const participant = this.#participants.get(monitorId as ParticipantId);
+      if (participant !== undefined) this.emit('previewCandidate', participant.id, candidate);
+    });
     media.on('failed', (reason) => {
       if (this.#media !== media) return;
       this.#log.warn('the assembly media failed; building it again', { reason });

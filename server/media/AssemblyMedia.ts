@@ -11,6 +11,14 @@
  *       program-out ─► presenter monitor WebRtcEndpoints (sub-second)
  *       program-out ─► RecorderEndpoint (while recording)
  *
+ *   While a studio watches the preview (`offerPreviewMonitor`), a second Dispatcher, the preview
+ *   switcher, takes the same camera endpoints, the same mix output and a PlayerEndpoint of its
+ *   own for a previewed clip, video only, and feeds the preview monitors:
+ *       camera / mix-out / preview player ─► preview switcher ─► preview-out ─► preview monitors
+ *   Its ports take the camera and mix tees the program already decodes, so the preview costs
+ *   the engine one shared encoder for all preview monitors, never one per source or per viewer,
+ *   and it is released when the last preview monitor goes.
+ *
  * Every camera endpoint is kept connected to its own switcher port as well as to the mixer, so a
  * cut to one camera is a Dispatcher.connect and never renegotiates anything.
  *
@@ -67,6 +75,7 @@ export interface ProgramOutput {
 export interface AssemblyMediaEvents {
   cameraCandidate: [cameraId: CameraId, candidate: IceCandidateInit];
   monitorCandidate: [monitorId: string, candidate: IceCandidateInit];
+  previewCandidate: [monitorId: string, candidate: IceCandidateInit];
   /** The injected video reached its end (once per cut to a video). */
   videoEnded: [];
   videoProgress: [progress: VideoProgress];
@@ -137,6 +146,19 @@ interface VideoMedia {
   timer: NodeJS.Timeout | undefined;
 }
 
+/**
+ * The preview switcher and its ports; it exists only while a preview monitor does. Everything is
+ * connected video only: the presenter hears the program, and the preview must not mix audio.
+ */
+interface PreviewBus {
+  switcher: kurento.Dispatcher;
+  out: kurento.HubPort;
+  mixInput: kurento.HubPort;
+  cameraPorts: Map<CameraId, kurento.HubPort>;
+  /** The previewed clip's own player (the program's player is another one). */
+  video: { uri: string; player: kurento.PlayerEndpoint; port: kurento.HubPort } | undefined;
+}
+
 /** Kurento's MediaFlowIn/OutStateChanged event. */
 interface FlowEvent {
   state: 'FLOWING' | 'NOT_FLOWING';
@@ -152,6 +174,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
   readonly #graceMs: number;
   readonly #cameras = new Map<CameraId, CameraMedia>();
   readonly #monitors = new Map<string, kurento.WebRtcEndpoint>();
+  readonly #previewMonitors = new Map<string, kurento.WebRtcEndpoint>();
   /**
    * Candidates that arrived before their endpoint could take them (a browser trickles as soon
    * as it has set its offer, before the answer is back), by camera or monitor id.
@@ -163,6 +186,11 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
   #switcher: kurento.Dispatcher | undefined;
   #programOut: kurento.HubPort | undefined;
   #mixInput: kurento.HubPort | undefined;
+  /** The mixer's output port, which feeds the program switcher and the preview switcher. */
+  #mixOut: kurento.HubPort | undefined;
+  #preview: PreviewBus | undefined;
+  /** What the preview shows (kept while no preview bus exists, applied when one is built). */
+  #previewSource: MediaProgram = { kind: 'composite' };
   #mixer: kurento.Composite | kurento.AlphaBlending | undefined;
   #mixerKind: 'Composite' | 'AlphaBlending' | undefined;
   #bridge: ProgramBridge | undefined;
@@ -261,6 +289,8 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     const mixOut = await mixer.createHubPort();
     // A newer connect to the switcher's mix port replaces the old mixer's output there.
     await mixOut.connect(this.#required(this.#mixInput));
+    if (this.#preview !== undefined) await mixOut.connect(this.#preview.mixInput, 'VIDEO');
+    this.#mixOut = mixOut;
     this.#mixer = mixer;
     this.#mixerKind = kind;
     for (const camera of this.#cameras.values()) camera.mixPort = undefined;
@@ -327,6 +357,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
         if (camera.muted) await endpoint.connect(port, 'VIDEO');
         else await endpoint.connect(port);
       }
+      await this.#connectPreviewCamera(camera);
       await previous?.release().catch((error: unknown) => {
         // Gone already (its pipeline restarted under it); the new endpoint matters, not the old.
         this.#log.debug('releasing a replaced camera endpoint failed', { error: String(error) });
@@ -372,6 +403,61 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       const endpoint = this.#monitors.get(monitorId);
       this.#monitors.delete(monitorId);
       await endpoint?.release();
+    });
+  }
+
+  /**
+   * A studio's preview monitor: a receive-only, video-only WebRtcEndpoint behind the preview
+   * switcher, which is built for the first one.
+   */
+  offerPreviewMonitor(monitorId: string, sdp: string): Promise<string> {
+    const key = previewKey(monitorId);
+    if (!this.#earlyCandidates.has(key)) this.#earlyCandidates.set(key, []);
+    return this.#serial(async () => {
+      await this.#previewMonitors.get(monitorId)?.release();
+      this.#previewMonitors.delete(monitorId);
+      const bus = await this.#ensurePreviewBus();
+      const endpoint = await this.#required(this.#pipeline).create('WebRtcEndpoint');
+      this.#previewMonitors.set(monitorId, endpoint);
+      endpoint.on<{ candidate: IceCandidateInit }>('IceCandidateFound', (event) => {
+        this.emit('previewCandidate', monitorId, plainCandidate(event.candidate));
+      });
+      await bus.out.connect(endpoint, 'VIDEO');
+      const answer = await endpoint.processOffer(sdp);
+      await this.#flushCandidates(key, endpoint);
+      await endpoint.gatherCandidates();
+      return answer;
+    });
+  }
+
+  addPreviewCandidate(monitorId: string, candidate: IceCandidateInit): Promise<void> {
+    return this.#addCandidate(
+      previewKey(monitorId),
+      this.#previewMonitors.get(monitorId),
+      candidate,
+    );
+  }
+
+  /** A preview monitor goes; the preview switcher goes with the last one (nobody watches it). */
+  removePreviewMonitor(monitorId: string): Promise<void> {
+    this.#earlyCandidates.delete(previewKey(monitorId));
+    return this.#serial(async () => {
+      const endpoint = this.#previewMonitors.get(monitorId);
+      if (endpoint === undefined) return;
+      this.#previewMonitors.delete(monitorId);
+      await endpoint.release();
+      if (this.#previewMonitors.size === 0) await this.#releasePreviewBus();
+    });
+  }
+
+  /**
+   * Puts `source` on the preview. A camera without media yet (it has not offered since a
+   * rebuild) shows as soon as it does; a clip plays from its beginning on a player of its own.
+   */
+  setPreview(source: MediaProgram): Promise<void> {
+    return this.#serial(async () => {
+      this.#previewSource = source;
+      await this.#applyPreview();
     });
   }
 
@@ -498,6 +584,8 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     clearInterval(this.#video?.timer);
     this.#cameras.clear();
     this.#monitors.clear();
+    this.#previewMonitors.clear();
+    this.#preview = undefined;
     this.#earlyCandidates.clear();
     this.removeAllListeners();
     this.#detachBridge?.();
@@ -514,6 +602,97 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     });
     await Promise.race([released, waited]);
     clearTimeout(timer);
+  }
+
+  /** The preview switcher, built with a port for the mix and for every camera. */
+  async #ensurePreviewBus(): Promise<PreviewBus> {
+    if (this.#preview !== undefined) return this.#preview;
+    const switcher = await this.#required(this.#pipeline).create('Dispatcher');
+    const bus: PreviewBus = {
+      switcher,
+      out: await switcher.createHubPort(),
+      mixInput: await switcher.createHubPort(),
+      cameraPorts: new Map(),
+      video: undefined,
+    };
+    this.#preview = bus;
+    await this.#required(this.#mixOut).connect(bus.mixInput, 'VIDEO');
+    // The mix goes through first, as on the program switcher: the engine fixes a Dispatcher
+    // output's picture size by the first source it carries, so the preview's frame is the
+    // program's whatever is previewed first.
+    await switcher.connect(bus.mixInput, bus.out);
+    for (const camera of this.#cameras.values()) await this.#connectPreviewCamera(camera);
+    await this.#applyPreview();
+    return bus;
+  }
+
+  async #releasePreviewBus(): Promise<void> {
+    const bus = this.#preview;
+    if (bus === undefined) return;
+    this.#preview = undefined;
+    await bus.video?.player.release();
+    // Releasing the switcher releases its ports (Kurento's release cascade).
+    await bus.switcher.release();
+  }
+
+  /** Connects a camera's (current) endpoint to its port on the preview switcher, if there is one. */
+  async #connectPreviewCamera(camera: CameraMedia): Promise<void> {
+    const bus = this.#preview;
+    if (bus === undefined) return;
+    let port = bus.cameraPorts.get(camera.id);
+    if (port === undefined) {
+      port = await bus.switcher.createHubPort();
+      bus.cameraPorts.set(camera.id, port);
+    }
+    // A newer connect to the port replaces a replaced endpoint's connection there.
+    await camera.endpoint.connect(port, 'VIDEO');
+    const source = this.#previewSource;
+    if (source.kind === 'camera' && source.cameraId === camera.id) {
+      await bus.switcher.connect(port, bus.out);
+    }
+  }
+
+  /** Makes the preview switcher show `#previewSource`; nothing to do without a preview bus. */
+  async #applyPreview(): Promise<void> {
+    const bus = this.#preview;
+    if (bus === undefined) return;
+    const source = this.#previewSource;
+    const previousVideo = bus.video;
+    switch (source.kind) {
+      case 'composite':
+        await bus.switcher.connect(bus.mixInput, bus.out);
+        break;
+      case 'camera': {
+        // A camera that has not offered yet is connected when it does (#connectPreviewCamera).
+        const port = bus.cameraPorts.get(source.cameraId);
+        if (port !== undefined) await bus.switcher.connect(port, bus.out);
+        break;
+      }
+      case 'video': {
+        // A clip put on the preview (again) plays from its beginning.
+        const player = await this.#required(this.#pipeline).create('PlayerEndpoint', {
+          uri: source.uri,
+        });
+        const port = await bus.switcher.createHubPort();
+        await player.connect(port, 'VIDEO');
+        player.on<{ description?: string }>('Error', (event) => {
+          this.#log.warn('previewed video failed', {
+            uri: source.uri,
+            description: event.description,
+          });
+        });
+        await player.play();
+        bus.video = { uri: source.uri, player, port };
+        await bus.switcher.connect(port, bus.out);
+        break;
+      }
+    }
+    // The old clip stops only after the switcher left it, as on the program.
+    if (previousVideo !== undefined) {
+      if (bus.video === previousVideo) bus.video = undefined;
+      await previousVideo.port.release();
+      await previousVideo.player.release();
+    }
   }
 
   async #startVideo(uri: string): Promise<VideoMedia> {
@@ -693,6 +872,9 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     clearTimeout(camera.lossTimer);
     await camera.mixPort?.release();
     await camera.switchPort.release();
+    const previewPort = this.#preview?.cameraPorts.get(cameraId);
+    this.#preview?.cameraPorts.delete(cameraId);
+    await previewPort?.release();
     await camera.endpoint.release();
   }
 
@@ -732,6 +914,11 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       throw new Error(`the media of assembly ${this.assemblyId} is not built`);
     return value;
   }
+}
+
+/** Preview monitors queue their early candidates apart from the same page's program monitor. */
+function previewKey(monitorId: string): string {
+  return `preview:${monitorId}`;
 }
 
 /** Kurento's IceCandidate as a plain object the pages can hand to addIceCandidate. */

@@ -12,6 +12,7 @@ import type { TokenClaims, Tokens } from '../auth/Tokens.js';
 import type { Invites } from '../auth/Invites.js';
 import { toView, type Assemblies } from '../domain/Assemblies.js';
 import { CameraRemovedError, InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
+import { ClipPreviews } from '../domain/ClipPreviews.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { AssemblyId, CameraId, CameraKey } from '../domain/ids.js';
 import { parseAssemblyId, parseCameraKey } from '../domain/ids.js';
@@ -109,6 +110,9 @@ function programWire(source: ProgramSource): ProgramWire {
 
 /** A program cut: the shape depends on `source`, so the fields are checked per kind. */
 const cutPayload: Check<CutRequest> = (value, path) => {
+  // Not an object at all: say so ("must be a JSON object"), rather than that source is missing.
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    emptyPayload(value, path);
   const source = oneOf(['composite', 'camera', 'video'] as const)(
     (value as { source?: unknown } | null)?.source,
     `${path}.source`,
@@ -192,10 +196,13 @@ export class SignalingServer {
   readonly #io: Server<ClientToServerEvents, ServerToClientEvents, object, SocketData>;
   readonly #deps: SignalingDeps;
   readonly #log: Logger;
+  /** Durations and first frames of the library's clips, for the studio's multiview. */
+  readonly #clips: ClipPreviews;
 
   constructor(httpServer: HttpServer, deps: SignalingDeps) {
     this.#deps = deps;
     this.#log = deps.logger;
+    this.#clips = new ClipPreviews(deps.library, deps.logger);
     this.#io = new Server(httpServer, {
       serveClient: false,
       maxHttpBufferSize: MAX_MESSAGE_BYTES,
@@ -314,6 +321,8 @@ export class SignalingServer {
       viewers: live.viewerCount,
       layoutCameras: live.layout.cameras === undefined ? null : [...live.layout.cameras],
       reactionTotals: live.reactionTotals,
+      preview: programWire(live.preview),
+      tiles: [...live.tiles],
     });
 
     // A token that expires while connected ends the connection then, not at the next reconnect.
@@ -470,14 +479,51 @@ export class SignalingServer {
     );
 
     socket.on('library:list', (payload, ack) =>
-      this.#handle(socket, 'library:list', ack, ['presenter', 'moderator'], () => {
+      this.#handle(socket, 'library:list', ack, ['presenter', 'moderator'], async () => {
         emptyPayload(payload ?? {}, 'library:list');
+        const videos = this.#deps.library.list();
+        const previews = await this.#clips.describe(videos.map((video) => video.name));
         return {
-          videos: this.#deps.library.list().map((video) => ({
+          videos: videos.map((video, i) => ({
             name: video.name,
             url: `/api/assemblies/${assemblyId}/library/${encodeURIComponent(video.name)}`,
+            durationMs: previews[i]?.durationMs ?? null,
+            poster: previews[i]?.poster ?? null,
           })),
         };
+      }),
+    );
+
+    socket.on('preview:set', (payload, ack) =>
+      this.#handle(socket, 'preview:set', ack, ['presenter', 'moderator'], async () => {
+        const request = cutPayload(payload, 'preview:set');
+        await live.setPreview(this.#programSource(request));
+        return programWire(live.preview);
+      }),
+    );
+
+    socket.on('preview:take', (payload, ack) =>
+      this.#handle(socket, 'preview:take', ack, ['presenter', 'moderator'], async () => {
+        emptyPayload(payload ?? {}, 'preview:take');
+        await live.take();
+        return { program: programWire(live.program), preview: programWire(live.preview) };
+      }),
+    );
+
+    socket.on('preview:offer', (payload, ack) =>
+      this.#handle(socket, 'preview:offer', ack, ['presenter', 'moderator'], async () => {
+        const { sdp } = sdpPayload(payload, 'preview:offer');
+        return { sdp: await live.offerPreviewMonitor(participant.id, sdp) };
+      }),
+    );
+
+    socket.on('preview:candidate', (payload, ack) =>
+      this.#handle(socket, 'preview:candidate', ack, ['presenter', 'moderator'], async () => {
+        await live.addPreviewCandidate(
+          participant.id,
+          candidatePayload(payload, 'preview:candidate'),
+        );
+        return null;
       }),
     );
 
@@ -529,6 +575,13 @@ export class SignalingServer {
     live.on('monitorCandidate', (participant, candidate) =>
       one(participant).emit('monitor:candidate', candidate),
     );
+    live.on('previewChanged', (preview) =>
+      crewRoom().emit('preview:changed', { source: programWire(preview) }),
+    );
+    live.on('previewCandidate', (participant, candidate) =>
+      one(participant).emit('preview:candidate', candidate),
+    );
+    live.on('tilesChanged', (cameraIds) => crewRoom().emit('tiles:changed', { cameraIds }));
     live.on('onAir', (participant, onAir) => one(participant).emit('camera:onAir', { onAir }));
     // The crew's panel and the viewers' watch page show the count; cameras do not.
     live.on('viewers', (count) =>

@@ -108,6 +108,10 @@ export interface IceCandidateWire {
 export interface LibraryVideoWire {
   name: string;
   url: string;
+  /** Its length (ffprobe, once per file); null when it could not be read. */
+  durationMs: number | null;
+  /** Its first frame as a 160x90 JPEG data: URL (ffmpeg, once per file); null if unreadable. */
+  poster: string | null;
 }
 
 export interface WelcomeWire {
@@ -126,6 +130,14 @@ export interface WelcomeWire {
   layoutCameras: string[] | null;
   /** Reactions counted since the assembly opened, by reaction. */
   reactionTotals: Record<string, number>;
+  /** What the assembly's preview shows (shared by every studio); `preview:changed` updates it. */
+  preview: ProgramWire;
+  /**
+   * The cameras whose picture is in the composite now, in display order (the server's tiles:
+   * grid cells left to right, top to bottom; spotlight the first; picture-in-picture the first
+   * full frame and the second inset). `tiles:changed` updates it.
+   */
+  tiles: string[];
 }
 
 /** Program cuts as clients ask for them; a video is a library file or an allow-listed URL. */
@@ -198,6 +210,29 @@ export interface ClientToServerEvents {
   ) => void;
   /** Start or stop recording the program. Moderator. */
   'recording:set': (payload: { on: boolean }, ack: Ack<null>) => void;
+
+  // Preview and take (the studio's multiview). One preview per assembly, shared by every studio.
+  /**
+   * Put a source on the preview; the same payload as `program:cut` (a camera must be connected,
+   * a video is a library file or an allow-listed URL). Answers with the new preview; everyone in
+   * the crew hears `preview:changed`. Presenter, moderator.
+   */
+  'preview:set': (payload: CutRequest, ack: Ack<ProgramWire>) => void;
+  /**
+   * Take: the preview goes on the program (as `program:cut` would put it there) and the former
+   * program goes to the preview. Payload `{}`. Presenter, moderator.
+   */
+  'preview:take': (
+    payload: Record<string, never>,
+    ack: Ack<{ program: ProgramWire; preview: ProgramWire }>,
+  ) => void;
+  /**
+   * A receive-only, video-only monitor of the preview: SDP offer in, SDP answer back. Offer
+   * again after `media:reset`. Presenter, moderator.
+   */
+  'preview:offer': (payload: { sdp: string }, ack: Ack<{ sdp: string }>) => void;
+  /** A trickled ICE candidate of the preview monitor's peer connection. Presenter, moderator. */
+  'preview:candidate': (payload: IceCandidateWire, ack: Ack<null>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -223,6 +258,12 @@ export interface ServerToClientEvents {
   'camera:candidate': (candidate: IceCandidateWire) => void;
   /** To a monitor: the media server's ICE candidates for its endpoint. */
   'monitor:candidate': (candidate: IceCandidateWire) => void;
+  /** To the crew: the assembly's preview changed (`preview:set`, a take, its camera left). */
+  'preview:changed': (preview: { source: ProgramWire }) => void;
+  /** To a preview monitor: the media server's ICE candidates for its endpoint. */
+  'preview:candidate': (candidate: IceCandidateWire) => void;
+  /** To the crew: the cameras in the composite changed (in display order; see `welcome.tiles`). */
+  'tiles:changed': (tiles: { cameraIds: string[] }) => void;
   /** To a camera page: whether its picture is on the program now (tally light). */
   'camera:onAir': (state: { onAir: boolean }) => void;
   /**

@@ -181,7 +181,7 @@ function videoPort(answer: string): number {
 }
 
 /** CPU used by a set of processes over a window, in percent of one core. */
-async function measureCpu(pids: number[], windowMs: number): Promise<number> {
+export async function measureCpu(pids: number[], windowMs: number): Promise<number> {
   const sum = async (): Promise<number> => {
     let total = 0;
     for (const pid of pids) total += await cpuTicks(pid).catch(() => 0);

@@ -6,6 +6,7 @@ import {
 } from './composite.js';
 import { benchEdge } from './edge.js';
 import { benchGlassToGlass } from './glassToGlass.js';
+import { benchPreview } from './preview.js';
 import { benchWatchApi } from './watchApi.js';
 import { benchWebrtcLoopback } from './webrtcLoopback.js';
 
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   g2g: benchGlassToGlass,
   watch: benchWatchApi,
   edge: benchEdge,
+  preview: benchPreview,
 };
 
 const wanted = process.argv.slice(2);

@@ -221,7 +221,11 @@ export function stampViewer(codec: StampCodec, options: ViewerProbeOptions): voi
     };
     video.requestVideoFrameCallback(onFrame);
   };
-  const scan = (): void => document.querySelectorAll('video').forEach(watch);
+  // The studio's preview monitor shows the preview bus, not the program the figures are about.
+  const scan = (): void =>
+    document
+      .querySelectorAll<HTMLVideoElement>('video:not([aria-label="Preview monitor"])')
+      .forEach(watch);
   new MutationObserver(scan).observe(document, { childList: true, subtree: true });
   document.addEventListener('DOMContentLoaded', () => {
     scan();

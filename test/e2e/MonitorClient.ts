@@ -2,7 +2,8 @@
  * The presenter's low-latency program monitor, driven from a test with the socket events the
  * studio page uses (`monitor:offer`, `monitor:candidate`, a new offer after `media:reset`): a
  * receive-only RTCPeerConnection in Chromium whose picture is sampled through a canvas and
- * whose audio is played (so that Chromium measures its level).
+ * whose audio is played (so that Chromium measures its level). With `bus: 'preview'` it is the
+ * studio's preview monitor instead (`preview:offer`, `preview:candidate`).
  */
 import type { Browser } from 'playwright-core';
 import type { IceCandidateWire } from '../../server/signaling/events.js';
@@ -26,14 +27,19 @@ export class MonitorClient {
   readonly #negotiation: TrickleOffer;
   #lastOffer: Promise<void> = Promise.resolve();
   resets = 0;
+  readonly #bus: 'program' | 'preview';
 
-  private constructor(peer: BrowserPeer, socket: Client) {
+  private constructor(peer: BrowserPeer, socket: Client, bus: 'program' | 'preview') {
     this.peer = peer;
     this.socket = socket;
+    this.#bus = bus;
     this.#negotiation = new TrickleOffer(peer, false, (candidate) =>
       this.#sendCandidate(candidate),
     );
-    socket.on('monitor:candidate', (candidate) => this.#negotiation.remoteCandidate(candidate));
+    const remote = (candidate: IceCandidateWire): void =>
+      this.#negotiation.remoteCandidate(candidate);
+    if (bus === 'program') socket.on('monitor:candidate', remote);
+    else socket.on('preview:candidate', remote);
     // The media server restarted and the assembly was rebuilt: the old session is dead.
     socket.on('media:reset', () => {
       this.resets += 1;
@@ -41,16 +47,21 @@ export class MonitorClient {
     });
   }
 
-  /** Connects with a presenter (or moderator) token and opens the monitor. */
+  /** Connects with a presenter (or moderator) token and opens the monitor of `bus`. */
   static async open(options: {
     url: string;
     token: string;
     assembly: string;
     browser: Browser;
+    bus?: 'program' | 'preview';
   }): Promise<MonitorClient> {
     const socket = connectPage(options.url, { token: options.token, assembly: options.assembly });
     await welcomed(socket);
-    const monitor = new MonitorClient(await BrowserPeer.open(options.browser), socket);
+    const monitor = new MonitorClient(
+      await BrowserPeer.open(options.browser),
+      socket,
+      options.bus ?? 'program',
+    );
     monitor.#startOffer();
     await monitor.#lastOffer;
     return monitor;
@@ -204,8 +215,9 @@ export class MonitorClient {
 
   #startOffer(): void {
     this.#lastOffer = this.#negotiation.start(async (offer) => {
+      const event = this.#bus === 'program' ? 'monitor:offer' : 'preview:offer';
       const { sdp } = await call<{ sdp: string }>(
-        this.socket.timeout(30_000).emitWithAck('monitor:offer', { sdp: offer }),
+        this.socket.timeout(30_000).emitWithAck(event, { sdp: offer }),
       );
       return sdp;
     });
@@ -215,7 +227,7 @@ export class MonitorClient {
     if (!this.socket.connected) return;
     this.socket
       .timeout(10_000)
-      .emitWithAck('monitor:candidate', candidate)
+      .emitWithAck(this.#bus === 'program' ? 'monitor:candidate' : 'preview:candidate', candidate)
       .catch(() => undefined);
   }
 }

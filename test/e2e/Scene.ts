@@ -4,7 +4,12 @@
  * together. Cameras and monitors are pages in browsers the test file launched once.
  */
 import type { Browser } from 'playwright-core';
-import type { AssemblyWire, LayoutWire } from '../../server/signaling/events.js';
+import type {
+  AssemblyWire,
+  CutRequest,
+  LayoutWire,
+  ProgramWire,
+} from '../../server/signaling/events.js';
 import type { PaletteName } from '../helpers/media.js';
 import { createAssembly } from '../server/appHelpers.js';
 import { CameraClient } from './CameraClient.js';
@@ -27,6 +32,7 @@ export class Scene {
   readonly cameras: CameraClient[] = [];
   readonly #context: SceneContext;
   #monitor: MonitorClient | undefined;
+  #previewMonitor: MonitorClient | undefined;
 
   private constructor(context: SceneContext, assemblyId: string, moderator: Client) {
     this.#context = context;
@@ -88,6 +94,36 @@ export class Scene {
     return this.#monitor;
   }
 
+  /** Opens a studio's preview monitor (a presenter's socket of its own). */
+  async openPreview(): Promise<MonitorClient> {
+    const { app } = this.#context.stack;
+    this.#previewMonitor = await MonitorClient.open({
+      url: app.url,
+      token: mintToken(app, this.assemblyId, 'presenter'),
+      assembly: this.assemblyId,
+      browser: this.#context.monitorBrowser,
+      bus: 'preview',
+    });
+    return this.#previewMonitor;
+  }
+
+  /** The moderator's `program:cut`. */
+  async cut(payload: CutRequest): Promise<ProgramWire> {
+    return call<ProgramWire>(this.moderator.timeout(20_000).emitWithAck('program:cut', payload));
+  }
+
+  /** The moderator's `preview:set`. */
+  async preview(payload: CutRequest): Promise<ProgramWire> {
+    return call<ProgramWire>(this.moderator.timeout(20_000).emitWithAck('preview:set', payload));
+  }
+
+  /** The moderator's `preview:take`. */
+  async take(): Promise<{ program: ProgramWire; preview: ProgramWire }> {
+    return call<{ program: ProgramWire; preview: ProgramWire }>(
+      this.moderator.timeout(20_000).emitWithAck('preview:take', {}),
+    );
+  }
+
   /** The moderator's `layout:set`; rejects with the server's error when refused. */
   async layout(payload: {
     layout: LayoutWire;
@@ -115,5 +151,6 @@ export class Scene {
     this.moderator.close();
     for (const camera of this.cameras) await camera.close();
     await this.#monitor?.close();
+    await this.#previewMonitor?.close();
   }
 }

@@ -10,13 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
-import type { PaletteName } from '../helpers/media.js';
+import { makeQuadrantClip, type PaletteName } from '../helpers/media.js';
 import {
   colourPoint,
   decodeFrames,
@@ -74,6 +74,11 @@ after(async () => {
 
 /** The colour points of the quadrants: all four show the camera of a full-frame picture. */
 const QUADRANT_POINTS = gridTiles(4).map(colourPoint);
+
+/** One colour in all four quadrants: a full-frame picture of that camera (or clip). */
+function all(colour: PaletteName): [PaletteName, PaletteName, PaletteName, PaletteName] {
+  return [colour, colour, colour, colour];
+}
 
 test('the moderator lays the program out as a grid, a spotlight or picture-in-picture, of chosen cameras in a chosen order, up to a number of tiles', async () => {
   const scene = await openScene('Layouts');
@@ -407,7 +412,65 @@ test('cameras that lose their connection or their picture leave the grid after t
   }
 });
 
-test('after the media engine dies and its supervisor restarts it, the app rebuilds the assembly: cameras and the monitor offer again and the composite is back, its tiles in the same places', async () => {
+test('a source put on the preview shows on the preview monitor and not on the program; take puts it on the program and the former program on the preview', async (t) => {
+  const step = stopwatch(t);
+  const scene = await openScene('Preview and take');
+  try {
+    const red = await scene.join('red');
+    const green = await scene.join('green');
+    const program = await scene.openMonitor();
+    const preview = await scene.openPreview();
+    const grid2 = gridTiles(2).map(colourPoint);
+
+    // At first both buses show the composite.
+    await program.waitForColours(grid2, ['red', 'green'], PICTURE_MS, 'program composite');
+    await preview.waitForColours(grid2, ['red', 'green'], PICTURE_MS, 'preview composite');
+    step('both buses show the composite');
+
+    // Red on the program; green on the preview only.
+    await scene.cut({ source: 'camera', cameraId: red.cameraId });
+    await scene.preview({ source: 'camera', cameraId: green.cameraId });
+    await preview.waitForColours(QUADRANT_POINTS, all('green'), PICTURE_MS, 'green previewed');
+    await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'red on the program');
+    await preview.waitMoving([FULL], 15_000, 'the previewed camera');
+    step('green on preview, red on program');
+
+    // Take: green goes on the program and red, the former program, to the preview.
+    assert.deepEqual(await scene.take(), {
+      program: { kind: 'camera', cameraId: green.cameraId },
+      preview: { kind: 'camera', cameraId: red.cameraId },
+    });
+    await program.waitForColours(QUADRANT_POINTS, all('green'), PICTURE_MS, 'green taken');
+    await preview.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'red to preview');
+    step('take swapped them');
+
+    // A library clip plays on the preview from a player of its own; the program stays.
+    await mkdir(stack.app.config.mediaDir, { recursive: true });
+    await makeQuadrantClip(path.join(stack.app.config.mediaDir, 'preview.mp4'), all('yellow'), {
+      seconds: 60,
+      container: 'mp4',
+      width: 320,
+      height: 180,
+    });
+    await scene.preview({ source: 'video', file: 'preview.mp4' });
+    await preview.waitForColours(QUADRANT_POINTS, all('yellow'), PICTURE_MS, 'clip previewed');
+    await program.waitForColours(QUADRANT_POINTS, all('green'), PICTURE_MS, 'program kept');
+    step('clip on preview');
+
+    // The composite on the preview while a camera is on the program, then taken.
+    await scene.preview({ source: 'composite' });
+    await preview.waitForColours(grid2, ['red', 'green'], PICTURE_MS, 'composite previewed');
+    await program.waitForColours(QUADRANT_POINTS, all('green'), PICTURE_MS, 'program still');
+    await scene.take();
+    await program.waitForColours(grid2, ['red', 'green'], PICTURE_MS, 'composite taken');
+    await preview.waitForColours(QUADRANT_POINTS, all('green'), PICTURE_MS, 'green to preview');
+    step('composite taken');
+  } finally {
+    await scene.close();
+  }
+});
+
+test('after the media engine dies and its supervisor restarts it, the app rebuilds the assembly: cameras and the monitors offer again, the composite is back with its tiles in the same places and the preview shows what it showed', async () => {
   const scene = await openScene('Engine restart');
   try {
     const red = await scene.join('red');
@@ -415,6 +478,10 @@ test('after the media engine dies and its supervisor restarts it, the app rebuil
     const program = await scene.openMonitor();
     const tiles = gridTiles(2);
     await program.waitForColours(tiles.map(colourPoint), ['red', 'green'], PICTURE_MS, 'before');
+    // The preview survives the rebuild too: green stays on it.
+    const preview = await scene.openPreview();
+    await scene.preview({ source: 'camera', cameraId: green.cameraId });
+    await preview.waitForColours(QUADRANT_POINTS, all('green'), PICTURE_MS, 'preview before');
 
     const pid = await supervisedEnginePid();
     assert.ok(pid !== undefined, 'the supervised engine runs');
@@ -425,19 +492,23 @@ test('after the media engine dies and its supervisor restarts it, the app rebuil
       60_000,
       () =>
         Promise.resolve(
-          red.resets > 0 && green.resets > 0 && program.resets > 0 ? true : undefined,
+          red.resets > 0 && green.resets > 0 && program.resets > 0 && preview.resets > 0
+            ? true
+            : undefined,
         ),
       () =>
-        `media:reset not received (cameras ${red.resets}, ${green.resets}; monitor ${program.resets})`,
+        `media:reset not received (cameras ${red.resets}, ${green.resets}; monitor ${program.resets}; preview ${preview.resets})`,
       250,
     );
     const restarted = await supervisedEnginePid();
     assert.ok(restarted !== undefined && restarted !== pid, 'a new engine process runs');
-    await Promise.all([red.published, green.published, program.offered]);
+    await Promise.all([red.published, green.published, program.offered, preview.offered]);
     // The cameras offered again at the same time, in any order; their tiles come back in their
     // places (the server's slots), not in the order the offers arrived.
     await program.waitForColours(tiles.map(colourPoint), ['red', 'green'], 60_000, 'rebuilt');
     await program.waitMoving(tiles, 20_000, 'rebuilt');
+    await preview.waitForColours(QUADRANT_POINTS, all('green'), 60_000, 'preview rebuilt');
+    await preview.waitMoving([FULL], 20_000, 'preview rebuilt');
   } finally {
     await scene.close();
   }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { parseAssemblyId } from '../../server/domain/ids.js';
@@ -9,6 +11,7 @@ import type {
   WelcomeWire,
   WireErrorBody,
 } from '../../server/signaling/events.js';
+import { makeQuadrantClip } from '../helpers/media.js';
 import { createAssembly, setup, type RunningApp } from './appHelpers.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -384,3 +387,175 @@ function cameraIdOf(running: RunningApp, assembly: string, inviteId: string): st
   const camera = live?.participants.find((p) => p.inviteId === inviteId);
   return camera?.cameraId ?? 'none';
 }
+
+test('the preview is shared by the crew: preview:set and preview:take change it for everyone, a take swaps program and preview, and a previewed camera that leaves gives way to the composite', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const [presenter, presenterWelcome] = await join(running, {
+    token: mint(running, a.id, 'presenter'),
+  });
+  const [moderator] = await join(running, { token: a.moderatorToken });
+  const [camera, cameraWelcome] = await join(running, { token: mint(running, a.id, 'camera') });
+  t.after(() => {
+    presenter.close();
+    moderator.close();
+    camera.close();
+  });
+  assert.deepEqual(presenterWelcome.preview, { kind: 'composite' });
+  assert.deepEqual(presenterWelcome.tiles, [], 'no media server here: no tiles');
+  const cameraId = cameraWelcome.you.cameraId ?? '';
+
+  // One studio previews the camera; the other crew member hears it, and a new studio is told.
+  const heard = next(moderator, 'preview:changed');
+  const set = (await presenter
+    .timeout(5000)
+    .emitWithAck('preview:set', { source: 'camera', cameraId })) as Reply<unknown>;
+  assert.deepEqual(set, { ok: true, data: { kind: 'camera', cameraId } });
+  assert.deepEqual(await heard, { source: { kind: 'camera', cameraId } });
+  const [late, lateWelcome] = await join(running, { token: mint(running, a.id, 'presenter') });
+  t.after(() => late.close());
+  assert.deepEqual(lateWelcome.preview, { kind: 'camera', cameraId });
+
+  // Take: the camera goes on the program and the former program (the composite) to preview.
+  const programChanged = next(camera, 'program:changed');
+  const previewChanged = next(moderator, 'preview:changed');
+  const taken = (await moderator.timeout(5000).emitWithAck('preview:take', {})) as Reply<unknown>;
+  assert.deepEqual(taken, {
+    ok: true,
+    data: { program: { kind: 'camera', cameraId }, preview: { kind: 'composite' } },
+  });
+  assert.deepEqual(await programChanged, { source: { kind: 'camera', cameraId } });
+  assert.deepEqual(await previewChanged, { source: { kind: 'composite' } });
+
+  // Take again: back the other way.
+  const again = (await presenter.timeout(5000).emitWithAck('preview:take', {})) as Reply<unknown>;
+  assert.deepEqual(again, {
+    ok: true,
+    data: { program: { kind: 'composite' }, preview: { kind: 'camera', cameraId } },
+  });
+
+  // The previewed camera leaves: the preview falls back to the composite.
+  const fallback = next(presenter, 'preview:changed');
+  camera.close();
+  assert.deepEqual(await fallback, { source: { kind: 'composite' } });
+});
+
+test('preview events are validated and kept to presenters and moderators, with clear errors', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const [presenter] = await join(running, { token: mint(running, a.id, 'presenter') });
+  const [viewer] = await join(running, { token: mint(running, a.id, 'viewer') });
+  const [camera] = await join(running, { token: mint(running, a.id, 'camera') });
+  t.after(() => {
+    presenter.close();
+    viewer.close();
+    camera.close();
+  });
+  const send = async (socket: ClientSocket, event: string, payload: unknown): Promise<unknown> =>
+    (socket as unknown as Socket).timeout(5000).emitWithAck(event, payload);
+  const invalid = (message: string) => ({
+    ok: false,
+    error: { code: 'invalid_argument', message },
+  });
+
+  assert.deepEqual(
+    await send(presenter, 'preview:set', { source: 'nowhere' }),
+    invalid("preview:set.source must be one of composite, camera, video (got 'nowhere')"),
+  );
+  assert.deepEqual(
+    await send(presenter, 'preview:set', { source: 'camera' }),
+    invalid('preview:set.cameraId must be an id (it is missing)'),
+  );
+  assert.deepEqual(
+    await send(presenter, 'preview:set', { source: 'camera', cameraId: 'cam-nobody' }),
+    invalid("camera 'cam-nobody' is not connected to this assembly"),
+  );
+  assert.deepEqual(
+    await send(presenter, 'preview:set', { source: 'video', file: 'a.mp4', url: 'http://x/' }),
+    invalid('preview:set must have either a file or a url, not both or neither'),
+  );
+  assert.match(
+    JSON.stringify(await send(presenter, 'preview:set', { source: 'video', file: '../x.mp4' })),
+    /without '\.\.'/,
+  );
+  assert.deepEqual(
+    await send(presenter, 'preview:take', { now: true }),
+    invalid('preview:take has unknown field(s) now; allowed: '),
+  );
+  assert.deepEqual(
+    await send(presenter, 'preview:offer', {}),
+    invalid('preview:offer.sdp must be an SDP offer (it is missing)'),
+  );
+  assert.deepEqual(
+    await send(presenter, 'preview:candidate', { candidate: 7 }),
+    invalid('preview:candidate.candidate must be an ICE candidate line (got 7)'),
+  );
+  for (const [socket, role] of [
+    [viewer, 'viewer'],
+    [camera, 'camera'],
+  ] as const) {
+    for (const event of ['preview:set', 'preview:take', 'preview:offer', 'preview:candidate']) {
+      const reply = (await send(socket, event, {})) as Reply<unknown>;
+      assert.deepEqual(
+        reply,
+        {
+          ok: false,
+          error: {
+            code: 'forbidden_role',
+            message: `a ${role} token cannot send ${event}; this needs a presenter or moderator token`,
+          },
+        },
+        `${event} from a ${role}`,
+      );
+    }
+  }
+  // Without a media server the preview monitor cannot be offered, and says why.
+  const offer = (await send(presenter, 'preview:offer', { sdp: 'v=0' })) as Reply<unknown>;
+  assert.equal(offer.ok ? 'answered' : offer.error.code, 'media_unavailable');
+
+  // Sent without an ack, a bad one comes back as request:error.
+  const failure = next(presenter, 'request:error');
+  (presenter as unknown as Socket).emit('preview:set', 'composite');
+  assert.deepEqual(await failure, {
+    event: 'preview:set',
+    code: 'invalid_argument',
+    message: "preview:set must be a JSON object (got 'composite')",
+  });
+});
+
+test('library:list gives every clip its duration and first frame, read once, and null for a file that is no video', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const a = await createAssembly(running);
+  const [presenter] = await join(running, { token: mint(running, a.id, 'presenter') });
+  t.after(() => presenter.close());
+  const dir = running.app.config.mediaDir;
+  mkdirSync(dir, { recursive: true });
+  await makeQuadrantClip(path.join(dir, 'clip.mp4'), ['red', 'red', 'red', 'red'], {
+    seconds: 2,
+    container: 'mp4',
+    width: 320,
+    height: 180,
+  });
+  writeFileSync(path.join(dir, 'broken.mp4'), 'not a video');
+
+  type Listing = Reply<{
+    videos: Array<{ name: string; durationMs: number | null; poster: string | null }>;
+  }>;
+  const list = async (): Promise<Listing> =>
+    (await presenter.timeout(30_000).emitWithAck('library:list', {})) as Listing;
+  const first = await list();
+  assert.ok(first.ok);
+  const [broken, clip] = first.data.videos;
+  assert.equal(broken?.name, 'broken.mp4');
+  assert.equal(broken?.durationMs, null);
+  assert.equal(broken?.poster, null);
+  assert.equal(clip?.name, 'clip.mp4');
+  const duration = clip?.durationMs ?? 0;
+  assert.ok(Math.abs(duration - 2000) < 150, `the clip lasts 2 s, listed as ${duration} ms`);
+  assert.match(clip?.poster ?? '', /^data:image\/jpeg;base64,\/9j\//, 'a JPEG data URL');
+  // Listed again, the same answer (from the cache).
+  assert.deepEqual(await list(), first);
+});

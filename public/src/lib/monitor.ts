@@ -2,7 +2,8 @@
  * The low-latency program monitor of the studio and the panel: a receive-only WebRTC session
  * (`monitor:offer`, `monitor:candidate`) shown in a <video>, with a state overlay while there is
  * no picture and retries while the media server is unavailable. It (re)starts on every welcome,
- * so it comes back by itself after the signaling connection drops.
+ * so it comes back by itself after the signaling connection drops. The studio's preview monitor
+ * is the same thing on the preview bus (`preview:offer`, `preview:candidate`, video only).
  */
 import { errorMessage, h, VideoOverlay } from './dom.js';
 import { request, RequestError, type SignalingSocket } from './connect.js';
@@ -22,8 +23,16 @@ export class ProgramMonitor {
   /** Called when program frames start or stop showing (see `playing`). */
   onPictureChange: (() => void) | undefined;
 
-  constructor(socket: SignalingSocket, label = 'Program monitor') {
+  /** Which bus it shows: the program (picture and sound) or the studio's preview (picture). */
+  readonly #bus: 'program' | 'preview';
+
+  constructor(
+    socket: SignalingSocket,
+    label = 'Program monitor',
+    bus: 'program' | 'preview' = 'program',
+  ) {
     this.#socket = socket;
+    this.#bus = bus;
     this.video = h('video', {
       autoplay: true,
       playsinline: true,
@@ -44,7 +53,11 @@ export class ProgramMonitor {
     this.element = h('div', { class: 'video-box' }, this.video, this.overlay.element);
     this.overlay.show('Waiting for the connection to the server…', { busy: true });
 
-    socket.on('monitor:candidate', (candidate) => this.#session?.addRemoteCandidate(candidate));
+    if (bus === 'program') {
+      socket.on('monitor:candidate', (candidate) => this.#session?.addRemoteCandidate(candidate));
+    } else {
+      socket.on('preview:candidate', (candidate) => this.#session?.addRemoteCandidate(candidate));
+    }
     socket.on('welcome', () => this.start());
     // The media server restarted and rebuilt the assembly: the old session is dead.
     socket.on('media:reset', () => this.start());
@@ -84,11 +97,13 @@ export class ProgramMonitor {
 
   async #open(): Promise<void> {
     this.#session?.close();
-    this.overlay.show('Connecting to the program…', { busy: true });
+    this.overlay.show(`Connecting to the ${this.#bus}…`, { busy: true });
+    const candidateEvent = this.#bus === 'program' ? 'monitor:candidate' : 'preview:candidate';
+    const offerEvent = this.#bus === 'program' ? 'monitor:offer' : 'preview:offer';
     const session = new PeerSession({
       sendCandidate: (candidate) => {
-        request(this.#socket, 'monitor:candidate', candidate).catch((error: unknown) =>
-          console.warn('monitor:candidate failed', error),
+        request(this.#socket, candidateEvent, candidate).catch((error: unknown) =>
+          console.warn(`${candidateEvent} failed`, error),
         );
       },
       onTrack: (event) => {
@@ -98,27 +113,30 @@ export class ProgramMonitor {
       onState: (state) => {
         if (state === 'connected') this.#attempt = 0;
         if (state === 'disconnected') {
-          this.overlay.show('The program connection is interrupted; waiting for it…', {
+          this.overlay.show(`The ${this.#bus} connection is interrupted; waiting for it…`, {
             busy: true,
           });
         }
-        if (state === 'failed') this.#scheduleRetry('The program connection failed.');
+        if (state === 'failed') this.#scheduleRetry(`The ${this.#bus} connection failed.`);
       },
     });
     this.#session = session;
     session.pc.addTransceiver('video', { direction: 'recvonly' });
-    session.pc.addTransceiver('audio', { direction: 'recvonly' });
+    // The preview carries no sound: the presenter listens to the program.
+    if (this.#bus === 'program') session.pc.addTransceiver('audio', { direction: 'recvonly' });
     try {
       await session.negotiate(
-        async (sdp) => (await request(this.#socket, 'monitor:offer', { sdp })).sdp,
+        async (sdp) => (await request(this.#socket, offerEvent, { sdp })).sdp,
       );
-      if (!session.closed) this.overlay.show('Waiting for the program picture…', { busy: true });
+      if (!session.closed) {
+        this.overlay.show(`Waiting for the ${this.#bus} picture…`, { busy: true });
+      }
     } catch (error) {
       if (session.closed) return;
       const why =
         error instanceof RequestError && error.code === 'timeout'
           ? 'The media server is not answering.'
-          : `The program monitor is not available: ${errorMessage(error)}.`;
+          : `The ${this.#bus} monitor is not available: ${errorMessage(error)}.`;
       this.#scheduleRetry(why);
     }
   }
