@@ -149,6 +149,7 @@ async function main(): Promise<void> {
   log('                                       (each needs ?token= from an invite link)');
   log(`  edge fleet (operators)               ${app.url}/operator?token=<operator token>`);
   log('  first moderator link (control panel): npm run token -- --create "Assembly name"');
+  log('                                       (it starts backstage: press Go live on the panel)');
 }
 
 main().catch((error: unknown) => {

@@ -262,6 +262,8 @@ class CameraPage {
   #showPhase(assembly: AssemblyWire): void {
     const phase = assembly.phase ?? 'live';
     this.#phase.dataset.phase = phase;
+    // The tally says whether people see this camera: backstage only the crew does.
+    this.#onAir.textContent = phase === 'backstage' ? 'IN THE MIX · REHEARSAL' : 'ON AIR';
     if (phase === 'backstage') {
       this.#phase.dataset.tone = 'info';
       this.#phase.textContent =

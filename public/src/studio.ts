@@ -60,6 +60,7 @@ class StudioPage {
     this.#socket = connect();
     this.#monitor = new ProgramMonitor(this.#socket);
     this.#phase = new PhaseControl(this.#socket);
+    this.#phase.onPhase = () => this.#updateOnAir();
     this.#monitor.element.append(this.#programLabel, this.#floaters.element);
 
     this.#socket.on('welcome', (welcome) => {
@@ -153,13 +154,19 @@ class StudioPage {
     this.#preview.setProgram(program);
   }
 
-  /** ON AIR (red) while the monitor shows program frames; PROGRAM (grey) until then. */
+  /**
+   * ON AIR (red) while the monitor shows program frames of a live assembly; REHEARSAL (grey)
+   * while backstage, when nothing reaches the audience; PROGRAM (grey) until frames come.
+   */
   #updateOnAir(): void {
     const description = describeProgram(this.#program, this.#roster);
-    const onAir = this.#monitor.playing;
+    const playing = this.#monitor.playing;
+    const backstage = this.#phase.phase === 'backstage';
+    const onAir = playing && !backstage;
     this.#programLabel.classList.toggle('onair', onAir);
     this.#programLabel.dataset.onAir = String(onAir);
-    this.#programLabel.textContent = `${onAir ? 'ON AIR' : 'PROGRAM'} · ${description}`;
+    const word = onAir ? 'ON AIR' : playing ? 'REHEARSAL' : 'PROGRAM';
+    this.#programLabel.textContent = `${word} · ${description}`;
   }
 
   #setProgress(positionMs: number, durationMs: number): void {

@@ -37,15 +37,16 @@ import {
 } from './ids.js';
 import { Reactions } from './Reactions.js';
 import type { Phase } from '../store/AssemblyStore.js';
+import { INVITE_LABEL_RULE, isInviteLabel } from '../auth/inviteLabel.js';
 
-/** A camera name as people type it: trimmed, 1 to CAMERA_NAME_MAX printable characters. */
+/**
+ * A camera name as people type it, trimmed: the same rule as an invite link's label (a camera
+ * joins under its link's label, and a rename gives it another such name).
+ */
 export function checkCameraName(value: unknown, what: string): string {
-  const name = typeof value === 'string' ? value.trim() : '';
-  // eslint-disable-next-line no-control-regex
-  if (name === '' || name.length > CAMERA_NAME_MAX || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new InvalidArgumentError(
-      `${what} must be 1 to ${CAMERA_NAME_MAX} printable characters, such as "Room 12"`,
-    );
+  const name = typeof value === 'string' ? value.trim() : value;
+  if (!isInviteLabel(name)) {
+    throw new InvalidArgumentError(`${what} must be ${INVITE_LABEL_RULE}, such as "Room 12"`);
   }
   return name;
 }
@@ -90,9 +91,6 @@ export interface ParticipantView extends Participant {
   muted: boolean | undefined;
   picture: PictureState | undefined;
 }
-
-/** Longest camera name (a room label such as "Room 12 — Year 9"). */
-export const CAMERA_NAME_MAX = 40;
 
 /** How long a camera may take to send its first picture before it leaves the mix, flagged. */
 export const CAMERA_START_TIMEOUT_MS = 10_000;
@@ -375,7 +373,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
 
   /**
    * Renames a camera (connected or within its grace period); the name is trimmed and must be
-   * 1 to CAMERA_NAME_MAX printable characters.
+   * 1 to 40 printable characters (checkCameraName).
    */
   renameCamera(cameraId: CameraId, name: string): CameraIdentity {
     const camera = this.#identities.get(cameraId);

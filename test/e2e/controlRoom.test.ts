@@ -421,15 +421,47 @@ test('a camera whose picture never starts leaves the mix after 10 s and is flagg
 
 test('a viewer whose browser blocks autoplay taps Play long after the page loaded and starts at live, not where loading stopped', async () => {
   const scene = await Scene.open({ stack, cameraBrowsers, monitorBrowser }, 'Tap to play');
-  const browser = await launchChromium({ autoplay: false });
   try {
     await scene.join('red');
-    const opened = await openPage(browser, mintLink(stack.app, scene.assemblyId, 'viewer'), {
+    // Chromium's own policy ("user-gesture-required") lets a picture without sound play, and the
+    // first fragments of a program may carry no audio yet; the page's play() is refused here as
+    // that policy refuses a page with sound: until the person has touched the page.
+    const opened = await openPage(monitorBrowser, mintLink(stack.app, scene.assemblyId, 'viewer'), {
       viewport: { width: 1366, height: 768 },
+      initScript: () => {
+        const play = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'play')?.value as (
+          this: HTMLMediaElement,
+        ) => Promise<void>;
+        // Playwright's navigation counts as user activation, so the tap is tracked here.
+        let tapped = false;
+        addEventListener('pointerdown', (event) => (tapped ||= event.isTrusted), true);
+        HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
+          if (!tapped) {
+            return Promise.reject(new DOMException('play() needs a tap first', 'NotAllowedError'));
+          }
+          return play.call(this);
+        };
+      },
     });
     const page = opened.page;
     const play = page.getByRole('button', { name: '▶ Play' });
-    await play.waitFor({ timeout: PICTURE_MS });
+    // The page says what it waits for; a failure reports it (and the video's state).
+    const state = (): Promise<string> =>
+      page.evaluate(() => {
+        const video = document.querySelector('video');
+        const overlay = document.querySelector('.overlay')?.textContent ?? '';
+        return `overlay "${overlay}", video readyState ${video?.readyState}, paused ${video?.paused}`;
+      });
+    let seen = '';
+    await until(
+      2 * PICTURE_MS,
+      async () => {
+        seen = await state();
+        return (await play.isVisible()) ? true : undefined;
+      },
+      () => `no Play button: ${seen}`,
+      500,
+    );
     // The person looks away: the live edge moves on while the page waits for the tap.
     const behind = (): Promise<number> =>
       page.evaluate(() => {
@@ -455,8 +487,8 @@ test('a viewer whose browser blocks autoplay taps Play long after the page loade
     const late = await behind();
     assert.ok(late >= 0 && late < 6, `started ${late.toFixed(1)} s behind the live edge`);
     assert.deepEqual(opened.errors, []);
+    await opened.close();
   } finally {
-    await browser.close();
     await scene.close();
   }
 });

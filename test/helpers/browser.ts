@@ -27,17 +27,11 @@ export const CHROMIUM_FLAGS: readonly string[] = [
 export interface LaunchOptions {
   /** A .y4m (or .mjpeg) file that Chromium's fake camera plays in a loop. */
   fakeVideoFile?: string;
-  /** false: media with sound waits for a tap, as on phones and most desktops by default. */
-  autoplay?: boolean;
 }
 
 /** Launches Debian's Chromium; never a downloaded browser build. */
 export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   const args = [...CHROMIUM_FLAGS];
-  if (options.autoplay === false) {
-    args.splice(args.indexOf('--autoplay-policy=no-user-gesture-required'), 1);
-    args.push('--autoplay-policy=user-gesture-required');
-  }
   if (options.fakeVideoFile !== undefined) {
     args.push(`--use-file-for-fake-video-capture=${options.fakeVideoFile}`);
   }

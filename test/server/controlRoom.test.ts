@@ -247,6 +247,24 @@ test('cameras have server-owned names: "Camera N" by default, renamed by a moder
     .map((p) => p.name);
   assert.deepEqual(names, ['Camera 1', 'Room 12']);
   assert.deepEqual(firstHears, [], 'another camera is not told');
+
+  // A camera invite's label is the name its camera joins under (and takes the next place).
+  const labelled = running.app.core.invites.mint(
+    'test',
+    parseAssemblyId(id),
+    'camera',
+    600,
+    'Library',
+  );
+  const third: ClientSocket = io(running.url, {
+    auth: { token: labelled.token, assembly: id },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  sockets.push(third);
+  const joined = (await welcome(third)).you;
+  assert.deepEqual([joined.name, joined.slot], ['Library', 3]);
 });
 
 test('reaction totals and the layout’s choice of cameras are the server’s: a panel opened later gets them, every panel hears changes', async (t) => {
