@@ -7,38 +7,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { io, type Socket } from 'socket.io-client';
 import { parseAssemblyId } from '../../server/domain/ids.js';
-import type {
-  ClientToServerEvents,
-  ParticipantWire,
-  Reply,
-  ServerToClientEvents,
-  WelcomeWire,
-  WireErrorBody,
-} from '../../server/signaling/events.js';
+import type { ParticipantWire, Reply, WireErrorBody } from '../../server/signaling/events.js';
 import { createAssembly, setup, type RunningApp } from './appHelpers.js';
-
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-function connect(running: RunningApp, auth: Record<string, string>): ClientSocket {
-  return io(running.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
-}
-
-/** Connects and resolves with the welcome, or rejects with the handshake's refusal. */
-function welcome(socket: ClientSocket): Promise<WelcomeWire> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no welcome within 5 s')), 5000);
-    socket.once('welcome', (w) => {
-      clearTimeout(timer);
-      resolve(w);
-    });
-    socket.once('connect_error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
+import { client, welcome, type ClientSocket } from './sockets.js';
 
 function mint(running: RunningApp, assembly: string, role: 'camera' | 'presenter'): string {
   return running.app.core.invites.mint('test', parseAssemblyId(assembly), role, 600).token;
@@ -61,7 +33,7 @@ test('a camera page that connects again with its key gets its camera back; bad k
   });
   const a = await createAssembly(running, 'Keys');
   const open = (auth: Record<string, string>): ClientSocket => {
-    const socket = connect(running, { assembly: a.id, ...auth });
+    const socket = client(running, { assembly: a.id, ...auth });
     sockets.push(socket);
     return socket;
   };
@@ -124,7 +96,7 @@ test('a camera whose grace period ended gets its id, name and place back with it
   });
   const a = await createAssembly(running, 'Late');
   const open = (auth: Record<string, string>): ClientSocket => {
-    const socket = connect(running, { assembly: a.id, ...auth });
+    const socket = client(running, { assembly: a.id, ...auth });
     sockets.push(socket);
     return socket;
   };
@@ -163,7 +135,7 @@ test('a camera the moderator removed is told, closed, and its key is refused fro
   });
   const a = await createAssembly(running, 'Kick');
   const open = (auth: Record<string, string>): ClientSocket => {
-    const socket = connect(running, { assembly: a.id, ...auth });
+    const socket = client(running, { assembly: a.id, ...auth });
     sockets.push(socket);
     return socket;
   };

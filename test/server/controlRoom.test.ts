@@ -7,19 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { io, type Socket } from 'socket.io-client';
 import { parseAssemblyId } from '../../server/domain/ids.js';
-import type {
-  AssemblyWire,
-  ClientToServerEvents,
-  ParticipantWire,
-  Reply,
-  ServerToClientEvents,
-  WelcomeWire,
-} from '../../server/signaling/events.js';
+import type { AssemblyWire, ParticipantWire, Reply } from '../../server/signaling/events.js';
 import { createAssembly, request, setup, wireError, type RunningApp } from './appHelpers.js';
+import { client, next, welcome, type ClientSocket } from './sockets.js';
 
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type Role = 'camera' | 'presenter' | 'moderator' | 'viewer';
 
 function mint(running: RunningApp, assembly: string, role: Role): string {
@@ -32,45 +24,9 @@ function open(
   assembly: string,
   role: Role,
 ): ClientSocket {
-  const socket: ClientSocket = io(running.url, {
-    auth: { token: mint(running, assembly, role), assembly },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
+  const socket = client(running, { token: mint(running, assembly, role), assembly });
   sockets.push(socket);
   return socket;
-}
-
-function welcome(socket: ClientSocket): Promise<WelcomeWire> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no welcome within 10 s')), 10_000);
-    socket.once('welcome', (w) => {
-      clearTimeout(timer);
-      resolve(w);
-    });
-    socket.once('connect_error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
-
-function next<E extends keyof ServerToClientEvents>(
-  socket: ClientSocket,
-  event: E,
-  accept: (...args: Parameters<ServerToClientEvents[E]>) => boolean = () => true,
-): Promise<Parameters<ServerToClientEvents[E]>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${String(event)} within 10 s`)), 10_000);
-    const listener = (...args: Parameters<ServerToClientEvents[E]>): void => {
-      if (!accept(...args)) return;
-      clearTimeout(timer);
-      socket.off(event, listener as never);
-      resolve(args);
-    };
-    socket.on(event, listener as never);
-  });
 }
 
 async function ask<T>(socket: ClientSocket, event: string, payload: unknown): Promise<Reply<T>> {
@@ -256,12 +212,7 @@ test('cameras have server-owned names: "Camera N" by default, renamed by a moder
     600,
     'Library',
   );
-  const third: ClientSocket = io(running.url, {
-    auth: { token: labelled.token, assembly: id },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
+  const third = client(running, { token: labelled.token, assembly: id });
   sockets.push(third);
   const joined = (await welcome(third)).you;
   assert.deepEqual([joined.name, joined.slot], ['Library', 3]);
