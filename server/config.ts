@@ -532,6 +532,16 @@ export function loadAppConfig(options: LoadOptions = {}): AppConfig {
     const enginePort = integer('KMS_PORT', get('KMS_PORT') ?? '8888', 1, 65535);
     const enginePath = (get('KMS_PATH') ?? 'kurento').replace(/^\/+/, '');
     config.mediaServerUri = `ws://${engineHost}:${enginePort}/${enginePath}`;
+    // The engine's shared secret (kms/src/rpc/AccessPolicy.ts) goes where kurento-client sends it.
+    const engineToken = get('KMS_AUTH_TOKEN');
+    if (engineToken !== undefined && engineToken !== '') {
+      config.mediaServerUri += `?token=${encodeURIComponent(engineToken)}`;
+    }
   }
   return config;
+}
+
+/** A media server URI as logs and the console show it: a `token` in its query is hidden. */
+export function redactedUri(uri: string): string {
+  return uri.replace(/([?&]token=)[^&#]*/g, '$1***');
 }

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { App } from './App.js';
-import { loadAppConfig } from './config.js';
+import { loadAppConfig, redactedUri } from './config.js';
 import { deliveryOptions, startDelivery, type Delivery } from './delivery.js';
 import { EngineSupervisor, waitForPort } from './engine/EngineSupervisor.js';
 
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   log(
     engine !== undefined
       ? `  media engine (Kurento protocol)      ${engineUrl}`
-      : `  media server (external Kurento)      ${appConfig.mediaServerUri}`,
+      : `  media server (external Kurento)      ${redactedUri(appConfig.mediaServerUri)}`,
   );
   log(
     `  RTMP origin                          rtmp://${appConfig.rtmpHost}:${delivery.origin.port}/live`,

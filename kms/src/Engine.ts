@@ -41,6 +41,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
       port: config.port,
       path: config.path,
       maxMessageBytes: config.maxMessageBytes,
+      access: { allowedOrigins: config.allowedOrigins, authToken: config.authToken },
     },
     new Methods(mediaSet, sessions),
     sessions,

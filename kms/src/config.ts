@@ -25,6 +25,13 @@ export interface EngineConfig {
    */
   jitterBufferMs: number;
   workerStartTimeoutMs: number;
+  /**
+   * Browser origins and host names that may open the WebSocket besides loopback and IP
+   * literals (KMS_ALLOWED_ORIGINS, comma-separated; see kms/src/rpc/AccessPolicy.ts).
+   */
+  allowedOrigins: string[];
+  /** A shared secret clients must present (KMS_AUTH_TOKEN, at least 16 characters). */
+  authToken: string | undefined;
 }
 
 /** Environment keys the engine reads. */
@@ -39,6 +46,8 @@ const KNOWN_KEYS = new Set([
   'KMS_SESSION_GC_SECONDS',
   'KMS_WORKER_PATH',
   'KMS_JITTER_BUFFER_MS',
+  'KMS_ALLOWED_ORIGINS',
+  'KMS_AUTH_TOKEN',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -75,6 +84,8 @@ export function defaultConfig(): EngineConfig {
     workerPath: fileURLToPath(new URL('../../../kms/worker/build/montage-worker', import.meta.url)),
     workerStartTimeoutMs: 10000,
     jitterBufferMs: 20,
+    allowedOrigins: [],
+    authToken: undefined,
   };
 }
 
@@ -86,6 +97,23 @@ function integer(key: string, text: string, min: number, max: number): number {
     );
   }
   return value;
+}
+
+/** One KMS_ALLOWED_ORIGINS entry: an http(s) origin or a bare host name. */
+function allowedOrigin(entry: string): string {
+  const value = entry.trim();
+  if (/^https?:\/\/[^/?#\s]+$/.test(value)) {
+    try {
+      return new URL(value).origin;
+    } catch {
+      // Reported below.
+    }
+  } else if (/^[a-z0-9.-]+$/i.test(value)) {
+    return value.toLowerCase();
+  }
+  throw new ConfigError(
+    `KMS_ALLOWED_ORIGINS entry '${value}' is invalid: expected an origin such as https://panel.example or a host name`,
+  );
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -162,5 +190,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   if (jitter) config.jitterBufferMs = integer('KMS_JITTER_BUFFER_MS', jitter, 0, 2000);
   const workerPath = get('KMS_WORKER_PATH');
   if (workerPath) config.workerPath = workerPath;
+  const origins = get('KMS_ALLOWED_ORIGINS');
+  if (origins) config.allowedOrigins = origins.split(',').map((entry) => allowedOrigin(entry));
+  const token = get('KMS_AUTH_TOKEN');
+  if (token) {
+    if (token.length < 16 || /\s/.test(token)) {
+      throw new ConfigError('KMS_AUTH_TOKEN must have at least 16 characters and no spaces');
+    }
+    config.authToken = token;
+  }
   return config;
 }

@@ -18,6 +18,7 @@
  */
 import { EventEmitter } from 'node:events';
 import kurento from 'kurento-client';
+import { redactedUri } from '../config.js';
 import type { Logger } from '../log.js';
 
 export interface MediaServerEvents {
@@ -51,10 +52,13 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   #stopped = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #loop: Promise<void> | undefined;
+  /** The URI as logs show it (a shared secret in it hidden). */
+  readonly #shown: string;
 
   constructor(options: MediaServerOptions) {
     super();
     this.uri = options.uri;
+    this.#shown = redactedUri(options.uri);
     this.#log = options.logger;
     // A restarted engine listens again within a second or two; trying four times a second
     // reconnects right after, and costs a refused TCP connection each time meanwhile.
@@ -83,7 +87,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('connected', onConnected);
-        reject(new Error(`no media server at ${this.uri} after ${timeoutMs} ms`));
+        reject(new Error(`no media server at ${this.#shown} after ${timeoutMs} ms`));
       }, timeoutMs);
       const onConnected = (client: kurento.KurentoClient): void => {
         clearTimeout(timer);
@@ -119,7 +123,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
         return;
       } catch (error) {
         this.#log.debug('media server not reachable yet', {
-          uri: this.uri,
+          uri: this.#shown,
           error: error instanceof Error ? error.message : String(error),
         });
         await new Promise<void>((resolve) => {
@@ -132,17 +136,17 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   #attach(client: kurento.KurentoClient, reconnect: ReconnectHandle): void {
     this.#client = client;
     this.#connected = true;
-    this.#log.info('media server connected', { uri: this.uri });
+    this.#log.info('media server connected', { uri: this.#shown });
     reconnect.on('disconnect', () => {
       if (this.#client !== client || !this.#connected) return;
       this.#connected = false;
-      this.#log.warn('media server connection lost; reconnecting', { uri: this.uri });
+      this.#log.warn('media server connection lost; reconnecting', { uri: this.#shown });
       this.emit('disconnected');
     });
     client.on('reconnected', (sameSession) => {
       if (this.#client !== client || this.#stopped) return;
       this.#connected = true;
-      this.#log.info('media server reconnected', { uri: this.uri, sameSession });
+      this.#log.info('media server reconnected', { uri: this.#shown, sameSession });
       this.emit('connected', client, sameSession === true);
     });
     // kurento-client gave up (failAfter): forget this client and start a fresh session.

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, loadAppConfig } from '../../server/config.js';
+import { ConfigError, loadAppConfig, redactedUri } from '../../server/config.js';
 
 const base = { envFile: null, baseDir: '/srv/montage' } as const;
 
@@ -55,6 +55,13 @@ test('KMS_ keys of the shared .env are accepted and KMS_URI selects the media se
     loadAppConfig({ ...base, env: { KMS_PORT: '9999' } }).mediaServerUri,
     'ws://127.0.0.1:9999/kurento',
   );
+  // The embedded engine's shared secret goes where kurento-client sends it; logs hide it.
+  const guarded = loadAppConfig({
+    ...base,
+    env: { KMS_PORT: '9999', KMS_AUTH_TOKEN: 'a-shared-secret-of-the-school' },
+  }).mediaServerUri;
+  assert.equal(guarded, 'ws://127.0.0.1:9999/kurento?token=a-shared-secret-of-the-school');
+  assert.equal(redactedUri(guarded), 'ws://127.0.0.1:9999/kurento?token=***');
   assert.throws(
     () => loadAppConfig({ ...base, env: { KMS_URI: 'http://x' } }),
     /KMS_URI=http:\/\/x/,

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { AccessPolicy, type AccessSettings } from './AccessPolicy.js';
 import { Connection } from './Connection.js';
 import { errorResponse, parseRequest } from './JsonRpc.js';
 import { KurentoError } from './KurentoError.js';
@@ -13,6 +14,8 @@ export interface RpcServerOptions {
   /** Without leading slash, like KMS's mediaServer.net.websocket.path. */
   path: string;
   maxMessageBytes: number;
+  /** Who may connect (see AccessPolicy); everyone without a browser Origin when absent. */
+  access?: AccessSettings;
 }
 
 function toBuffer(data: RawData): Buffer {
@@ -45,9 +48,21 @@ export class RpcServer {
     });
     // ws itself closes (1009) only far beyond the limit; up to there the
     // size check below answers with a readable JSON-RPC error.
+    const policy = new AccessPolicy(options.access ?? { allowedOrigins: [], authToken: undefined });
     this.#wss = new WebSocketServer({
       server: this.#http,
       maxPayload: options.maxMessageBytes * 2 + 65536,
+      // Refused at the upgrade with an HTTP status and the reason; never a WebSocket.
+      verifyClient: ({ req }, done) => {
+        const decision = policy.decide({
+          origin: req.headers.origin,
+          host: req.headers.host,
+          url: req.url ?? '/',
+          authorization: req.headers.authorization,
+        });
+        if (decision.ok) done(true);
+        else done(false, decision.status, decision.reason);
+      },
     });
     this.#wss.on('connection', (socket, request) => this.#onConnection(socket, request.url ?? '/'));
   }
