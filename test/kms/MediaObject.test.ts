@@ -90,6 +90,59 @@ test('describe reports type, qualifiedType and the ancestors-only hierarchy', as
   await raw.close();
 });
 
+/**
+ * `kurento.X` typed as X: the typings list plain names only, while kurento-client itself maps
+ * the qualified name to the same class at run time.
+ */
+function qualified<T extends string>(type: T): T {
+  return `kurento.${type}` as T;
+}
+
+test('every class is also created by its module-qualified name (kurento.X), as Kurento registers both', async () => {
+  const raw = await RawClient.open(engine.url);
+  const pipeline = (await raw.ok('create', { type: 'kurento.MediaPipeline' })).value as string;
+  for (const type of [
+    'WebRtcEndpoint',
+    'RtpEndpoint',
+    'Composite',
+    'Dispatcher',
+    'PlayerEndpoint',
+  ]) {
+    const constructorParams: Json = { mediaPipeline: pipeline };
+    if (type === 'PlayerEndpoint') constructorParams.uri = 'file:///nonexistent/clip.mp4';
+    const id = (await raw.ok('create', { type: `kurento.${type}`, constructorParams }))
+      .value as string;
+    const described = await raw.ok('describe', { object: id });
+    assert.equal(described.type, type);
+    assert.equal(described.qualifiedType, `kurento.${type}`);
+  }
+  // An unknown module or class is still refused, naming what was asked for.
+  for (const type of ['kurento.NoSuchEndpoint', 'other.WebRtcEndpoint']) {
+    const failure = await raw.call('create', {
+      type,
+      constructorParams: { mediaPipeline: pipeline },
+    });
+    assert.equal((failure.error as { code: number }).code, 40108);
+    assert.match(
+      (failure.error as { message: string }).message,
+      new RegExp(`Factory '${type}' not found`),
+    );
+  }
+  await raw.ok('release', { object: pipeline });
+  await raw.close();
+
+  // kurento-client maps the qualified name to its own class too.
+  const client = await connectKurento(engine.url);
+  try {
+    const clientPipeline = await client.create(qualified('MediaPipeline'));
+    const endpoint = await clientPipeline.create(qualified('WebRtcEndpoint'));
+    assert.match(await endpoint.generateOffer(), /^v=0/);
+    await clientPipeline.release();
+  } finally {
+    client.close();
+  }
+});
+
 test('error codes: 40101, 40108, 40008, 40001, 40110 and void results are null', async () => {
   const raw = await RawClient.open(engine.url);
   const pipeline = (await raw.ok('create', { type: 'MediaPipeline' })).value as string;

@@ -26,6 +26,9 @@ export type DestroyedSink = (objectId: string) => void;
  * reply to the request that raised them (connect → ElementConnected,
  * create → ObjectCreated) is always written first (§6.4 allows this order).
  */
+/** The module prefix of every core, elements and filters class (Kurento's "kurento" module). */
+const QUALIFIER = 'kurento.';
+
 export class MediaSet implements ObjectHost {
   readonly kmd = new Kmd();
   readonly serverManager: ServerManager;
@@ -74,10 +77,19 @@ export class MediaSet implements ObjectHost {
     );
   }
 
-  async create(type: string, constructorParams: Args, sessionId: string): Promise<MediaObject> {
+  async create(
+    requestedType: string,
+    constructorParams: Args,
+    sessionId: string,
+  ): Promise<MediaObject> {
+    // Kurento registers every class under its plain and its module-qualified name
+    // ("kurento.PlayerEndpoint"); its own tooling creates with the qualified one.
+    const type = requestedType.startsWith(QUALIFIER)
+      ? requestedType.slice(QUALIFIER.length)
+      : requestedType;
     const factory = FACTORIES.get(type);
     if (!factory)
-      throw new KurentoError('MEDIA_OBJECT_NOT_AVAILABLE', `Factory '${type}' not found`);
+      throw new KurentoError('MEDIA_OBJECT_NOT_AVAILABLE', `Factory '${requestedType}' not found`);
     const declared = this.kmd.constructorParams(type);
     if (declared.some((p) => !p.optional) && Object.keys(constructorParams).length === 0) {
       throw KurentoError.marshall("'constructorParams' is required");
