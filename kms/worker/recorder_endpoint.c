@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <gst/video/video.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STOP_TIMEOUT_MS 3000
@@ -84,6 +85,9 @@ struct _MtRecorder
   GstElement *mux;
   MtRecInput inputs[MT_MEDIA_COUNT];
   gboolean stop_on_eos;
+  /* Record requests only: this recorder created its file, so a new recording
+   * after a stop may write it again; no other existing file is overwritten. */
+  gboolean owns_file;
   /* Main loop only: a stop in progress. */
   guint generation;             /* counts recordings, so late callbacks of
                                  * an earlier one are recognised */
@@ -688,21 +692,48 @@ mt_recorder_record (JsonObject * params, GError ** error)
     finish_now (rec, TRUE);
 
   /* Open the file here so the reason of a failure can be reported as
-   * Kurento does (an Error event), instead of a bus error from filesink. */
-  fd = open (rec->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    MtRecError *e = g_new0 (MtRecError, 1);
-    int err = errno;
+   * Kurento does (an Error event), instead of a bus error from filesink.
+   * Unlike Kurento, a symbolic link is never followed (O_NOFOLLOW; a link
+   * could point anywhere the engine may write) and an existing regular file
+   * is never overwritten (O_EXCL creates the file or fails), unless this
+   * recorder wrote it itself. A FIFO or device is written, not replaced. */
+  {
+    struct stat st;
+    gboolean exists = lstat (rec->path, &st) == 0;
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW;
+    const gchar *why = NULL;
 
-    e->id = g_strdup (rec->id);
-    e->type = g_strdup (err == ENOSPC ? "RESOURCE_ERROR_NO_SPACE_LEFT" :
-        err == EROFS ? "RESOURCE_ERROR_WRITE" : "RESOURCE_ERROR_OPEN");
-    e->description = g_strdup_printf ("Could not open file \"%s\" for "
-        "writing: %s", rec->path, g_strerror (err));
-    mt_invoke (send_rec_error, e, rec_error_free);
-    return json_object_new ();
+    if (exists && S_ISLNK (st.st_mode))
+      why = "it is a symbolic link, which the engine never follows";
+    else if (exists && S_ISREG (st.st_mode) && !rec->owns_file)
+      why = "the file exists, and the engine never overwrites a recording "
+          "it did not write";
+    else if (!exists)
+      flags |= O_EXCL;
+    else if (S_ISREG (st.st_mode))
+      flags |= O_TRUNC;
+    fd = why != NULL ? -1 : open (rec->path, flags, 0644);
+    if (fd < 0) {
+      MtRecError *e = g_new0 (MtRecError, 1);
+      int err = errno;
+
+      e->id = g_strdup (rec->id);
+      e->type = g_strdup (why == NULL && err == ENOSPC ?
+          "RESOURCE_ERROR_NO_SPACE_LEFT" : why == NULL && err == EROFS ?
+          "RESOURCE_ERROR_WRITE" : "RESOURCE_ERROR_OPEN");
+      e->description = g_strdup_printf ("Could not open file \"%s\" for "
+          "writing: %s", rec->path, why != NULL ? why : err == EEXIST ?
+          "the file exists, and the engine never overwrites a recording it "
+          "did not write" : err == ELOOP ?
+          "it is a symbolic link, which the engine never follows" :
+          g_strerror (err));
+      mt_invoke (send_rec_error, e, rec_error_free);
+      return json_object_new ();
+    }
+    if (!exists)
+      rec->owns_file = TRUE;
+    close (fd);
   }
-  close (fd);
   if (!start_recording (rec, error)) {
     chain_clear (rec);
     g_mutex_lock (&rec->lock);

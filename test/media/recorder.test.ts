@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
@@ -260,6 +260,65 @@ for (const profile of ['WEBM', 'MP4'] as const) {
     }
   });
 }
+
+test('a recorder never overwrites a file it did not write and never follows a symbolic link (Error RESOURCE_ERROR_OPEN, bytes kept); it may record its own file again', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const precious = path.join(dir, 'precious.webm');
+  const target = path.join(dir, 'link-target.txt');
+  const link = path.join(dir, 'through-a-link.webm');
+  await writeFile(precious, "last year's assembly");
+  await writeFile(target, "not the engine's to write");
+  await rm(link, { force: true });
+  await symlink(target, link);
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${shortClip}` });
+    for (const [file, why] of [
+      [precious, /the file exists, and the engine never overwrites/],
+      [link, /symbolic link, which the engine never follows/],
+    ] as const) {
+      const recorder = await pipeline.create('RecorderEndpoint', { uri: `file://${file}` });
+      await player.connect(recorder);
+      const error = new Promise<{ type: string; description: string }>((resolve) =>
+        recorder.on('Error', (event: { type: string; description: string }) => resolve(event)),
+      );
+      await recorder.record();
+      // Without the refusal the recorder would just record: bounded, so that fails clearly.
+      let timer: NodeJS.Timeout | undefined;
+      const event = await Promise.race([
+        error,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`no Error event for ${file} in 20 s`)), 20_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(event.type, 'RESOURCE_ERROR_OPEN');
+      assert.match(event.description, why);
+      await recorder.release();
+    }
+    assert.equal(await readFile(precious, 'utf8'), "last year's assembly");
+    assert.equal(await readFile(target, 'utf8'), "not the engine's to write");
+
+    // Its own file: record, stop, record again into the same file.
+    const own = path.join(dir, 'own-twice.webm');
+    await rm(own, { force: true });
+    const recorder = await pipeline.create('RecorderEndpoint', { uri: `file://${own}` });
+    await player.connect(recorder);
+    let errors = 0;
+    recorder.on('Error', () => (errors += 1));
+    await player.play();
+    for (let round = 0; round < 2; round++) {
+      const recording = new Promise<void>((resolve) => recorder.once('Recording', () => resolve()));
+      await recorder.record();
+      await recording;
+      await recorder.stopAndWait();
+    }
+    assert.equal(errors, 0);
+    assert.ok((await stat(own)).size > 0);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
 
 test('recording into an unwritable folder raises an Error event and the worker lives on', async () => {
   const client = await connectKurento(engine.url);
