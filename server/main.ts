@@ -67,7 +67,13 @@ async function main(): Promise<void> {
       command: process.execPath,
       args: [join(REPO_ROOT, 'dist', 'kms', 'src', 'main.js')],
       cwd: REPO_ROOT,
-      env: process.env,
+      // Players read the media library and recorders write the recordings folder, nothing else
+      // (unless KMS_FILE_ROOTS says otherwise).
+      env: {
+        ...process.env,
+        KMS_FILE_ROOTS:
+          process.env.KMS_FILE_ROOTS ?? `${appConfig.mediaDir},${appConfig.recordingsDir}`,
+      },
     });
     supervisor.on('crashed', (code, signal, delayMs) => {
       log(`media engine exited (${signal ?? `code ${String(code)}`}); restarting in ${delayMs} ms`);

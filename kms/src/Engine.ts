@@ -1,3 +1,4 @@
+import { UriPolicy } from './objects/UriPolicy.js';
 import { MediaSet } from './objects/MediaSet.js';
 import { Methods } from './rpc/Methods.js';
 import { RpcServer } from './rpc/RpcServer.js';
@@ -31,6 +32,10 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
       startTimeoutMs: config.workerStartTimeoutMs,
     },
     ice: { stun: config.stun, turn: config.turn },
+    uris: new UriPolicy({
+      fileRoots: config.fileRoots,
+      playerAllowedHosts: config.playerAllowedHosts,
+    }),
     sessions: () => holder.registry?.ids() ?? [],
   });
   const sessions = new SessionRegistry(mediaSet, config.sessionGcSeconds * 1000);

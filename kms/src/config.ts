@@ -32,6 +32,10 @@ export interface EngineConfig {
   allowedOrigins: string[];
   /** A shared secret clients must present (KMS_AUTH_TOKEN, at least 16 characters). */
   authToken: string | undefined;
+  /** Folders players read and recorders write in (KMS_FILE_ROOTS); empty: anywhere. */
+  fileRoots: string[];
+  /** Hosts players may fetch although loopback or link-local (KMS_PLAYER_ALLOWED_HOSTS). */
+  playerAllowedHosts: string[];
 }
 
 /** Environment keys the engine reads. */
@@ -48,6 +52,8 @@ const KNOWN_KEYS = new Set([
   'KMS_JITTER_BUFFER_MS',
   'KMS_ALLOWED_ORIGINS',
   'KMS_AUTH_TOKEN',
+  'KMS_FILE_ROOTS',
+  'KMS_PLAYER_ALLOWED_HOSTS',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -86,6 +92,8 @@ export function defaultConfig(): EngineConfig {
     jitterBufferMs: 20,
     allowedOrigins: [],
     authToken: undefined,
+    fileRoots: [],
+    playerAllowedHosts: [],
   };
 }
 
@@ -199,5 +207,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     }
     config.authToken = token;
   }
+  const roots = get('KMS_FILE_ROOTS');
+  if (roots) {
+    config.fileRoots = roots.split(',').map((root) => root.trim());
+    const relative = config.fileRoots.find((root) => !root.startsWith('/'));
+    if (relative !== undefined) {
+      throw new ConfigError(
+        `KMS_FILE_ROOTS entry '${relative}' is invalid: expected an absolute folder`,
+      );
+    }
+  }
+  const hosts = get('KMS_PLAYER_ALLOWED_HOSTS');
+  if (hosts) config.playerAllowedHosts = hosts.split(',').map((host) => host.trim().toLowerCase());
   return config;
 }

@@ -21,7 +21,8 @@ let dir: string;
 
 before(async () => {
   dir = await mediaDir();
-  engine = await startEngineProcess();
+  // The clips are served over HTTP from this machine: loopback, which players refuse unless listed.
+  engine = await startEngineProcess({ KMS_PLAYER_ALLOWED_HOSTS: '127.0.0.1' });
   browser = await launchChromium();
 });
 

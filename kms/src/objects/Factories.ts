@@ -10,12 +10,15 @@ import { Composite } from './Composite.js';
 import { Dispatcher } from './Dispatcher.js';
 import { DispatcherOneToMany } from './DispatcherOneToMany.js';
 import { HubPort } from './HubPort.js';
+import type { UriPolicy } from './UriPolicy.js';
 import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
 
 export interface FactoryContext {
   host: ObjectHost;
   worker: WorkerSettings;
   ice: IceDefaults;
+  /** Where players may read and recorders write (KMS_FILE_ROOTS, KMS_PLAYER_ALLOWED_HOSTS). */
+  uris: UriPolicy;
   /** The constructor params exactly as the client sent them (before kmd defaults). */
   requested?: Args;
 }
@@ -56,7 +59,12 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
     {
       module: 'elements',
       create: (context, params) =>
-        PlayerEndpoint.create(context.host, pipelineArgument(context, params), params),
+        PlayerEndpoint.create(
+          context.host,
+          pipelineArgument(context, params),
+          params,
+          context.uris,
+        ),
     },
   ],
   [
@@ -72,7 +80,12 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
     {
       module: 'elements',
       create: (context, params) =>
-        RecorderEndpoint.create(context.host, pipelineArgument(context, params), params),
+        RecorderEndpoint.create(
+          context.host,
+          pipelineArgument(context, params),
+          params,
+          context.uris,
+        ),
     },
   ],
   [

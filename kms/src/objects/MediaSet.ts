@@ -5,11 +5,13 @@ import { Kmd } from './Kmd.js';
 import type { Args, MediaObject, ObjectHost } from './MediaObject.js';
 import { MediaPipeline } from './MediaPipeline.js';
 import { ServerManager } from './ServerManager.js';
+import type { UriPolicy } from './UriPolicy.js';
 import type { IceDefaults } from './WebRtcEndpoint.js';
 
 export interface MediaSetOptions {
   worker: WorkerSettings;
   ice: IceDefaults;
+  uris: UriPolicy;
   /** Session ids known to the RPC layer (for ServerManager.getSessions). */
   sessions: () => string[];
 }
@@ -100,6 +102,7 @@ export class MediaSet implements ObjectHost {
         host: this,
         worker: this.#options.worker,
         ice: this.#options.ice,
+        uris: this.#options.uris,
         requested: constructorParams,
       },
       args,

@@ -3,6 +3,7 @@ import type { JsonObject } from '../worker/Channel.js';
 import type { Args, ObjectHost } from './MediaObject.js';
 import type { MediaPipeline } from './MediaPipeline.js';
 import { UriEndpoint, validateMediaUri } from './UriEndpoint.js';
+import type { UriPolicy } from './UriPolicy.js';
 
 function num(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
@@ -24,9 +25,11 @@ export class PlayerEndpoint extends UriEndpoint {
     host: ObjectHost,
     pipeline: MediaPipeline,
     params: Args,
+    uris: UriPolicy,
   ): Promise<PlayerEndpoint> {
     const uri = String(params.uri);
     validateMediaUri(uri);
+    uris.checkPlayer(uri);
     const player = new PlayerEndpoint(host, pipeline, uri);
     const options: JsonObject = { uri };
     if (typeof params.networkCache === 'number') options.networkCache = params.networkCache;

@@ -5,6 +5,7 @@ import type { JsonObject } from '../worker/Channel.js';
 import type { Args, ObjectHost } from './MediaObject.js';
 import type { MediaPipeline } from './MediaPipeline.js';
 import { UriEndpoint, validateMediaUri } from './UriEndpoint.js';
+import type { UriPolicy } from './UriPolicy.js';
 
 /** Media profiles the worker can write (MediaProfileSpecType of the kmd). */
 const SUPPORTED_PROFILES = new Set([
@@ -67,9 +68,11 @@ export class RecorderEndpoint extends UriEndpoint {
     host: ObjectHost,
     pipeline: MediaPipeline,
     params: Args,
+    uris: UriPolicy,
   ): Promise<RecorderEndpoint> {
     const uri = String(params.uri);
     const path = recordingPath(uri);
+    uris.checkRecorder(uri, path);
     const profile = params.mediaProfile ?? 'WEBM';
     if (typeof profile !== 'string' || !KNOWN_PROFILES.has(profile)) {
       throw KurentoError.marshall(

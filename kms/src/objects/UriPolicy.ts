@@ -1,0 +1,105 @@
+/**
+ * Where players may read and recorders may write, beyond the syntax `validateMediaUri` checks.
+ * Kurento opens any path and fetches any URL it is given, so a client (or a web page that got
+ * hold of one) can read /etc/shadow into a pipeline or make the server fetch its cloud metadata.
+ *
+ * - `file://` paths must lie, with symbolic links resolved, under one of KMS_FILE_ROOTS (the app
+ *   sets its media library and recordings folders for the engine it runs). No roots: any path,
+ *   as Kurento.
+ * - `http(s)://` players may not fetch loopback, link-local (169.254.0.0/16, fe80::/10, where
+ *   cloud metadata lives), unspecified addresses or metadata host names, unless the host is
+ *   listed in KMS_PLAYER_ALLOWED_HOSTS. Numeric forms such as http://2852039166/ are caught too:
+ *   the URL parser normalizes them to dotted quads before the check.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, relative, isAbsolute } from 'node:path';
+import { KurentoError } from '../rpc/KurentoError.js';
+
+export interface UriPolicySettings {
+  fileRoots: readonly string[];
+  playerAllowedHosts: readonly string[];
+}
+
+const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'instance-data']);
+
+/** The real path of `path`, or of its nearest existing ancestor joined with the rest. */
+function realPath(path: string): string {
+  let existing = path;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const real = realpathSync(existing);
+  return existing === path ? real : `${real}/${relative(existing, path)}`;
+}
+
+function forbiddenAddress(host: string): string | undefined {
+  const address = host.replace(/^\[|\]$/g, '').toLowerCase();
+  const family = isIP(address);
+  if (family === 4) {
+    const [a, b] = address.split('.').map(Number);
+    if (a === 127) return 'a loopback address';
+    if (a === 0) return 'an unspecified address';
+    if (a === 169 && b === 254) return 'a link-local address (where cloud metadata lives)';
+    return undefined;
+  }
+  if (family === 6) {
+    if (address === '::1') return 'a loopback address';
+    if (address === '::') return 'an unspecified address';
+    if (/^fe[89ab]/.test(address)) return 'a link-local address';
+    // An IPv4-mapped address, as the URL parser writes it (::ffff:7f00:1 is 127.0.0.1).
+    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(address);
+    if (mapped === null) return undefined;
+    const [high, low] = [parseInt(mapped[1] ?? '0', 16), parseInt(mapped[2] ?? '0', 16)];
+    return forbiddenAddress(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`);
+  }
+  if (address === 'localhost' || address.endsWith('.localhost')) return 'a loopback name';
+  if (METADATA_NAMES.has(address)) return 'a cloud metadata name';
+  return undefined;
+}
+
+export class UriPolicy {
+  readonly #roots: string[];
+  readonly #allowedHosts: Set<string>;
+
+  constructor(settings: UriPolicySettings) {
+    this.#roots = [...settings.fileRoots];
+    this.#allowedHosts = new Set(settings.playerAllowedHosts.map((host) => host.toLowerCase()));
+  }
+
+  /** Throws a 40001 (as other bad parameters) when a player may not open `uri`. */
+  checkPlayer(uri: string): void {
+    const url = new URL(uri);
+    if (url.protocol === 'file:') {
+      // As the worker reads it: percent-decoded (Kurento clients write '/' as %2F at times).
+      this.#checkPath(uri, decodeURIComponent(url.pathname), 'read');
+      return;
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (this.#allowedHosts.has(host)) return;
+    const why = forbiddenAddress(host);
+    if (why !== undefined) {
+      throw KurentoError.marshall(
+        `Invalid URI '${uri}': ${host} is ${why}; list it in KMS_PLAYER_ALLOWED_HOSTS to play from it`,
+      );
+    }
+  }
+
+  /** Throws a 40001 when a recorder may not write `path`. */
+  checkRecorder(uri: string, path: string): void {
+    this.#checkPath(uri, path, 'write');
+  }
+
+  #checkPath(uri: string, path: string, what: 'read' | 'write'): void {
+    if (this.#roots.length === 0) return;
+    const real = realPath(path);
+    // Resolved at each check: the app may create its folders after the engine started.
+    const inside = this.#roots.some((root) => {
+      const rest = relative(realPath(root), real);
+      return rest !== '' && !rest.startsWith('..') && !isAbsolute(rest);
+    });
+    if (!inside) {
+      throw KurentoError.marshall(
+        `Invalid URI '${uri}': the engine may ${what} files only under ${this.#roots.join(', ')} (KMS_FILE_ROOTS)`,
+      );
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Where players may read and recorders may write (kms/src/objects/UriPolicy.ts), through
+ * kurento-client: with KMS_FILE_ROOTS only files under the roots (symbolic links resolved), and
+ * players never fetch loopback, link-local or metadata hosts (numeric disguises included) unless
+ * KMS_PLAYER_ALLOWED_HOSTS lists them. Refusals are 40001 errors at create, naming the setting.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type kurento from 'kurento-client';
+import type { RunningEngine } from '../../kms/src/Engine.js';
+import { connectKurento } from '../helpers/kurento.js';
+import { startTestEngine } from './helpers.js';
+
+let dir: string;
+let root: string;
+let rooted: RunningEngine;
+let listed: RunningEngine;
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'montage-uris-'));
+  root = path.join(dir, 'library');
+  await mkdir(root);
+  await writeFile(path.join(root, 'clip.mp4'), 'not played here, only created');
+  await writeFile(path.join(dir, 'secret.txt'), 'outside the roots');
+  await symlink(path.join(dir, 'secret.txt'), path.join(root, 'looks-inside.mp4'));
+  rooted = await startTestEngine({ fileRoots: [root] });
+  listed = await startTestEngine({ playerAllowedHosts: ['127.0.0.1'] });
+});
+
+after(async () => {
+  await Promise.all([rooted?.close(), listed?.close()]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function refusal(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { code: number; message: string };
+  }
+  throw new Error('it was accepted');
+}
+
+async function withPipeline(
+  engine: RunningEngine,
+  work: (pipeline: kurento.MediaPipeline) => Promise<void>,
+): Promise<void> {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    await work(pipeline);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+}
+
+test('with KMS_FILE_ROOTS players and recorders stay under the roots, symbolic links resolved', async () => {
+  await withPipeline(rooted, async (pipeline) => {
+    await pipeline.create('PlayerEndpoint', { uri: `file://${path.join(root, 'clip.mp4')}` });
+    await pipeline.create('RecorderEndpoint', { uri: `file://${path.join(root, 'new.webm')}` });
+    for (const uri of [
+      'file:///etc/shadow',
+      `file://${path.join(dir, 'secret.txt')}`,
+      `file://${path.join(root, 'looks-inside.mp4')}`,
+    ]) {
+      const error = await refusal(pipeline.create('PlayerEndpoint', { uri }));
+      assert.equal(error.code, 40001, uri);
+      assert.match(error.message, /may read files only under .* \(KMS_FILE_ROOTS\)/, uri);
+    }
+    const recorder = await refusal(
+      pipeline.create('RecorderEndpoint', { uri: `file://${path.join(dir, 'outside.webm')}` }),
+    );
+    assert.equal(recorder.code, 40001);
+    assert.match(recorder.message, /may write files only under/);
+  });
+});
+
+test('players never fetch loopback, link-local or metadata hosts, numeric disguises included, unless listed', async () => {
+  await withPipeline(rooted, async (pipeline) => {
+    for (const uri of [
+      'http://127.0.0.1:8080/metrics',
+      'http://localhost/clip.mp4',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://2852039166/latest/meta-data/',
+      'http://0xA9FEA9FE/latest/',
+      'http://[::1]/clip.mp4',
+      'http://[::ffff:127.0.0.1]/clip.mp4',
+      'http://metadata.google.internal/computeMetadata/v1/',
+      'http://0.0.0.0:8888/',
+    ]) {
+      const error = await refusal(pipeline.create('PlayerEndpoint', { uri }));
+      assert.equal(error.code, 40001, uri);
+      assert.match(error.message, /KMS_PLAYER_ALLOWED_HOSTS/, uri);
+    }
+    // Anything else is created (and fetched only when it plays).
+    await pipeline.create('PlayerEndpoint', { uri: 'https://videos.school.example/clip.mp4' });
+  });
+  await withPipeline(listed, async (pipeline) => {
+    await pipeline.create('PlayerEndpoint', { uri: 'http://127.0.0.1:9/clip.mp4' });
+    const error = await refusal(
+      pipeline.create('PlayerEndpoint', { uri: 'http://169.254.169.254/latest/' }),
+    );
+    assert.equal(error.code, 40001);
+  });
+});
