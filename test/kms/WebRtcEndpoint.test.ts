@@ -186,6 +186,36 @@ test('processOffer returns the answer once; a worker SDP failure maps to 40205',
   await raw.close();
 });
 
+test('an offer with more than 64 media sections or 512 candidates is refused with 40201 before the worker sees it, and the endpoint still negotiates', async () => {
+  const raw = await RawClient.open(engine.url);
+  const { pipeline, id } = await endpoint(raw);
+  const offer = await realOffer(raw, pipeline);
+  const [head = '', ...sections] = offer.split(/(?=^m=)/m);
+  const video = sections.find((section) => section.startsWith('m=video')) ?? '';
+  const manySections = head + Array.from({ length: 1000 }, () => video).join('');
+  const candidate = 'a=candidate:1 1 UDP 2122260223 127.0.0.1 40000 typ host\r\n';
+  const manyCandidates = head + video + candidate.repeat(600) + sections.slice(1).join('');
+  for (const [big, message] of [
+    [manySections, /has 1000 media sections .* at most 64/],
+    [manyCandidates, /has 600 candidates; the engine takes at most 512/],
+  ] as const) {
+    const response = await raw.call('invoke', {
+      object: id,
+      operation: 'processOffer',
+      operationParams: { offer: big },
+    });
+    assert.equal(codeOf(response), 40201);
+    assert.match((response.error as { message: string }).message, message);
+  }
+  // The worker was spared: the same endpoint answers a normal offer at once.
+  const answer = (
+    await raw.ok('invoke', { object: id, operation: 'processOffer', operationParams: { offer } })
+  ).value as string;
+  assert.match(answer, /^v=0/);
+  await raw.ok('release', { object: pipeline });
+  await raw.close();
+});
+
 test('gatherCandidates raises IceCandidateFound with an IceCandidate, ICE states, pair, flow and media state', async () => {
   const raw = await RawClient.open(engine.url);
   const pipeline = await createPipeline(raw);

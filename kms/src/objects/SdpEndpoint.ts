@@ -2,6 +2,36 @@ import { KurentoError } from '../rpc/KurentoError.js';
 import type { Args } from './MediaObject.js';
 import { SessionEndpoint } from './SessionEndpoint.js';
 
+/** Media sections one description may carry (browsers send 2 or 3; an MCU needs few). */
+export const MAX_MEDIA_SECTIONS = 64;
+/** Candidates one description may carry. */
+export const MAX_SDP_CANDIDATES = 512;
+
+/**
+ * Refuses a description too large to negotiate before it reaches the worker: one with a
+ * thousand m-lines and no BUNDLE made webrtcbin start thousands of threads and never answer.
+ */
+function checkSdpBounds(sdp: string, what: 'offer' | 'answer'): void {
+  let sections = 0;
+  let candidates = 0;
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) sections += 1;
+    else if (line.startsWith('a=candidate:')) candidates += 1;
+  }
+  if (sections > MAX_MEDIA_SECTIONS) {
+    throw new KurentoError(
+      'SDP_PARSE_ERROR',
+      `The ${what} has ${sections} media sections (m= lines); the engine takes at most ${MAX_MEDIA_SECTIONS}`,
+    );
+  }
+  if (candidates > MAX_SDP_CANDIDATES) {
+    throw new KurentoError(
+      'SDP_PARSE_ERROR',
+      `The ${what} has ${candidates} candidates; the engine takes at most ${MAX_SDP_CANDIDATES}`,
+    );
+  }
+}
+
 /**
  * Kurento's SdpEndpoint: the offer/answer state machine and its error codes
  * (one generateOffer or processOffer per endpoint → 40208, processAnswer only
@@ -89,6 +119,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
 
   async #processOffer(offer: string): Promise<string> {
     if (offer.length === 0) throw new KurentoError('SDP_PARSE_ERROR', 'Empty offer not valid');
+    checkSdpBounds(offer, 'offer');
     this.#claimNegotiation();
     try {
       await this.beforeNegotiation();
@@ -114,6 +145,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
 
   async #processAnswer(answer: string): Promise<string> {
     if (answer.length === 0) throw new KurentoError('SDP_PARSE_ERROR', 'Empty answer not valid');
+    checkSdpBounds(answer, 'answer');
     if (!this.#offerGenerated) {
       throw new KurentoError(
         'SDP_END_POINT_NOT_OFFER_GENERATED',
