@@ -36,6 +36,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
       fileRoots: config.fileRoots,
       playerAllowedHosts: config.playerAllowedHosts,
     }),
+    maxPipelines: config.maxPipelines,
     sessions: () => holder.registry?.ids() ?? [],
   });
   const sessions = new SessionRegistry(mediaSet, config.sessionGcSeconds * 1000);

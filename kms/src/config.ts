@@ -36,6 +36,8 @@ export interface EngineConfig {
   fileRoots: string[];
   /** Hosts players may fetch although loopback or link-local (KMS_PLAYER_ALLOWED_HOSTS). */
   playerAllowedHosts: string[];
+  /** Most MediaPipelines (worker processes) at once (KMS_MAX_PIPELINES); 0: no limit. */
+  maxPipelines: number;
 }
 
 /** Environment keys the engine reads. */
@@ -54,6 +56,7 @@ const KNOWN_KEYS = new Set([
   'KMS_AUTH_TOKEN',
   'KMS_FILE_ROOTS',
   'KMS_PLAYER_ALLOWED_HOSTS',
+  'KMS_MAX_PIPELINES',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -94,6 +97,7 @@ export function defaultConfig(): EngineConfig {
     authToken: undefined,
     fileRoots: [],
     playerAllowedHosts: [],
+    maxPipelines: 100,
   };
 }
 
@@ -217,6 +221,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
       );
     }
   }
+  const maxPipelines = get('KMS_MAX_PIPELINES');
+  if (maxPipelines) config.maxPipelines = integer('KMS_MAX_PIPELINES', maxPipelines, 0, 100_000);
   const hosts = get('KMS_PLAYER_ALLOWED_HOSTS');
   if (hosts) config.playerAllowedHosts = hosts.split(',').map((host) => host.trim().toLowerCase());
   return config;

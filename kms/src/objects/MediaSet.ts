@@ -12,6 +12,8 @@ export interface MediaSetOptions {
   worker: WorkerSettings;
   ice: IceDefaults;
   uris: UriPolicy;
+  /** Most pipelines at once (KMS_MAX_PIPELINES); 0: no limit. */
+  maxPipelines: number;
   /** Session ids known to the RPC layer (for ServerManager.getSessions). */
   sessions: () => string[];
 }
@@ -32,6 +34,9 @@ export type DestroyedSink = (objectId: string) => void;
 const QUALIFIER = 'kurento.';
 
 export class MediaSet implements ObjectHost {
+  /** Live pipelines and pipelines starting, counted for admission (see #admitPipeline). */
+  readonly #pipelineIds = new Set<string>();
+  #pipelinesStarting = 0;
   readonly kmd = new Kmd();
   readonly serverManager: ServerManager;
   readonly #objects = new Map<string, MediaObject>();
@@ -97,6 +102,40 @@ export class MediaSet implements ObjectHost {
       throw KurentoError.marshall("'constructorParams' is required");
     }
     const args = this.kmd.marshalParams(declared, constructorParams, this);
+    if (type === 'MediaPipeline')
+      return this.#admitPipeline(() => this.#build(factory, args, constructorParams, sessionId));
+    return this.#build(factory, args, constructorParams, sessionId);
+  }
+
+  /**
+   * Admission: a pipeline is a worker process, so their number is limited. A create over the
+   * limit fails at once (Kurento's 40009 NOT_ENOUGH_RESOURCES) naming the limit; pipelines still
+   * starting count, so a burst cannot overshoot, and a failed start frees its place.
+   */
+  async #admitPipeline(build: () => Promise<MediaObject>): Promise<MediaObject> {
+    const limit = this.#options.maxPipelines;
+    if (limit > 0 && this.#pipelineIds.size + this.#pipelinesStarting >= limit) {
+      throw new KurentoError(
+        'NOT_ENOUGH_RESOURCES',
+        `Too many pipelines: the engine runs at most ${limit} (KMS_MAX_PIPELINES); release one or raise the limit`,
+      );
+    }
+    this.#pipelinesStarting += 1;
+    try {
+      const pipeline = await build();
+      this.#pipelineIds.add(pipeline.id);
+      return pipeline;
+    } finally {
+      this.#pipelinesStarting -= 1;
+    }
+  }
+
+  async #build(
+    factory: NonNullable<ReturnType<typeof FACTORIES.get>>,
+    args: Args,
+    constructorParams: Args,
+    sessionId: string,
+  ): Promise<MediaObject> {
     const object = await factory.create(
       {
         host: this,
@@ -183,6 +222,7 @@ export class MediaSet implements ObjectHost {
 
   objectDestroyed(object: MediaObject): void {
     this.#objects.delete(object.id);
+    this.#pipelineIds.delete(object.id);
     this.#owners.delete(object.id);
     this.#destroyedSink(object.id);
     this.serverManager.raise('ObjectDestroyed', { objectId: object.id }, { withType: false });
