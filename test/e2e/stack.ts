@@ -80,6 +80,8 @@ export async function setup(
           KMS_HOST: '127.0.0.1',
           KMS_PORT: String(port),
           KMS_ICE_ADDRESSES: '127.0.0.1',
+          // As npm start runs it: players and recorders stay in the app's folders.
+          KMS_FILE_ROOTS: appFolders(env),
         },
       });
       engine.start();
@@ -108,6 +110,12 @@ export async function setup(
     await teardown();
     throw error;
   }
+}
+
+/** The app's media library and recordings folders for `env`, as npm start passes them. */
+function appFolders(env: Record<string, string>): string {
+  const config = loadAppConfig({ env, envFile: null });
+  return `${config.mediaDir},${config.recordingsDir}`;
 }
 
 export function connectSocket(url: string, token: string, assembly: string): Client {
