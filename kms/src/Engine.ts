@@ -37,6 +37,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
       playerAllowedHosts: config.playerAllowedHosts,
     }),
     maxPipelines: config.maxPipelines,
+    recorderOverwrite: config.recorderOverwrite,
     sessions: () => holder.registry?.ids() ?? [],
   });
   const sessions = new SessionRegistry(mediaSet, config.sessionGcSeconds * 1000);

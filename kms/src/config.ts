@@ -38,6 +38,8 @@ export interface EngineConfig {
   playerAllowedHosts: string[];
   /** Most MediaPipelines (worker processes) at once (KMS_MAX_PIPELINES); 0: no limit. */
   maxPipelines: number;
+  /** Recorders may replace an existing regular file (KMS_RECORDER_OVERWRITE), as Kurento. */
+  recorderOverwrite: boolean;
 }
 
 /** Environment keys the engine reads. */
@@ -57,6 +59,7 @@ const KNOWN_KEYS = new Set([
   'KMS_FILE_ROOTS',
   'KMS_PLAYER_ALLOWED_HOSTS',
   'KMS_MAX_PIPELINES',
+  'KMS_RECORDER_OVERWRITE',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -98,6 +101,7 @@ export function defaultConfig(): EngineConfig {
     fileRoots: [],
     playerAllowedHosts: [],
     maxPipelines: 100,
+    recorderOverwrite: false,
   };
 }
 
@@ -223,6 +227,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   }
   const maxPipelines = get('KMS_MAX_PIPELINES');
   if (maxPipelines) config.maxPipelines = integer('KMS_MAX_PIPELINES', maxPipelines, 0, 100_000);
+  const overwrite = get('KMS_RECORDER_OVERWRITE');
+  if (overwrite) {
+    if (!['true', 'false', '1', '0'].includes(overwrite)) {
+      throw new ConfigError(
+        `KMS_RECORDER_OVERWRITE=${overwrite} is invalid: expected true or false`,
+      );
+    }
+    config.recorderOverwrite = overwrite === 'true' || overwrite === '1';
+  }
   const hosts = get('KMS_PLAYER_ALLOWED_HOSTS');
   if (hosts) config.playerAllowedHosts = hosts.split(',').map((host) => host.trim().toLowerCase());
   return config;

@@ -88,6 +88,9 @@ struct _MtRecorder
   /* Record requests only: this recorder created its file, so a new recording
    * after a stop may write it again; no other existing file is overwritten. */
   gboolean owns_file;
+  /* KMS_RECORDER_OVERWRITE: an existing regular file may be replaced (as
+   * Kurento does); symbolic links are still never followed. */
+  gboolean overwrite;
   /* Main loop only: a stop in progress. */
   guint generation;             /* counts recordings, so late callbacks of
                                  * an earlier one are recognised */
@@ -705,7 +708,8 @@ mt_recorder_record (JsonObject * params, GError ** error)
 
     if (exists && S_ISLNK (st.st_mode))
       why = "it is a symbolic link, which the engine never follows";
-    else if (exists && S_ISREG (st.st_mode) && !rec->owns_file)
+    else if (exists && S_ISREG (st.st_mode) && !rec->owns_file
+        && !rec->overwrite)
       why = "the file exists, and the engine never overwrites a recording "
           "it did not write";
     else if (!exists)
@@ -802,7 +806,7 @@ recorder_destroy (MtElement * el)
 }
 
 /* options: {path: absolute file path, profile: MediaProfileSpecType,
- * stopOnEndOfStream?: bool} */
+ * stopOnEndOfStream?: bool, overwrite?: bool} */
 gboolean
 mt_recorder_create (MtElement * el, JsonObject * options, GError ** error)
 {
@@ -843,5 +847,6 @@ mt_recorder_create (MtElement * el, JsonObject * options, GError ** error)
     return FALSE;
   }
   return mt_param_bool (options, "stopOnEndOfStream", FALSE,
-      &rec->stop_on_eos, error);
+      &rec->stop_on_eos, error)
+      && mt_param_bool (options, "overwrite", FALSE, &rec->overwrite, error);
 }

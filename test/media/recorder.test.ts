@@ -320,6 +320,55 @@ test('a recorder never overwrites a file it did not write and never follows a sy
   }
 });
 
+test('with KMS_RECORDER_OVERWRITE an existing file is replaced, as Kurento does; a symbolic link is still never followed', async () => {
+  const overwriting = await startEngineProcess({ KMS_RECORDER_OVERWRITE: 'true' });
+  const client = await connectKurento(overwriting.url);
+  const pipeline = await client.create('MediaPipeline');
+  const old = path.join(dir, 'replaced.webm');
+  const target = path.join(dir, 'still-not-followed.txt');
+  const link = path.join(dir, 'still-a-link.webm');
+  await writeFile(old, 'an older recording');
+  await writeFile(target, 'kept');
+  await rm(link, { force: true });
+  await symlink(target, link);
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${shortClip}` });
+    const recorder = await pipeline.create('RecorderEndpoint', { uri: `file://${old}` });
+    await player.connect(recorder);
+    const recording = new Promise<void>((resolve) => recorder.once('Recording', () => resolve()));
+    await player.play();
+    await recorder.record();
+    await recording;
+    // Recorded until the file holds some of the clip (bounded), then finished.
+    for (let waited = 0; (await stat(old)).size < 20_000 && waited < 20_000; waited += 250) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await recorder.stopAndWait();
+    assert.ok((await stat(old)).size >= 20_000, 'the recording replaced the old file');
+    assert.ok(!(await readFile(old)).includes('an older recording'));
+
+    const linked = await pipeline.create('RecorderEndpoint', { uri: `file://${link}` });
+    await player.connect(linked);
+    const error = new Promise<{ type: string; description: string }>((resolve) =>
+      linked.on('Error', (event: { type: string; description: string }) => resolve(event)),
+    );
+    await linked.record();
+    let timer: NodeJS.Timeout | undefined;
+    const event = await Promise.race([
+      error,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('no Error event for the link in 20 s')), 20_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.match(event.description, /symbolic link/);
+    assert.equal(await readFile(target, 'utf8'), 'kept');
+  } finally {
+    await pipeline.release();
+    client.close();
+    await overwriting.stop();
+  }
+});
+
 test('recording into an unwritable folder raises an Error event and the worker lives on', async () => {
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');

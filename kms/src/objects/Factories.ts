@@ -19,6 +19,8 @@ export interface FactoryContext {
   ice: IceDefaults;
   /** Where players may read and recorders write (KMS_FILE_ROOTS, KMS_PLAYER_ALLOWED_HOSTS). */
   uris: UriPolicy;
+  /** Recorders may replace an existing file (KMS_RECORDER_OVERWRITE), as Kurento does. */
+  recorderOverwrite: boolean;
   /** The constructor params exactly as the client sent them (before kmd defaults). */
   requested?: Args;
 }
@@ -85,6 +87,7 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
           pipelineArgument(context, params),
           params,
           context.uris,
+          context.recorderOverwrite,
         ),
     },
   ],

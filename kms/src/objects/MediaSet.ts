@@ -14,6 +14,8 @@ export interface MediaSetOptions {
   uris: UriPolicy;
   /** Most pipelines at once (KMS_MAX_PIPELINES); 0: no limit. */
   maxPipelines: number;
+  /** Recorders may replace an existing file (KMS_RECORDER_OVERWRITE). */
+  recorderOverwrite: boolean;
   /** Session ids known to the RPC layer (for ServerManager.getSessions). */
   sessions: () => string[];
 }
@@ -142,6 +144,7 @@ export class MediaSet implements ObjectHost {
         worker: this.#options.worker,
         ice: this.#options.ice,
         uris: this.#options.uris,
+        recorderOverwrite: this.#options.recorderOverwrite,
         requested: constructorParams,
       },
       args,

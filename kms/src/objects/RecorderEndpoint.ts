@@ -69,6 +69,7 @@ export class RecorderEndpoint extends UriEndpoint {
     pipeline: MediaPipeline,
     params: Args,
     uris: UriPolicy,
+    overwrite: boolean,
   ): Promise<RecorderEndpoint> {
     const uri = String(params.uri);
     const path = recordingPath(uri);
@@ -92,7 +93,7 @@ export class RecorderEndpoint extends UriEndpoint {
       );
     }
     const recorder = new RecorderEndpoint(host, pipeline, uri);
-    const options: JsonObject = { path, profile, stopOnEndOfStream };
+    const options: JsonObject = { path, profile, stopOnEndOfStream, overwrite };
     await recorder.createInWorker(options);
     return recorder;
   }
