@@ -491,7 +491,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
 
   /** Flags the camera when no picture arrives within the start timeout (see PictureState). */
   #awaitPicture(camera: CameraIdentity): void {
-    clearTimeout(this.#startTimers.get(camera.cameraId));
+    this.#stopAwaitingPicture(camera.cameraId);
     if (camera.picture !== 'waiting') {
       camera.picture = 'waiting';
       this.#cameraChanged(camera);
@@ -507,12 +507,16 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#startTimers.set(camera.cameraId, timer);
   }
 
+  #stopAwaitingPicture(cameraId: CameraId): void {
+    clearTimeout(this.#startTimers.get(cameraId));
+    this.#startTimers.delete(cameraId);
+  }
+
   #setPicture(cameraId: CameraId, picture: PictureState): void {
     const camera = this.#identities.get(cameraId);
     if (camera === undefined || camera.picture === picture) return;
     if (picture !== 'waiting') {
-      clearTimeout(this.#startTimers.get(cameraId));
-      this.#startTimers.delete(cameraId);
+      this.#stopAwaitingPicture(cameraId);
     }
     camera.picture = picture;
     this.#cameraChanged(camera);
@@ -581,8 +585,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     const timer = setTimeout(() => {
       if (this.#departed.get(cameraId)?.timer !== timer) return;
       this.#departed.delete(cameraId);
-      clearTimeout(this.#startTimers.get(cameraId));
-      this.#startTimers.delete(cameraId);
+      this.#stopAwaitingPicture(cameraId);
       void this.#media?.removeCamera(cameraId).catch((error: unknown) => this.#mediaFailed(error));
     }, this.#graceMs);
     clearTimeout(this.#departed.get(cameraId)?.timer);

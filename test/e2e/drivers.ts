@@ -11,7 +11,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { io } from 'socket.io-client';
-import type { WelcomeWire } from '../../server/signaling/events.js';
 import type { BrowserPeer } from '../helpers/BrowserPeer.js';
 import { classify, type PaletteName } from '../helpers/media.js';
 import { gridCells, makeMovingBoxY4m, type Rect } from '../media/hubHelpers.js';
@@ -103,19 +102,7 @@ export function connectPage(
 }
 
 /** Connects and resolves with the server's welcome (rejects if the handshake is refused). */
-export async function welcomed(socket: Client, timeoutMs = 10_000): Promise<WelcomeWire> {
-  return new Promise<WelcomeWire>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no welcome')), timeoutMs);
-    socket.once('welcome', (welcome) => {
-      clearTimeout(timer);
-      resolve(welcome);
-    });
-    socket.once('connect_error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
+export { welcome as welcomed } from '../server/sockets.js';
 
 /**
  * The pid of the media engine that the stack's EngineSupervisor runs: the child of this
