@@ -81,7 +81,7 @@ let pageServer: Promise<{ server: Server; url: string }> | undefined;
  * Serves one blank page on loopback. getUserMedia needs a secure context and
  * http://127.0.0.1 is one, unlike about:blank or data: URLs.
  */
-async function blankPageUrl(): Promise<string> {
+export async function blankPageUrl(): Promise<string> {
   pageServer ??= new Promise((resolve, reject) => {
     const server = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/html' });
