@@ -428,11 +428,13 @@ mt_player_set_position (JsonObject * params, GError ** error)
     return NULL;
   }
   /* Wait for a pending state change (e.g. the initial preroll) so the
-   * seek reaches a ready pipeline. */
+   * seek reaches a ready pipeline.  An accurate seek, as Kurento's: playback
+   * resumes at the asked position, not at the keyframe the demuxer's index
+   * knows before it (a WebM's cues may be seconds apart). */
   if (gst_element_get_state (p->pipeline, NULL, NULL, 2 * GST_SECOND)
       == GST_STATE_CHANGE_FAILURE
       || !gst_element_seek_simple (p->pipeline, GST_FORMAT_TIME,
-          GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT,
+          GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE,
           position * GST_MSECOND)) {
     g_set_error (error, MT_ERROR, MT_ERROR_SEEK, "seek to %" G_GINT64_FORMAT
         " ms failed", position);

@@ -222,6 +222,7 @@ declare module 'kurento-client' {
     }
 
     interface MediaPipeline extends MediaObject {
+      getGstreamerDot(details?: string): Promise<string>;
       create<T extends keyof ElementTypes>(
         type: T,
         options?: Record<string, unknown>,
