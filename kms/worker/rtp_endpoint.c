@@ -498,7 +498,11 @@ on_pad_added (GstElement * rtpbin, GstPad * pad, MtRtp * r)
         "video/x-h264,stream-format=byte-stream,alignment=au\"";
   } else {
     in->format = MT_FORMAT_OPUS;
-    desc = "rtpopusdepay";
+    /* rtpopusdepay leaves the rate out of its caps; the muxers of
+     * recorders (webmmux, matroskamux) require it, and a refused caps event
+     * stopped the whole endpoint (not-negotiated up to nicesrc).  Opus over
+     * RTP always has a 48 kHz clock (RFC 7587). */
+    desc = "rtpopusdepay ! capsfilter caps=\"audio/x-opus,rate=48000\"";
   }
   in->depay = gst_parse_bin_from_description (desc, TRUE, NULL);
   if (!in->depay)

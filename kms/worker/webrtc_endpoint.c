@@ -506,7 +506,11 @@ on_pad_added (GstElement * webrtc, GstPad * pad, MtWebRtc * w)
         "video/x-h264,stream-format=byte-stream,alignment=au\"";
   } else if (g_ascii_strcasecmp (enc ? enc : "", "OPUS") == 0) {
     format = MT_FORMAT_OPUS;
-    desc = "rtpopusdepay";
+    /* rtpopusdepay leaves the rate out of its caps; the muxers of
+     * recorders (webmmux, matroskamux) require it, and a refused caps event
+     * stopped the whole endpoint (not-negotiated up to nicesrc).  Opus over
+     * RTP always has a 48 kHz clock (RFC 7587). */
+    desc = "rtpopusdepay ! capsfilter caps=\"audio/x-opus,rate=48000\"";
   } else {
     /* Unexpected codec: swallow it so the session keeps running. */
     desc = "fakesink async=false sync=false";

@@ -77,7 +77,8 @@ declare module 'kurento-client' {
       once<E = KurentoEvent>(event: string, listener: (event: E) => void): this;
       removeListener(event: string, listener: (...args: never[]) => void): this;
       removeAllListeners(event?: string): this;
-      release(): Promise<void>;
+      /** Without a callback, a server error is logged and the promise resolves (see getPosition). */
+      release(callback?: (error: Error | null | undefined) => void): Promise<void>;
       getName(): Promise<string>;
       setName(name: string): Promise<void>;
       getMediaPipeline(): Promise<MediaPipeline>;
@@ -164,7 +165,8 @@ declare module 'kurento-client' {
       getUri(): Promise<string>;
       getState(): Promise<'STOP' | 'START' | 'PAUSE'>;
       pause(): Promise<void>;
-      stop(): Promise<void>;
+      /** Without a callback, a server error is logged and the promise resolves (see getPosition). */
+      stop(callback?: (error: Error | null | undefined) => void): Promise<void>;
     }
 
     interface PlayerEndpoint extends UriEndpoint {
@@ -227,6 +229,15 @@ declare module 'kurento-client' {
         type: T,
         options?: Record<string, unknown>,
       ): Promise<ElementTypes[T]>;
+      /**
+       * Creates several elements, sent together, and calls back with them in the same order.
+       * Only the callback form works: without one, kurento-client 7.2.0 calls an undefined
+       * callback once the elements exist.
+       */
+      create(
+        elements: ReadonlyArray<{ type: keyof ElementTypes; params?: Record<string, unknown> }>,
+        callback: (error: Error | null | undefined, elements?: MediaElement[]) => void,
+      ): void;
     }
 
     interface KurentoClient {
@@ -234,6 +245,8 @@ declare module 'kurento-client' {
       create(type: 'MediaPipeline'): Promise<MediaPipeline>;
       getServerManager(): Promise<ServerManager>;
       getMediaobjectById(id: string): Promise<MediaObject>;
+      /** Connects each element's source to the next one's sink, in order. */
+      connect(...media: MediaElement[]): Promise<void>;
       close(): void;
       on(event: 'disconnect' | 'reconnected', listener: (sameSession?: boolean) => void): this;
     }

@@ -53,7 +53,7 @@ declare global {
  */
 export class TutorialPeer {
   readonly #candidateListeners: Array<(candidate: BrowserCandidate) => void> = [];
-  /** Candidates gathered before the offer reached the test (see generateOffer). */
+  /** Candidates gathered before the offer reached the test or before anyone listened. */
   readonly #early: BrowserCandidate[] = [];
   #offered = false;
 
@@ -67,17 +67,22 @@ export class TutorialPeer {
     const page = await browser.newPage();
     const peer = new TutorialPeer(page, mode);
     await page.exposeFunction('tutorialCandidate', (candidate: BrowserCandidate) => {
-      if (peer.#offered) peer.#emitCandidate(candidate);
-      else peer.#early.push(candidate);
+      peer.#early.push(candidate);
+      peer.#flushCandidates();
     });
     // A page served over http://127.0.0.1 is a secure context, which getUserMedia needs.
     await page.goto(await blankPageUrl());
     return peer;
   }
 
-  /** kurento-utils' `onicecandidate` option: every local candidate, as it is gathered. */
+  /**
+   * kurento-utils' `onicecandidate` option, or its on('icecandidate'): every local candidate.
+   * As in kurento-utils, candidates gathered while nobody listens wait for the first listener
+   * (the recorder tutorial subscribes only once its endpoint exists).
+   */
   onIceCandidate(listener: (candidate: BrowserCandidate) => void): void {
     this.#candidateListeners.push(listener);
+    this.#flushCandidates();
   }
 
   /**
@@ -158,11 +163,15 @@ export class TutorialPeer {
     }, this.mode);
     onOffer(sdpOffer);
     this.#offered = true;
-    for (const candidate of this.#early.splice(0)) this.#emitCandidate(candidate);
+    this.#flushCandidates();
   }
 
-  #emitCandidate(candidate: BrowserCandidate): void {
-    for (const listener of this.#candidateListeners) listener(candidate);
+  /** Hands out the waiting candidates once the offer is out and someone listens. */
+  #flushCandidates(): void {
+    if (!this.#offered || this.#candidateListeners.length === 0) return;
+    for (const candidate of this.#early.splice(0)) {
+      for (const listener of this.#candidateListeners) listener(candidate);
+    }
   }
 
   /** kurento-utils' processAnswer: sets the answer, which starts the remote video. */

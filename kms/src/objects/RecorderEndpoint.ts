@@ -108,11 +108,32 @@ export class RecorderEndpoint extends UriEndpoint {
         return null;
       case 'stop':
       case 'stopAndWait':
-        await this.request('recorder.stop');
+        try {
+          await this.request('recorder.stop');
+        } catch (error) {
+          if (!this.#releasedDuringStop()) throw error;
+        }
         return null;
       default:
         return super.callMethod(name, args);
     }
+  }
+
+  /**
+   * Kurento's stop() answers before the file is complete, so its apps (the recorder tutorial
+   * among them) call stop() and release the pipeline at once. Here stop waits for the file, and
+   * the release ends the worker under it; but the release finishes the file itself (the worker
+   * writes its end before it exits), so the stop did what was asked and succeeds as in Kurento.
+   */
+  #releasedDuringStop(): boolean {
+    const pipeline = this.mediaPipeline;
+    return (
+      this.released ||
+      this.releasing ||
+      pipeline === undefined ||
+      pipeline.released ||
+      pipeline.releasing
+    );
   }
 
   override onWorkerEvent(event: string, data: JsonObject): void {
