@@ -366,10 +366,12 @@ overlay_composition (MtOverlay * o, gint width, gint height)
     for (i = 0; i < o->faces->len; i++) {
       GstVideoRectangle *face = &g_array_index (o->faces, GstVideoRectangle,
           i);
-      /* Offsets and sizes are ratios of the face's size; a positive Y
-       * offset moves the image up (kmd). */
+      /* Offsets and sizes are ratios of the face's size.  The kmd says a
+       * positive Y offset moves the image up, but Kurento adds it (its
+       * magic-mirror tutorial puts a hat on the head with -1.2), and
+       * apps are written against that. */
       r.x = face->x + (gint) (image->x * face->w);
-      r.y = face->y - (gint) (image->y * face->h);
+      r.y = face->y + (gint) (image->y * face->h);
       r.w = (gint) (image->w * face->w);
       r.h = (gint) (image->h * face->h);
       add_rectangle (&comp, image, &r);

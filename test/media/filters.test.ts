@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -112,6 +113,16 @@ async function waitForColours(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.deepEqual(seen, expected, what);
+}
+
+/** Waits until `check()` holds; the failure message is built when the bound runs out. */
+async function until(check: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(why());
 }
 
 /** player → filter → RtpEndpoint → ffmpeg, the player playing `uri`. */
@@ -331,22 +342,133 @@ test('ZBarFilter raises CodeFound with the text of the QR code it sees, once per
   }
 });
 
-// No picture this test can generate without downloading one is recognised as a face by OpenCV's
-// Haar cascade, so this proves the filter runs facedetect on real video and passes the picture
-// through untouched where there is no face; the overlay drawing it shares with
-// ImageOverlayFilter is proven above.
-test('FaceOverlayFilter runs face detection on the video and leaves a picture without faces as it was', async () => {
+/**
+ * A synthetic grey face, 320x240, as a binary PGM: a front-lit oval with eyebrows, shadowed eye
+ * sockets, a bright nose bridge, nostrils and a mouth, softened by a blur. OpenCV's frontal-face
+ * Haar cascade (haarcascade_frontalface_default) finds it at about (78, 37) 166x166; no photo
+ * is needed, so nothing is downloaded.
+ */
+function facePgm(): Buffer {
+  const W = 320;
+  const H = 240;
+  let img = new Float64Array(W * H).fill(60);
+  const cx = W / 2;
+  const cy = H / 2 + 5;
+  const paint = (ax: number, ay: number, rx: number, ry: number, value: number) => {
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        if (((x - ax) / rx) ** 2 + ((y - ay) / ry) ** 2 <= 1) img[y * W + x] = value;
+      }
+    }
+  };
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const d = ((x - cx) / 62) ** 2 + ((y - cy) / 80) ** 2;
+      if (d <= 1) img[y * W + x] = 200 - 50 * d;
+    }
+  }
+  for (const side of [-1, 1]) {
+    paint(cx + side * 27, cy - 38, 17, 4, 50);
+    paint(cx + side * 27, cy - 22, 16, 9, 110);
+    paint(cx + side * 27, cy - 22, 10, 5, 40);
+    paint(cx + side * 27, cy - 22, 4, 4, 15);
+  }
+  paint(cx, cy - 5, 7, 22, 215);
+  for (const side of [-1, 1]) paint(cx + side * 7, cy + 17, 4, 3, 60);
+  paint(cx, cy + 40, 22, 5, 70);
+  paint(cx, cy + 46, 16, 4, 150);
+  // Three passes of a 5-pixel box blur, horizontally then vertically (close to a Gaussian).
+  const r = 2;
+  for (let pass = 0; pass < 3; pass++) {
+    for (const horizontal of [true, false]) {
+      const out = new Float64Array(W * H);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          let sum = 0;
+          for (let k = -r; k <= r; k++) {
+            const xx = horizontal ? Math.min(W - 1, Math.max(0, x + k)) : x;
+            const yy = horizontal ? y : Math.min(H - 1, Math.max(0, y + k));
+            sum += img[yy * W + xx] ?? 0;
+          }
+          out[y * W + x] = sum / (2 * r + 1);
+        }
+      }
+      img = out;
+    }
+  }
+  const header = Buffer.from(`P5 ${W} ${H} 255\n`);
+  return Buffer.concat([header, Buffer.from(Uint8Array.from(img, (v) => Math.round(v)))]);
+}
+
+test('FaceOverlayFilter finds the face in the video and draws the image over it, placed by its size', async () => {
+  const pgm = path.join(dir, 'face.pgm');
+  await writeFile(pgm, facePgm());
+  const faceClip = path.join(dir, 'face.webm');
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-loop',
+    '1',
+    '-framerate',
+    '30',
+    '-t',
+    '30',
+    '-i',
+    pgm,
+    '-vf',
+    'format=yuv420p',
+    '-c:v',
+    'libvpx',
+    '-deadline',
+    'realtime',
+    '-b:v',
+    '1M',
+    '-g',
+    '30',
+    faceClip,
+  ]);
   const magenta = await solidPng('face.png', 'magenta', 32, 32);
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
-  const receiver = await RtpReceiver.create({ width: 320, height: 240 });
+  const receiver = await RtpReceiver.create({ width: 320, height: 240, audio: false });
+  // The face spans about x 0.24..0.76 and y 0.15..0.85 of the picture.
+  const points: Array<readonly [number, number]> = [
+    [0.4, 0.3], // inside the face's top-left quarter
+    [0.6, 0.3], // inside the face's top-right quarter
+    [0.65, 0.75], // inside the face, bottom right
+    [0.05, 0.05], // background
+  ];
+  const isMagenta = () => receiver.sample(points).map((p) => classify(p) === 'magenta');
   try {
     const filter = await createFilter<FaceOverlayFilter>(pipeline, 'FaceOverlayFilter');
     await filter.setOverlayedImage(`file://${magenta}`, 0, 0, 1, 1);
-    await throughFilter(pipeline, filter, receiver);
-    await receiver.waitForFrames(30, 20_000);
-    await waitForColours(receiver, QUADRANT_CENTRES, [...QUADRANTS], 'no face, no overlay');
+    await throughFilter(pipeline, filter, receiver, `file://${faceClip}`);
+    await until(
+      () => isMagenta().join() === 'true,true,true,false',
+      20_000,
+      () => `the image covers the face only (magenta at ${isMagenta().join()})`,
+    );
+    // Half the face's width and height from its corner: the top-left quarter only.
+    await filter.setOverlayedImage(`file://${magenta}`, 0, 0, 0.5, 0.5);
+    await until(
+      () => isMagenta().join() === 'true,false,false,false',
+      15_000,
+      () => `the image covers the face's top-left quarter (magenta at ${isMagenta().join()})`,
+    );
+    // Offsets are ratios of the face's size too: half its width to the right.
+    await filter.setOverlayedImage(`file://${magenta}`, 0.5, 0, 0.5, 0.5);
+    await until(
+      () => isMagenta().join() === 'false,true,false,false',
+      15_000,
+      () => `the image moved to the face's top-right quarter (magenta at ${isMagenta().join()})`,
+    );
     await filter.unsetOverlayedImage();
+    await until(
+      () => isMagenta().join() === 'false,false,false,false',
+      15_000,
+      () => `the image is gone (magenta at ${isMagenta().join()})`,
+    );
     // kurento-client-filters' methods only report an error to a callback (without one they
     // print it and resolve), so the refusal is read from the callback.
     const refusal = await new Promise<Error | undefined>((resolve) => {
@@ -358,8 +480,24 @@ test('FaceOverlayFilter runs face detection on the video and leaves a picture wi
       );
     });
     assert.match(String(refusal?.message), /cannot read image .*missing\.png/);
-    const frames = receiver.frames;
-    await receiver.waitForFrames(frames + 10, 15_000);
+  } finally {
+    await receiver.stop();
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('FaceOverlayFilter leaves a picture without faces as it was', async () => {
+  const magenta = await solidPng('face-none.png', 'magenta', 32, 32);
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const receiver = await RtpReceiver.create({ width: 320, height: 240, audio: false });
+  try {
+    const filter = await createFilter<FaceOverlayFilter>(pipeline, 'FaceOverlayFilter');
+    await filter.setOverlayedImage(`file://${magenta}`, 0, 0, 1, 1);
+    await throughFilter(pipeline, filter, receiver);
+    await receiver.waitForFrames(60, 20_000);
+    await waitForColours(receiver, QUADRANT_CENTRES, [...QUADRANTS], 'no face, no overlay');
   } finally {
     await receiver.stop();
     await pipeline.release();
