@@ -876,6 +876,8 @@ mt_filter_create (MtElement * el, JsonObject * options, GError ** error)
      * abort, so the defaults stay). */
     g_object_set (f->filter, "display", FALSE, "qos", FALSE,
         "min-size-width", 20, "min-size-height", 20, NULL);
+    /* The metas are all we read; a bus message per frame would only cost. */
+    gst_util_set_object_arg (G_OBJECT (f->filter), "updates", "none");
     chain = g_list_append (chain, f->filter);
   }
   if (f->kind == MT_FILTER_IMAGE_OVERLAY || f->kind == MT_FILTER_FACE_OVERLAY) {
