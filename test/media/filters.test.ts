@@ -101,7 +101,7 @@ async function waitForColours(
   points: ReadonlyArray<readonly [number, number]>,
   expected: PaletteName[],
   what: string,
-  timeoutMs = 15_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let seen: PaletteName[] = [];
@@ -498,6 +498,61 @@ test('FaceOverlayFilter leaves a picture without faces as it was', async () => {
     await throughFilter(pipeline, filter, receiver);
     await receiver.waitForFrames(60, 20_000);
     await waitForColours(receiver, QUADRANT_CENTRES, [...QUADRANTS], 'no face, no overlay');
+  } finally {
+    await receiver.stop();
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('filters chain, and releasing one while media flows leaves the rest of the pipeline playing', async () => {
+  const square = await solidPng('chain.png', 'cyan', 64, 64);
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  const receiver = await RtpReceiver.create({ width: 320, height: 240, audio: false });
+  try {
+    const flip = await createFilter<GStreamerFilter>(pipeline, 'GStreamerFilter', {
+      command: 'videoflip video-direction=horiz',
+    });
+    const overlay = await createFilter<ImageOverlayFilter>(pipeline, 'ImageOverlayFilter');
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
+    const rtp = await pipeline.create('RtpEndpoint');
+    await player.connect(flip);
+    await flip.connect(overlay);
+    await overlay.connect(rtp);
+    const raw = await RawClient.open(engine.url);
+    await raw.ok('invoke', {
+      object: overlay.id,
+      operation: 'addImage',
+      operationParams: {
+        id: 'corner',
+        uri: `file://${square}`,
+        offsetXPercent: 0,
+        offsetYPercent: 0,
+        widthPercent: 0.5,
+        heightPercent: 0.5,
+        keepAspectRatio: false,
+        center: false,
+      },
+    });
+    await raw.close();
+    await receiver.start(await rtp.processOffer(receiver.offer));
+    await player.play();
+    await receiver.waitForFrames(5, 20_000);
+    await waitForColours(
+      receiver,
+      QUADRANT_CENTRES,
+      ['cyan', 'red', 'yellow', 'blue'],
+      'flipped, then the image drawn over the flipped picture',
+    );
+    await overlay.release();
+    await flip.connect(rtp);
+    await waitForColours(
+      receiver,
+      QUADRANT_CENTRES,
+      ['green', 'red', 'yellow', 'blue'],
+      'the flipped picture alone once the overlay is released',
+    );
   } finally {
     await receiver.stop();
     await pipeline.release();
