@@ -218,6 +218,26 @@ method_element_create (JsonObject * params, GError ** error)
     }
     return json_object_new ();
   }
+  if (strcmp (type, "GStreamerFilter") == 0
+      || strcmp (type, "ZBarFilter") == 0
+      || strcmp (type, "ImageOverlayFilter") == 0
+      || strcmp (type, "FaceOverlayFilter") == 0) {
+    /* The filters module (filter.c); static type names, as below. */
+    static const gchar *const filters[] = { "GStreamerFilter", "ZBarFilter",
+      "ImageOverlayFilter", "FaceOverlayFilter"
+    };
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS (filters); i++)
+      if (strcmp (type, filters[i]) == 0)
+        type = filters[i];
+    el = mt_element_new (id, type);
+    if (!mt_filter_create (el, options, error)) {
+      mt_element_release (id);
+      return NULL;
+    }
+    return json_object_new ();
+  }
   if (mt_hub_type (type)) {
     /* Hubs and HubPorts (hub.c); static type names, as below. */
     el = mt_element_new (id, mt_hub_type (type));
@@ -356,6 +376,11 @@ static const MtMethod methods[] = {
   {"hub.connect", mt_hub_connect},
   {"hub.setSource", mt_hub_set_source},
   {"hub.removeSource", mt_hub_remove_source},
+  {"filter.setElementProperty", mt_filter_set_element_property},
+  {"filter.addImage", mt_filter_add_image},
+  {"filter.removeImage", mt_filter_remove_image},
+  {"filter.setOverlayedImage", mt_filter_set_overlayed_image},
+  {"filter.unsetOverlayedImage", mt_filter_unset_overlayed_image},
 };
 
 /* The request being dispatched, and whether its handler took over the reply

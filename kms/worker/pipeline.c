@@ -161,6 +161,11 @@ on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
       g_clear_error (&err);
       g_free (dbg);
       break;
+    case GST_MESSAGE_ELEMENT:
+      el = element_for_object (GST_MESSAGE_SRC (msg));
+      if (el && el->element_message)
+        el->element_message (el, msg);
+      break;
     case GST_MESSAGE_WARNING:
       gst_message_parse_warning (msg, &err, &dbg);
       GST_WARNING ("pipeline warning from %s: %s (%s)",

@@ -79,6 +79,9 @@ struct _MtElement
   /* Optional: a source connected to this element reached the end of its
    * stream (a player's clip ended); see mt_link_source_ended. */
   void (*source_ended) (MtElement * self, MtMediaType media);
+  /* Optional: an element message (GST_MESSAGE_ELEMENT) posted by one of
+   * the GstElements this element owns (zbar's barcodes). */
+  void (*element_message) (MtElement * self, GstMessage * message);
 };
 
 /* pipeline.c */
@@ -167,6 +170,18 @@ gboolean mt_recorder_create (MtElement * self, JsonObject * options,
 JsonObject *mt_recorder_record (JsonObject * params, GError ** error);
 JsonObject *mt_recorder_pause (JsonObject * params, GError ** error);
 JsonObject *mt_recorder_stop (JsonObject * params, GError ** error);
+
+/* filter.c */
+gboolean mt_filter_create (MtElement * self, JsonObject * options,
+    GError ** error);
+JsonObject *mt_filter_set_element_property (JsonObject * params,
+    GError ** error);
+JsonObject *mt_filter_add_image (JsonObject * params, GError ** error);
+JsonObject *mt_filter_remove_image (JsonObject * params, GError ** error);
+JsonObject *mt_filter_set_overlayed_image (JsonObject * params,
+    GError ** error);
+JsonObject *mt_filter_unset_overlayed_image (JsonObject * params,
+    GError ** error);
 
 /* main.c: called by a method handler that replies later (with
  * mt_protocol_reply_ok/_error and the id returned) instead of returning its

@@ -45,7 +45,12 @@ test('kurento-client connects in strict mode and getInfo lists core, elements an
       'RtpEndpoint',
       'WebRtcEndpoint',
     ]);
-    assert.deepEqual(byName.get('filters')?.factories, []);
+    assert.deepEqual(byName.get('filters')?.factories, [
+      'FaceOverlayFilter',
+      'GStreamerFilter',
+      'ImageOverlayFilter',
+      'ZBarFilter',
+    ]);
     assert.equal(byName.get('core')?.__type__, 'ModuleInfo');
   } finally {
     client.close();

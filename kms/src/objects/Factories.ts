@@ -10,6 +10,10 @@ import { Composite } from './Composite.js';
 import { Dispatcher } from './Dispatcher.js';
 import { DispatcherOneToMany } from './DispatcherOneToMany.js';
 import { HubPort } from './HubPort.js';
+import { FaceOverlayFilter } from './FaceOverlayFilter.js';
+import { GStreamerFilter } from './GStreamerFilter.js';
+import { ImageOverlayFilter } from './ImageOverlayFilter.js';
+import { ZBarFilter } from './ZBarFilter.js';
 import type { UriPolicy } from './UriPolicy.js';
 import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
 
@@ -125,6 +129,38 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
       module: 'elements',
       create: (context, params) =>
         DispatcherOneToMany.create(context.host, pipelineArgument(context, params)),
+    },
+  ],
+  [
+    'GStreamerFilter',
+    {
+      module: 'filters',
+      create: (context, params) =>
+        GStreamerFilter.create(context.host, pipelineArgument(context, params), params),
+    },
+  ],
+  [
+    'ZBarFilter',
+    {
+      module: 'filters',
+      create: (context, params) =>
+        ZBarFilter.create(context.host, pipelineArgument(context, params)),
+    },
+  ],
+  [
+    'ImageOverlayFilter',
+    {
+      module: 'filters',
+      create: (context, params) =>
+        ImageOverlayFilter.create(context.host, pipelineArgument(context, params), context.uris),
+    },
+  ],
+  [
+    'FaceOverlayFilter',
+    {
+      module: 'filters',
+      create: (context, params) =>
+        FaceOverlayFilter.create(context.host, pipelineArgument(context, params), context.uris),
     },
   ],
 ]);

@@ -29,6 +29,19 @@ function optionalObject(params: Params, name: string): Params {
   return value;
 }
 
+/**
+ * kurento-client 7.2.0 replaces any params object that has an `id` field by that field alone
+ * (its serializeParams takes it for a MediaObject), so ImageOverlayFilter.removeImage(id) and
+ * addImage(id, ...) arrive with `operationParams: "ID"`. Kurento refuses that; the engine reads
+ * it as `{ id }`, which makes removeImage work from kurento-client (addImage then reports its
+ * first missing parameter, since the client never sent the rest).
+ */
+function operationParams(params: Params): Params {
+  const value = params.operationParams;
+  if (typeof value === 'string') return { id: value };
+  return optionalObject(params, 'operationParams');
+}
+
 function requireParams(params: Params | undefined): Params {
   if (!params) throw new KurentoError('INVALID_PARAMS', "'params' is required");
   return params;
@@ -153,7 +166,7 @@ export class Methods {
         const object = this.#mediaSet.get(requireString(p, 'object'));
         const operation = requireString(p, 'operation');
         this.#mediaSet.ref(object, session.id);
-        const value = await object.invoke(operation, optionalObject(p, 'operationParams'));
+        const value = await object.invoke(operation, operationParams(p));
         return { sessionId: session.id, value };
       }
       case 'describe': {
