@@ -1,4 +1,5 @@
 import { KurentoError } from '../rpc/KurentoError.js';
+import type { JsonObject } from '../worker/Channel.js';
 import type { Args } from './MediaObject.js';
 import { SessionEndpoint } from './SessionEndpoint.js';
 
@@ -50,6 +51,16 @@ export abstract class SdpEndpoint extends SessionEndpoint {
 
   protected get remoteDescriptionSet(): boolean {
     return this.#remoteSdp !== undefined;
+  }
+
+  /** Rewrites the kept local description, if there is one (Kurento adds candidates to it). */
+  protected editLocalSdp(edit: (sdp: string) => string): void {
+    if (this.#localSdp !== undefined) this.#localSdp = edit(this.#localSdp);
+  }
+
+  /** Rewrites the kept remote description, if there is one. */
+  protected editRemoteSdp(edit: (sdp: string) => string): void {
+    if (this.#remoteSdp !== undefined) this.#remoteSdp = edit(this.#remoteSdp);
   }
 
   /** Runs after a remote description was applied (e.g. to flush queued candidates). */
@@ -132,7 +143,8 @@ export abstract class SdpEndpoint extends SessionEndpoint {
         },
       );
       const answer = typeof result.sdp === 'string' ? result.sdp : '';
-      this.#remoteSdp = offer;
+      // Kurento keeps the offer as a parsed message and returns it re-serialised.
+      this.#remoteSdp = typeof result.remote === 'string' ? result.remote : offer;
       this.#localSdp = answer;
       this.mediaSessionStarted();
       await this.afterRemoteDescription();
@@ -156,8 +168,9 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       throw new KurentoError('SDP_END_POINT_ANSWER_ALREADY_PROCCESED', 'Answer already processed');
     }
     this.#answerStarted = true;
+    let result: JsonObject;
     try {
-      await this.request(
+      result = await this.request(
         `${this.sdpMethodPrefix}.processAnswer`,
         { answer },
         {
@@ -169,7 +182,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       this.#answerStarted = false;
       throw error;
     }
-    this.#remoteSdp = answer;
+    this.#remoteSdp = typeof result.remote === 'string' ? result.remote : answer;
     this.mediaSessionStarted();
     await this.afterRemoteDescription();
     // KMS returns the local description (the offer) from processAnswer.
