@@ -359,6 +359,11 @@ read_remote_media (MtRtp * r, const GstSDPMessage * msg,
     conn = gst_sdp_message_get_connection (msg);
   if (!conn || !conn->address || !g_hostname_is_ip_address (conn->address))
     return FALSE;
+  /* Our sockets are of one family (useIpv6 picks IPv6): a peer of the other
+   * family cannot be reached from them, so its m-line is rejected. */
+  if ((strchr (conn->address, ':') != NULL) != (strchr (r->address, ':')
+          != NULL))
+    return FALSE;
 
   if (secure) {
     guint i;

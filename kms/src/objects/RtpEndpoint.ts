@@ -66,12 +66,10 @@ export class RtpEndpoint extends BaseRtpEndpoint {
     host: ObjectHost,
     pipeline: MediaPipeline,
     params: Args,
+    /** Where to bind and what to announce: the IPv6 address for useIpv6, else the default. */
     address: string | undefined,
   ): Promise<RtpEndpoint> {
     const crypto = sdesOption(params.crypto);
-    if (params.useIpv6 === true && address === undefined) {
-      throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', 'useIpv6 is not supported');
-    }
     const endpoint = new RtpEndpoint(host, pipeline);
     const options: JsonObject = {};
     if (address !== undefined) options.address = address;
