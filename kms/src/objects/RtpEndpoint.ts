@@ -88,6 +88,17 @@ export class RtpEndpoint extends BaseRtpEndpoint {
     return super.callMethod(name, args);
   }
 
+  override onWorkerEvent(event: string, data: JsonObject): void {
+    if (event === 'OnKeySoftLimit') {
+      // The peer's SRTP master key for this media is close to libsrtp's usage limit (see
+      // rtp_endpoint.c: 2^48 packets, so no test reaches it); Kurento keeps the key too.
+      const mediaType = data.mediaType === 'AUDIO' ? 'AUDIO' : 'VIDEO';
+      this.raise('OnKeySoftLimit', { mediaType });
+      return;
+    }
+    super.onWorkerEvent(event, data);
+  }
+
   protected override onFlowChanged(): void {
     // No ICE or DTLS here: media flowing in either direction is the connection.
     if (this.isFlowingIn() || this.isFlowingOut()) this.setConnectionState('CONNECTED');
