@@ -21,6 +21,7 @@ typedef struct
   gboolean send;                /* we send on this m-line */
   gboolean recv;                /* we receive on this m-line */
   gboolean rejected;            /* answered with port 0 (processOffer) */
+  gint reject_pt;               /* the one format a rejection lists; -1: all */
   GstElement *pay_bin;
 } MtMLine;
 
@@ -891,12 +892,14 @@ apply_local (MtWebRtc * w, GstStructure * reply, const gchar * field,
   return ok;
 }
 
-/* Turns m-line `m` into Kurento's rejection of `offered` (its
- * kmssdprejectmediahandler): same media, proto and formats, port 0.  The mid
- * stays so a browser can match the section; the c= line keeps the section
- * well-formed without a session-level one. */
+/* Turns m-line `m` into Kurento's rejection of `offered`: media and proto
+ * of the offer, port 0, and the offer's formats when no media handler took
+ * the m-line (kmssdprejectmediahandler) or the one format `pt` when the
+ * handler found no codec it supports (kmssdprtpavpmediahandler lists the
+ * offer's first).  The mid stays so a browser can match the section; the c=
+ * line keeps the section well-formed without a session-level one. */
 static void
-fill_rejected_media (GstSDPMedia * m, const GstSDPMedia * offered)
+fill_rejected_media (GstSDPMedia * m, const GstSDPMedia * offered, gint pt)
 {
   const gchar *mid = gst_sdp_media_get_attribute_val (offered, "mid");
   guint f;
@@ -904,16 +907,29 @@ fill_rejected_media (GstSDPMedia * m, const GstSDPMedia * offered)
   gst_sdp_media_set_media (m, gst_sdp_media_get_media (offered));
   gst_sdp_media_set_port_info (m, 0, 1);
   gst_sdp_media_set_proto (m, gst_sdp_media_get_proto (offered));
-  for (f = 0; f < gst_sdp_media_formats_len (offered); f++)
-    gst_sdp_media_add_format (m, gst_sdp_media_get_format (offered, f));
+  if (pt >= 0) {
+    gchar *format = g_strdup_printf ("%d", pt);
+    gst_sdp_media_add_format (m, format);
+    g_free (format);
+  } else {
+    for (f = 0; f < gst_sdp_media_formats_len (offered); f++)
+      gst_sdp_media_add_format (m, gst_sdp_media_get_format (offered, f));
+  }
   gst_sdp_media_add_connection (m, "IN", "IP4", "0.0.0.0", 0, 0);
   if (mid)
     gst_sdp_media_add_attribute (m, "mid", mid);
 }
 
+static gint
+rejected_pt (MtWebRtc * w, guint index)
+{
+  return index < w->mlines->len
+      ? g_array_index (w->mlines, MtMLine, index).reject_pt : -1;
+}
+
 /* The answer when nothing in the offer can be negotiated. */
 static gchar *
-all_rejected_answer (const GstSDPMessage * offer)
+all_rejected_answer (MtWebRtc * w, const GstSDPMessage * offer)
 {
   GstSDPMessage *answer = NULL;
   gchar *session_id, *text;
@@ -933,7 +949,8 @@ all_rejected_answer (const GstSDPMessage * offer)
     GstSDPMedia *m = NULL;
 
     gst_sdp_media_new (&m);
-    fill_rejected_media (m, gst_sdp_message_get_media (offer, i));
+    fill_rejected_media (m, gst_sdp_message_get_media (offer, i),
+        rejected_pt (w, i));
     gst_sdp_message_add_media (answer, m);
     gst_sdp_media_free (m);
   }
@@ -969,7 +986,8 @@ reject_in_answer (MtWebRtc * w, const gchar * answer_text,
     m = (GstSDPMedia *) gst_sdp_message_get_media (answer, i);
     gst_sdp_media_uninit (m);
     gst_sdp_media_init (m);
-    fill_rejected_media (m, gst_sdp_message_get_media (offer, i));
+    fill_rejected_media (m, gst_sdp_message_get_media (offer, i),
+        rejected_pt (w, i));
   }
   for (i = 0; i < gst_sdp_message_attributes_len (answer); i++) {
     const GstSDPAttribute *attr = gst_sdp_message_get_attribute (answer, i);
@@ -1068,8 +1086,10 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
     GstWebRTCRTPTransceiverDirection odir = direction_of (media), dir;
     GstWebRTCRTPTransceiver *trans = NULL;
     MtMLine ml = { 0 };
-    GstCaps *caps;
+    GstCaps *caps = NULL;
+    gboolean first_of_kind;
 
+    ml.reject_pt = -1;
     g_array_append_val (w->mlines, ml);
     if (g_strcmp0 (kind, "audio") == 0)
       ml.media = MT_MEDIA_AUDIO;
@@ -1082,15 +1102,23 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
       rejected++;
       continue;
     }
-    /* Kurento takes one audio and one video m-line (its num-audio-medias
-     * and num-video-medias are 1) and rejects the rest with port 0, as it
-     * rejects an m-line with no codec it knows or one offered with port 0
-     * (RFC 3264 8.2; a bundle-only m-line's port 0 is not a rejection). */
-    caps = NULL;
-    if ((kinds_taken & (1u << ml.media))
+    /* Kurento has one media handler for audio and one for video (its
+     * num-audio-medias and num-video-medias are 1): the first m-line of a
+     * kind takes it, every later one is rejected with port 0.  The handler
+     * rejects its own m-line when no codec is supported or the offer gave
+     * port 0 (RFC 3264 8.2; a bundle-only m-line's port 0 is not a
+     * rejection: the engine's own offers use it). */
+    first_of_kind = !(kinds_taken & (1u << ml.media));
+    kinds_taken |= 1u << ml.media;
+    if (!first_of_kind
+        || !(caps = pick_codec (media, &ml))
         || (gst_sdp_media_get_port (media) == 0
-            && !gst_sdp_media_get_attribute_val (media, "bundle-only"))
-        || !(caps = pick_codec (media, &ml))) {
+            && !gst_sdp_media_get_attribute_val (media, "bundle-only"))) {
+      if (first_of_kind)
+        ml.reject_pt = caps ? ml.pt : gst_sdp_media_formats_len (media) > 0
+            ? atoi (gst_sdp_media_get_format (media, 0)) : -1;
+      if (caps)
+        gst_caps_unref (caps);
       ml.format = MT_FORMAT_NONE;
       ml.rejected = TRUE;
       g_array_index (w->mlines, MtMLine, i) = ml;
@@ -1098,7 +1126,6 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
       rejected++;
       continue;
     }
-    kinds_taken |= 1u << ml.media;
     /* Honour both the offer's direction and the endpoint's options. */
     ml.send = !w->recvonly
         && (odir == GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
@@ -1123,7 +1150,7 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
     /* Nothing to negotiate: Kurento still answers, every m-line rejected.
      * webrtcbin is left out (it cannot answer without a transceiver), so
      * the endpoint gathers no candidates and carries no media. */
-    answer = all_rejected_answer (sdp);
+    answer = all_rejected_answer (w, sdp);
     w->negotiated = TRUE;
     w->all_rejected = TRUE;
     result = json_object_new ();

@@ -94,8 +94,10 @@ test('an offer with an unsupported audio codec and an unsupported second video m
     await endpoint.connect(endpoint);
     const peer = await BrowserPeer.open(browser);
     let answer = '';
+    let offered = '';
     const wrapped = {
       processOffer: async (offer: string): Promise<string> => {
+        offered = offer;
         assert.deepEqual(
           mLines(offer).map((line) => line.split(' ')[0]),
           ['m=audio', 'm=video', 'm=video'],
@@ -121,6 +123,12 @@ test('an offer with an unsupported audio codec and an unsupported second video m
     assert.notEqual(portOf(lines[1] ?? ''), 0, `VP8 video is accepted: ${lines[1]}`);
     assert.match(answer, /a=rtpmap:\d+ VP8\/90000/);
     assert.equal(portOf(lines[2] ?? ''), 0, `VP9-only video is rejected: ${lines[2]}`);
+    // As Kurento: the audio handler found no codec and lists the offer's first format; the
+    // second video m-line had no handler at all and keeps every offered format.
+    const formats = (line: string): string[] => line.split(' ').slice(3);
+    const offeredLines = mLines(offered);
+    assert.deepEqual(formats(lines[0] ?? ''), formats(offeredLines[0] ?? '').slice(0, 1));
+    assert.deepEqual(formats(lines[2] ?? ''), formats(offeredLines[2] ?? ''));
     const group = /^a=group:BUNDLE (.*)$/m.exec(answer)?.[1]?.trim().split(' ') ?? [];
     assert.equal(group.length, 1, 'only the accepted m-line stays in the BUNDLE group');
     await expectPicture(peer, CAMERA);
