@@ -252,9 +252,29 @@ test('a second offer on a negotiated endpoint is refused with 40208 as in Kurent
     const endpoint = await pipeline.create('WebRtcEndpoint');
     await endpoint.connect(endpoint);
     const peer = await BrowserPeer.open(browser);
+    const gathered = new Promise<void>((resolve) => {
+      endpoint.on('IceGatheringDone', () => resolve());
+    });
     await negotiate(endpoint, peer, { send: true, videoCodec: 'VP8' });
     await expectPicture(peer, CAMERA);
+    await gathered;
     const before = await peer.received();
+
+    // The answerer's descriptors, as Kurento keeps them: the answer with the local candidates
+    // and the default address, the browser's offer with the candidates it trickled.
+    const local = await endpoint.getLocalSessionDescriptor();
+    for (const section of sections(local)) {
+      assert.ok(
+        section.some((line) => line.startsWith('a=candidate:')),
+        section.join('\n'),
+      );
+      assert.notEqual(portOf(section[0] ?? ''), 9, 'the default candidate port replaces 9');
+    }
+    const remote = await endpoint.getRemoteSessionDescriptor();
+    assert.ok(
+      remote.split(/\r?\n/).some((line) => line.startsWith('a=candidate:')),
+      'the remote description gained the browser candidates',
+    );
 
     // The browser adds a second camera track and offers again, as a renegotiating app does.
     const reoffer = await peer.reoffer(true);
