@@ -368,3 +368,29 @@ test('data channel operations are refused with 40111 when data channels are not 
   await raw.ok('release', { object: pipeline });
   await raw.close();
 });
+
+test('generateOffer leaves out the m-line whose offerToReceiveAudio/Video is false, as Kurento does', async () => {
+  const raw = await RawClient.open(engine.url);
+  const pipeline = await createPipeline(raw);
+  const cases: Array<[Json, string[]]> = [
+    [{}, ['audio', 'video']],
+    [{ offerToReceiveAudio: false }, ['video']],
+    [{ offerToReceiveVideo: false }, ['audio']],
+  ];
+  for (const [options, kinds] of cases) {
+    const id = await createElement(raw, pipeline, 'WebRtcEndpoint');
+    const offer = (
+      await raw.ok('invoke', {
+        object: id,
+        operation: 'generateOffer',
+        operationParams: {
+          options: { __module__: 'kurento', __type__: 'OfferOptions', ...options },
+        },
+      })
+    ).value as string;
+    const offered = [...offer.matchAll(/^m=(\w+) /gm)].map((match) => match[1]);
+    assert.deepEqual(offered, kinds, JSON.stringify(options));
+  }
+  await raw.ok('release', { object: pipeline });
+  await raw.close();
+});
