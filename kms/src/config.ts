@@ -184,9 +184,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
       .filter((a) => a.length > 0);
     for (const address of config.iceAddresses) {
       const match = IPV4.exec(address);
-      if (!match || match.slice(1).some((part) => Number(part) > 255)) {
+      const ipv4 = match !== null && match.slice(1).every((part) => Number(part) <= 255);
+      // IPv6 host candidates work too (Kurento gathers on every interface); a link-local one
+      // would need a zone, which a candidate line cannot carry.
+      if (!ipv4 && !(isIPv6(address) && !/^fe80:/i.test(address))) {
         throw new ConfigError(
-          `KMS_ICE_ADDRESSES contains '${address}', which is not an IPv4 address`,
+          `KMS_ICE_ADDRESSES contains '${address}', which is not an IPv4 or (non-link-local) IPv6 address`,
         );
       }
     }

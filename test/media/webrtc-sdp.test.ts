@@ -298,3 +298,46 @@ test('a second offer on a negotiated endpoint is refused with 40208 as in Kurent
     client.close();
   }
 });
+
+test('with KMS_ICE_ADDRESSES=::1 a WebRtcEndpoint gathers on ::1 only, ICE pairs ::1 with the browser, and the picture loops back', async () => {
+  const ipv6Engine = await startEngineProcess({ KMS_ICE_ADDRESSES: '::1' });
+  const client = await connectKurento(ipv6Engine.url);
+  try {
+    const pipeline = await client.create('MediaPipeline');
+    const endpoint = await pipeline.create('WebRtcEndpoint');
+    await endpoint.connect(endpoint);
+    const candidates: string[] = [];
+    endpoint.on('IceCandidateFound', (event: { candidate: CandidateInit }) => {
+      candidates.push(event.candidate.candidate);
+    });
+    const gathered = new Promise<void>((resolve) => {
+      endpoint.on('IceGatheringDone', () => resolve());
+    });
+    const pair = new Promise<{ localCandidate: string; remoteCandidate: string }>((resolve) => {
+      endpoint.on(
+        'NewCandidatePairSelected',
+        (event: { candidatePair: { localCandidate: string; remoteCandidate: string } }) =>
+          resolve(event.candidatePair),
+      );
+    });
+    const peer = await BrowserPeer.open(browser);
+    await negotiate(endpoint, peer, { send: true, videoCodec: 'VP8' });
+    await expectPicture(peer, CAMERA);
+    await gathered;
+    assert.ok(candidates.length > 0);
+    for (const candidate of candidates) {
+      assert.equal(candidate.split(' ')[4], '::1', `only ::1 is gathered: ${candidate}`);
+    }
+    // The engine has only ::1, so the pair is IPv6 whatever the browser's side (which may be
+    // reported by its foundation alone when its checks arrive before its candidate).
+    const selected = await pair;
+    assert.equal(selected.localCandidate.split(' ')[4], '::1');
+    const local = await endpoint.getLocalSessionDescriptor();
+    assert.match(local, /^c=IN IP6 ::1$/m, 'the default candidate is IPv6');
+    await peer.close();
+    await pipeline.release();
+  } finally {
+    client.close();
+    await ipv6Engine.stop();
+  }
+});
