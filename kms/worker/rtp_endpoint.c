@@ -1030,8 +1030,12 @@ mt_rtp_create (MtElement * el, JsonObject * options, GError ** error)
   if (options && json_object_has_member (options, "address")
       && !(address = mt_param_string (options, "address", error)))
     return FALSE;
-  if (!address && mt_config.ice_addresses && mt_config.ice_addresses[0])
-    address = mt_config.ice_addresses[0];
+  /* Without useIpv6 an RtpEndpoint is IPv4, as in Kurento: the first IPv4
+   * --ice-address (the list may hold IPv6 ones too). */
+  for (i = 0; !address && mt_config.ice_addresses
+      && mt_config.ice_addresses[i]; i++)
+    if (!strchr (mt_config.ice_addresses[i], ':'))
+      address = mt_config.ice_addresses[i];
   r->address = g_strdup (address ? address : "127.0.0.1");
   if (!g_hostname_is_ip_address (r->address)) {
     g_set_error (error, MT_ERROR, MT_ERROR_TYPE,
