@@ -1,5 +1,4 @@
 import { KurentoError } from '../rpc/KurentoError.js';
-import type { JsonObject } from '../worker/Channel.js';
 import type { Args } from './MediaObject.js';
 import { SessionEndpoint } from './SessionEndpoint.js';
 
@@ -165,23 +164,22 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       );
     }
     if (this.#answerStarted) {
-      throw new KurentoError('SDP_END_POINT_ANSWER_ALREADY_PROCCESED', 'Answer already processed');
-    }
-    this.#answerStarted = true;
-    let result: JsonObject;
-    try {
-      result = await this.request(
-        `${this.sdpMethodPrefix}.processAnswer`,
-        { answer },
-        {
-          sdp: 'SDP_END_POINT_PROCESS_ANSWER_ERROR',
-          invalidState: 'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
-        },
+      throw new KurentoError(
+        'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
+        'Sdp Answer already processed',
       );
-    } catch (error) {
-      this.#answerStarted = false;
-      throw error;
     }
+    // Kurento marks the answer processed before trying it and leaves it so when it fails: a
+    // second processAnswer is then refused with 40210.
+    this.#answerStarted = true;
+    const result = await this.request(
+      `${this.sdpMethodPrefix}.processAnswer`,
+      { answer },
+      {
+        sdp: 'SDP_END_POINT_PROCESS_ANSWER_ERROR',
+        invalidState: 'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
+      },
+    );
     this.#remoteSdp = typeof result.remote === 'string' ? result.remote : answer;
     this.mediaSessionStarted();
     await this.afterRemoteDescription();
