@@ -38,6 +38,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
     }),
     maxPipelines: config.maxPipelines,
     recorderOverwrite: config.recorderOverwrite,
+    rtpIpv6Address: config.rtpIpv6Address,
     sessions: () => holder.registry?.ids() ?? [],
   });
   const sessions = new SessionRegistry(mediaSet, config.sessionGcSeconds * 1000);

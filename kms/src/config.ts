@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
@@ -40,6 +41,8 @@ export interface EngineConfig {
   maxPipelines: number;
   /** Recorders may replace an existing regular file (KMS_RECORDER_OVERWRITE), as Kurento. */
   recorderOverwrite: boolean;
+  /** The address an RtpEndpoint created with useIpv6 binds and announces (KMS_RTP_IPV6_ADDRESS). */
+  rtpIpv6Address: string;
 }
 
 /** Environment keys the engine reads. */
@@ -60,6 +63,7 @@ const KNOWN_KEYS = new Set([
   'KMS_PLAYER_ALLOWED_HOSTS',
   'KMS_MAX_PIPELINES',
   'KMS_RECORDER_OVERWRITE',
+  'KMS_RTP_IPV6_ADDRESS',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -102,6 +106,9 @@ export function defaultConfig(): EngineConfig {
     playerAllowedHosts: [],
     maxPipelines: 100,
     recorderOverwrite: false,
+    // Loopback, like the rest of the engine's defaults; Kurento takes the host's first
+    // non-loopback IPv6 address, which KMS_RTP_IPV6_ADDRESS can name.
+    rtpIpv6Address: '::1',
   };
 }
 
@@ -177,9 +184,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
       .filter((a) => a.length > 0);
     for (const address of config.iceAddresses) {
       const match = IPV4.exec(address);
-      if (!match || match.slice(1).some((part) => Number(part) > 255)) {
+      const ipv4 = match !== null && match.slice(1).every((part) => Number(part) <= 255);
+      // IPv6 host candidates work too (Kurento gathers on every interface); a link-local one
+      // would need a zone, which a candidate line cannot carry.
+      if (!ipv4 && !(isIPv6(address) && !/^fe80:/i.test(address))) {
         throw new ConfigError(
-          `KMS_ICE_ADDRESSES contains '${address}', which is not an IPv4 address`,
+          `KMS_ICE_ADDRESSES contains '${address}', which is not an IPv4 or (non-link-local) IPv6 address`,
         );
       }
     }
@@ -238,5 +248,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   }
   const hosts = get('KMS_PLAYER_ALLOWED_HOSTS');
   if (hosts) config.playerAllowedHosts = hosts.split(',').map((host) => host.trim().toLowerCase());
+  const ipv6 = get('KMS_RTP_IPV6_ADDRESS');
+  if (ipv6) {
+    // A link-local address would need a zone (%eth0), which an SDP c= line cannot carry.
+    if (!isIPv6(ipv6) || /^fe80:/i.test(ipv6)) {
+      throw new ConfigError(
+        `KMS_RTP_IPV6_ADDRESS=${ipv6} is invalid: expected an IPv6 address that is not link-local`,
+      );
+    }
+    config.rtpIpv6Address = ipv6;
+  }
   return config;
 }

@@ -359,6 +359,11 @@ read_remote_media (MtRtp * r, const GstSDPMessage * msg,
     conn = gst_sdp_message_get_connection (msg);
   if (!conn || !conn->address || !g_hostname_is_ip_address (conn->address))
     return FALSE;
+  /* Our sockets are of one family (useIpv6 picks IPv6): a peer of the other
+   * family cannot be reached from them, so its m-line is rejected. */
+  if ((strchr (conn->address, ':') != NULL) != (strchr (r->address, ':')
+          != NULL))
+    return FALSE;
 
   if (secure) {
     guint i;
@@ -550,6 +555,59 @@ on_request_key (GstElement * srtpdec, guint ssrc, MtRtpMedia * m)
       "srtcp-auth", G_TYPE_STRING, m->remote_suite->auth, NULL);
 }
 
+/* Which endpoint and media a srtpdec decrypts, for its soft-limit signal. */
+typedef struct
+{
+  gchar *id;
+  MtMediaType media;
+} MtKeyLimit;
+
+static void
+key_limit_free (gpointer data)
+{
+  MtKeyLimit *k = data;
+
+  g_free (k->id);
+  g_free (k);
+}
+
+static void
+key_limit_closure_free (gpointer data, GClosure * closure)
+{
+  key_limit_free (data);
+}
+
+static gboolean
+handle_key_soft_limit (gpointer data)
+{
+  MtKeyLimit *k = data;
+  JsonObject *d;
+
+  if (!mt_element_lookup (k->id, NULL))
+    return G_SOURCE_REMOVE;
+  d = json_object_new ();
+  json_object_set_string_member (d, "mediaType", mt_media_name (k->media));
+  mt_protocol_notify ("OnKeySoftLimit", k->id, d);
+  return G_SOURCE_REMOVE;
+}
+
+/* srtpdec (streaming thread): the remote master key of stream `ssrc` is
+ * close to libsrtp's usage limit.  Kurento (kmssrtpconnection.c) raises
+ * OnKeySoftLimit for the media and keeps the key, since a new one would need
+ * renegotiation; so does this.  libsrtp's limit is 2^48 packets per key and
+ * the soft limit 2^16 packets before it, and srtpdec offers no way to lower
+ * it, so no test can reach it. */
+static GstCaps *
+on_key_soft_limit (GstElement * srtpdec, guint ssrc, MtKeyLimit * k)
+{
+  MtKeyLimit *copy = g_new0 (MtKeyLimit, 1);
+
+  copy->id = g_strdup (k->id);
+  copy->media = k->media;
+  mt_invoke (handle_key_soft_limit, copy, key_limit_free);
+  return NULL;
+}
+
 static GstElement *
 add (MtRtp * r, const gchar * factory, const gchar * what, MtMediaType media)
 {
@@ -617,6 +675,14 @@ start_media (MtRtp * r, MtMediaType media, GError ** error)
     m->srtpdec = add (r, "srtpdec", "srtpdec", media);
     g_signal_connect (m->srtpdec, "request-key", G_CALLBACK (on_request_key),
         m);
+    {
+      MtKeyLimit *k = g_new0 (MtKeyLimit, 1);
+
+      k->id = g_strdup (r->id);
+      k->media = media;
+      g_signal_connect_data (m->srtpdec, "soft-limit",
+          G_CALLBACK (on_key_soft_limit), k, key_limit_closure_free, 0);
+    }
     link_pads (src_rtp, "src", m->srtpdec, "rtp_sink");
     link_pads (src_rtcp, "src", m->srtpdec, "rtcp_sink");
     link_pads (m->srtpdec, "rtp_src", r->rtpbin, pad);
@@ -968,8 +1034,12 @@ mt_rtp_create (MtElement * el, JsonObject * options, GError ** error)
   if (options && json_object_has_member (options, "address")
       && !(address = mt_param_string (options, "address", error)))
     return FALSE;
-  if (!address && mt_config.ice_addresses && mt_config.ice_addresses[0])
-    address = mt_config.ice_addresses[0];
+  /* Without useIpv6 an RtpEndpoint is IPv4, as in Kurento: the first IPv4
+   * --ice-address (the list may hold IPv6 ones too). */
+  for (i = 0; !address && mt_config.ice_addresses
+      && mt_config.ice_addresses[i]; i++)
+    if (!strchr (mt_config.ice_addresses[i], ':'))
+      address = mt_config.ice_addresses[i];
   r->address = g_strdup (address ? address : "127.0.0.1");
   if (!g_hostname_is_ip_address (r->address)) {
     g_set_error (error, MT_ERROR, MT_ERROR_TYPE,

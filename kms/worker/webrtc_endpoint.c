@@ -20,6 +20,8 @@ typedef struct
   gchar *profile_level_id;      /* H.264 only */
   gboolean send;                /* we send on this m-line */
   gboolean recv;                /* we receive on this m-line */
+  gboolean rejected;            /* answered with port 0 (processOffer) */
+  gint reject_pt;               /* the one format a rejection lists; -1: all */
   GstElement *pay_bin;
 } MtMLine;
 
@@ -32,6 +34,7 @@ typedef struct
   GObject *agent;               /* NiceAgent, for component states and pairs */
   gboolean recvonly, sendonly;
   gboolean negotiated;          /* a remote description has been applied */
+  gboolean all_rejected;        /* answered with every m-line rejected */
   gboolean offer_pending;       /* generateOffer done, waiting for an answer */
   gboolean gather_requested;
   gboolean gathering_complete;
@@ -157,6 +160,30 @@ local_mid (MtWebRtc * w, guint mline)
   return mid ? mid : g_strdup_printf ("%u", mline);
 }
 
+static gboolean
+mline_rejected (MtWebRtc * w, guint mline)
+{
+  return mline < w->mlines->len
+      && g_array_index (w->mlines, MtMLine, mline).rejected;
+}
+
+/* With max-bundle webrtcbin gathers on the first m-line's transport.  When
+ * the answer rejected that m-line, a browser refuses candidates for it: they
+ * are reported on the first m-line the answer kept (its BUNDLE tag), as
+ * Kurento never reports candidates on a port-0 m-line. */
+static guint
+first_accepted_mline (MtWebRtc * w, guint mline)
+{
+  guint i;
+
+  if (!mline_rejected (w, mline))
+    return mline;
+  for (i = 0; i < w->mlines->len; i++)
+    if (!mline_rejected (w, i))
+      return i;
+  return mline;
+}
+
 static void
 emit_gathering_done (MtElement * el, MtWebRtc * w)
 {
@@ -185,6 +212,7 @@ handle_local_candidate (gpointer data)
   MtWebRtc *w = webrtc_of (el);
   JsonObject *cand;
   gchar *mid, *foundation;
+  guint mline;
 
   if (!w)
     return G_SOURCE_REMOVE;
@@ -192,11 +220,12 @@ handle_local_candidate (gpointer data)
   if (foundation)
     g_hash_table_insert (w->local_by_foundation, foundation,
         g_strdup (ev->s1));
-  mid = local_mid (w, ev->a);
+  mline = first_accepted_mline (w, ev->a);
+  mid = local_mid (w, mline);
   cand = json_object_new ();
   json_object_set_string_member (cand, "candidate", ev->s1);
   json_object_set_string_member (cand, "sdpMid", mid);
-  json_object_set_int_member (cand, "sdpMLineIndex", ev->a);
+  json_object_set_int_member (cand, "sdpMLineIndex", mline);
   g_free (mid);
   g_queue_push_tail (&w->local_candidates, cand);
   if (w->gather_requested)
@@ -822,8 +851,10 @@ flush_remote_candidates (MtWebRtc * w)
   RemoteCandidate *rc;
 
   while ((rc = g_queue_pop_head (&w->remote_candidates))) {
-    g_signal_emit_by_name (w->webrtc, "add-ice-candidate", rc->mline,
-        rc->candidate);
+    /* Kurento ignores candidates for a rejected (port 0) m-line. */
+    if (!w->all_rejected && !mline_rejected (w, rc->mline))
+      g_signal_emit_by_name (w->webrtc, "add-ice-candidate", rc->mline,
+          rc->candidate);
     g_free (rc->candidate);
     g_free (rc);
   }
@@ -865,6 +896,165 @@ apply_local (MtWebRtc * w, GstStructure * reply, const gchar * field,
   return ok;
 }
 
+/* Turns m-line `m` into Kurento's rejection of `offered`: media and proto
+ * of the offer, port 0, and the offer's formats when no media handler took
+ * the m-line (kmssdprejectmediahandler) or the one format `pt` when the
+ * handler found no codec it supports (kmssdprtpavpmediahandler lists the
+ * offer's first).  The mid stays so a browser can match the section; the c=
+ * line keeps the section well-formed without a session-level one. */
+static void
+fill_rejected_media (GstSDPMedia * m, const GstSDPMedia * offered, gint pt)
+{
+  const gchar *mid = gst_sdp_media_get_attribute_val (offered, "mid");
+  guint f;
+
+  gst_sdp_media_set_media (m, gst_sdp_media_get_media (offered));
+  gst_sdp_media_set_port_info (m, 0, 1);
+  gst_sdp_media_set_proto (m, gst_sdp_media_get_proto (offered));
+  if (pt >= 0) {
+    gchar *format = g_strdup_printf ("%d", pt);
+    gst_sdp_media_add_format (m, format);
+    g_free (format);
+  } else {
+    for (f = 0; f < gst_sdp_media_formats_len (offered); f++)
+      gst_sdp_media_add_format (m, gst_sdp_media_get_format (offered, f));
+  }
+  gst_sdp_media_add_connection (m, "IN", "IP4", "0.0.0.0", 0, 0);
+  if (mid)
+    gst_sdp_media_add_attribute (m, "mid", mid);
+}
+
+static gint
+rejected_pt (MtWebRtc * w, guint index)
+{
+  return index < w->mlines->len
+      ? g_array_index (w->mlines, MtMLine, index).reject_pt : -1;
+}
+
+/* The answer when nothing in the offer can be negotiated. */
+static gchar *
+all_rejected_answer (MtWebRtc * w, const GstSDPMessage * offer)
+{
+  GstSDPMessage *answer = NULL;
+  gchar *session_id, *text;
+  guint i;
+
+  gst_sdp_message_new (&answer);
+  gst_sdp_message_set_version (answer, "0");
+  session_id = g_strdup_printf ("%" G_GUINT64_FORMAT,
+      (((guint64) g_random_int () << 32) | g_random_int ())
+      & G_GUINT64_CONSTANT (0x7fffffffffffffff));
+  gst_sdp_message_set_origin (answer, "-", session_id, "0", "IN", "IP4",
+      "0.0.0.0");
+  g_free (session_id);
+  gst_sdp_message_set_session_name (answer, "-");
+  gst_sdp_message_add_time (answer, "0", "0", NULL);
+  for (i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    GstSDPMedia *m = NULL;
+
+    gst_sdp_media_new (&m);
+    fill_rejected_media (m, gst_sdp_message_get_media (offer, i),
+        rejected_pt (w, i));
+    gst_sdp_message_add_media (answer, m);
+    gst_sdp_media_free (m);
+  }
+  text = gst_sdp_message_as_text (answer);
+  gst_sdp_message_free (answer);
+  return text;
+}
+
+/* webrtcbin answered every m-line (the rejected ones inactive, see
+ * add_inactive_transceiver); the client gets Kurento's answer, where they
+ * carry port 0 and leave the BUNDLE group. */
+static gchar *
+reject_in_answer (MtWebRtc * w, const gchar * answer_text,
+    const GstSDPMessage * offer)
+{
+  GstSDPMessage *answer = NULL;
+  gchar *text;
+  guint i;
+
+  gst_sdp_message_new (&answer);
+  if (gst_sdp_message_parse_buffer ((const guint8 *) answer_text,
+          strlen (answer_text), answer) != GST_SDP_OK
+      || gst_sdp_message_medias_len (answer) != w->mlines->len) {
+    gst_sdp_message_free (answer);
+    return g_strdup (answer_text);
+  }
+  for (i = 0; i < w->mlines->len; i++) {
+    GstSDPMedia *m;
+
+    if (!g_array_index (w->mlines, MtMLine, i).rejected)
+      continue;
+    /* The media array is the message's own; replace the section in place. */
+    m = (GstSDPMedia *) gst_sdp_message_get_media (answer, i);
+    gst_sdp_media_uninit (m);
+    gst_sdp_media_init (m);
+    fill_rejected_media (m, gst_sdp_message_get_media (offer, i),
+        rejected_pt (w, i));
+  }
+  for (i = 0; i < gst_sdp_message_attributes_len (answer); i++) {
+    const GstSDPAttribute *attr = gst_sdp_message_get_attribute (answer, i);
+    GString *group;
+    gchar **mids;
+    guint k, j;
+
+    if (g_strcmp0 (attr->key, "group") != 0 || !attr->value
+        || !g_str_has_prefix (attr->value, "BUNDLE"))
+      continue;
+    group = g_string_new ("BUNDLE");
+    mids = g_strsplit (attr->value + strlen ("BUNDLE"), " ", -1);
+    for (k = 0; mids[k]; k++) {
+      gboolean keep = mids[k][0] != '\0';
+
+      for (j = 0; keep && j < w->mlines->len; j++) {
+        const GstSDPMedia *m = gst_sdp_message_get_media (answer, j);
+        keep = !(g_array_index (w->mlines, MtMLine, j).rejected
+            && g_strcmp0 (gst_sdp_media_get_attribute_val (m, "mid"),
+                mids[k]) == 0);
+      }
+      if (keep)
+        g_string_append_printf (group, " %s", mids[k]);
+    }
+    g_strfreev (mids);
+    {
+      GstSDPAttribute replacement = { 0 };
+
+      gst_sdp_attribute_set (&replacement, "group", group->str);
+      gst_sdp_message_replace_attribute (answer, i, &replacement);
+    }
+    g_string_free (group, TRUE);
+  }
+  text = gst_sdp_message_as_text (answer);
+  gst_sdp_message_free (answer);
+  return text;
+}
+
+/* A rejected m-line still needs a transceiver, or webrtcbin makes a
+ * receiving one of its own and takes that media.  Inactive, with the
+ * offer's first codec, it matches the m-line and carries nothing. */
+static void
+add_inactive_transceiver (MtWebRtc * w, const GstSDPMedia * media)
+{
+  GstWebRTCRTPTransceiver *trans = NULL;
+  GstCaps *caps = NULL;
+
+  if (gst_sdp_media_formats_len (media) > 0)
+    caps = gst_sdp_media_get_caps_from_media (media,
+        atoi (gst_sdp_media_get_format (media, 0)));
+  if (caps) {
+    caps = gst_caps_make_writable (caps);
+    gst_structure_set_name (gst_caps_get_structure (caps, 0),
+        "application/x-rtp");
+  }
+  g_signal_emit_by_name (w->webrtc, "add-transceiver",
+      GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, caps, &trans);
+  if (caps)
+    gst_caps_unref (caps);
+  if (trans)
+    gst_object_unref (trans);
+}
+
 JsonObject *
 mt_webrtc_process_offer (JsonObject * params, GError ** error)
 {
@@ -874,9 +1064,10 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
   GstSDPMessage *sdp = NULL;
   GstWebRTCSessionDescription *offer = NULL;
   GstStructure *reply = NULL;
+  GstSDPMessage *offer_copy = NULL;
   JsonObject *result = NULL;
-  gchar *answer = NULL;
-  guint i, usable = 0;
+  gchar *answer = NULL, *webrtcbin_answer = NULL, *remote_text = NULL;
+  guint i, usable = 0, rejected = 0, kinds_taken = 0;
 
   if (!el || !(offer_text = mt_param_string (params, "offer", error)))
     return NULL;
@@ -887,6 +1078,10 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
   }
   if (!parse_sdp (offer_text, &sdp, error))
     return NULL;
+  /* Kurento keeps the remote description as a parsed message and returns
+   * it re-serialised (getRemoteSessionDescriptor). */
+  remote_text = gst_sdp_message_as_text (sdp);
+  gst_sdp_message_copy (sdp, &offer_copy);
 
   clear_mlines (w);
   for (i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
@@ -895,18 +1090,44 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
     GstWebRTCRTPTransceiverDirection odir = direction_of (media), dir;
     GstWebRTCRTPTransceiver *trans = NULL;
     MtMLine ml = { 0 };
-    GstCaps *caps;
+    GstCaps *caps = NULL;
+    gboolean first_of_kind;
 
+    ml.reject_pt = -1;
     g_array_append_val (w->mlines, ml);
     if (g_strcmp0 (kind, "audio") == 0)
       ml.media = MT_MEDIA_AUDIO;
     else if (g_strcmp0 (kind, "video") == 0)
       ml.media = MT_MEDIA_VIDEO;
-    else
-      continue;                 /* data channels are the engine's business */
-    caps = pick_codec (media, &ml);
-    if (!caps) {
+    else {
+      /* Data channels (and anything else) are not negotiated here: like
+       * Kurento without useDataChannels, the m-line is rejected. */
+      g_array_index (w->mlines, MtMLine, i).rejected = TRUE;
+      rejected++;
+      continue;
+    }
+    /* Kurento has one media handler for audio and one for video (its
+     * num-audio-medias and num-video-medias are 1): the first m-line of a
+     * kind takes it, every later one is rejected with port 0.  The handler
+     * rejects its own m-line when no codec is supported or the offer gave
+     * port 0 (RFC 3264 8.2; a bundle-only m-line's port 0 is not a
+     * rejection: the engine's own offers use it). */
+    first_of_kind = !(kinds_taken & (1u << ml.media));
+    kinds_taken |= 1u << ml.media;
+    if (!first_of_kind
+        || !(caps = pick_codec (media, &ml))
+        || (gst_sdp_media_get_port (media) == 0
+            && !gst_sdp_media_get_attribute_val (media, "bundle-only"))) {
+      if (first_of_kind)
+        ml.reject_pt = caps ? ml.pt : gst_sdp_media_formats_len (media) > 0
+            ? atoi (gst_sdp_media_get_format (media, 0)) : -1;
+      if (caps)
+        gst_caps_unref (caps);
+      ml.format = MT_FORMAT_NONE;
+      ml.rejected = TRUE;
       g_array_index (w->mlines, MtMLine, i) = ml;
+      add_inactive_transceiver (w, media);
+      rejected++;
       continue;
     }
     /* Honour both the offer's direction and the endpoint's options. */
@@ -930,8 +1151,15 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
     usable++;
   }
   if (usable == 0) {
-    g_set_error (error, MT_ERROR, MT_ERROR_SDP,
-        "offer has no VP8, H.264 (packetization-mode=1) or Opus media");
+    /* Nothing to negotiate: Kurento still answers, every m-line rejected.
+     * webrtcbin is left out (it cannot answer without a transceiver), so
+     * the endpoint gathers no candidates and carries no media. */
+    answer = all_rejected_answer (w, sdp);
+    w->negotiated = TRUE;
+    w->all_rejected = TRUE;
+    result = json_object_new ();
+    json_object_set_string_member (result, "sdp", answer);
+    json_object_set_string_member (result, "remote", remote_text);
     goto out;
   }
 
@@ -942,13 +1170,15 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
   w->negotiated = TRUE;
   if (!run_promise (w, "create-answer", NULL, &reply, error))
     goto out;
-  answer = description_text (reply, "answer");
-  if (!answer) {
+  webrtcbin_answer = description_text (reply, "answer");
+  if (!webrtcbin_answer) {
     g_set_error (error, MT_ERROR, MT_ERROR_SDP, "webrtcbin made no answer");
     goto out;
   }
   if (!apply_local (w, reply, "answer", error))
     goto out;
+  answer = rejected ? reject_in_answer (w, webrtcbin_answer, offer_copy)
+      : g_strdup (webrtcbin_answer);
   for (i = 0; i < w->mlines->len; i++)
     if (!setup_send (el, w, i, error))
       goto out;
@@ -956,10 +1186,15 @@ mt_webrtc_process_offer (JsonObject * params, GError ** error)
   watch_dtls (w);
   result = json_object_new ();
   json_object_set_string_member (result, "sdp", answer);
+  json_object_set_string_member (result, "remote", remote_text);
 
 out:
   if (sdp)
     gst_sdp_message_free (sdp);
+  if (offer_copy)
+    gst_sdp_message_free (offer_copy);
+  g_free (webrtcbin_answer);
+  g_free (remote_text);
   if (offer)
     gst_webrtc_session_description_free (offer);
   if (reply)
@@ -1012,11 +1247,12 @@ mt_webrtc_generate_offer (JsonObject * params, GError ** error)
     GstWebRTCRTPTransceiverDirection dir;
 
     ml.media = m == 0 ? MT_MEDIA_AUDIO : MT_MEDIA_VIDEO;
-    ml.send = !w->recvonly;
-    ml.recv = !w->sendonly
-        && (ml.media == MT_MEDIA_AUDIO ? recv_audio : recv_video);
-    if (!ml.send && !ml.recv)
+    /* Kurento turns offerToReceiveAudio/Video false into
+     * num-audio/video-medias 0: that m-line is left out altogether. */
+    if (!(ml.media == MT_MEDIA_AUDIO ? recv_audio : recv_video))
       continue;
+    ml.send = !w->recvonly;
+    ml.recv = !w->sendonly;
     dir = ml.send && ml.recv ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
         : ml.send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY
         : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY;
@@ -1061,6 +1297,7 @@ mt_webrtc_process_answer (JsonObject * params, GError ** error)
   GstSDPMessage *sdp = NULL;
   GstWebRTCSessionDescription *answer = NULL;
   JsonObject *result = NULL;
+  gchar *remote_text = NULL;
   guint i;
 
   if (!el || !(answer_text = mt_param_string (params, "answer", error)))
@@ -1072,6 +1309,7 @@ mt_webrtc_process_answer (JsonObject * params, GError ** error)
   }
   if (!parse_sdp (answer_text, &sdp, error))
     return NULL;
+  remote_text = gst_sdp_message_as_text (sdp);
   if (gst_sdp_message_medias_len (sdp) != w->mlines->len) {
     g_set_error (error, MT_ERROR, MT_ERROR_SDP,
         "answer has %u m-lines, the offer had %u",
@@ -1109,12 +1347,14 @@ mt_webrtc_process_answer (JsonObject * params, GError ** error)
   flush_remote_candidates (w);
   watch_dtls (w);
   result = json_object_new ();
+  json_object_set_string_member (result, "remote", remote_text);
 
 out:
   if (sdp)
     gst_sdp_message_free (sdp);
   if (answer)
     gst_webrtc_session_description_free (answer);
+  g_free (remote_text);
   return result;
 }
 
@@ -1177,7 +1417,8 @@ mt_webrtc_add_ice_candidate (JsonObject * params, GError ** error)
     rc->mline = mline;
     rc->candidate = g_strdup (candidate);
     g_queue_push_tail (&w->remote_candidates, rc);
-  } else {
+  } else if (!w->all_rejected && !mline_rejected (w, mline)) {
+    /* Kurento ignores candidates for a rejected (port 0) m-line. */
     g_signal_emit_by_name (w->webrtc, "add-ice-candidate", (guint) mline,
         candidate);
   }

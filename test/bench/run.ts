@@ -6,6 +6,7 @@ import {
 } from './composite.js';
 import { benchEdge } from './edge.js';
 import { benchGlassToGlass } from './glassToGlass.js';
+import { benchOffer } from './offer.js';
 import { benchPreview } from './preview.js';
 import { benchWatchApi } from './watchApi.js';
 import { benchWebrtcLoopback } from './webrtcLoopback.js';
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   watch: benchWatchApi,
   edge: benchEdge,
   preview: benchPreview,
+  offer: benchOffer,
 };
 
 const wanted = process.argv.slice(2);

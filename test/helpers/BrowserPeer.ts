@@ -31,6 +31,10 @@ export interface PeerOptions {
   frameDropping?: boolean;
   /** Offer only this video codec (setCodecPreferences); by default Chromium's own order. */
   videoCodec?: 'VP8' | 'H264';
+  /** Offer only this audio codec (e.g. 'PCMU', which the engine does not take). */
+  audioCodec?: string;
+  /** Add a second, receive-only video m-line that offers only this codec (e.g. 'VP9'). */
+  extraVideoCodec?: string;
 }
 
 /**
@@ -126,7 +130,21 @@ export class BrowserPeer {
    * microphone are published (sendrecv); without it the browser only receives.
    */
   async createOffer(options: PeerOptions): Promise<string> {
-    return this.page.evaluate(async ({ send, frameDropping, videoCodec }) => {
+    return this.#start(options, null);
+  }
+
+  /**
+   * Creates the peer connection as the answerer of `offer` (the engine's generateOffer) and
+   * returns its answer; the browser only receives.
+   */
+  async answer(offer: string): Promise<string> {
+    return this.#start({ send: false }, offer);
+  }
+
+  async #start(options: PeerOptions, remoteOffer: string | null): Promise<string> {
+    const args = { ...options, remoteOffer };
+    return this.page.evaluate(async (init) => {
+      const { send, frameDropping, videoCodec, audioCodec, extraVideoCodec, remoteOffer } = init;
       // encodedInsertableStreams is a Chromium extension missing from TypeScript's DOM types;
       // a variable (not a literal argument) may carry it.
       const config = { iceServers: [], encodedInsertableStreams: frameDropping === true };
@@ -168,6 +186,13 @@ export class BrowserPeer {
         video.requestVideoFrameCallback(onFrame);
         void video.play();
       };
+      if (remoteOffer !== null) {
+        await pc.setRemoteDescription({ type: 'offer', sdp: remoteOffer });
+        for (const transceiver of pc.getTransceivers()) transceiver.direction = 'recvonly';
+        const answer = await pc.createAnswer();
+        await pc.setLocalDescription(answer);
+        return answer.sdp ?? '';
+      }
       const transceivers: Array<{ kind: string; transceiver: RTCRtpTransceiver }> = [];
       if (send) {
         const media = await navigator.mediaDevices.getUserMedia({
@@ -195,12 +220,24 @@ export class BrowserPeer {
         writable: WritableStream<unknown>;
       }
       type WithEncodedStreams = { createEncodedStreams(): EncodedStreams };
+      if (extraVideoCodec !== undefined) {
+        transceivers.push({
+          kind: 'extra-video',
+          transceiver: pc.addTransceiver('video', { direction: 'recvonly' }),
+        });
+      }
+      const restrict = (transceiver: RTCRtpTransceiver, kind: string, codec: string): void => {
+        const wanted = new RegExp(`^${kind}/(${codec}|rtx)$`, 'i');
+        const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs ?? [];
+        transceiver.setCodecPreferences(codecs.filter((c) => wanted.test(c.mimeType)));
+      };
       for (const { kind, transceiver } of transceivers) {
-        if (videoCodec !== undefined && kind === 'video') {
-          const wanted = new RegExp(`^video/(${videoCodec}|rtx)$`, 'i');
-          const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs ?? [];
-          transceiver.setCodecPreferences(codecs.filter((codec) => wanted.test(codec.mimeType)));
-        }
+        if (videoCodec !== undefined && kind === 'video')
+          restrict(transceiver, 'video', videoCodec);
+        if (audioCodec !== undefined && kind === 'audio')
+          restrict(transceiver, 'audio', audioCodec);
+        if (extraVideoCodec !== undefined && kind === 'extra-video')
+          restrict(transceiver, 'video', extraVideoCodec);
         if (frameDropping !== true) continue;
         // With insertable streams on, every sender and receiver must be piped, or its media
         // stops; only received video goes through the dropping filter.
@@ -227,7 +264,40 @@ export class BrowserPeer {
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
       return offer.sdp ?? '';
-    }, options);
+    }, args);
+  }
+
+  /**
+   * Offers again on the negotiated connection (renegotiation), first adding a second camera
+   * track when `addTrack` is set. Resolves with the new offer; the connection then waits in
+   * have-local-offer until setAnswer() or rollback().
+   */
+  async reoffer(addTrack: boolean): Promise<string> {
+    return this.page.evaluate(async (add) => {
+      const state = window.montagePeer;
+      if (state === undefined) throw new Error('no peer connection');
+      if (add) {
+        const media = await navigator.mediaDevices.getUserMedia({ video: true });
+        for (const track of media.getVideoTracks()) state.pc.addTrack(track, media);
+      }
+      const offer = await state.pc.createOffer();
+      await state.pc.setLocalDescription(offer);
+      return offer.sdp ?? '';
+    }, addTrack);
+  }
+
+  /** Abandons a pending offer of this page (back to the negotiated state). */
+  async rollback(): Promise<void> {
+    await this.page.evaluate(async () => {
+      const state = window.montagePeer;
+      if (state === undefined) throw new Error('no peer connection');
+      await state.pc.setLocalDescription({ type: 'rollback' });
+    });
+  }
+
+  /** The page's signalling state ('stable' once an offer/answer exchange is complete). */
+  async signalingState(): Promise<string> {
+    return this.page.evaluate(() => window.montagePeer?.pc.signalingState ?? 'none');
   }
 
   async setAnswer(sdp: string): Promise<void> {

@@ -16,7 +16,8 @@
  * key the engine announces in its answer (ffmpeg handles AES_CM_128_HMAC_SHA1_80/_32 only).
  *
  * Video arrives as rgb24 frames scaled to width x height on ffmpeg's stdout; audio as s16le
- * 48 kHz mono on fd 3. Ports are free UDP ports on 127.0.0.1 (an even RTP port, RTCP on +1).
+ * 48 kHz mono on fd 3. Ports are free UDP ports on 127.0.0.1 (an even RTP port, RTCP on +1),
+ * or on ::1 with `ipv6` (for an RtpEndpoint created with useIpv6).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +43,8 @@ export interface RtpReceiverOptions {
    * so frame-exact timing checks (Dispatcher switches) use it. No SRTP with GStreamer here.
    */
   decoder?: 'ffmpeg' | 'gstreamer';
+  /** Listen and announce on ::1 (c=IN IP6 ::1) instead of 127.0.0.1. */
+  ipv6?: boolean;
 }
 
 export interface DecodedFrame {
@@ -55,11 +58,11 @@ const SAMPLE_RATE = 48_000;
 /** How much decoded audio is kept for toneLevels. */
 const AUDIO_KEEP_SECONDS = 5;
 
-function bindUdp(port: number): Promise<Socket> {
+function bindUdp(port: number, address: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
+    const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
     socket.once('error', reject);
-    socket.bind(port, '127.0.0.1', () => {
+    socket.bind(port, address, () => {
       socket.removeListener('error', reject);
       resolve(socket);
     });
@@ -71,16 +74,16 @@ function closeUdp(socket: Socket): Promise<void> {
 }
 
 /** An even UDP port whose successor is free too (RTP + RTCP), found by binding both. */
-export async function freeUdpPortPair(): Promise<number> {
+export async function freeUdpPortPair(address = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const first = await bindUdp(0);
+    const first = await bindUdp(0, address);
     const port = first.address().port;
     if (port % 2 !== 0 || port >= 65535) {
       await closeUdp(first);
       continue;
     }
     try {
-      const second = await bindUdp(port + 1);
+      const second = await bindUdp(port + 1, address);
       await closeUdp(second);
       await closeUdp(first);
       return port;
@@ -88,7 +91,7 @@ export async function freeUdpPortPair(): Promise<number> {
       await closeUdp(first);
     }
   }
-  throw new Error('no free UDP port pair on 127.0.0.1');
+  throw new Error(`no free UDP port pair on ${address}`);
 }
 
 interface MediaSection {
@@ -154,6 +157,7 @@ export class RtpReceiver {
   #stderr = '';
   #exited = false;
   #decoder: 'ffmpeg' | 'gstreamer' = 'ffmpeg';
+  #address = '127.0.0.1';
 
   private constructor(
     offer: string,
@@ -173,20 +177,17 @@ export class RtpReceiver {
     const width = options.width ?? 320;
     const height = options.height ?? 240;
     if (!video && !audio) throw new Error('RtpReceiver needs video or audio');
-    const audioPort = audio ? await freeUdpPortPair() : undefined;
-    let videoPort = video ? await freeUdpPortPair() : undefined;
-    while (videoPort !== undefined && videoPort === audioPort) videoPort = await freeUdpPortPair();
+    const address = options.ipv6 === true ? '::1' : '127.0.0.1';
+    const audioPort = audio ? await freeUdpPortPair(address) : undefined;
+    let videoPort = video ? await freeUdpPortPair(address) : undefined;
+    while (videoPort !== undefined && videoPort === audioPort)
+      videoPort = await freeUdpPortPair(address);
+    const inet = `IN ${options.ipv6 === true ? 'IP6' : 'IP4'} ${address}`;
     const profile = options.crypto ? 'RTP/SAVP' : 'RTP/AVP';
     const crypto = options.crypto
       ? `a=crypto:1 ${options.crypto.suite} inline:${options.crypto.keyBase64 ?? randomBytes(30).toString('base64')}`
       : undefined;
-    const lines = [
-      'v=0',
-      `o=- ${Date.now()} 0 IN IP4 127.0.0.1`,
-      's=RtpReceiver',
-      'c=IN IP4 127.0.0.1',
-      't=0 0',
-    ];
+    const lines = ['v=0', `o=- ${Date.now()} 0 ${inet}`, 's=RtpReceiver', `c=${inet}`, 't=0 0'];
     if (audioPort !== undefined) {
       lines.push(`m=audio ${audioPort} ${profile} 111`, 'a=rtpmap:111 opus/48000/2');
       if (crypto) lines.push(crypto);
@@ -212,6 +213,7 @@ export class RtpReceiver {
       audioPort,
     );
     receiver.#decoder = options.decoder ?? 'ffmpeg';
+    receiver.#address = address;
     return receiver;
   }
 
@@ -223,7 +225,8 @@ export class RtpReceiver {
     if (this.#child) throw new Error('RtpReceiver already started');
     const remote = splitSdp(answer);
     const local = splitSdp(this.offer);
-    const out = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=RtpReceiver', 'c=IN IP4 127.0.0.1', 't=0 0'];
+    const inet = `IN ${this.#address.includes(':') ? 'IP6' : 'IP4'} ${this.#address}`;
+    const out = ['v=0', `o=- 0 0 ${inet}`, 's=RtpReceiver', `c=${inet}`, 't=0 0'];
     let hasVideo = false;
     let hasAudio = false;
     for (const ours of local.media) {
@@ -272,7 +275,7 @@ export class RtpReceiver {
     const words = ['-q'];
     const udp = (port: number, caps: string): string[] => [
       'udpsrc',
-      'address=127.0.0.1',
+      `address=${this.#address}`,
       `port=${port}`,
       `caps=${caps}`,
     ];
@@ -384,7 +387,9 @@ export class RtpReceiver {
     while (!this.#exited && Date.now() < deadline) {
       let table = '';
       try {
-        table = await readFile('/proc/net/udp', 'utf8');
+        // IPv6 sockets are listed in their own table.
+        const file = this.#address.includes(':') ? '/proc/net/udp6' : '/proc/net/udp';
+        table = await readFile(file, 'utf8');
       } catch {
         return;
       }

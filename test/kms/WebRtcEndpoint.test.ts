@@ -368,3 +368,59 @@ test('data channel operations are refused with 40111 when data channels are not 
   await raw.ok('release', { object: pipeline });
   await raw.close();
 });
+
+test('generateOffer leaves out the m-line whose offerToReceiveAudio/Video is false, as Kurento does', async () => {
+  const raw = await RawClient.open(engine.url);
+  const pipeline = await createPipeline(raw);
+  const cases: Array<[Json, string[]]> = [
+    [{}, ['audio', 'video']],
+    [{ offerToReceiveAudio: false }, ['video']],
+    [{ offerToReceiveVideo: false }, ['audio']],
+  ];
+  for (const [options, kinds] of cases) {
+    const id = await createElement(raw, pipeline, 'WebRtcEndpoint');
+    const offer = (
+      await raw.ok('invoke', {
+        object: id,
+        operation: 'generateOffer',
+        operationParams: {
+          options: { __module__: 'kurento', __type__: 'OfferOptions', ...options },
+        },
+      })
+    ).value as string;
+    const offered = [...offer.matchAll(/^m=(\w+) /gm)].map((match) => match[1]);
+    assert.deepEqual(offered, kinds, JSON.stringify(options));
+  }
+  await raw.ok('release', { object: pipeline });
+  await raw.close();
+});
+
+test('a processAnswer the worker cannot apply fails with 40206 and, as in Kurento, uses up the answer: a second one gets 40210', async () => {
+  const raw = await RawClient.open(engine.url);
+  const { pipeline, id } = await endpoint(raw);
+  const offer = (
+    await raw.ok('invoke', { object: id, operation: 'generateOffer', operationParams: {} })
+  ).value as string;
+  // An answer with one m-line fewer than the offer cannot be applied.
+  const [head = '', ...media] = offer.split(/(?=^m=)/m);
+  const short = head + media.slice(0, -1).join('');
+  assert.equal(
+    codeOf(
+      await raw.call('invoke', {
+        object: id,
+        operation: 'processAnswer',
+        operationParams: { answer: short },
+      }),
+    ),
+    40206,
+  );
+  const again = await raw.call('invoke', {
+    object: id,
+    operation: 'processAnswer',
+    operationParams: { answer: short },
+  });
+  assert.equal(codeOf(again), 40210);
+  assert.equal((again.error as { message: string }).message, 'Sdp Answer already processed');
+  await raw.ok('release', { object: pipeline });
+  await raw.close();
+});

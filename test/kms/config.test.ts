@@ -18,11 +18,13 @@ test('defaults: loopback on 8888, path kurento, a 20 ms jitterbuffer', () => {
   assert.equal(config.path, 'kurento');
   assert.equal(config.jitterBufferMs, 20);
   assert.ok(config.iceAddresses.includes('127.0.0.1'));
+  assert.equal(config.rtpIpv6Address, '::1', 'useIpv6 RtpEndpoints stay on loopback');
 });
 
 test('settings are validated with messages that name the key', () => {
   assert.equal(loadConfig({ KMS_JITTER_BUFFER_MS: '150' }, NO_FILE).jitterBufferMs, 150);
   assert.equal(loadConfig({ KMS_JITTER_BUFFER_MS: '0' }, NO_FILE).jitterBufferMs, 0);
+  assert.equal(loadConfig({ KMS_RTP_IPV6_ADDRESS: 'fd00::2' }, NO_FILE).rtpIpv6Address, 'fd00::2');
   for (const [key, value, message] of [
     [
       'KMS_JITTER_BUFFER_MS',
@@ -31,7 +33,10 @@ test('settings are validated with messages that name the key', () => {
     ],
     ['KMS_JITTER_BUFFER_MS', '-5', /KMS_JITTER_BUFFER_MS=-5 is invalid/],
     ['KMS_PORT', 'eighty', /KMS_PORT=eighty is invalid/],
-    ['KMS_ICE_ADDRESSES', '127.0.0.1,::1', /'::1', which is not an IPv4 address/],
+    ['KMS_ICE_ADDRESSES', '127.0.0.1,localhost', /'localhost', which is not an IPv4 or/],
+    ['KMS_ICE_ADDRESSES', 'fe80::1', /'fe80::1', which is not an IPv4 or \(non-link-local\)/],
+    ['KMS_RTP_IPV6_ADDRESS', '127.0.0.1', /KMS_RTP_IPV6_ADDRESS=127.0.0.1 is invalid/],
+    ['KMS_RTP_IPV6_ADDRESS', 'fe80::1', /expected an IPv6 address that is not link-local/],
     ['KMS_STUN', 'stun.example.org', /KMS_STUN=stun.example.org is invalid: expected host:port/],
     ['KMS_JITTER_BUFER_MS', '20', /unknown setting\(s\) KMS_JITTER_BUFER_MS/],
   ] as const) {

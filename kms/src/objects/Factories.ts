@@ -25,6 +25,8 @@ export interface FactoryContext {
   uris: UriPolicy;
   /** Recorders may replace an existing file (KMS_RECORDER_OVERWRITE), as Kurento does. */
   recorderOverwrite: boolean;
+  /** Where an RtpEndpoint created with useIpv6 binds (KMS_RTP_IPV6_ADDRESS). */
+  rtpIpv6Address: string;
   /** The constructor params exactly as the client sent them (before kmd defaults). */
   requested?: Args;
 }
@@ -78,7 +80,12 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
     {
       module: 'elements',
       create: (context, params) =>
-        RtpEndpoint.create(context.host, pipelineArgument(context, params), params, undefined),
+        RtpEndpoint.create(
+          context.host,
+          pipelineArgument(context, params),
+          params,
+          params.useIpv6 === true ? context.rtpIpv6Address : undefined,
+        ),
     },
   ],
   [

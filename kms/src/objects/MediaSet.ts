@@ -16,6 +16,8 @@ export interface MediaSetOptions {
   maxPipelines: number;
   /** Recorders may replace an existing file (KMS_RECORDER_OVERWRITE). */
   recorderOverwrite: boolean;
+  /** Where an RtpEndpoint created with useIpv6 binds (KMS_RTP_IPV6_ADDRESS). */
+  rtpIpv6Address: string;
   /** Session ids known to the RPC layer (for ServerManager.getSessions). */
   sessions: () => string[];
 }
@@ -145,6 +147,7 @@ export class MediaSet implements ObjectHost {
         ice: this.#options.ice,
         uris: this.#options.uris,
         recorderOverwrite: this.#options.recorderOverwrite,
+        rtpIpv6Address: this.#options.rtpIpv6Address,
         requested: constructorParams,
       },
       args,

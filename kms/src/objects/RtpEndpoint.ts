@@ -66,12 +66,10 @@ export class RtpEndpoint extends BaseRtpEndpoint {
     host: ObjectHost,
     pipeline: MediaPipeline,
     params: Args,
+    /** Where to bind and what to announce: the IPv6 address for useIpv6, else the default. */
     address: string | undefined,
   ): Promise<RtpEndpoint> {
     const crypto = sdesOption(params.crypto);
-    if (params.useIpv6 === true && address === undefined) {
-      throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', 'useIpv6 is not supported');
-    }
     const endpoint = new RtpEndpoint(host, pipeline);
     const options: JsonObject = {};
     if (address !== undefined) options.address = address;
@@ -88,6 +86,17 @@ export class RtpEndpoint extends BaseRtpEndpoint {
       }
     }
     return super.callMethod(name, args);
+  }
+
+  override onWorkerEvent(event: string, data: JsonObject): void {
+    if (event === 'OnKeySoftLimit') {
+      // The peer's SRTP master key for this media is close to libsrtp's usage limit (see
+      // rtp_endpoint.c: 2^48 packets, so no test reaches it); Kurento keeps the key too.
+      const mediaType = data.mediaType === 'AUDIO' ? 'AUDIO' : 'VIDEO';
+      this.raise('OnKeySoftLimit', { mediaType });
+      return;
+    }
+    super.onWorkerEvent(event, data);
   }
 
   protected override onFlowChanged(): void {

@@ -52,6 +52,16 @@ export abstract class SdpEndpoint extends SessionEndpoint {
     return this.#remoteSdp !== undefined;
   }
 
+  /** Rewrites the kept local description, if there is one (Kurento adds candidates to it). */
+  protected editLocalSdp(edit: (sdp: string) => string): void {
+    if (this.#localSdp !== undefined) this.#localSdp = edit(this.#localSdp);
+  }
+
+  /** Rewrites the kept remote description, if there is one. */
+  protected editRemoteSdp(edit: (sdp: string) => string): void {
+    if (this.#remoteSdp !== undefined) this.#remoteSdp = edit(this.#remoteSdp);
+  }
+
   /** Runs after a remote description was applied (e.g. to flush queued candidates). */
   protected afterRemoteDescription(): Promise<void> {
     return Promise.resolve();
@@ -132,7 +142,8 @@ export abstract class SdpEndpoint extends SessionEndpoint {
         },
       );
       const answer = typeof result.sdp === 'string' ? result.sdp : '';
-      this.#remoteSdp = offer;
+      // Kurento keeps the offer as a parsed message and returns it re-serialised.
+      this.#remoteSdp = typeof result.remote === 'string' ? result.remote : offer;
       this.#localSdp = answer;
       this.mediaSessionStarted();
       await this.afterRemoteDescription();
@@ -153,23 +164,23 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       );
     }
     if (this.#answerStarted) {
-      throw new KurentoError('SDP_END_POINT_ANSWER_ALREADY_PROCCESED', 'Answer already processed');
-    }
-    this.#answerStarted = true;
-    try {
-      await this.request(
-        `${this.sdpMethodPrefix}.processAnswer`,
-        { answer },
-        {
-          sdp: 'SDP_END_POINT_PROCESS_ANSWER_ERROR',
-          invalidState: 'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
-        },
+      throw new KurentoError(
+        'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
+        'Sdp Answer already processed',
       );
-    } catch (error) {
-      this.#answerStarted = false;
-      throw error;
     }
-    this.#remoteSdp = answer;
+    // Kurento marks the answer processed before trying it and leaves it so when it fails: a
+    // second processAnswer is then refused with 40210.
+    this.#answerStarted = true;
+    const result = await this.request(
+      `${this.sdpMethodPrefix}.processAnswer`,
+      { answer },
+      {
+        sdp: 'SDP_END_POINT_PROCESS_ANSWER_ERROR',
+        invalidState: 'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
+      },
+    );
+    this.#remoteSdp = typeof result.remote === 'string' ? result.remote : answer;
     this.mediaSessionStarted();
     await this.afterRemoteDescription();
     // KMS returns the local description (the offer) from processAnswer.

@@ -4,6 +4,7 @@ import type { JsonObject } from '../worker/Channel.js';
 import { BaseRtpEndpoint } from './BaseRtpEndpoint.js';
 import type { Args, ObjectHost } from './MediaObject.js';
 import type { MediaPipeline } from './MediaPipeline.js';
+import { addAttributeToAcceptedMedias, addMediaAttribute, setDefaultAddress } from './sdpText.js';
 
 export interface IceDefaults {
   /** "host:port" from KMS_STUN, if any. */
@@ -31,6 +32,31 @@ function int(value: unknown, fallback = 0): number {
   return typeof value === 'number' && Number.isFinite(value) ? Math.trunc(value) : fallback;
 }
 
+/** A candidate as an SDP attribute: `candidate:...` without any `a=`. */
+function candidateAttribute(candidate: string): string {
+  return candidate.startsWith('a=') ? candidate.slice(2) : candidate;
+}
+
+interface LocalCandidate {
+  component: number;
+  priority: number;
+  address: string;
+  port: number;
+}
+
+/** `candidate:FOUNDATION COMPONENT TRANSPORT PRIORITY ADDRESS PORT typ TYPE ...` */
+function parseCandidate(attribute: string): LocalCandidate | undefined {
+  const fields = attribute.split(' ');
+  const candidate = {
+    component: Number(fields[1]),
+    priority: Number(fields[3]),
+    address: fields[4] ?? '',
+    port: Number(fields[5]),
+  };
+  if (!Number.isFinite(candidate.priority) || !Number.isFinite(candidate.port)) return undefined;
+  return candidate;
+}
+
 /**
  * Kurento's WebRtcEndpoint backed by webrtcbin in the worker. Remote ICE
  * candidates that arrive before the remote description are queued here and
@@ -42,6 +68,7 @@ export class WebRtcEndpoint extends BaseRtpEndpoint {
   readonly #useDataChannels: boolean;
   readonly #queuedCandidates: QueuedCandidate[] = [];
   readonly #candidatePairs: Args[] = [];
+  readonly #localCandidates: LocalCandidate[] = [];
   readonly #iceStates = new Map<string, Args>();
   readonly #dtlsStates = new Map<string, Args>();
   #stunServerAddress: string;
@@ -162,8 +189,39 @@ export class WebRtcEndpoint extends BaseRtpEndpoint {
   protected override async afterRemoteDescription(): Promise<void> {
     const queued = this.#queuedCandidates.splice(0);
     for (const candidate of queued) {
-      await this.request('webrtc.addIceCandidate', { ...candidate });
+      await this.#applyRemoteCandidate(candidate);
     }
+  }
+
+  /** Kurento adds every remote candidate to the remote description it returns. */
+  async #applyRemoteCandidate(candidate: QueuedCandidate): Promise<void> {
+    await this.request('webrtc.addIceCandidate', { ...candidate });
+    this.editRemoteSdp((sdp) =>
+      addMediaAttribute(sdp, candidate.sdpMLineIndex, candidateAttribute(candidate.candidate)),
+    );
+  }
+
+  /**
+   * Kurento writes each local candidate into every accepted media section of the local
+   * description, and once gathering is done puts the default candidate (libnice's: the one of
+   * lowest priority for the RTP component) in the m= and c= lines.
+   */
+  #noteLocalCandidate(candidate: string): void {
+    const attribute = candidateAttribute(candidate);
+    this.editLocalSdp((sdp) => addAttributeToAcceptedMedias(sdp, attribute));
+    const parsed = parseCandidate(attribute);
+    if (parsed !== undefined) this.#localCandidates.push(parsed);
+  }
+
+  #noteGatheringDone(): void {
+    let chosen: LocalCandidate | undefined;
+    for (const candidate of this.#localCandidates) {
+      if (candidate.component !== 1) continue;
+      if (chosen === undefined || candidate.priority < chosen.priority) chosen = candidate;
+    }
+    if (chosen === undefined) return;
+    const { address, port } = chosen;
+    this.editLocalSdp((sdp) => setDefaultAddress(sdp, address, port));
   }
 
   async #addIceCandidate(value: unknown): Promise<void> {
@@ -182,12 +240,13 @@ export class WebRtcEndpoint extends BaseRtpEndpoint {
       this.#queuedCandidates.push(candidate);
       return;
     }
-    await this.request('webrtc.addIceCandidate', { ...candidate });
+    await this.#applyRemoteCandidate(candidate);
   }
 
   override onWorkerEvent(event: string, data: JsonObject): void {
     switch (event) {
       case 'IceCandidateFound':
+        this.#noteLocalCandidate(str(data.candidate));
         this.raise('IceCandidateFound', {
           candidate: {
             __module__: 'kurento',
@@ -199,6 +258,7 @@ export class WebRtcEndpoint extends BaseRtpEndpoint {
         });
         return;
       case 'IceGatheringDone':
+        this.#noteGatheringDone();
         this.raise('IceGatheringDone');
         return;
       case 'IceComponentStateChanged': {
