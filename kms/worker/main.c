@@ -218,6 +218,14 @@ method_element_create (JsonObject * params, GError ** error)
     }
     return json_object_new ();
   }
+  if (strcmp (type, "PassThrough") == 0) {
+    el = mt_element_new (id, "PassThrough");
+    if (!mt_passthrough_create (el, options, error)) {
+      mt_element_release (id);
+      return NULL;
+    }
+    return json_object_new ();
+  }
   if (mt_hub_type (type)) {
     /* Hubs and HubPorts (hub.c); static type names, as below. */
     el = mt_element_new (id, mt_hub_type (type));

@@ -168,6 +168,10 @@ JsonObject *mt_recorder_record (JsonObject * params, GError ** error);
 JsonObject *mt_recorder_pause (JsonObject * params, GError ** error);
 JsonObject *mt_recorder_stop (JsonObject * params, GError ** error);
 
+/* passthrough.c */
+gboolean mt_passthrough_create (MtElement * self, JsonObject * options,
+    GError ** error);
+
 /* main.c: called by a method handler that replies later (with
  * mt_protocol_reply_ok/_error and the id returned) instead of returning its
  * result, so a slow operation does not hold up the main loop. */

@@ -10,6 +10,7 @@ import { Composite } from './Composite.js';
 import { Dispatcher } from './Dispatcher.js';
 import { DispatcherOneToMany } from './DispatcherOneToMany.js';
 import { HubPort } from './HubPort.js';
+import { PassThrough } from './PassThrough.js';
 import type { UriPolicy } from './UriPolicy.js';
 import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
 
@@ -89,6 +90,14 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
           context.uris,
           context.recorderOverwrite,
         ),
+    },
+  ],
+  [
+    'PassThrough',
+    {
+      module: 'core',
+      create: (context, params) =>
+        PassThrough.create(context.host, pipelineArgument(context, params)),
     },
   ],
   [
