@@ -35,6 +35,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
     uris: new UriPolicy({
       fileRoots: config.fileRoots,
       playerAllowedHosts: config.playerAllowedHosts,
+      recorderAllowedHosts: config.recorderAllowedHosts,
     }),
     maxPipelines: config.maxPipelines,
     recorderOverwrite: config.recorderOverwrite,

@@ -36,6 +36,8 @@ export interface EngineConfig {
   fileRoots: string[];
   /** Hosts players may fetch although loopback or link-local (KMS_PLAYER_ALLOWED_HOSTS). */
   playerAllowedHosts: string[];
+  /** Hosts recorders may upload to although loopback or link-local (KMS_RECORDER_ALLOWED_HOSTS). */
+  recorderAllowedHosts: string[];
   /** Most MediaPipelines (worker processes) at once (KMS_MAX_PIPELINES); 0: no limit. */
   maxPipelines: number;
   /** Recorders may replace an existing regular file (KMS_RECORDER_OVERWRITE), as Kurento. */
@@ -58,6 +60,7 @@ const KNOWN_KEYS = new Set([
   'KMS_AUTH_TOKEN',
   'KMS_FILE_ROOTS',
   'KMS_PLAYER_ALLOWED_HOSTS',
+  'KMS_RECORDER_ALLOWED_HOSTS',
   'KMS_MAX_PIPELINES',
   'KMS_RECORDER_OVERWRITE',
 ]);
@@ -100,6 +103,7 @@ export function defaultConfig(): EngineConfig {
     authToken: undefined,
     fileRoots: [],
     playerAllowedHosts: [],
+    recorderAllowedHosts: [],
     maxPipelines: 100,
     recorderOverwrite: false,
   };
@@ -238,5 +242,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   }
   const hosts = get('KMS_PLAYER_ALLOWED_HOSTS');
   if (hosts) config.playerAllowedHosts = hosts.split(',').map((host) => host.trim().toLowerCase());
+  const uploadHosts = get('KMS_RECORDER_ALLOWED_HOSTS');
+  if (uploadHosts) {
+    config.recorderAllowedHosts = uploadHosts.split(',').map((host) => host.trim().toLowerCase());
+  }
   return config;
 }

@@ -26,21 +26,29 @@ const KNOWN_PROFILES = new Set([
   'FLV',
 ]);
 
-/** A recorder writes local files only: file:// URIs, checked like the player's. */
-function recordingPath(uri: string): string {
+/** Where a recording goes, as the worker takes it: a file path or an http(s) URL. */
+type Destination = { path: string } | { url: string };
+
+/**
+ * A file:// URI is written as a local file (checked like the player's); an http(s):// URI is
+ * uploaded there, as Kurento does: one POST with chunked transfer encoding while recording.
+ */
+function destination(uri: string, uris: UriPolicy): Destination {
   validateMediaUri(uri);
-  if (!uri.startsWith('file://')) {
-    throw KurentoError.marshall(
-      `Invalid URI '${uri}': RecorderEndpoint records to file:// URIs only`,
-    );
+  if (uri.startsWith('http://') || uri.startsWith('https://')) {
+    uris.checkRecorderUpload(uri);
+    return { url: uri };
   }
+  let path: string;
   try {
-    return fileURLToPath(uri);
+    path = fileURLToPath(uri);
   } catch (error) {
     throw KurentoError.marshall(
       `Invalid URI '${uri}': ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+  uris.checkRecorder(uri, path);
+  return { path };
 }
 
 /**
@@ -51,7 +59,8 @@ function recordingPath(uri: string): string {
  * reply; with stopOnEndOfStream the worker also stops (and sends Stopped) when a connected
  * player's clip ends. A file that cannot be opened is an Error event (RESOURCE_ERROR_OPEN) and
  * no Recording; a write failure while recording is RESOURCE_ERROR_WRITE or
- * RESOURCE_ERROR_NO_SPACE_LEFT.
+ * RESOURCE_ERROR_NO_SPACE_LEFT. An http(s) upload that fails (refused, closed, an HTTP error
+ * status) is an Error event RESOURCE_ERROR_WRITE with curl's reason, when it happens.
  */
 export class RecorderEndpoint extends UriEndpoint {
   private constructor(host: ObjectHost, pipeline: MediaPipeline, uri: string) {
@@ -72,8 +81,7 @@ export class RecorderEndpoint extends UriEndpoint {
     overwrite: boolean,
   ): Promise<RecorderEndpoint> {
     const uri = String(params.uri);
-    const path = recordingPath(uri);
-    uris.checkRecorder(uri, path);
+    const where = destination(uri, uris);
     const profile = params.mediaProfile ?? 'WEBM';
     if (typeof profile !== 'string' || !KNOWN_PROFILES.has(profile)) {
       throw KurentoError.marshall(
@@ -93,7 +101,7 @@ export class RecorderEndpoint extends UriEndpoint {
       );
     }
     const recorder = new RecorderEndpoint(host, pipeline, uri);
-    const options: JsonObject = { path, profile, stopOnEndOfStream, overwrite };
+    const options: JsonObject = { ...where, profile, stopOnEndOfStream, overwrite };
     await recorder.createInWorker(options);
     return recorder;
   }

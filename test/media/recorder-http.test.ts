@@ -1,0 +1,230 @@
+/**
+ * RecorderEndpoint to http:// URIs, as Kurento does it: the recording is POSTed to the URI with
+ * `Transfer-Encoding: chunked` while it is being made (curlhttpsink), and ends with the stop. A
+ * real HTTP server on 127.0.0.1 (allowed by KMS_RECORDER_ALLOWED_HOSTS) receives it; the bytes
+ * must decode to the clip's picture. A failed upload is an Error event saying so.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type kurento from 'kurento-client';
+import { startEngineProcess, type EngineProcess } from '../helpers/engineProcess.js';
+import { decodedFrameCount, fileQuadrants } from '../helpers/fileMedia.js';
+import { connectKurento } from '../helpers/kurento.js';
+import { makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
+
+let engine: EngineProcess;
+let dir: string;
+let clip: string;
+let longClip: string;
+const QUADRANTS: Quadrants = ['cyan', 'red', 'blue', 'yellow'];
+
+before(async () => {
+  dir = await mediaDir();
+  engine = await startEngineProcess({ KMS_RECORDER_ALLOWED_HOSTS: '127.0.0.1' });
+  clip = await makeQuadrantClip(path.join(dir, 'clip.webm'), QUADRANTS, {
+    seconds: 4,
+    container: 'webm',
+  });
+  longClip = await makeQuadrantClip(path.join(dir, 'long.webm'), QUADRANTS, {
+    seconds: 30,
+    container: 'webm',
+  });
+});
+
+after(async () => {
+  await engine?.stop();
+});
+
+/** One request as the upload server saw it. */
+interface Upload {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  /** The body arrived whole (the client ended it), not cut off. */
+  complete: boolean;
+}
+
+/** An HTTP server on 127.0.0.1 that hands each request to `handle`. */
+async function listen(
+  handle: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Receives uploads in full and answers 201, as a storage service would. */
+async function uploadServer(): Promise<{ server: Server; port: number; uploads: Upload[] }> {
+  const uploads: Upload[] = [];
+  const { server, port } = await listen((request, response) => {
+    const chunks: Buffer[] = [];
+    const upload: Upload = {
+      method: request.method ?? '',
+      url: request.url ?? '',
+      headers: request.headers,
+      body: Buffer.alloc(0),
+      complete: false,
+    };
+    uploads.push(upload);
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      upload.body = Buffer.concat(chunks);
+      upload.complete = true;
+      response.writeHead(201).end();
+    });
+  });
+  return { server, port, uploads };
+}
+
+function nextError(
+  element: kurento.MediaElement,
+  seconds: number,
+): Promise<{ type: string; description: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no Error event within ${seconds} s`)),
+      seconds * 1000,
+    );
+    element.on('Error', (event: { type: string; description: string }) => {
+      clearTimeout(timer);
+      resolve(event);
+    });
+  });
+}
+
+for (const profile of ['WEBM', 'MP4'] as const) {
+  test(`a ${profile} recording to an http:// URI is POSTed chunked and decodes to the clip's picture`, async () => {
+    const { server, port, uploads } = await uploadServer();
+    const client = await connectKurento(engine.url);
+    const pipeline = await client.create('MediaPipeline');
+    try {
+      const player = await pipeline.create('PlayerEndpoint', { uri: `file://${clip}` });
+      const recorder = await pipeline.create('RecorderEndpoint', {
+        uri: `http://127.0.0.1:${port}/recordings/assembly.${profile.toLowerCase()}?take=1`,
+        mediaProfile: profile,
+      });
+      const events: string[] = [];
+      for (const name of ['Recording', 'Paused', 'Stopped', 'Error']) {
+        recorder.on(name, () => events.push(name));
+      }
+      await player.connect(recorder);
+      const ended = new Promise<void>((resolve) => player.on('EndOfStream', () => resolve()));
+      await recorder.record();
+      await player.play();
+      await ended;
+      await recorder.stopAndWait();
+      // stopAndWait returns once the server has answered the upload.
+      assert.equal(uploads.length, 1, 'one request per recording');
+      const [upload] = uploads;
+      assert.ok(upload !== undefined);
+      assert.ok(upload.complete, 'the body was ended, not cut off');
+      assert.equal(upload.method, 'POST');
+      assert.equal(upload.url, `/recordings/assembly.${profile.toLowerCase()}?take=1`);
+      assert.equal(upload.headers['transfer-encoding'], 'chunked');
+      assert.equal(upload.headers['content-length'], undefined);
+      assert.equal(
+        upload.headers['content-type'],
+        profile === 'MP4' ? 'video/quicktime' : 'video/webm',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(events, ['Recording', 'Stopped']);
+      const file = path.join(dir, `uploaded.${profile.toLowerCase()}`);
+      await writeFile(file, upload.body);
+      const frames = await decodedFrameCount(file);
+      assert.ok(frames > 60, `${frames} frames decoded from the upload of a 4 s clip`);
+      assert.deepEqual(await fileQuadrants(file, 2), [...QUADRANTS]);
+    } finally {
+      await pipeline.release();
+      client.close();
+      server.close();
+    }
+  });
+}
+
+test('an upload the server refuses with 500 raises an Error event saying so', async () => {
+  const { server, port } = await listen((request, response) => {
+    request.resume();
+    response.writeHead(500).end('storage is full');
+  });
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+    const recorder = await pipeline.create('RecorderEndpoint', {
+      uri: `http://127.0.0.1:${port}/refused.webm`,
+    });
+    await player.connect(recorder);
+    const error = nextError(recorder, 30);
+    await recorder.record();
+    await player.play();
+    const event = await error;
+    assert.equal(event.type, 'RESOURCE_ERROR_WRITE');
+    assert.match(event.description, /^Could not upload the recording: .*500/);
+    // The recorder can still be stopped and the pipeline keeps answering.
+    await recorder.stopAndWait();
+    assert.equal(typeof (await player.getPosition()), 'number');
+  } finally {
+    await pipeline.release();
+    client.close();
+    server.close();
+  }
+});
+
+test('an upload whose server goes away mid-recording raises an Error event', async () => {
+  let received = 0;
+  const { server, port } = await listen((request) => {
+    request.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      // Gone once the first part of the recording arrived.
+      request.socket.destroy();
+    });
+  });
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+    const recorder = await pipeline.create('RecorderEndpoint', {
+      uri: `http://127.0.0.1:${port}/gone.webm`,
+    });
+    await player.connect(recorder);
+    const error = nextError(recorder, 30);
+    await recorder.record();
+    await player.play();
+    const event = await error;
+    assert.ok(received > 0, 'the upload had started');
+    assert.equal(event.type, 'RESOURCE_ERROR_WRITE');
+    assert.match(event.description, /^Could not upload the recording: /);
+    await recorder.stopAndWait();
+  } finally {
+    await pipeline.release();
+    client.close();
+    server.close();
+  }
+});
+
+test('an upload to a port nobody listens on raises an Error event', async () => {
+  const { server, port } = await listen(() => undefined);
+  await new Promise((resolve) => server.close(resolve));
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+    const recorder = await pipeline.create('RecorderEndpoint', {
+      uri: `http://127.0.0.1:${port}/nobody.webm`,
+    });
+    await player.connect(recorder);
+    const error = nextError(recorder, 30);
+    await recorder.record();
+    await player.play();
+    const event = await error;
+    assert.match(event.description, /^Could not upload the recording: .*connect/i);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
