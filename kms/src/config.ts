@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
@@ -42,6 +43,16 @@ export interface EngineConfig {
   maxPipelines: number;
   /** Recorders may replace an existing regular file (KMS_RECORDER_OVERWRITE), as Kurento. */
   recorderOverwrite: boolean;
+  /**
+   * The HTTP server of HttpPostEndpoints (Kurento's HttpEndpoint serverAddress, port and
+   * announcedAddress): where it listens, started with the first HttpPostEndpoint, and the host
+   * getUrl names (default: the listening address). Port 0: any free port.
+   */
+  httpEndpointAddress: string;
+  httpEndpointPort: number;
+  httpEndpointAnnouncedAddress: string | undefined;
+  /** Most bytes one HttpPostEndpoint accepts (KMS_HTTP_ENDPOINT_MAX_BYTES). */
+  httpEndpointMaxBytes: number;
 }
 
 /** Environment keys the engine reads. */
@@ -63,6 +74,10 @@ const KNOWN_KEYS = new Set([
   'KMS_RECORDER_ALLOWED_HOSTS',
   'KMS_MAX_PIPELINES',
   'KMS_RECORDER_OVERWRITE',
+  'KMS_HTTP_ENDPOINT_ADDRESS',
+  'KMS_HTTP_ENDPOINT_PORT',
+  'KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS',
+  'KMS_HTTP_ENDPOINT_MAX_BYTES',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -106,6 +121,10 @@ export function defaultConfig(): EngineConfig {
     recorderAllowedHosts: [],
     maxPipelines: 100,
     recorderOverwrite: false,
+    httpEndpointAddress: '127.0.0.1',
+    httpEndpointPort: 9091,
+    httpEndpointAnnouncedAddress: undefined,
+    httpEndpointMaxBytes: 4 * 1024 ** 3,
   };
 }
 
@@ -242,6 +261,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   }
   const hosts = get('KMS_PLAYER_ALLOWED_HOSTS');
   if (hosts) config.playerAllowedHosts = hosts.split(',').map((host) => host.trim().toLowerCase());
+  const httpAddress = get('KMS_HTTP_ENDPOINT_ADDRESS');
+  if (httpAddress) {
+    if (isIP(httpAddress) === 0) {
+      throw new ConfigError(
+        `KMS_HTTP_ENDPOINT_ADDRESS=${httpAddress} is invalid: expected an IP address to listen on`,
+      );
+    }
+    config.httpEndpointAddress = httpAddress;
+  }
+  const httpPort = get('KMS_HTTP_ENDPOINT_PORT');
+  if (httpPort) config.httpEndpointPort = integer('KMS_HTTP_ENDPOINT_PORT', httpPort, 0, 65535);
+  const announced = get('KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS');
+  if (announced) {
+    if (!/^[A-Za-z0-9.:-]+$/.test(announced)) {
+      throw new ConfigError(
+        `KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS=${announced} is invalid: expected a host name or IP address`,
+      );
+    }
+    config.httpEndpointAnnouncedAddress = announced;
+  }
+  const postBytes = get('KMS_HTTP_ENDPOINT_MAX_BYTES');
+  if (postBytes) {
+    config.httpEndpointMaxBytes = integer('KMS_HTTP_ENDPOINT_MAX_BYTES', postBytes, 1, 2 ** 52);
+  }
   const uploadHosts = get('KMS_RECORDER_ALLOWED_HOSTS');
   if (uploadHosts) {
     config.recorderAllowedHosts = uploadHosts.split(',').map((host) => host.trim().toLowerCase());

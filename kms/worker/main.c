@@ -235,6 +235,15 @@ method_element_create (JsonObject * params, GError ** error)
     }
     return json_object_new ();
   }
+  if (strcmp (type, "HttpPostEndpoint") == 0) {
+    /* A player of the FIFO the engine writes the POSTed body into. */
+    el = mt_element_new (id, "HttpPostEndpoint");
+    if (!mt_player_create (el, options, error)) {
+      mt_element_release (id);
+      return NULL;
+    }
+    return json_object_new ();
+  }
   if (strcmp (type, "WebRtcEndpoint") != 0
       && strcmp (type, "PlayerEndpoint") != 0) {
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED,
@@ -353,6 +362,7 @@ static const MtMethod methods[] = {
   {"player.getPosition", mt_player_get_position},
   {"player.setPosition", mt_player_set_position},
   {"player.getVideoInfo", mt_player_get_video_info},
+  {"httppost.open", mt_http_post_open},
   {"rtp.generateOffer", mt_rtp_generate_offer},
   {"rtp.processOffer", mt_rtp_process_offer},
   {"rtp.processAnswer", mt_rtp_process_answer},

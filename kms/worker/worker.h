@@ -153,6 +153,7 @@ JsonObject *mt_player_stop (JsonObject * params, GError ** error);
 JsonObject *mt_player_get_position (JsonObject * params, GError ** error);
 JsonObject *mt_player_set_position (JsonObject * params, GError ** error);
 JsonObject *mt_player_get_video_info (JsonObject * params, GError ** error);
+JsonObject *mt_http_post_open (JsonObject * params, GError ** error);
 
 /* rtp_endpoint.c */
 gboolean mt_rtp_create (MtElement * self, JsonObject * options,

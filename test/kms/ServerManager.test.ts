@@ -40,6 +40,7 @@ test('kurento-client connects in strict mode and getInfo lists core, elements an
       'Composite',
       'Dispatcher',
       'DispatcherOneToMany',
+      'HttpPostEndpoint',
       'PlayerEndpoint',
       'RecorderEndpoint',
       'RtpEndpoint',

@@ -10,6 +10,8 @@ import { Composite } from './Composite.js';
 import { Dispatcher } from './Dispatcher.js';
 import { DispatcherOneToMany } from './DispatcherOneToMany.js';
 import { HubPort } from './HubPort.js';
+import { HttpPostEndpoint } from './HttpPostEndpoint.js';
+import type { HttpEndpointServer } from '../http/HttpEndpointServer.js';
 import { PassThrough } from './PassThrough.js';
 import type { UriPolicy } from './UriPolicy.js';
 import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
@@ -22,6 +24,8 @@ export interface FactoryContext {
   uris: UriPolicy;
   /** Recorders may replace an existing file (KMS_RECORDER_OVERWRITE), as Kurento does. */
   recorderOverwrite: boolean;
+  /** The HTTP server HttpPostEndpoints receive their media on. */
+  http: HttpEndpointServer;
   /** The constructor params exactly as the client sent them (before kmd defaults). */
   requested?: Args;
 }
@@ -98,6 +102,19 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
       module: 'core',
       create: (context, params) =>
         PassThrough.create(context.host, pipelineArgument(context, params)),
+    },
+  ],
+  [
+    'HttpPostEndpoint',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        HttpPostEndpoint.create(
+          context.host,
+          pipelineArgument(context, params),
+          params,
+          context.http,
+        ),
     },
   ],
   [

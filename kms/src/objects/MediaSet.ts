@@ -6,6 +6,7 @@ import type { Args, MediaObject, ObjectHost } from './MediaObject.js';
 import { MediaPipeline } from './MediaPipeline.js';
 import { ServerManager } from './ServerManager.js';
 import type { UriPolicy } from './UriPolicy.js';
+import type { HttpEndpointServer } from '../http/HttpEndpointServer.js';
 import type { IceDefaults } from './WebRtcEndpoint.js';
 
 export interface MediaSetOptions {
@@ -16,6 +17,8 @@ export interface MediaSetOptions {
   maxPipelines: number;
   /** Recorders may replace an existing file (KMS_RECORDER_OVERWRITE). */
   recorderOverwrite: boolean;
+  /** The HTTP server of HttpPostEndpoints. */
+  http: HttpEndpointServer;
   /** Session ids known to the RPC layer (for ServerManager.getSessions). */
   sessions: () => string[];
 }
@@ -145,6 +148,7 @@ export class MediaSet implements ObjectHost {
         ice: this.#options.ice,
         uris: this.#options.uris,
         recorderOverwrite: this.#options.recorderOverwrite,
+        http: this.#options.http,
         requested: constructorParams,
       },
       args,

@@ -1,0 +1,93 @@
+/**
+ * HttpPostEndpoint's constructor and HTTP server as a client sees them, without media: the
+ * parameters are checked as Kurento's kmd says, getUrl names the engine's own server, and a
+ * port that cannot be bound is Kurento's 40300 HTTP_END_POINT_REGISTRATION_ERROR naming the
+ * setting. Media through it: test/media/http-post-endpoint.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { after, before, test } from 'node:test';
+import type kurento from 'kurento-client';
+import type { RunningEngine } from '../../kms/src/Engine.js';
+import { connectKurento } from '../helpers/kurento.js';
+import { startTestEngine } from './helpers.js';
+
+let engine: RunningEngine;
+let blocked: RunningEngine;
+let squatter: Server;
+let squatted = 0;
+
+before(async () => {
+  squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const address = squatter.address();
+  squatted = typeof address === 'object' && address !== null ? address.port : 0;
+  engine = await startTestEngine({ httpEndpointPort: 0 });
+  blocked = await startTestEngine({ httpEndpointPort: squatted });
+});
+
+after(async () => {
+  await Promise.all([engine?.close(), blocked?.close()]);
+  squatter?.close();
+});
+
+function create(
+  pipeline: kurento.MediaPipeline,
+  params: Record<string, unknown>,
+): Promise<unknown> {
+  const untyped = pipeline as unknown as {
+    create(type: string, params: Record<string, unknown>): Promise<unknown>;
+  };
+  return untyped.create('HttpPostEndpoint', params);
+}
+
+async function withPipeline(
+  target: RunningEngine,
+  work: (pipeline: kurento.MediaPipeline) => Promise<void>,
+): Promise<void> {
+  const client = await connectKurento(target.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    await work(pipeline);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+}
+
+test("HttpPostEndpoint takes Kurento's constructor params and getUrl names a fresh path on the engine's server", async () => {
+  await withPipeline(engine, async (pipeline) => {
+    const one = (await create(pipeline, {
+      disconnectionTimeout: 5,
+      useEncodedMedia: false,
+    })) as { getUrl(): Promise<string> };
+    const two = (await create(pipeline, {})) as { getUrl(): Promise<string> };
+    const [a, b] = [await one.getUrl(), await two.getUrl()];
+    assert.match(a, /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f-]{36}$/);
+    assert.equal(new URL(a).port, new URL(b).port, 'one server for all endpoints');
+    assert.notEqual(a, b);
+    // kurento-client itself refuses a non-integer; the engine refuses a negative one.
+    await assert.rejects(
+      create(pipeline, { disconnectionTimeout: -1 }),
+      (error: { code: number; message: string }) => {
+        assert.equal(error.code, 40001);
+        assert.match(error.message, /disconnectionTimeout/);
+        return true;
+      },
+    );
+  });
+});
+
+test('a port the HTTP server cannot bind is 40300 naming KMS_HTTP_ENDPOINT_PORT, and nothing is left behind', async () => {
+  await withPipeline(blocked, async (pipeline) => {
+    await assert.rejects(create(pipeline, {}), (error: { code: number; message: string }) => {
+      assert.equal(error.code, 40300);
+      assert.match(
+        error.message,
+        new RegExp(`127\\.0\\.0\\.1:${squatted}.*KMS_HTTP_ENDPOINT_PORT`),
+      );
+      return true;
+    });
+    assert.deepEqual(await pipeline.getChildren(), []);
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * HttpPostEndpoint through kurento-client: getUrl names a URL on the engine's own HTTP server
+ * (127.0.0.1, a free port here), a file POSTed there plays into the pipeline, and the picture
+ * comes out the other side (recorded, then decoded by ffmpeg and checked by pixels).
+ */
+import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type kurento from 'kurento-client';
+import { startEngineProcess, type EngineProcess } from '../helpers/engineProcess.js';
+import { fileQuadrants } from '../helpers/fileMedia.js';
+import { connectKurento } from '../helpers/kurento.js';
+import { makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
+
+let engine: EngineProcess;
+let dir: string;
+let webm: string;
+let mp4: string;
+const QUADRANTS: Quadrants = ['magenta', 'green', 'yellow', 'blue'];
+
+before(async () => {
+  dir = await mediaDir();
+  engine = await startEngineProcess({ KMS_HTTP_ENDPOINT_PORT: '0' });
+  webm = await makeQuadrantClip(path.join(dir, 'posted.webm'), QUADRANTS, {
+    seconds: 4,
+    container: 'webm',
+  });
+  mp4 = await makeQuadrantClip(path.join(dir, 'posted.mp4'), QUADRANTS, {
+    seconds: 4,
+    container: 'mp4',
+  });
+});
+
+after(async () => {
+  await engine?.stop();
+});
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+/** Sends `body` (a file, or bytes) to `url`; chunked unless `withLength`. */
+function send(
+  url: string,
+  body: { file: string } | { bytes: Buffer },
+  options: { method?: string; withLength?: boolean; contentType?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {
+      'Content-Type': options.contentType ?? 'video/webm',
+    };
+    const request = httpRequest(url, { method: options.method ?? 'POST', headers }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    request.on('error', reject);
+    if ('bytes' in body) {
+      if (options.withLength === true) request.setHeader('Content-Length', body.bytes.length);
+      request.end(body.bytes);
+      return;
+    }
+    void stat(body.file).then((info) => {
+      if (options.withLength === true) request.setHeader('Content-Length', info.size);
+      createReadStream(body.file).pipe(request);
+    }, reject);
+  });
+}
+
+/** @types/kurento-client has no HttpPostEndpoint: create it by name, as any client can. */
+interface HttpPostEndpoint extends kurento.MediaElement {
+  getUrl(): Promise<string>;
+}
+
+async function createPostEndpoint(
+  pipeline: kurento.MediaPipeline,
+  params: Record<string, unknown> = {},
+): Promise<HttpPostEndpoint> {
+  const untyped = pipeline as unknown as {
+    create(type: string, params: Record<string, unknown>): Promise<HttpPostEndpoint>;
+  };
+  return untyped.create('HttpPostEndpoint', params);
+}
+
+function nextEvent(element: kurento.MediaElement, name: string, seconds: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no ${name} within ${seconds} s`)),
+      seconds * 1000,
+    );
+    element.on(name, (event: unknown) => {
+      clearTimeout(timer);
+      resolve(event);
+    });
+  });
+}
+
+for (const [container, withLength] of [
+  ['webm', true],
+  ['mp4', false],
+] as const) {
+  test(`a ${container} POSTed ${withLength ? 'with Content-Length' : 'chunked'} to getUrl() plays into the pipeline, then EndOfStream`, async () => {
+    const client = await connectKurento(engine.url);
+    const pipeline = await client.create('MediaPipeline');
+    try {
+      const post = await createPostEndpoint(pipeline);
+      const url = await post.getUrl();
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f-]{36}$/);
+      const file = path.join(dir, `through-post-${container}.webm`);
+      const recorder = await pipeline.create('RecorderEndpoint', {
+        uri: `file://${file}`,
+        mediaProfile: 'WEBM_VIDEO_ONLY',
+      });
+      const events: string[] = [];
+      for (const name of ['MediaSessionStarted', 'MediaSessionTerminated', 'EndOfStream']) {
+        post.on(name, () => events.push(name));
+      }
+      const ended = nextEvent(post, 'EndOfStream', 60);
+      await post.connect(recorder, 'VIDEO');
+      await recorder.record();
+      const reply = await send(
+        url,
+        { file: container === 'webm' ? webm : mp4 },
+        {
+          withLength,
+          contentType: `video/${container}`,
+        },
+      );
+      assert.equal(reply.status, 200, reply.body);
+      await ended;
+      await recorder.stopAndWait();
+      assert.deepEqual(events, ['MediaSessionStarted', 'MediaSessionTerminated', 'EndOfStream']);
+      assert.deepEqual(await fileQuadrants(file, 2), [...QUADRANTS]);
+      // One upload per endpoint.
+      const again = await send(url, { bytes: Buffer.from('more') }, { withLength: true });
+      assert.equal(again.status, 410);
+    } finally {
+      await pipeline.release();
+      client.close();
+    }
+  });
+}
+
+test('the HTTP server refuses unknown and released URLs, other methods, a second concurrent POST and a body that is not media, clearly', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const post = await createPostEndpoint(pipeline, { disconnectionTimeout: 1 });
+    const url = await post.getUrl();
+    const base = new URL(url);
+    const unknown = await send(`${base.origin}/00000000-0000-0000-0000-000000000000`, {
+      bytes: Buffer.from('x'),
+    });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body, /No HttpPostEndpoint at this URL/);
+    const get = await send(url, { bytes: Buffer.alloc(0) }, { method: 'GET' });
+    assert.equal(get.status, 405);
+
+    // A POST that is still sending holds the endpoint: a second one is refused.
+    const slow = httpRequest(url, { method: 'POST', headers: { 'Content-Type': 'video/webm' } });
+    const slowReply = new Promise<number>((resolve) => {
+      slow.on('response', (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      slow.on('error', () => resolve(0));
+    });
+    const started = nextEvent(post, 'MediaSessionStarted', 30);
+    slow.write(Buffer.from('not a media file, just text that no demuxer knows. '.repeat(200)));
+    await started;
+    const second = await send(url, { bytes: Buffer.from('x') }, { withLength: true });
+    assert.equal(second.status, 409);
+    assert.match(second.body, /already in progress/);
+    // The worker cannot make media of the first body: an Error event, and the upload is refused.
+    const error = (await nextEvent(post, 'Error', 60)) as { type: string; description: string };
+    assert.equal(error.type, 'STREAM_ERROR_DECODE');
+    assert.match(error.description, /the POSTed media/);
+    assert.equal(await slowReply, 415);
+    slow.destroy();
+
+    const other = await createPostEndpoint(pipeline);
+    const otherUrl = await other.getUrl();
+    await other.release();
+    const released = await send(otherUrl, { bytes: Buffer.from('x') }, { withLength: true });
+    assert.equal(released.status, 404);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
