@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type kurento from 'kurento-client';
 import { startEngineProcess, type EngineProcess } from '../helpers/engineProcess.js';
-import { fileQuadrants } from '../helpers/fileMedia.js';
+import { decodedFrameCount, fileQuadrants } from '../helpers/fileMedia.js';
 import { connectKurento } from '../helpers/kurento.js';
 import { makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
 
@@ -188,6 +188,124 @@ test('the HTTP server refuses unknown and released URLs, other methods, a second
     await other.release();
     const released = await send(otherUrl, { bytes: Buffer.from('x') }, { withLength: true });
     assert.equal(released.status, 404);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('a browser form upload (multipart/form-data) plays the form file, as in Kurento', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const post = await createPostEndpoint(pipeline);
+    const file = path.join(dir, 'through-form.webm');
+    const recorder = await pipeline.create('RecorderEndpoint', {
+      uri: `file://${file}`,
+      mediaProfile: 'WEBM_VIDEO_ONLY',
+    });
+    await post.connect(recorder, 'VIDEO');
+    await recorder.record();
+    const ended = nextEvent(post, 'EndOfStream', 60);
+    const boundary = '----montageFormBoundary7MA4YWxkTrZu0gW';
+    const body = Buffer.concat([
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nAssembly\r\n` +
+          `--${boundary}\r\nContent-Disposition: form-data; name="media"; filename="a.webm"\r\n` +
+          'Content-Type: video/webm\r\n\r\n',
+      ),
+      await readFile(webm),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const reply = await send(
+      await post.getUrl(),
+      { bytes: body },
+      {
+        withLength: true,
+        contentType: `multipart/form-data; boundary=${boundary}`,
+      },
+    );
+    assert.equal(reply.status, 200, reply.body);
+    await ended;
+    await recorder.stopAndWait();
+    assert.deepEqual(await fileQuadrants(file, 2), [...QUADRANTS]);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
+
+/** POSTs the first `bytes` of a body announced as `total` long, then drops the connection. */
+async function postPartly(url: string, part: Buffer, total: number): Promise<void> {
+  const request = httpRequest(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'video/webm', 'Content-Length': total },
+  });
+  request.on('error', () => undefined);
+  await new Promise<void>((resolve) => request.write(part, () => resolve()));
+  request.destroy();
+}
+
+test('a POST cut off mid-body is continued by a second POST within disconnectionTimeout', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const post = await createPostEndpoint(pipeline, { disconnectionTimeout: 10 });
+    const url = await post.getUrl();
+    const file = path.join(dir, 'through-resumed.webm');
+    const recorder = await pipeline.create('RecorderEndpoint', {
+      uri: `file://${file}`,
+      mediaProfile: 'WEBM_VIDEO_ONLY',
+    });
+    await post.connect(recorder, 'VIDEO');
+    await recorder.record();
+    const clip = await readFile(webm);
+    const half = Math.floor(clip.length / 2);
+    const events: string[] = [];
+    for (const name of ['MediaSessionStarted', 'MediaSessionTerminated', 'EndOfStream']) {
+      post.on(name, () => events.push(name));
+    }
+    const ended = nextEvent(post, 'EndOfStream', 60);
+    await postPartly(url, clip.subarray(0, half), clip.length);
+    // The engine learns that the first connection is gone only once it has played what that
+    // connection sent (about 2 s); until then a POST is 409 with Retry-After, and a client
+    // resuming an upload tries again, as here.
+    let reply = await send(url, { bytes: clip.subarray(half) }, { withLength: true });
+    const deadline = Date.now() + 30_000;
+    let conflicts = 0;
+    while (reply.status === 409 && Date.now() < deadline) {
+      conflicts += 1;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      reply = await send(url, { bytes: clip.subarray(half) }, { withLength: true });
+    }
+    assert.equal(reply.status, 200, `${reply.body} after ${conflicts} conflicts`);
+    await ended;
+    await recorder.stopAndWait();
+    assert.deepEqual(events, ['MediaSessionStarted', 'MediaSessionTerminated', 'EndOfStream']);
+    // Both halves played: about 4 s at 30 frames/s, not the 2 s of the first half.
+    const frames = await decodedFrameCount(file);
+    assert.ok(frames > 95, `${frames} frames recorded of a 4 s clip sent in two POSTs`);
+    assert.deepEqual(await fileQuadrants(file, 3), [...QUADRANTS]);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('a POST cut off and not continued ends the stream after disconnectionTimeout', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const post = await createPostEndpoint(pipeline, { disconnectionTimeout: 1 });
+    const url = await post.getUrl();
+    const clip = await readFile(webm);
+    const terminated = nextEvent(post, 'MediaSessionTerminated', 60);
+    const ended = nextEvent(post, 'EndOfStream', 60);
+    await postPartly(url, clip.subarray(0, Math.floor(clip.length / 2)), clip.length);
+    await terminated;
+    await ended;
+    const late = await send(url, { bytes: clip.subarray(0, 10) }, { withLength: true });
+    assert.equal(late.status, 410);
   } finally {
     await pipeline.release();
     client.close();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { refuse, type HttpEndpointServer, type PostTarget } from '../http/HttpEndpointServer.js';
+import { formDataBoundary, MultipartFile } from '../http/MultipartFile.js';
 import { KurentoError } from '../rpc/KurentoError.js';
 import type { JsonObject } from '../worker/Channel.js';
 import type { Args, ObjectHost } from './MediaObject.js';
@@ -21,8 +22,9 @@ type UploadState = 'waiting' | 'receiving' | 'interrupted' | 'ended';
  * Kurento's HttpPostEndpoint: getUrl names a URL on the engine's HTTP server; the body POSTed
  * there (any container the worker can demux: WebM, MP4, Matroska, …; sent whole or chunked) is
  * decoded and played into the pipeline at its own pace, as a PlayerEndpoint plays a file, and
- * EndOfStream follows the end of the body. One upload per endpoint: a second POST while one is
- * in progress is 409, after it ended 410. MediaSessionStarted comes with the first POST and
+ * EndOfStream follows the end of the body. A browser form's upload (multipart/form-data) works
+ * too, as in Kurento: the first file of the form is the media. One upload per endpoint: a
+ * second POST while one is in progress is 409, after it ended 410. MediaSessionStarted comes with the first POST and
  * MediaSessionTerminated when the upload is over. A connection lost mid-body may be resumed by
  * a new POST (its body continues the stream) within disconnectionTimeout seconds; after that the
  * stream ends there. The body goes to the worker through a FIFO (HttpEndpointServer).
@@ -91,7 +93,10 @@ export class HttpPostEndpoint extends SessionEndpoint implements PostTarget {
 
   handlePost(request: IncomingMessage, response: ServerResponse): void {
     if (this.#state === 'receiving') {
+      // The current connection may be gone already; the engine knows once it has played what
+      // that connection sent. A client resuming an upload retries.
       request.resume();
+      response.setHeader('Retry-After', '1');
       refuse(response, 409, 'An upload to this HttpPostEndpoint is already in progress');
       return;
     }
@@ -106,16 +111,28 @@ export class HttpPostEndpoint extends SessionEndpoint implements PostTarget {
       refuse(response, 413, `At most ${this.#server.maxBytes} bytes (KMS_HTTP_ENDPOINT_MAX_BYTES)`);
       return;
     }
+    const contentType = request.headers['content-type'];
+    const boundary = formDataBoundary(contentType);
+    if (boundary === undefined && /^multipart\//i.test(contentType ?? '')) {
+      request.resume();
+      refuse(response, 400, 'A multipart body must be multipart/form-data with a boundary');
+      return;
+    }
     clearTimeout(this.#resumeTimer);
     this.#state = 'receiving';
     this.#current = { request, response };
-    void this.#receive(request, response).catch((error: unknown) => {
+    const form = boundary === undefined ? undefined : new MultipartFile(boundary);
+    void this.#receive(request, response, form).catch((error: unknown) => {
       refuse(response, 500, `The upload failed: ${String(error)}`);
       this.#endStream();
     });
   }
 
-  async #receive(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async #receive(
+    request: IncomingMessage,
+    response: ServerResponse,
+    form: MultipartFile | undefined,
+  ): Promise<void> {
     if (this.#sink === undefined) {
       this.raise('MediaSessionStarted');
       // The worker opens the read end first, so opening the write end does not wait.
@@ -141,7 +158,19 @@ export class HttpPostEndpoint extends SessionEndpoint implements PostTarget {
           return;
         }
         if (this.#state !== 'receiving' || sink.destroyed) return;
-        if (!sink.write(chunk)) await Promise.race([once(sink, 'drain'), once(sink, 'close')]);
+        if (form?.done === true) continue; // what follows the form's file is not media
+        let pieces: Buffer[];
+        try {
+          pieces = form === undefined ? [chunk] : form.push(chunk);
+        } catch (error) {
+          refuse(response, 400, `The form upload is malformed: ${(error as Error).message}`);
+          request.destroy();
+          this.#endStream();
+          return;
+        }
+        for (const piece of pieces) {
+          if (!sink.write(piece)) await Promise.race([once(sink, 'drain'), once(sink, 'close')]);
+        }
       }
       complete = request.complete;
     } catch {
