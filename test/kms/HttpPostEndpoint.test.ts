@@ -5,6 +5,7 @@
  * setting. Media through it: test/media/http-post-endpoint.test.ts.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import type kurento from 'kurento-client';
@@ -90,4 +91,33 @@ test('a port the HTTP server cannot bind is 40300 naming KMS_HTTP_ENDPOINT_PORT,
     });
     assert.deepEqual(await pipeline.getChildren(), []);
   });
+});
+
+test('a body over KMS_HTTP_ENDPOINT_MAX_BYTES is refused with 413, announced or not', async () => {
+  const small = await startTestEngine({ httpEndpointPort: 0, httpEndpointMaxBytes: 1000 });
+  try {
+    await withPipeline(small, async (pipeline) => {
+      for (const chunked of [false, true]) {
+        const endpoint = (await create(pipeline, {})) as { getUrl(): Promise<string> };
+        const url = await endpoint.getUrl();
+        const body = Buffer.alloc(64 * 1024, 1);
+        const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const request = httpRequest(url, { method: 'POST' }, (response) => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', (chunk: string) => (text += chunk));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+          });
+          // The engine may close the connection while the rest of the body is still going out.
+          request.on('error', (error) => (request.writableEnded ? undefined : reject(error)));
+          if (!chunked) request.setHeader('Content-Length', body.length);
+          request.end(body);
+        });
+        assert.equal(reply.status, 413, `chunked=${String(chunked)}`);
+        assert.match(reply.text, /At most 1000 bytes \(KMS_HTTP_ENDPOINT_MAX_BYTES\)/);
+      }
+    });
+  } finally {
+    await small.close();
+  }
 });
