@@ -1,5 +1,6 @@
 import { UriPolicy } from './objects/UriPolicy.js';
 import { HttpEndpointServer } from './http/HttpEndpointServer.js';
+import { HttpsUploadRelay } from './http/HttpsUploadRelay.js';
 import { MediaSet } from './objects/MediaSet.js';
 import { Methods } from './rpc/Methods.js';
 import { RpcServer } from './rpc/RpcServer.js';
@@ -22,6 +23,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
   // ids, so the callback reads it through a holder filled right after.
   const holder: { registry?: SessionRegistry } = {};
   // Listens only once an HttpPostEndpoint is created.
+  const httpsRelay = new HttpsUploadRelay();
   const http = new HttpEndpointServer({
     address: config.httpEndpointAddress,
     port: config.httpEndpointPort,
@@ -48,6 +50,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
     maxPipelines: config.maxPipelines,
     recorderOverwrite: config.recorderOverwrite,
     http,
+    httpsRelay,
     sessions: () => holder.registry?.ids() ?? [],
   });
   const sessions = new SessionRegistry(mediaSet, config.sessionGcSeconds * 1000);
@@ -77,6 +80,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
         sessions.close();
         await mediaSet.closeAll();
         await http.close();
+        await httpsRelay.close();
       })();
       return closing;
     },

@@ -44,19 +44,25 @@ export async function fileQuadrants(file: string, atSeconds: number): Promise<Pa
   });
 }
 
-/** Number of video frames ffprobe decodes in the file. */
-export async function decodedFrameCount(file: string): Promise<number> {
+/**
+ * Time of the file's last video packet, in seconds: how much of a clip was recorded, whatever the
+ * frame rate a loaded machine let the encoder keep (works for files without an index too).
+ */
+export async function lastVideoTime(file: string): Promise<number> {
   const { stdout } = await run('ffprobe', [
     '-v',
     'error',
-    '-count_frames',
     '-select_streams',
     'v:0',
     '-show_entries',
-    'stream=nb_read_frames',
+    'packet=pts_time',
     '-of',
     'csv=p=0',
     file,
   ]);
-  return Number(stdout.trim());
+  const times = stdout
+    .split('\n')
+    .map(Number)
+    .filter((t) => Number.isFinite(t) && t > 0);
+  return times.length === 0 ? 0 : Math.max(...times);
 }

@@ -12,6 +12,7 @@ import { DispatcherOneToMany } from './DispatcherOneToMany.js';
 import { HubPort } from './HubPort.js';
 import { HttpPostEndpoint } from './HttpPostEndpoint.js';
 import type { HttpEndpointServer } from '../http/HttpEndpointServer.js';
+import type { HttpsUploadRelay } from '../http/HttpsUploadRelay.js';
 import { PassThrough } from './PassThrough.js';
 import type { UriPolicy } from './UriPolicy.js';
 import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
@@ -26,6 +27,8 @@ export interface FactoryContext {
   recorderOverwrite: boolean;
   /** The HTTP server HttpPostEndpoints receive their media on. */
   http: HttpEndpointServer;
+  /** Carries recorders' https:// uploads (curlhttpsink cannot do TLS here). */
+  httpsRelay: HttpsUploadRelay;
   /** The constructor params exactly as the client sent them (before kmd defaults). */
   requested?: Args;
 }
@@ -93,6 +96,7 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
           params,
           context.uris,
           context.recorderOverwrite,
+          context.httpsRelay,
         ),
     },
   ],

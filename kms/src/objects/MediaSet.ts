@@ -7,6 +7,7 @@ import { MediaPipeline } from './MediaPipeline.js';
 import { ServerManager } from './ServerManager.js';
 import type { UriPolicy } from './UriPolicy.js';
 import type { HttpEndpointServer } from '../http/HttpEndpointServer.js';
+import type { HttpsUploadRelay } from '../http/HttpsUploadRelay.js';
 import type { IceDefaults } from './WebRtcEndpoint.js';
 
 export interface MediaSetOptions {
@@ -19,6 +20,8 @@ export interface MediaSetOptions {
   recorderOverwrite: boolean;
   /** The HTTP server of HttpPostEndpoints. */
   http: HttpEndpointServer;
+  /** Carries recorders' https:// uploads. */
+  httpsRelay: HttpsUploadRelay;
   /** Session ids known to the RPC layer (for ServerManager.getSessions). */
   sessions: () => string[];
 }
@@ -149,6 +152,7 @@ export class MediaSet implements ObjectHost {
         uris: this.#options.uris,
         recorderOverwrite: this.#options.recorderOverwrite,
         http: this.#options.http,
+        httpsRelay: this.#options.httpsRelay,
         requested: constructorParams,
       },
       args,

@@ -6,6 +6,7 @@ import type { Args, ObjectHost } from './MediaObject.js';
 import type { MediaPipeline } from './MediaPipeline.js';
 import { UriEndpoint, validateMediaUri } from './UriEndpoint.js';
 import type { UriPolicy } from './UriPolicy.js';
+import type { HttpsUploadRelay } from '../http/HttpsUploadRelay.js';
 
 /** Media profiles the worker can write (MediaProfileSpecType of the kmd). */
 const SUPPORTED_PROFILES = new Set([
@@ -60,9 +61,14 @@ function destination(uri: string, uris: UriPolicy): Destination {
  * player's clip ends. A file that cannot be opened is an Error event (RESOURCE_ERROR_OPEN) and
  * no Recording; a write failure while recording is RESOURCE_ERROR_WRITE or
  * RESOURCE_ERROR_NO_SPACE_LEFT. An http(s) upload that fails (refused, closed, an HTTP error
- * status) is an Error event RESOURCE_ERROR_WRITE with curl's reason, when it happens.
+ * status) is an Error event RESOURCE_ERROR_WRITE with curl's reason, when it happens. An
+ * https:// upload goes through the engine's HttpsUploadRelay (curlhttpsink cannot do TLS with
+ * Debian's libcurl), whose reason replaces curl's "received: 502".
  */
 export class RecorderEndpoint extends UriEndpoint {
+  /** The relay and this recorder's path on it, for an https:// URI. */
+  #relay: { relay: HttpsUploadRelay; path: string } | undefined;
+
   private constructor(host: ObjectHost, pipeline: MediaPipeline, uri: string) {
     super(
       host,
@@ -79,6 +85,7 @@ export class RecorderEndpoint extends UriEndpoint {
     params: Args,
     uris: UriPolicy,
     overwrite: boolean,
+    relay: HttpsUploadRelay,
   ): Promise<RecorderEndpoint> {
     const uri = String(params.uri);
     const where = destination(uri, uris);
@@ -101,7 +108,13 @@ export class RecorderEndpoint extends UriEndpoint {
       );
     }
     const recorder = new RecorderEndpoint(host, pipeline, uri);
-    const options: JsonObject = { ...where, profile, stopOnEndOfStream, overwrite };
+    let target: Destination = where;
+    if ('url' in where && where.url.startsWith('https://')) {
+      const relayed = await relay.register(where.url);
+      recorder.#relay = { relay, path: relayed.path };
+      target = { url: relayed.url };
+    }
+    const options: JsonObject = { ...target, profile, stopOnEndOfStream, overwrite };
     await recorder.createInWorker(options);
     return recorder;
   }
@@ -124,6 +137,14 @@ export class RecorderEndpoint extends UriEndpoint {
   }
 
   override onWorkerEvent(event: string, data: JsonObject): void {
+    const why = this.#relay?.relay.failure(this.#relay.path);
+    if (event === 'Error' && why !== undefined) {
+      super.onWorkerEvent(event, {
+        ...data,
+        description: `Could not upload the recording: ${why}`,
+      });
+      return;
+    }
     switch (event) {
       case 'Recording':
         this.setState('START');
@@ -140,5 +161,10 @@ export class RecorderEndpoint extends UriEndpoint {
       default:
         super.onWorkerEvent(event, data);
     }
+  }
+
+  protected override onRelease(): void {
+    if (this.#relay !== undefined) this.#relay.relay.unregister(this.#relay.path);
+    super.onRelease();
   }
 }
