@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type kurento from 'kurento-client';
-import { startEngineProcess, type EngineProcess } from '../helpers/engineProcess.js';
+import { startEngineProcess, workerPids, type EngineProcess } from '../helpers/engineProcess.js';
 import { fileQuadrants, lastVideoTime } from '../helpers/fileMedia.js';
 import { connectKurento } from '../helpers/kurento.js';
 import { makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
@@ -19,6 +19,7 @@ let engine: EngineProcess;
 let dir: string;
 let webm: string;
 let mp4: string;
+let long: string;
 const QUADRANTS: Quadrants = ['magenta', 'green', 'yellow', 'blue'];
 
 before(async () => {
@@ -31,6 +32,11 @@ before(async () => {
   mp4 = await makeQuadrantClip(path.join(dir, 'posted.mp4'), QUADRANTS, {
     seconds: 4,
     container: 'mp4',
+  });
+  // Several times the 64 KB a FIFO holds, so its upload takes as long as it plays.
+  long = await makeQuadrantClip(path.join(dir, 'long.webm'), QUADRANTS, {
+    seconds: 30,
+    container: 'webm',
   });
 });
 
@@ -308,6 +314,46 @@ test('a POST cut off and not continued ends the stream after disconnectionTimeou
     assert.equal(late.status, 410);
   } finally {
     await pipeline.release();
+    client.close();
+  }
+});
+
+test('an upload whose pipeline worker dies is answered 503 at once instead of hanging', async () => {
+  const client = await connectKurento(engine.url);
+  const before = new Set(await workerPids(engine.pid));
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const post = await createPostEndpoint(pipeline);
+    const url = await post.getUrl();
+    const clip = await readFile(long);
+    const request = httpRequest(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'video/webm', 'Content-Length': clip.length },
+    });
+    const reply = new Promise<number>((resolve) => {
+      request.on('response', (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      // A connection closed without an answer also counts as not hanging.
+      request.on('error', () => resolve(0));
+    });
+    const started = nextEvent(post, 'MediaSessionStarted', 30);
+    request.write(clip.subarray(0, Math.floor(clip.length / 4)));
+    await started;
+    const worker = (await workerPids(engine.pid)).find((pid) => !before.has(pid));
+    assert.ok(worker !== undefined, 'the pipeline has its own worker');
+    process.kill(worker, 'SIGKILL');
+    // The rest of the body would take many seconds to play; the answer must not wait for it.
+    request.write(clip.subarray(Math.floor(clip.length / 4)));
+    const status = await Promise.race([
+      reply,
+      new Promise<string>((resolve) => setTimeout(() => resolve('no answer in 20 s'), 20_000)),
+    ]);
+    assert.ok(status === 503 || status === 0, `answered ${status}`);
+    request.destroy();
+  } finally {
+    await pipeline.release().catch(() => undefined);
     client.close();
   }
 });

@@ -157,7 +157,7 @@ export class HttpPostEndpoint extends SessionEndpoint implements PostTarget {
           this.#endStream();
           return;
         }
-        if (this.#state !== 'receiving' || sink.destroyed) return;
+        if (this.#state !== 'receiving' || sink.destroyed) break;
         if (form?.done === true) continue; // what follows the form's file is not media
         let pieces: Buffer[];
         try {
@@ -178,7 +178,13 @@ export class HttpPostEndpoint extends SessionEndpoint implements PostTarget {
     } finally {
       if (this.#current?.request === request) this.#current = undefined;
     }
-    if (this.#state !== 'receiving') return;
+    if (this.#state !== 'receiving' || sink.destroyed) {
+      // Released, refused (already answered), or the worker stopped reading (it died).
+      refuse(response, 503, 'The media pipeline no longer takes this upload');
+      request.destroy();
+      this.#endStream();
+      return;
+    }
     if (complete) {
       this.#endStream();
       response.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
