@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import type kurento from 'kurento-client';
 import type { RunningEngine } from '../../kms/src/Engine.js';
+import { announceable } from '../../kms/src/http/HttpEndpointServer.js';
 import { connectKurento } from '../helpers/kurento.js';
 import { startTestEngine } from './helpers.js';
 
@@ -120,4 +121,29 @@ test('a body over KMS_HTTP_ENDPOINT_MAX_BYTES is refused with 413, announced or 
   } finally {
     await small.close();
   }
+});
+
+test('getUrl names KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS when set, and never a wildcard address', async () => {
+  const announced = await startTestEngine({
+    httpEndpointPort: 0,
+    httpEndpointAnnouncedAddress: 'media1.school.example',
+  });
+  try {
+    await withPipeline(announced, async (pipeline) => {
+      const endpoint = (await create(pipeline, {})) as { getUrl(): Promise<string> };
+      assert.match(
+        await endpoint.getUrl(),
+        /^http:\/\/media1\.school\.example:\d+\/[0-9a-f-]{36}$/,
+      );
+    });
+  } finally {
+    await announced.close();
+  }
+  // Tests listen on loopback only, so the wildcard rule is checked without binding 0.0.0.0.
+  for (const wildcard of ['0.0.0.0', '::']) {
+    const host = announceable(wildcard);
+    assert.ok(host !== '0.0.0.0' && host !== '::', `${wildcard} is announced as ${host}`);
+    assert.match(host, /^\d+\.\d+\.\d+\.\d+$/);
+  }
+  assert.equal(announceable('127.0.0.1'), '127.0.0.1');
 });

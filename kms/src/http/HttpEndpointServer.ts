@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KurentoError } from '../rpc/KurentoError.js';
 
@@ -40,6 +40,20 @@ export function refuse(response: ServerResponse, status: number, reason: string)
   }
   response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
   response.end(`${reason}\n`);
+}
+
+/**
+ * The address getUrl names when none is announced: the listening one, or for a wildcard bind
+ * the machine's first external IPv4 address (as Kurento picks "any available address").
+ */
+export function announceable(address: string): string {
+  if (address !== '0.0.0.0' && address !== '::') return address;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      if (info.family === 'IPv4' && !info.internal) return info.address;
+    }
+  }
+  return '127.0.0.1';
 }
 
 export class HttpEndpointServer {
@@ -96,7 +110,7 @@ export class HttpEndpointServer {
     if (started === undefined) throw KurentoError.internal('HTTP server not started');
     const path = `/${randomUUID()}`;
     this.#targets.set(path, target);
-    const host = this.#settings.announcedAddress ?? this.#settings.address;
+    const host = this.#settings.announcedAddress ?? announceable(this.#settings.address);
     const hostPart = host.includes(':') ? `[${host}]` : host;
     return { path, url: `http://${hostPart}:${started.port}${path}` };
   }
