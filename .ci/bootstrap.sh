@@ -19,13 +19,14 @@ die() {
 # module for the edges, and Chromium for the browser tests. build-essential, pkg-config and
 # python3 build the worker and native npm modules. docker-compose (1.29, Python) validates
 # kms/docker-compose.yml in the tests with `docker-compose config`, which needs no Docker engine.
+# openssl makes the self-signed certificate of the recorder's https upload test.
 APT_PACKAGES=(
   build-essential pkg-config python3
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
   gstreamer1.0-x libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libgstreamer-plugins-bad1.0-dev libjson-glib-dev ffmpeg nginx libnginx-mod-rtmp chromium
-  docker-compose
+  docker-compose openssl
 )
 
 missing_packages() {
