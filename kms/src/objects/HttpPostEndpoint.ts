@@ -3,7 +3,6 @@ import { constants, open } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { refuse, type HttpEndpointServer, type PostTarget } from '../http/HttpEndpointServer.js';
 import { formDataBoundary, MultipartFile } from '../http/MultipartFile.js';
@@ -17,6 +16,22 @@ import { SessionEndpoint } from './SessionEndpoint.js';
 const IDLE_TIMEOUT_MS = 30_000;
 
 type UploadState = 'waiting' | 'receiving' | 'interrupted' | 'ended';
+
+/**
+ * Waits until the FIFO takes more (or is gone), leaving no listener behind: a long upload waits
+ * thousands of times.
+ */
+function drained(sink: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      sink.off('drain', done);
+      sink.off('close', done);
+      resolve();
+    };
+    sink.on('drain', done);
+    sink.on('close', done);
+  });
+}
 
 /**
  * Kurento's HttpPostEndpoint: getUrl names a URL on the engine's HTTP server; the body POSTed
@@ -169,7 +184,7 @@ export class HttpPostEndpoint extends SessionEndpoint implements PostTarget {
           return;
         }
         for (const piece of pieces) {
-          if (!sink.write(piece)) await Promise.race([once(sink, 'drain'), once(sink, 'close')]);
+          if (!sink.write(piece)) await drained(sink);
         }
       }
       complete = request.complete;
