@@ -21,13 +21,14 @@ die() {
 # kms/docker-compose.yml in the tests with `docker-compose config`, which needs no Docker engine.
 # gstreamer1.0-opencv (facedetect) and opencv-data (its Haar cascades in
 # /usr/share/opencv4/haarcascades) serve the FaceOverlayFilter; zbar comes with plugins-bad.
+# openssl makes the self-signed certificate of the recorder's https upload test.
 APT_PACKAGES=(
   build-essential pkg-config python3
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
   gstreamer1.0-x libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libgstreamer-plugins-bad1.0-dev libjson-glib-dev ffmpeg nginx libnginx-mod-rtmp chromium
-  docker-compose gstreamer1.0-opencv opencv-data
+  docker-compose gstreamer1.0-opencv opencv-data openssl
 )
 
 missing_packages() {

@@ -1,4 +1,6 @@
 import { UriPolicy } from './objects/UriPolicy.js';
+import { HttpEndpointServer } from './http/HttpEndpointServer.js';
+import { HttpsUploadRelay } from './http/HttpsUploadRelay.js';
 import { MediaSet } from './objects/MediaSet.js';
 import { Methods } from './rpc/Methods.js';
 import { RpcServer } from './rpc/RpcServer.js';
@@ -20,6 +22,14 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
   // The registry needs the media set and the media set asks it for session
   // ids, so the callback reads it through a holder filled right after.
   const holder: { registry?: SessionRegistry } = {};
+  // Listens only once an HttpPostEndpoint is created.
+  const httpsRelay = new HttpsUploadRelay();
+  const http = new HttpEndpointServer({
+    address: config.httpEndpointAddress,
+    port: config.httpEndpointPort,
+    announcedAddress: config.httpEndpointAnnouncedAddress,
+    maxBytes: config.httpEndpointMaxBytes,
+  });
   const mediaSet = new MediaSet({
     worker: {
       command: config.workerPath,
@@ -35,10 +45,13 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
     uris: new UriPolicy({
       fileRoots: config.fileRoots,
       playerAllowedHosts: config.playerAllowedHosts,
+      recorderAllowedHosts: config.recorderAllowedHosts,
     }),
     maxPipelines: config.maxPipelines,
     recorderOverwrite: config.recorderOverwrite,
     rtpIpv6Address: config.rtpIpv6Address,
+    http,
+    httpsRelay,
     sessions: () => holder.registry?.ids() ?? [],
   });
   const sessions = new SessionRegistry(mediaSet, config.sessionGcSeconds * 1000);
@@ -67,6 +80,8 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
         await server.close();
         sessions.close();
         await mediaSet.closeAll();
+        await http.close();
+        await httpsRelay.close();
       })();
       return closing;
     },

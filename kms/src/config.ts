@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
@@ -37,12 +37,24 @@ export interface EngineConfig {
   fileRoots: string[];
   /** Hosts players may fetch although loopback or link-local (KMS_PLAYER_ALLOWED_HOSTS). */
   playerAllowedHosts: string[];
+  /** Hosts recorders may upload to although loopback or link-local (KMS_RECORDER_ALLOWED_HOSTS). */
+  recorderAllowedHosts: string[];
   /** Most MediaPipelines (worker processes) at once (KMS_MAX_PIPELINES); 0: no limit. */
   maxPipelines: number;
   /** Recorders may replace an existing regular file (KMS_RECORDER_OVERWRITE), as Kurento. */
   recorderOverwrite: boolean;
   /** The address an RtpEndpoint created with useIpv6 binds and announces (KMS_RTP_IPV6_ADDRESS). */
   rtpIpv6Address: string;
+  /**
+   * The HTTP server of HttpPostEndpoints (Kurento's HttpEndpoint serverAddress, port and
+   * announcedAddress): where it listens, started with the first HttpPostEndpoint, and the host
+   * getUrl names (default: the listening address). Port 0: any free port.
+   */
+  httpEndpointAddress: string;
+  httpEndpointPort: number;
+  httpEndpointAnnouncedAddress: string | undefined;
+  /** Most bytes one HttpPostEndpoint accepts (KMS_HTTP_ENDPOINT_MAX_BYTES). */
+  httpEndpointMaxBytes: number;
 }
 
 /** Environment keys the engine reads. */
@@ -61,9 +73,14 @@ const KNOWN_KEYS = new Set([
   'KMS_AUTH_TOKEN',
   'KMS_FILE_ROOTS',
   'KMS_PLAYER_ALLOWED_HOSTS',
+  'KMS_RECORDER_ALLOWED_HOSTS',
   'KMS_MAX_PIPELINES',
   'KMS_RECORDER_OVERWRITE',
   'KMS_RTP_IPV6_ADDRESS',
+  'KMS_HTTP_ENDPOINT_ADDRESS',
+  'KMS_HTTP_ENDPOINT_PORT',
+  'KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS',
+  'KMS_HTTP_ENDPOINT_MAX_BYTES',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -104,11 +121,16 @@ export function defaultConfig(): EngineConfig {
     authToken: undefined,
     fileRoots: [],
     playerAllowedHosts: [],
+    recorderAllowedHosts: [],
     maxPipelines: 100,
     recorderOverwrite: false,
     // Loopback, like the rest of the engine's defaults; Kurento takes the host's first
     // non-loopback IPv6 address, which KMS_RTP_IPV6_ADDRESS can name.
     rtpIpv6Address: '::1',
+    httpEndpointAddress: '127.0.0.1',
+    httpEndpointPort: 9091,
+    httpEndpointAnnouncedAddress: undefined,
+    httpEndpointMaxBytes: 4 * 1024 ** 3,
   };
 }
 
@@ -257,6 +279,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
       );
     }
     config.rtpIpv6Address = ipv6;
+  }
+  const httpAddress = get('KMS_HTTP_ENDPOINT_ADDRESS');
+  if (httpAddress) {
+    if (isIP(httpAddress) === 0) {
+      throw new ConfigError(
+        `KMS_HTTP_ENDPOINT_ADDRESS=${httpAddress} is invalid: expected an IP address to listen on`,
+      );
+    }
+    config.httpEndpointAddress = httpAddress;
+  }
+  const httpPort = get('KMS_HTTP_ENDPOINT_PORT');
+  if (httpPort) config.httpEndpointPort = integer('KMS_HTTP_ENDPOINT_PORT', httpPort, 0, 65535);
+  const announced = get('KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS');
+  if (announced) {
+    if (!/^[A-Za-z0-9.:-]+$/.test(announced)) {
+      throw new ConfigError(
+        `KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS=${announced} is invalid: expected a host name or IP address`,
+      );
+    }
+    config.httpEndpointAnnouncedAddress = announced;
+  }
+  const postBytes = get('KMS_HTTP_ENDPOINT_MAX_BYTES');
+  if (postBytes) {
+    config.httpEndpointMaxBytes = integer('KMS_HTTP_ENDPOINT_MAX_BYTES', postBytes, 1, 2 ** 52);
+  }
+  const uploadHosts = get('KMS_RECORDER_ALLOWED_HOSTS');
+  if (uploadHosts) {
+    config.recorderAllowedHosts = uploadHosts.split(',').map((host) => host.trim().toLowerCase());
   }
   return config;
 }

@@ -238,10 +238,27 @@ method_element_create (JsonObject * params, GError ** error)
     }
     return json_object_new ();
   }
+  if (strcmp (type, "PassThrough") == 0) {
+    el = mt_element_new (id, "PassThrough");
+    if (!mt_passthrough_create (el, options, error)) {
+      mt_element_release (id);
+      return NULL;
+    }
+    return json_object_new ();
+  }
   if (mt_hub_type (type)) {
     /* Hubs and HubPorts (hub.c); static type names, as below. */
     el = mt_element_new (id, mt_hub_type (type));
     if (!mt_hub_element_create (el, options, error)) {
+      mt_element_release (id);
+      return NULL;
+    }
+    return json_object_new ();
+  }
+  if (strcmp (type, "HttpPostEndpoint") == 0) {
+    /* A player of the FIFO the engine writes the POSTed body into. */
+    el = mt_element_new (id, "HttpPostEndpoint");
+    if (!mt_player_create (el, options, error)) {
       mt_element_release (id);
       return NULL;
     }
@@ -365,6 +382,7 @@ static const MtMethod methods[] = {
   {"player.getPosition", mt_player_get_position},
   {"player.setPosition", mt_player_set_position},
   {"player.getVideoInfo", mt_player_get_video_info},
+  {"httppost.open", mt_http_post_open},
   {"rtp.generateOffer", mt_rtp_generate_offer},
   {"rtp.processOffer", mt_rtp_process_offer},
   {"rtp.processAnswer", mt_rtp_process_answer},

@@ -156,8 +156,20 @@ on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
       /* An error of a part no element owns (a connection's queue that a
        * failed consumer stopped) has no one to report to: the consumer's
        * own element reports the cause. */
-      if (el)
-        mt_element_error (el, error_type (err), err->message, err->code);
+      if (el) {
+        GstObject *src = GST_MESSAGE_SRC (msg);
+        GstElementFactory *factory = GST_IS_ELEMENT (src) ?
+            gst_element_get_factory (GST_ELEMENT (src)) : NULL;
+        /* curl's own words ("HTTP response error: (received: 500)") do not
+         * say that it was the recording's upload that failed. */
+        gchar *description = factory
+            && strcmp (GST_OBJECT_NAME (factory), "curlhttpsink") == 0 ?
+            g_strdup_printf ("Could not upload the recording: %s",
+            err->message) : g_strdup (err->message);
+
+        mt_element_error (el, error_type (err), description, err->code);
+        g_free (description);
+      }
       g_clear_error (&err);
       g_free (dbg);
       break;

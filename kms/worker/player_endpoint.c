@@ -5,12 +5,24 @@
  * pause, seek and EOS stay inside it and never flush or end the shared
  * pipeline.  Samples cross into the main pipeline through live appsrcs that
  * stamp each buffer with the main pipeline's running time (do-timestamp),
- * which is what every consumer expects of a live source. */
+ * which is what every consumer expects of a live source.
+ *
+ * An HttpPostEndpoint is the same player reading a FIFO instead of a URI:
+ * the engine serves the HTTP POST and writes its body into the FIFO, which
+ * the worker created in the engine's private folder.  `httppost.open` opens
+ * the read end without waiting for a writer, the engine then opens the
+ * write end (which no longer blocks), and play() decodes fd://N, paced like
+ * a file.  The engine closing its end is the end of the stream: EOF, EOS,
+ * EndOfStream. */
 #include "worker.h"
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef enum
 {
@@ -22,7 +34,9 @@ typedef enum
 typedef struct
 {
   gchar *id;
-  gchar *uri;
+  gchar *uri;                   /* NULL: an HttpPostEndpoint not opened yet */
+  gchar *fifo;                  /* HttpPostEndpoint: the FIFO it reads */
+  int fd;                       /* HttpPostEndpoint: its read end, or -1 */
   GstElement *pipeline;         /* internal decoding pipeline */
   GstElement *appsrc[MT_MEDIA_COUNT];   /* in the main pipeline */
   guint bus_watch;
@@ -35,7 +49,8 @@ typedef struct
 static MtPlayer *
 player_of (MtElement * el)
 {
-  if (!el || strcmp (el->type, "PlayerEndpoint") != 0)
+  if (!el || (strcmp (el->type, "PlayerEndpoint") != 0
+          && strcmp (el->type, "HttpPostEndpoint") != 0))
     return NULL;
   return el->priv;
 }
@@ -222,7 +237,8 @@ on_player_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
       if (!p->failed) {
         /* GStreamer's messages ("Resource not found.") do not say which
          * resource; name the URI so an operator can act on the event alone. */
-        gchar *description = g_strdup_printf ("%s (%s)", err->message, p->uri);
+        gchar *description = g_strdup_printf ("%s (%s)", err->message,
+            p->fifo ? "the POSTed media" : p->uri);
 
         p->failed = TRUE;
         mt_element_error (el, error_type (p, GST_MESSAGE_SRC (msg), err),
@@ -281,31 +297,48 @@ player_destroy (MtElement * el)
   MtPlayer *p = el->priv;
 
   destroy_internal (p);
+  if (p->fd >= 0)
+    close (p->fd);
+  if (p->fifo)
+    unlink (p->fifo);
+  g_free (p->fifo);
   g_free (p->id);
   g_free (p->uri);
   g_free (p);
   el->priv = NULL;
 }
 
+/* options: PlayerEndpoint {uri}; HttpPostEndpoint {fifo: absolute path of
+ * the FIFO to create, in a folder only the engine's user can enter}. */
 gboolean
 mt_player_create (MtElement * el, JsonObject * options, GError ** error)
 {
   MtPlayer *p;
-  const gchar *uri;
+  const gchar *uri = NULL, *fifo = NULL;
+  gboolean post = strcmp (el->type, "HttpPostEndpoint") == 0;
   guint m;
 
-  if (!options || !(uri = mt_param_string (options, "uri", error))) {
+  if (!options || !(post ? (fifo = mt_param_string (options, "fifo", error))
+          : (uri = mt_param_string (options, "uri", error)))) {
     if (error && !*error)
-      g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "options.uri is required");
+      g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "options.%s is required",
+          post ? "fifo" : "uri");
     return FALSE;
   }
-  if (!gst_uri_is_valid (uri)) {
+  if (uri && !gst_uri_is_valid (uri)) {
     g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "invalid uri %s", uri);
+    return FALSE;
+  }
+  if (fifo && (!g_path_is_absolute (fifo) || mkfifo (fifo, 0600) != 0)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL, "cannot create FIFO %s: %s",
+        fifo, g_path_is_absolute (fifo) ? g_strerror (errno) : "not absolute");
     return FALSE;
   }
   p = g_new0 (MtPlayer, 1);
   p->id = g_strdup (el->id);
   p->uri = g_strdup (uri);
+  p->fifo = g_strdup (fifo);
+  p->fd = -1;
   el->priv = p;
   el->destroy = player_destroy;
 
@@ -342,6 +375,41 @@ mt_player_create (MtElement * el, JsonObject * options, GError ** error)
   return TRUE;
 }
 
+/* HttpPostEndpoint: opens the FIFO's read end without waiting for a writer,
+ * so the engine's open of the write end returns at once; the descriptor is
+ * made blocking again for fdsrc, which polls it anyway. */
+JsonObject *
+mt_http_post_open (JsonObject * params, GError ** error)
+{
+  MtPlayer *p = NULL;
+  MtElement *el = lookup_player (params, &p, error);
+  int flags;
+
+  if (!el)
+    return NULL;
+  if (!p->fifo) {
+    g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "%s is not an "
+        "HttpPostEndpoint", p->id);
+    return NULL;
+  }
+  if (p->fd >= 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID_STATE,
+        "%s is already open", p->id);
+    return NULL;
+  }
+  p->fd = open (p->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (p->fd < 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL, "cannot open %s: %s",
+        p->fifo, g_strerror (errno));
+    return NULL;
+  }
+  flags = fcntl (p->fd, F_GETFL);
+  fcntl (p->fd, F_SETFL, flags & ~O_NONBLOCK);
+  g_free (p->uri);
+  p->uri = g_strdup_printf ("fd://%d", p->fd);
+  return json_object_new ();
+}
+
 JsonObject *
 mt_player_play (JsonObject * params, GError ** error)
 {
@@ -350,6 +418,11 @@ mt_player_play (JsonObject * params, GError ** error)
 
   if (!el)
     return NULL;
+  if (!p->uri) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID_STATE,
+        "%s has no media to play yet", p->id);
+    return NULL;
+  }
   /* After the end or an error, play() starts over. */
   if (p->eos || p->failed)
     destroy_internal (p);

@@ -22,7 +22,16 @@
  * muxer and replies once it reached the file (or after 3 s), so the file is
  * complete when the reply is written; the main loop keeps serving other
  * requests meanwhile.  Only release (and a record() during a stop) waits
- * for the file synchronously. */
+ * for the file synchronously.
+ *
+ * An http(s):// recording is uploaded as Kurento does it: curlhttpsink
+ * POSTs the muxer's output to the URL with `Transfer-Encoding: chunked`
+ * (and `Expect: 100-continue`, `Content-Type` from the muxer's caps) while
+ * recording, and ends the body at stop.  The muxers then write in streaming
+ * mode, since they cannot seek back in an upload to patch their headers.
+ * The upload is complete when curlhttpsink has handled the EOS, which it
+ * does once the server answered; a failed upload (connection refused or
+ * closed, an HTTP error status) is an Error event from the sink. */
 #include "worker.h"
 
 #include <errno.h>
@@ -79,10 +88,13 @@ struct _MtRecorder
 {
   gchar *id;
   MtElement *el;
-  gchar *path;
+  gchar *path;                  /* file recording, or NULL */
+  gchar *url;                   /* http(s) upload, or NULL */
   const MtProfile *profile;
   GList *chain;                 /* GstElements of the current recording */
   GstElement *mux;
+  GstElement *sink;             /* filesink or curlhttpsink */
+  guint upload_poll;            /* source id: waits for an upload's end */
   MtRecInput inputs[MT_MEDIA_COUNT];
   gboolean stop_on_eos;
   /* Record requests only: this recorder created its file, so a new recording
@@ -339,6 +351,7 @@ chain_clear (MtRecorder * rec)
   g_list_free (rec->chain);
   rec->chain = NULL;
   rec->mux = NULL;
+  rec->sink = NULL;
   for (m = 0; m < MT_MEDIA_COUNT; m++)
     rec->inputs[m].queue = NULL;
 }
@@ -392,12 +405,30 @@ start_recording (MtRecorder * rec, GError ** error)
   rec->mux = chain_add (rec, rec->profile->mux, "mux");
   if (strcmp (rec->profile->mux, "mp4mux") == 0)
     g_object_set (rec->mux, "fragment-duration", 500, NULL);
-  sink = chain_add (rec, "filesink", "filesink");
-  g_object_set (sink, "location", rec->path, "sync", FALSE, "async", FALSE,
-      NULL);
-  /* Unbuffered: what the muxer wrote is in the file even if the process is
-   * killed the next moment (muxers write in fragments/clusters anyway). */
-  gst_util_set_object_arg (G_OBJECT (sink), "buffer-mode", "unbuffered");
+  if (rec->url) {
+    /* An upload cannot be patched afterwards: the muxer writes no index
+     * and no duration it would have to seek back for. */
+    g_object_set (rec->mux, "streamable", TRUE, NULL);
+    sink = chain_add (rec, "curlhttpsink", "httpsink");
+    if (!sink) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL,
+          "curlhttpsink is missing (gstreamer1.0-plugins-bad)");
+      return FALSE;
+    }
+    /* As Kurento sets it up; and unlike curlhttpsink's default, an https
+     * server's certificate is verified. */
+    g_object_set (sink, "location", rec->url, "blocksize", 1024 * 1024,
+        "qos", FALSE, "sync", FALSE, "async", FALSE, "insecure", FALSE, NULL);
+  } else {
+    sink = chain_add (rec, "filesink", "filesink");
+    g_object_set (sink, "location", rec->path, "sync", FALSE, "async", FALSE,
+        NULL);
+    /* Unbuffered: what the muxer wrote is in the file even if the process
+     * is killed the next moment (muxers write in fragments/clusters
+     * anyway). */
+    gst_util_set_object_arg (G_OBJECT (sink), "buffer-mode", "unbuffered");
+  }
+  rec->sink = sink;
   pad = gst_element_get_static_pad (sink, "sink");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_file_event,
       rec, NULL);
@@ -462,6 +493,27 @@ write_failed (MtRecorder * rec)
   return ret < GST_FLOW_EOS;
 }
 
+/* The recording is complete: the EOS reached the file, or the upload's
+ * sink has handled it, i.e. the server answered.  A sink pad is flagged EOS
+ * only after its element accepted the event. */
+static gboolean
+recording_complete (MtRecorder * rec)
+{
+  GstPad *pad;
+  gboolean done;
+
+  if (!rec->url)
+    return rec->eos_written;
+  if (!rec->sink)
+    return FALSE;
+  pad = gst_element_get_static_pad (rec->sink, "sink");
+  done = GST_PAD_IS_EOS (pad);
+  gst_object_unref (pad);
+  return done;
+}
+
+static gboolean on_upload_poll (gpointer data);
+
 /* Off the main loop: the EOS is serialized with the data, so sending it
  * waits while the queue is full (a stalled file). */
 static void
@@ -488,6 +540,10 @@ begin_stop (MtRecorder * rec)
   for (m = 0; m < MT_MEDIA_COUNT; m++)
     if (rec->inputs[m].queue)
       gst_element_call_async (rec->inputs[m].queue, send_eos, NULL, NULL);
+  /* No event tells when an upload's sink is done with the EOS: look. */
+  if (rec->url)
+    rec->upload_poll = g_timeout_add_full (G_PRIORITY_DEFAULT, 20,
+        on_upload_poll, rec_ref_new (rec), rec_ref_free);
   /* Nothing to wait for: complete on the main loop (after the reply of a
    * stop that is still being dispatched). */
   if (write_failed (rec))
@@ -505,8 +561,12 @@ complete_stop (MtRecorder * rec, gboolean notify)
     g_source_remove (rec->stop_timeout);
     rec->stop_timeout = 0;
   }
+  if (rec->upload_poll) {
+    g_source_remove (rec->upload_poll);
+    rec->upload_poll = 0;
+  }
   g_mutex_lock (&rec->lock);
-  if (!rec->eos_written)
+  if (!rec->url && !rec->eos_written)
     GST_WARNING ("%s: EOS did not reach %s in time", rec->id, rec->path);
   rec->state = REC_IDLE;
   g_mutex_unlock (&rec->lock);
@@ -535,8 +595,24 @@ handle_eos_written (gpointer data)
 {
   MtRecorder *rec = current_recording (data);
 
-  if (rec && rec->state == REC_STOPPING)
+  /* An upload's EOS reaching its sink is not its end (on_upload_poll). */
+  if (rec && rec->state == REC_STOPPING && (recording_complete (rec)
+          || write_failed (rec)))
     complete_stop (rec, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_upload_poll (gpointer data)
+{
+  MtRecorder *rec = current_recording (data);
+
+  if (!rec || rec->state != REC_STOPPING)
+    return G_SOURCE_REMOVE;
+  if (!recording_complete (rec) && !write_failed (rec))
+    return G_SOURCE_CONTINUE;
+  rec->upload_poll = 0;         /* removed by returning G_SOURCE_REMOVE */
+  complete_stop (rec, TRUE);
   return G_SOURCE_REMOVE;
 }
 
@@ -562,7 +638,7 @@ finish_now (MtRecorder * rec, gboolean notify)
   if (rec->state != REC_STOPPING)
     begin_stop (rec);
   g_mutex_lock (&rec->lock);
-  while (!rec->eos_written && !write_failed (rec))
+  while (!recording_complete (rec) && !write_failed (rec))
     if (!g_cond_wait_until (&rec->cond, &rec->lock, MIN (rec->stop_deadline,
                 g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND)))
       if (g_get_monotonic_time () >= rec->stop_deadline)
@@ -700,7 +776,7 @@ mt_recorder_record (JsonObject * params, GError ** error)
    * could point anywhere the engine may write) and an existing regular file
    * is never overwritten (O_EXCL creates the file or fails), unless this
    * recorder wrote it itself. A FIFO or device is written, not replaced. */
-  {
+  if (rec->path) {
     struct stat st;
     gboolean exists = lstat (rec->path, &st) == 0;
     int flags = O_WRONLY | O_CREAT | O_NOFOLLOW;
@@ -800,13 +876,14 @@ recorder_destroy (MtElement * el)
   g_mutex_clear (&rec->lock);
   g_cond_clear (&rec->cond);
   g_free (rec->path);
+  g_free (rec->url);
   g_free (rec->id);
   g_free (rec);
   el->priv = NULL;
 }
 
-/* options: {path: absolute file path, profile: MediaProfileSpecType,
- * stopOnEndOfStream?: bool, overwrite?: bool} */
+/* options: {path: absolute file path | url: http(s) URL, profile:
+ * MediaProfileSpecType, stopOnEndOfStream?: bool, overwrite?: bool} */
 gboolean
 mt_recorder_create (MtElement * el, JsonObject * options, GError ** error)
 {
@@ -827,14 +904,28 @@ mt_recorder_create (MtElement * el, JsonObject * options, GError ** error)
     g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "missing options.path");
     return FALSE;
   }
-  if (!(path = mt_param_string (options, "path", error)))
-    return FALSE;
-  if (!g_path_is_absolute (path)) {
-    g_set_error (error, MT_ERROR, MT_ERROR_TYPE, "path %s is not absolute",
-        path);
-    return FALSE;
+  if (json_object_has_member (options, "url")) {
+    const gchar *url = mt_param_string (options, "url", error);
+
+    if (!url)
+      return FALSE;
+    if (!g_str_has_prefix (url, "http://")
+        && !g_str_has_prefix (url, "https://")) {
+      g_set_error (error, MT_ERROR, MT_ERROR_TYPE,
+          "url %s is not http:// or https://", url);
+      return FALSE;
+    }
+    rec->url = g_strdup (url);
+  } else {
+    if (!(path = mt_param_string (options, "path", error)))
+      return FALSE;
+    if (!g_path_is_absolute (path)) {
+      g_set_error (error, MT_ERROR, MT_ERROR_TYPE,
+          "path %s is not absolute", path);
+      return FALSE;
+    }
+    rec->path = g_strdup (path);
   }
-  rec->path = g_strdup (path);
   if (json_object_has_member (options, "profile")
       && !(profile = mt_param_string (options, "profile", error)))
     return FALSE;

@@ -156,6 +156,7 @@ JsonObject *mt_player_stop (JsonObject * params, GError ** error);
 JsonObject *mt_player_get_position (JsonObject * params, GError ** error);
 JsonObject *mt_player_set_position (JsonObject * params, GError ** error);
 JsonObject *mt_player_get_video_info (JsonObject * params, GError ** error);
+JsonObject *mt_http_post_open (JsonObject * params, GError ** error);
 
 /* rtp_endpoint.c */
 gboolean mt_rtp_create (MtElement * self, JsonObject * options,
@@ -181,6 +182,10 @@ JsonObject *mt_filter_remove_image (JsonObject * params, GError ** error);
 JsonObject *mt_filter_set_overlayed_image (JsonObject * params,
     GError ** error);
 JsonObject *mt_filter_unset_overlayed_image (JsonObject * params,
+    GError ** error);
+
+/* passthrough.c */
+gboolean mt_passthrough_create (MtElement * self, JsonObject * options,
     GError ** error);
 
 /* main.c: called by a method handler that replies later (with

@@ -33,13 +33,14 @@ test('kurento-client connects in strict mode and getInfo lists core, elements an
     assert.equal(info.__type__, 'ServerInfo');
     const byName = new Map(info.modules.map((m) => [m.name, m]));
     assert.deepEqual([...byName.keys()].sort(), ['core', 'elements', 'filters']);
-    // Kurento's own module split: HubPort is core; hubs and endpoints are elements.
-    assert.deepEqual(byName.get('core')?.factories, ['HubPort', 'MediaPipeline']);
+    // Kurento's own module split: HubPort and PassThrough are core; hubs and endpoints are elements.
+    assert.deepEqual(byName.get('core')?.factories, ['HubPort', 'MediaPipeline', 'PassThrough']);
     assert.deepEqual(byName.get('elements')?.factories, [
       'AlphaBlending',
       'Composite',
       'Dispatcher',
       'DispatcherOneToMany',
+      'HttpPostEndpoint',
       'PlayerEndpoint',
       'RecorderEndpoint',
       'RtpEndpoint',

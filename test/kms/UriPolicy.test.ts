@@ -2,7 +2,8 @@
  * Where players may read and recorders may write (kms/src/objects/UriPolicy.ts), through
  * kurento-client: with KMS_FILE_ROOTS only files under the roots (symbolic links resolved), and
  * players never fetch loopback, link-local or metadata hosts (numeric disguises included) unless
- * KMS_PLAYER_ALLOWED_HOSTS lists them. Refusals are 40001 errors at create, naming the setting.
+ * KMS_PLAYER_ALLOWED_HOSTS lists them; recorders upload to such hosts only if
+ * KMS_RECORDER_ALLOWED_HOSTS lists them. Refusals are 40001 errors at create, naming the setting.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -27,7 +28,10 @@ before(async () => {
   await writeFile(path.join(dir, 'secret.txt'), 'outside the roots');
   await symlink(path.join(dir, 'secret.txt'), path.join(root, 'looks-inside.mp4'));
   rooted = await startTestEngine({ fileRoots: [root] });
-  listed = await startTestEngine({ playerAllowedHosts: ['127.0.0.1'] });
+  listed = await startTestEngine({
+    playerAllowedHosts: ['127.0.0.1'],
+    recorderAllowedHosts: ['127.0.0.1'],
+  });
 });
 
 after(async () => {
@@ -103,6 +107,36 @@ test('players never fetch loopback, link-local or metadata hosts, numeric disgui
     await pipeline.create('PlayerEndpoint', { uri: 'http://127.0.0.1:9/clip.mp4' });
     const error = await refusal(
       pipeline.create('PlayerEndpoint', { uri: 'http://169.254.169.254/latest/' }),
+    );
+    assert.equal(error.code, 40001);
+  });
+});
+
+test('recorders upload over http(s) but never to loopback, link-local or metadata hosts unless listed', async () => {
+  await withPipeline(rooted, async (pipeline) => {
+    for (const uri of [
+      'http://127.0.0.1:8080/upload',
+      'https://localhost/upload.webm',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://2852039166/latest/',
+      'http://[::1]/rec.webm',
+      'http://metadata.google.internal/computeMetadata/v1/',
+    ]) {
+      const error = await refusal(pipeline.create('RecorderEndpoint', { uri }));
+      assert.equal(error.code, 40001, uri);
+      assert.match(error.message, /KMS_RECORDER_ALLOWED_HOSTS to record to it/, uri);
+    }
+    // Kurento's forms, credentials included, are created (and uploaded to only at record()).
+    await pipeline.create('RecorderEndpoint', { uri: 'https://storage.school.example/a.webm' });
+    await pipeline.create('RecorderEndpoint', {
+      uri: 'http://user:pa%40ss@storage.school.example:8080/a.mp4',
+      mediaProfile: 'MP4',
+    });
+  });
+  await withPipeline(listed, async (pipeline) => {
+    await pipeline.create('RecorderEndpoint', { uri: 'http://127.0.0.1:9/rec.webm' });
+    const error = await refusal(
+      pipeline.create('RecorderEndpoint', { uri: 'http://169.254.169.254/latest/' }),
     );
     assert.equal(error.code, 40001);
   });

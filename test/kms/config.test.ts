@@ -39,6 +39,10 @@ test('settings are validated with messages that name the key', () => {
     ['KMS_RTP_IPV6_ADDRESS', 'fe80::1', /expected an IPv6 address that is not link-local/],
     ['KMS_STUN', 'stun.example.org', /KMS_STUN=stun.example.org is invalid: expected host:port/],
     ['KMS_JITTER_BUFER_MS', '20', /unknown setting\(s\) KMS_JITTER_BUFER_MS/],
+    ['KMS_HTTP_ENDPOINT_ADDRESS', 'localhost', /KMS_HTTP_ENDPOINT_ADDRESS=localhost is invalid/],
+    ['KMS_HTTP_ENDPOINT_PORT', '70000', /KMS_HTTP_ENDPOINT_PORT=70000 is invalid/],
+    ['KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS', 'a b', /ANNOUNCED_ADDRESS=a b is invalid/],
+    ['KMS_HTTP_ENDPOINT_MAX_BYTES', '0', /KMS_HTTP_ENDPOINT_MAX_BYTES=0 is invalid/],
   ] as const) {
     assert.throws(
       () => loadConfig({ [key]: value }, NO_FILE),
@@ -49,6 +53,28 @@ test('settings are validated with messages that name the key', () => {
       },
     );
   }
+});
+
+test("HttpPostEndpoints' HTTP server: 127.0.0.1:9091 by default, as Kurento's port; settable", () => {
+  const defaults = loadConfig({}, NO_FILE);
+  assert.equal(defaults.httpEndpointAddress, '127.0.0.1');
+  assert.equal(defaults.httpEndpointPort, 9091);
+  assert.equal(defaults.httpEndpointAnnouncedAddress, undefined);
+  const set = loadConfig(
+    {
+      KMS_HTTP_ENDPOINT_ADDRESS: '0.0.0.0',
+      KMS_HTTP_ENDPOINT_PORT: '0',
+      KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS: 'media1.school.example',
+      KMS_HTTP_ENDPOINT_MAX_BYTES: '1000',
+      KMS_RECORDER_ALLOWED_HOSTS: '127.0.0.1, Storage.Local',
+    },
+    NO_FILE,
+  );
+  assert.equal(set.httpEndpointAddress, '0.0.0.0');
+  assert.equal(set.httpEndpointPort, 0);
+  assert.equal(set.httpEndpointAnnouncedAddress, 'media1.school.example');
+  assert.equal(set.httpEndpointMaxBytes, 1000);
+  assert.deepEqual(set.recorderAllowedHosts, ['127.0.0.1', 'storage.local']);
 });
 
 function settings(jitterBufferMs: number): WorkerSettings {

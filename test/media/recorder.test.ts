@@ -407,14 +407,13 @@ test('recording into an unwritable folder raises an Error event and the worker l
   }
 });
 
-test('a RecorderEndpoint raises Recording, Paused, Recording, Stopped in order and rejects non-file URIs', async () => {
+test('a RecorderEndpoint raises Recording, Paused, Recording, Stopped in order and rejects URIs it cannot write', async () => {
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   try {
-    await assert.rejects(
-      pipeline.create('RecorderEndpoint', { uri: 'http://example.com/x.webm' }),
-      { code: 40001 },
-    );
+    await assert.rejects(pipeline.create('RecorderEndpoint', { uri: 'ftp://example.com/x.webm' }), {
+      code: 40001,
+    });
     const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
     const recorder = await pipeline.create('RecorderEndpoint', {
       uri: `file://${path.join(dir, 'paused.webm')}`,

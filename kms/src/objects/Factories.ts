@@ -14,6 +14,10 @@ import { FaceOverlayFilter } from './FaceOverlayFilter.js';
 import { GStreamerFilter } from './GStreamerFilter.js';
 import { ImageOverlayFilter } from './ImageOverlayFilter.js';
 import { ZBarFilter } from './ZBarFilter.js';
+import { HttpPostEndpoint } from './HttpPostEndpoint.js';
+import type { HttpEndpointServer } from '../http/HttpEndpointServer.js';
+import type { HttpsUploadRelay } from '../http/HttpsUploadRelay.js';
+import { PassThrough } from './PassThrough.js';
 import type { UriPolicy } from './UriPolicy.js';
 import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
 
@@ -27,6 +31,10 @@ export interface FactoryContext {
   recorderOverwrite: boolean;
   /** Where an RtpEndpoint created with useIpv6 binds (KMS_RTP_IPV6_ADDRESS). */
   rtpIpv6Address: string;
+  /** The HTTP server HttpPostEndpoints receive their media on. */
+  http: HttpEndpointServer;
+  /** Carries recorders' https:// uploads (curlhttpsink cannot do TLS here). */
+  httpsRelay: HttpsUploadRelay;
   /** The constructor params exactly as the client sent them (before kmd defaults). */
   requested?: Args;
 }
@@ -99,6 +107,28 @@ export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>(
           params,
           context.uris,
           context.recorderOverwrite,
+          context.httpsRelay,
+        ),
+    },
+  ],
+  [
+    'PassThrough',
+    {
+      module: 'core',
+      create: (context, params) =>
+        PassThrough.create(context.host, pipelineArgument(context, params)),
+    },
+  ],
+  [
+    'HttpPostEndpoint',
+    {
+      module: 'elements',
+      create: (context, params) =>
+        HttpPostEndpoint.create(
+          context.host,
+          pipelineArgument(context, params),
+          params,
+          context.http,
         ),
     },
   ],

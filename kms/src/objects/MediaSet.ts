@@ -6,6 +6,8 @@ import type { Args, MediaObject, ObjectHost } from './MediaObject.js';
 import { MediaPipeline } from './MediaPipeline.js';
 import { ServerManager } from './ServerManager.js';
 import type { UriPolicy } from './UriPolicy.js';
+import type { HttpEndpointServer } from '../http/HttpEndpointServer.js';
+import type { HttpsUploadRelay } from '../http/HttpsUploadRelay.js';
 import type { IceDefaults } from './WebRtcEndpoint.js';
 
 export interface MediaSetOptions {
@@ -18,6 +20,10 @@ export interface MediaSetOptions {
   recorderOverwrite: boolean;
   /** Where an RtpEndpoint created with useIpv6 binds (KMS_RTP_IPV6_ADDRESS). */
   rtpIpv6Address: string;
+  /** The HTTP server of HttpPostEndpoints. */
+  http: HttpEndpointServer;
+  /** Carries recorders' https:// uploads. */
+  httpsRelay: HttpsUploadRelay;
   /** Session ids known to the RPC layer (for ServerManager.getSessions). */
   sessions: () => string[];
 }
@@ -148,6 +154,8 @@ export class MediaSet implements ObjectHost {
         uris: this.#options.uris,
         recorderOverwrite: this.#options.recorderOverwrite,
         rtpIpv6Address: this.#options.rtpIpv6Address,
+        http: this.#options.http,
+        httpsRelay: this.#options.httpsRelay,
         requested: constructorParams,
       },
       args,

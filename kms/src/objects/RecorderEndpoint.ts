@@ -6,6 +6,7 @@ import type { Args, ObjectHost } from './MediaObject.js';
 import type { MediaPipeline } from './MediaPipeline.js';
 import { UriEndpoint, validateMediaUri } from './UriEndpoint.js';
 import type { UriPolicy } from './UriPolicy.js';
+import type { HttpsUploadRelay } from '../http/HttpsUploadRelay.js';
 
 /** Media profiles the worker can write (MediaProfileSpecType of the kmd). */
 const SUPPORTED_PROFILES = new Set([
@@ -26,21 +27,29 @@ const KNOWN_PROFILES = new Set([
   'FLV',
 ]);
 
-/** A recorder writes local files only: file:// URIs, checked like the player's. */
-function recordingPath(uri: string): string {
+/** Where a recording goes, as the worker takes it: a file path or an http(s) URL. */
+type Destination = { path: string } | { url: string };
+
+/**
+ * A file:// URI is written as a local file (checked like the player's); an http(s):// URI is
+ * uploaded there, as Kurento does: one POST with chunked transfer encoding while recording.
+ */
+function destination(uri: string, uris: UriPolicy): Destination {
   validateMediaUri(uri);
-  if (!uri.startsWith('file://')) {
-    throw KurentoError.marshall(
-      `Invalid URI '${uri}': RecorderEndpoint records to file:// URIs only`,
-    );
+  if (uri.startsWith('http://') || uri.startsWith('https://')) {
+    uris.checkRecorderUpload(uri);
+    return { url: uri };
   }
+  let path: string;
   try {
-    return fileURLToPath(uri);
+    path = fileURLToPath(uri);
   } catch (error) {
     throw KurentoError.marshall(
       `Invalid URI '${uri}': ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+  uris.checkRecorder(uri, path);
+  return { path };
 }
 
 /**
@@ -51,9 +60,15 @@ function recordingPath(uri: string): string {
  * reply; with stopOnEndOfStream the worker also stops (and sends Stopped) when a connected
  * player's clip ends. A file that cannot be opened is an Error event (RESOURCE_ERROR_OPEN) and
  * no Recording; a write failure while recording is RESOURCE_ERROR_WRITE or
- * RESOURCE_ERROR_NO_SPACE_LEFT.
+ * RESOURCE_ERROR_NO_SPACE_LEFT. An http(s) upload that fails (refused, closed, an HTTP error
+ * status) is an Error event RESOURCE_ERROR_WRITE with curl's reason, when it happens. An
+ * https:// upload goes through the engine's HttpsUploadRelay (curlhttpsink cannot do TLS with
+ * Debian's libcurl), whose reason replaces curl's "received: 502".
  */
 export class RecorderEndpoint extends UriEndpoint {
+  /** The relay and this recorder's path on it, for an https:// URI. */
+  #relay: { relay: HttpsUploadRelay; path: string } | undefined;
+
   private constructor(host: ObjectHost, pipeline: MediaPipeline, uri: string) {
     super(
       host,
@@ -70,10 +85,10 @@ export class RecorderEndpoint extends UriEndpoint {
     params: Args,
     uris: UriPolicy,
     overwrite: boolean,
+    relay: HttpsUploadRelay,
   ): Promise<RecorderEndpoint> {
     const uri = String(params.uri);
-    const path = recordingPath(uri);
-    uris.checkRecorder(uri, path);
+    const where = destination(uri, uris);
     const profile = params.mediaProfile ?? 'WEBM';
     if (typeof profile !== 'string' || !KNOWN_PROFILES.has(profile)) {
       throw KurentoError.marshall(
@@ -93,7 +108,13 @@ export class RecorderEndpoint extends UriEndpoint {
       );
     }
     const recorder = new RecorderEndpoint(host, pipeline, uri);
-    const options: JsonObject = { path, profile, stopOnEndOfStream, overwrite };
+    let target: Destination = where;
+    if ('url' in where && where.url.startsWith('https://')) {
+      const relayed = await relay.register(where.url);
+      recorder.#relay = { relay, path: relayed.path };
+      target = { url: relayed.url };
+    }
+    const options: JsonObject = { ...target, profile, stopOnEndOfStream, overwrite };
     await recorder.createInWorker(options);
     return recorder;
   }
@@ -137,6 +158,14 @@ export class RecorderEndpoint extends UriEndpoint {
   }
 
   override onWorkerEvent(event: string, data: JsonObject): void {
+    const why = this.#relay?.relay.failure(this.#relay.path);
+    if (event === 'Error' && why !== undefined) {
+      super.onWorkerEvent(event, {
+        ...data,
+        description: `Could not upload the recording: ${why}`,
+      });
+      return;
+    }
     switch (event) {
       case 'Recording':
         this.setState('START');
@@ -153,5 +182,10 @@ export class RecorderEndpoint extends UriEndpoint {
       default:
         super.onWorkerEvent(event, data);
     }
+  }
+
+  protected override onRelease(): void {
+    if (this.#relay !== undefined) this.#relay.relay.unregister(this.#relay.path);
+    super.onRelease();
   }
 }

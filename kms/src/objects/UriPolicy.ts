@@ -10,6 +10,12 @@
  *   cloud metadata lives), unspecified addresses or metadata host names, unless the host is
  *   listed in KMS_PLAYER_ALLOWED_HOSTS. Numeric forms such as http://2852039166/ are caught too:
  *   the URL parser normalizes them to dotted quads before the check.
+ * - `http(s)://` recorders (which POST the recording there) follow the same host rule, with
+ *   their own list, KMS_RECORDER_ALLOWED_HOSTS: a recording is data leaving the engine, and an
+ *   upload to a metadata or loopback service is as much a request forgery as a fetch.
+ *
+ * Host names are checked as written, not resolved: a public name that resolves to a forbidden
+ * address is not caught (as for players).
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -19,6 +25,8 @@ import { KurentoError } from '../rpc/KurentoError.js';
 export interface UriPolicySettings {
   fileRoots: readonly string[];
   playerAllowedHosts: readonly string[];
+  /** Hosts recorders may upload to although forbidden otherwise; none when left out. */
+  recorderAllowedHosts?: readonly string[];
 }
 
 const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'instance-data']);
@@ -59,10 +67,14 @@ function forbiddenAddress(host: string): string | undefined {
 export class UriPolicy {
   readonly #roots: string[];
   readonly #allowedHosts: Set<string>;
+  readonly #uploadHosts: Set<string>;
 
   constructor(settings: UriPolicySettings) {
     this.#roots = [...settings.fileRoots];
     this.#allowedHosts = new Set(settings.playerAllowedHosts.map((host) => host.toLowerCase()));
+    this.#uploadHosts = new Set(
+      (settings.recorderAllowedHosts ?? []).map((host) => host.toLowerCase()),
+    );
   }
 
   /** Throws a 40001 (as other bad parameters) when a player may not open `uri`. */
@@ -73,19 +85,34 @@ export class UriPolicy {
       this.#checkPath(uri, decodeURIComponent(url.pathname), 'read');
       return;
     }
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    if (this.#allowedHosts.has(host)) return;
-    const why = forbiddenAddress(host);
-    if (why !== undefined) {
-      throw KurentoError.marshall(
-        `Invalid URI '${uri}': ${host} is ${why}; list it in KMS_PLAYER_ALLOWED_HOSTS to play from it`,
-      );
-    }
+    this.#checkHost(uri, url, this.#allowedHosts, 'KMS_PLAYER_ALLOWED_HOSTS', 'play from it');
   }
 
   /** Throws a 40001 when a recorder may not write `path`. */
   checkRecorder(uri: string, path: string): void {
     this.#checkPath(uri, path, 'write');
+  }
+
+  /** Throws a 40001 when a recorder may not upload to the http(s) `uri`. */
+  checkRecorderUpload(uri: string): void {
+    this.#checkHost(
+      uri,
+      new URL(uri),
+      this.#uploadHosts,
+      'KMS_RECORDER_ALLOWED_HOSTS',
+      'record to it',
+    );
+  }
+
+  #checkHost(uri: string, url: URL, allowed: Set<string>, setting: string, what: string): void {
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (allowed.has(host)) return;
+    const why = forbiddenAddress(host);
+    if (why !== undefined) {
+      throw KurentoError.marshall(
+        `Invalid URI '${uri}': ${host} is ${why}; list it in ${setting} to ${what}`,
+      );
+    }
   }
 
   #checkPath(uri: string, path: string, what: 'read' | 'write'): void {
