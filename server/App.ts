@@ -12,6 +12,7 @@ import { Invites } from './auth/Invites.js';
 import { EDGE_SECRET_FILE_NAME, loadOrCreateSecret } from './auth/secret.js';
 import { Tokens } from './auth/Tokens.js';
 import { REPO_ROOT, type AppConfig } from './config.js';
+import { Archive } from './domain/Archive.js';
 import { Assemblies } from './domain/Assemblies.js';
 import type { AssemblyId } from './domain/ids.js';
 import { LiveAssemblies } from './domain/LiveAssemblies.js';
@@ -32,6 +33,7 @@ import { SignalingServer } from './signaling/SignalingServer.js';
 import { AssemblyStore } from './store/AssemblyStore.js';
 import { AuditLog } from './store/AuditLog.js';
 import { openDatabase, type SqliteDatabase } from './store/Database.js';
+import { RecordingStore } from './store/RecordingStore.js';
 import { EdgeStore } from './store/EdgeStore.js';
 import { InviteStore } from './store/InviteStore.js';
 
@@ -97,6 +99,8 @@ export class App {
   readonly steering: ContentSteering;
   #ladder: RenditionLadder | undefined;
   readonly library: MediaLibrary;
+  /** Program recordings: listed, played, downloaded, deleted, and expired by retention. */
+  readonly archive: Archive;
   /** The origin→edge push secret (MONTAGE_EDGE_SECRET or generated into the data dir). */
   readonly edgeSecret: string;
   readonly #backend: KurentoMediaBackend | undefined;
@@ -114,6 +118,14 @@ export class App {
     this.core = createCore(config, () => this.publicBaseUrl);
     this.edgeSecret = loadOrCreateSecret(config.edgeSecret, config.dataDir, EDGE_SECRET_FILE_NAME);
     this.library = new MediaLibrary(config.mediaDir, config.libraryMaxBytes);
+    this.archive = new Archive({
+      store: new RecordingStore(this.core.db),
+      audit: this.core.audit,
+      logger: this.logger.child({ component: 'archive' }),
+      dir: config.recordingsDir,
+      retentionDays: config.recordingRetentionDays,
+      assemblyName: (id) => this.core.assemblies.get(id).name,
+    });
     this.edges = new EdgeRegistry({
       store: new EdgeStore(this.core.db),
       audit: this.core.audit,
@@ -131,6 +143,7 @@ export class App {
         server: this.mediaServer,
         streamKey: (id) => this.core.assemblies.get(id).streamKey,
         recordingsDir: config.recordingsDir,
+        recordings: this.archive,
         logger: this.logger.child({ component: 'media' }),
         cameraGraceMs: config.cameraGraceMs,
       });
@@ -167,6 +180,7 @@ export class App {
     const express = createHttpApp({
       ...this.core,
       library: this.library,
+      archive: this.archive,
       edges: this.edges,
       steering: this.steering,
       liveRenditions: (id: AssemblyId) => this.#ladder?.liveRenditions(id) ?? [SOURCE_RENDITION],
@@ -244,6 +258,7 @@ export class App {
     this.logger.info('app server listening', { url: this.url });
     this.mediaServer?.start();
     this.edges.start();
+    this.archive.start();
   }
 
   stop(): Promise<void> {
@@ -255,6 +270,7 @@ export class App {
     await this.#signaling.close();
     this.mediaServer?.stop();
     await this.edges.stop();
+    await this.archive.stop();
     if (this.#http.listening) {
       const closed = new Promise<void>((resolve, reject) =>
         this.#http.close((error) => (error ? reject(error) : resolve())),

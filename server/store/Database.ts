@@ -67,6 +67,20 @@ const MIGRATIONS: readonly string[] = [
      CHECK (phase IN ('backstage', 'live', 'ended'));
    ALTER TABLE assemblies ADD COLUMN went_live_at TEXT;
    ALTER TABLE assemblies ADD COLUMN ended_at TEXT;`,
+  // The archive (server/store/RecordingStore.ts): one row per program recording. No foreign
+  // key: a recording outlives its assembly's row until retention or a moderator deletes it.
+  `CREATE TABLE recordings (
+     id TEXT PRIMARY KEY,
+     assembly_id TEXT NOT NULL,
+     assembly_name TEXT NOT NULL,
+     file TEXT NOT NULL UNIQUE,
+     state TEXT NOT NULL CHECK (state IN ('recording', 'finished')),
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     duration_ms INTEGER,
+     size_bytes INTEGER
+   );
+   CREATE INDEX recordings_by_assembly ON recordings(assembly_id, started_at);`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

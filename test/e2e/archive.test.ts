@@ -1,0 +1,159 @@
+/**
+ * The assembly afterwards, with real media and the real pages: a recorded assembly appears in
+ * the panel's archive with its date, duration and size once it ended, and plays (seekable) in
+ * the panel's own player, which shows the program by pixels.
+ *
+ * One stack and one set of browsers for the file; each test has an assembly of its own.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import type { RecordingView } from '../../server/domain/Archive.js';
+import { parseAssemblyId } from '../../server/domain/ids.js';
+import { launchChromium } from '../helpers/browser.js';
+import { classify, type PaletteName } from '../helpers/media.js';
+import { sampleVideo } from '../helpers/pixels.js';
+import { colourPoint, gridTiles, makeCameraVideo, until } from './drivers.js';
+import { openPage } from './pages.js';
+import { Scene } from './Scene.js';
+import { call, mintLink, setup, type Stack } from './stack.js';
+
+const COLOURS: readonly PaletteName[] = ['red', 'green'];
+/** Generous: two cores shared with other test runs. */
+const PICTURE_MS = 60_000;
+
+let stack: Stack;
+let mediaFolder: string;
+const cameraBrowsers = new Map<PaletteName, Browser>();
+let monitorBrowser: Browser;
+
+before(async () => {
+  mediaFolder = await mkdtemp(path.join(tmpdir(), 'montage-archive-'));
+  const [files, started] = await Promise.all([
+    Promise.all(COLOURS.map((colour) => makeCameraVideo(mediaFolder, colour))),
+    setup('embedded'),
+  ]);
+  stack = started;
+  for (const [i, colour] of COLOURS.entries()) {
+    cameraBrowsers.set(colour, await launchChromium({ fakeVideoFile: files[i] ?? '' }));
+  }
+  monitorBrowser = await launchChromium();
+});
+
+after(async () => {
+  for (const browser of cameraBrowsers.values()) await browser.close().catch(() => undefined);
+  await monitorBrowser?.close().catch(() => undefined);
+  await stack?.teardown();
+  await rm(mediaFolder, { recursive: true, force: true });
+});
+
+test('a recorded assembly appears in the panel archive with date, duration, size and deletion date, and plays there seekable, showing the program', async () => {
+  const scene = await Scene.open({ stack, cameraBrowsers, monitorBrowser }, 'Archive assembly');
+  const assemblyId = parseAssemblyId(scene.assemblyId);
+  const tiles = gridTiles(2);
+  try {
+    await scene.join('red');
+    await scene.join('green');
+    const program = await scene.openMonitor();
+    await program.waitForColours(tiles.map(colourPoint), ['red', 'green'], PICTURE_MS, 'program');
+    await scene.record(true);
+    // Listed from the moment its recorder runs.
+    await until(
+      20_000,
+      () => Promise.resolve(stack.app.archive.list(assemblyId)[0]),
+      () => 'the recording is not listed while it records',
+    );
+    // Some seconds of program, then End finalizes it.
+    const grown = Date.now() + 8000;
+    await until(
+      30_000,
+      () => Promise.resolve(Date.now() > grown ? true : undefined),
+      () => 'unreachable',
+      500,
+    );
+    await call(scene.moderator.timeout(30_000).emitWithAck('assembly:end', {}));
+    const recording = await until<RecordingView>(
+      60_000,
+      () => Promise.resolve(stack.app.archive.list(assemblyId).find((r) => r.state === 'finished')),
+      () => `not finished: ${JSON.stringify(stack.app.archive.list(assemblyId))}`,
+    );
+    assert.ok(
+      recording.durationMs !== null && recording.durationMs >= 5000,
+      `duration ${recording.durationMs}`,
+    );
+    assert.ok(recording.sizeBytes !== null && recording.sizeBytes > 50_000);
+
+    // The moderator's panel lists it and plays it.
+    const panel = await openPage(
+      monitorBrowser,
+      mintLink(stack.app, scene.assemblyId, 'moderator'),
+      {
+        viewport: { width: 1366, height: 768 },
+      },
+    );
+    try {
+      const row = panel.page.locator(`#archive-list li[data-recording="${recording.id}"]`);
+      await row.waitFor({ timeout: 30_000 });
+      assert.equal(await row.getAttribute('data-state'), 'finished');
+      const text = (await row.textContent()) ?? '';
+      assert.match(text, /0:\d\d · \d+(\.\d)? (kB|MB)/, text);
+      assert.match(text, /Deleted on/, text);
+      await row.getByRole('button', { name: 'Play' }).click();
+      const player = '#archive-player';
+      const duration = await until(
+        30_000,
+        () =>
+          panel.page.evaluate((selector) => {
+            const video = document.querySelector<HTMLVideoElement>(selector);
+            return video !== null && video.readyState >= 2 && Number.isFinite(video.duration)
+              ? video.duration
+              : undefined;
+          }, player),
+        () => 'the panel player did not load the recording',
+      );
+      assert.ok(
+        Math.abs(duration * 1000 - (recording.durationMs ?? 0)) < 1500,
+        `player duration ${duration}`,
+      );
+      // Seek to the middle: the recording is seekable, and shows the composite there.
+      const target = duration / 2;
+      await panel.page.evaluate(
+        ({ selector, target }) => {
+          const video = document.querySelector<HTMLVideoElement>(selector);
+          if (video === null) throw new Error('no player');
+          video.pause();
+          video.currentTime = target;
+        },
+        { selector: player, target },
+      );
+      await until(
+        30_000,
+        () =>
+          panel.page.evaluate(
+            ({ selector, target }) => {
+              const video = document.querySelector<HTMLVideoElement>(selector);
+              return video !== null &&
+                !video.seeking &&
+                video.readyState >= 2 &&
+                Math.abs(video.currentTime - target) < 0.5
+                ? true
+                : undefined;
+            },
+            { selector: player, target },
+          ),
+        () => 'the player did not seek to the middle',
+      );
+      const seen = (await sampleVideo(panel.page, player, tiles.map(colourPoint))).map(classify);
+      assert.deepEqual(seen, ['red', 'green'], 'the recording shows the program');
+      await panel.page.screenshot({ path: path.join(tmpdir(), 'montage-archive-panel.png') });
+      assert.deepEqual(panel.errors, []);
+    } finally {
+      await panel.close();
+    }
+  } finally {
+    await scene.close();
+  }
+});
