@@ -27,8 +27,12 @@ import { retryDelayMs } from './lib/webrtc.js';
 
 /** How often the page asks again while the assembly has not started. */
 const WAITING_POLL_MS = 5000;
-/** Behind the live edge by more than this many seconds counts as "behind". */
-const MIN_BEHIND_SECONDS = 6;
+/**
+ * The live indicator averages how far behind the viewer is over this long: the playlist's end
+ * moves in fragment steps and the player catches up between them, so one reading saws up and
+ * down by a fragment while the average is how far behind the viewer really is.
+ */
+const BEHIND_WINDOW_MS = 3000;
 /** How far the rewind button goes back. */
 const REWIND_SECONDS = 30;
 
@@ -172,6 +176,8 @@ class WatchPage {
   #attempt = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #mediaRecoveries = 0;
+  /** Recent readings of how far behind the live edge the picture is (seconds), since a seek. */
+  #behindSamples: Array<{ at: number; seconds: number }> = [];
 
   constructor() {
     this.#video.playsInline = true;
@@ -202,6 +208,8 @@ class WatchPage {
     this.#video.addEventListener('waiting', () => this.#overlay.show('Buffering…', { busy: true }));
     this.#video.addEventListener('ended', () => this.#overlay.show('The assembly has ended.'));
     this.#video.addEventListener('timeupdate', () => this.#updateLive());
+    // A seek moves the picture at once: the average starts again from there.
+    this.#video.addEventListener('seeking', () => (this.#behindSamples = []));
     setInterval(() => this.#updateLive(), 1000);
     this.#liveButton.addEventListener('click', () => this.#goLive());
     this.#rewindButton.addEventListener('click', () => this.#rewind(REWIND_SECONDS));
@@ -457,32 +465,71 @@ class WatchPage {
     return seekable.length > 0 ? seekable.end(seekable.length - 1) : undefined;
   }
 
-  #updateLive(): void {
+  /**
+   * How far behind the live edge the picture is, in seconds, and the playlist's target duration:
+   * the program date of the end of the newest playlist (its last fragment's
+   * EXT-X-PROGRAM-DATE-TIME plus its duration) minus the program date on screen. Undefined for a
+   * playlist that has ended (VOD) and before anything plays. Without program dates (Safari's
+   * own player) the end of the seekable range stands in for the edge.
+   */
+  #distanceFromLive(): { behind: number; target: number } | undefined {
+    const details = this.#hls?.latestLevelDetails;
+    if (details !== undefined && details !== null) {
+      if (!details.live) return undefined;
+      const last = details.fragments[details.fragments.length - 1];
+      const playing = this.#hls?.playingDate?.getTime();
+      if (
+        last?.programDateTime !== null &&
+        last?.programDateTime !== undefined &&
+        playing !== undefined
+      ) {
+        const edgeDate = last.programDateTime + last.duration * 1000;
+        return { behind: Math.max(0, (edgeDate - playing) / 1000), target: details.targetduration };
+      }
+    }
     const edge = this.#liveEdge();
-    if (edge === undefined || this.#video.readyState === 0) {
+    if (edge === undefined || this.#hls !== undefined) return undefined;
+    return { behind: Math.max(0, edge - this.#video.currentTime), target: 2 };
+  }
+
+  /**
+   * The live indicator: "● LIVE" only within two target durations of the live edge, otherwise
+   * "N s behind · Go live". Averaged over the last few seconds (see BEHIND_WINDOW_MS).
+   */
+  #updateLive(): void {
+    const distance = this.#video.readyState === 0 ? undefined : this.#distanceFromLive();
+    if (distance === undefined) {
       this.#liveButton.hidden = true;
-      this.#rewindButton.hidden = true;
+      this.#rewindButton.hidden = this.#video.readyState === 0 || this.#liveEdge() === undefined;
       return;
     }
+    const now = Date.now();
+    this.#behindSamples.push({ at: now, seconds: distance.behind });
+    this.#behindSamples = this.#behindSamples.filter((s) => now - s.at <= BEHIND_WINDOW_MS);
+    const behind =
+      this.#behindSamples.reduce((sum, s) => sum + s.seconds, 0) / this.#behindSamples.length;
     this.#rewindButton.hidden = false;
-    const target = this.#hls?.latestLevelDetails?.targetduration ?? 2;
-    const behind = edge - this.#video.currentTime;
-    const atEdge = this.#kind === 'live' && behind <= Math.max(MIN_BEHIND_SECONDS, target * 3);
+    const atEdge = behind <= 2 * distance.target;
     this.#liveButton.hidden = false;
     this.#liveButton.classList.toggle('onair', atEdge);
     this.#liveButton.dataset.live = String(atEdge);
+    this.#liveButton.dataset.behind = behind.toFixed(1);
+    this.#liveButton.dataset.target = String(distance.target);
     if (atEdge) {
       this.#liveButton.textContent = '● LIVE';
       this.#liveButton.setAttribute('aria-label', 'Watching live');
-    } else {
-      const minutes = Math.floor(behind / 60);
-      const seconds = String(Math.floor(behind % 60)).padStart(2, '0');
-      this.#liveButton.textContent = `${minutes}:${seconds} behind · Go live ›`;
-      this.#liveButton.setAttribute(
-        'aria-label',
-        `${minutes} minutes ${seconds} seconds behind live; go to live`,
-      );
+      return;
     }
+    const whole = Math.round(behind);
+    const text =
+      whole < 60
+        ? `${whole} s`
+        : `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
+    this.#liveButton.textContent = `${text} behind · Go live ›`;
+    this.#liveButton.setAttribute(
+      'aria-label',
+      `${Math.floor(whole / 60)} minutes ${whole % 60} seconds behind live; go to live`,
+    );
   }
 
   #goLive(): void {
