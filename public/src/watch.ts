@@ -140,11 +140,18 @@ class WatchPage {
    */
   readonly #slateTitle = h('p', { class: 'slate-title' });
   readonly #slateText = h('p', { class: 'slate-text' });
+  /** On the ended slate: plays the whole assembly from the edges' closed history (VOD). */
+  readonly #replayButton = h(
+    'button',
+    { type: 'button', class: 'primary', id: 'replay', hidden: true },
+    '▶ Watch from the start',
+  );
   readonly #slate = h(
     'div',
     { class: 'slate', id: 'slate', hidden: true, role: 'status' },
     this.#slateTitle,
     this.#slateText,
+    this.#replayButton,
   );
   readonly #floaters = new ReactionFloaters();
   readonly #liveButton = h(
@@ -170,6 +177,8 @@ class WatchPage {
   readonly #limiter = new RateLimiter(5, 1500);
   #hls: Hls | undefined;
   #info: WatchInfo | undefined;
+  /** The ended assembly is being watched again (its history as video on demand). */
+  #replaying = false;
   #kind: PlaylistKind = 'live';
   /** Program date to resume at once the next playlist loads (a switch between kinds). */
   #resumeAt: number | undefined;
@@ -194,8 +203,9 @@ class WatchPage {
     this.#socket.on('disconnect', () => this.#updateReactionButtons());
     // Go live and End reach the page at once, not at its next poll.
     this.#socket.on('assembly:updated', (assembly) => {
-      if (assembly.phase === 'ended') this.#showEnded(assembly.name);
-      else if (assembly.phase === 'live' && this.#info === undefined) void this.#load();
+      if (assembly.phase === 'ended') {
+        if (!this.#replaying) this.#showEnded(assembly.name, this.#info);
+      } else if (assembly.phase === 'live' && this.#info === undefined) void this.#load();
     });
     this.#socket.on('assembly:deleted', () => {
       this.#stop();
@@ -213,6 +223,7 @@ class WatchPage {
     setInterval(() => this.#updateLive(), 1000);
     this.#liveButton.addEventListener('click', () => this.#goLive());
     this.#rewindButton.addEventListener('click', () => this.#rewind(REWIND_SECONDS));
+    this.#replayButton.addEventListener('click', () => this.#replay());
     void this.#load();
   }
 
@@ -283,7 +294,7 @@ class WatchPage {
       return;
     }
     if (info.phase === 'ended') {
-      this.#showEnded(info.name);
+      this.#showEnded(info.name, info);
       return;
     }
     if (info.phase === 'backstage') {
@@ -307,9 +318,15 @@ class WatchPage {
     this.#slate.hidden = false;
   }
 
-  #showEnded(name: string | undefined): void {
+  /**
+   * The ended slate; with the watch URLs it offers to watch the assembly again from the start
+   * (the edges keep its history, closed with EXT-X-ENDLIST, until their retention).
+   */
+  #showEnded(name: string | undefined, info: WatchInfo | undefined): void {
     this.#stop();
-    this.#info = undefined;
+    this.#info = info;
+    this.#replaying = false;
+    this.#replayButton.hidden = info === undefined;
     this.#video.removeAttribute('src');
     this.#video.load();
     this.#video.controls = false;
@@ -323,6 +340,14 @@ class WatchPage {
     this.#overlay.show(text, { busy: true });
     clearTimeout(this.#retry);
     this.#retry = setTimeout(() => void this.#load(), delayMs);
+  }
+
+  /** Plays the ended assembly's whole history from its start, as video on demand. */
+  #replay(): void {
+    if (this.#info === undefined) return;
+    this.#replaying = true;
+    this.#slate.hidden = true;
+    this.#play('history', undefined);
   }
 
   #stop(): void {
@@ -345,7 +370,8 @@ class WatchPage {
     const url = kind === 'live' ? info.liveUrl : info.historyUrl;
     if (resumeAt === undefined) this.#overlay.show('Starting the picture…', { busy: true });
     if (Hls.isSupported()) {
-      const hls = new Hls(PLAYER_CONFIG);
+      // A replay starts at the beginning; live and history at the live edge or `resumeAt`.
+      const hls = new Hls(this.#replaying ? { ...PLAYER_CONFIG, startPosition: 0 } : PLAYER_CONFIG);
       this.#hls = hls;
       hls.on(Events.MANIFEST_PARSED, () => {
         this.#attempt = 0;
@@ -369,8 +395,16 @@ class WatchPage {
           hls.recoverMediaError();
           return;
         }
-        // Every edge failed (each was tried in the steering manifest's order): ask again.
         this.#stop();
+        if (this.#replaying) {
+          // The edges no longer have it (retention deleted it) or cannot be reached.
+          this.#overlay.show(
+            `The assembly cannot be watched again: ${data.details} (${data.response?.code ?? 'no answer'}).`,
+            { bad: true },
+          );
+          return;
+        }
+        // Every edge failed (each was tried in the steering manifest's order): ask again.
         this.#scheduleLoad('Connection lost, retrying…', retryDelayMs(this.#attempt++));
       });
       hls.loadSource(url);

@@ -1,7 +1,9 @@
 /**
  * The assembly afterwards, with real media and the real pages: a recorded assembly appears in
  * the panel's archive with its date, duration and size once it ended, and plays (seekable) in
- * the panel's own player, which shows the program by pixels.
+ * the panel's own player, which shows the program by pixels; an ended assembly's history on the
+ * edge is closed with EXT-X-ENDLIST and a viewer who comes after the end watches it from the start
+ * as video on demand.
  *
  * One stack and one set of browsers for the file; each test has an assembly of its own.
  */
@@ -16,10 +18,12 @@ import { parseAssemblyId } from '../../server/domain/ids.js';
 import { launchChromium } from '../helpers/browser.js';
 import { classify, type PaletteName } from '../helpers/media.js';
 import { sampleVideo } from '../helpers/pixels.js';
+import { readPlaylist, waitForText } from '../edge/helpers.js';
 import { colourPoint, gridTiles, makeCameraVideo, until } from './drivers.js';
 import { openPage } from './pages.js';
 import { Scene } from './Scene.js';
 import { call, mintLink, setup, type Stack } from './stack.js';
+import { WatchViewer } from './WatchViewer.js';
 
 const COLOURS: readonly PaletteName[] = ['red', 'green'];
 /** Generous: two cores shared with other test runs. */
@@ -154,6 +158,77 @@ test('a recorded assembly appears in the panel archive with date, duration, size
       await panel.close();
     }
   } finally {
+    await scene.close();
+  }
+});
+
+test('an ended assembly plays as video on demand from the edge: its history is closed with EXT-X-ENDLIST and a late viewer watches it from the start', async () => {
+  const scene = await Scene.open({ stack, cameraBrowsers, monitorBrowser }, 'VOD assembly');
+  const tiles = gridTiles(2);
+  let viewer: WatchViewer | undefined;
+  try {
+    await scene.join('red');
+    await scene.join('green');
+    const program = await scene.openMonitor();
+    await program.waitForColours(tiles.map(colourPoint), ['red', 'green'], PICTURE_MS, 'program');
+    const edge = stack.delivery.edge;
+    assert.ok(edge !== undefined, 'the stack runs a local edge');
+    const history = `${edge.httpUrl}/hls/${scene.assemblyId}/history.m3u8`;
+    // Some seconds of history, open while the assembly is live.
+    const open = await waitForText(
+      history,
+      (body) => readPlaylist(body).segments.reduce((sum, s) => sum + s.durationMs, 0) >= 8000,
+      60_000,
+    );
+    assert.ok(!open.includes('#EXT-X-ENDLIST'), 'open while live');
+
+    await call(scene.moderator.timeout(30_000).emitWithAck('assembly:end', {}));
+    const closed = await waitForText(history, (body) => body.includes('#EXT-X-ENDLIST'), 30_000);
+    assert.ok(closed.trimEnd().endsWith('#EXT-X-ENDLIST'), closed.slice(-200));
+    const totalMs = readPlaylist(closed).segments.reduce((sum, s) => sum + s.durationMs, 0);
+    assert.ok(totalMs >= 8000, `only ${totalMs} ms in the closed history`);
+
+    // A viewer who comes after the end: the slate offers the assembly from its start.
+    viewer = await WatchViewer.open(
+      monitorBrowser,
+      mintLink(stack.app, scene.assemblyId, 'viewer'),
+    );
+    const page = viewer.opened.page;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.waitForSelector('#slate[data-state="ended"]', { timeout: 30_000 });
+    await page.getByRole('button', { name: '▶ Watch from the start' }).click();
+    await until(
+      PICTURE_MS,
+      async () => {
+        const seen = await viewer?.colours(tiles.map(colourPoint)).catch(() => undefined);
+        return seen?.join() === 'red,green' ? true : undefined;
+      },
+      () => 'the late viewer did not see the program of the ended assembly',
+      500,
+    );
+    const state = await page.evaluate(() => {
+      const video = document.querySelector('video');
+      return {
+        duration: video?.duration ?? Number.NaN,
+        currentTime: video?.currentTime ?? Number.NaN,
+        playlist: video?.dataset.playlist,
+        liveHidden: document.querySelector<HTMLElement>('#live-indicator')?.hidden,
+        slateHidden: document.querySelector<HTMLElement>('#slate')?.hidden,
+      };
+    });
+    // Video on demand: a finite duration (the whole history), played from its start, no LIVE.
+    assert.equal(state.playlist, 'history');
+    assert.ok(Math.abs(state.duration * 1000 - totalMs) < 2000, JSON.stringify({ state, totalMs }));
+    assert.ok(state.currentTime < state.duration - 2, JSON.stringify(state));
+    assert.equal(state.liveHidden, true, 'no live indicator for an ended assembly');
+    assert.equal(state.slateHidden, true);
+    await page.screenshot({ path: path.join(tmpdir(), 'montage-archive-vod.png') });
+    // It stays closed: nothing pushes the ended stream to the edge again (no grace window).
+    const later = await (await fetch(history)).text();
+    assert.equal(later, closed, 'the closed history is unchanged');
+    assert.deepEqual(viewer.opened.errors, []);
+  } finally {
+    await viewer?.close();
     await scene.close();
   }
 });
