@@ -14,6 +14,7 @@ import { Tokens } from './auth/Tokens.js';
 import { REPO_ROOT, type AppConfig } from './config.js';
 import { Archive } from './domain/Archive.js';
 import { Assemblies } from './domain/Assemblies.js';
+import { Chapters } from './domain/Chapters.js';
 import type { AssemblyId } from './domain/ids.js';
 import { LiveAssemblies } from './domain/LiveAssemblies.js';
 import { MediaLibrary } from './domain/MediaLibrary.js';
@@ -33,6 +34,7 @@ import { SignalingServer } from './signaling/SignalingServer.js';
 import { AssemblyStore } from './store/AssemblyStore.js';
 import { AuditLog } from './store/AuditLog.js';
 import { openDatabase, type SqliteDatabase } from './store/Database.js';
+import { ChapterStore } from './store/ChapterStore.js';
 import { RecordingStore } from './store/RecordingStore.js';
 import { EdgeStore } from './store/EdgeStore.js';
 import { InviteStore } from './store/InviteStore.js';
@@ -101,6 +103,8 @@ export class App {
   readonly library: MediaLibrary;
   /** Program recordings: listed, played, downloaded, deleted, and expired by retention. */
   readonly archive: Archive;
+  /** Where things happened on each assembly's program (cuts, clips, layouts, Go live). */
+  readonly chapters: Chapters;
   /** The origin→edge push secret (MONTAGE_EDGE_SECRET or generated into the data dir). */
   readonly edgeSecret: string;
   readonly #backend: KurentoMediaBackend | undefined;
@@ -134,6 +138,11 @@ export class App {
       liveStreams: () => this.#origin?.liveStreams() ?? [],
       originRtmpPort: config.rtmpPort,
     });
+    this.chapters = new Chapters(
+      new ChapterStore(this.core.db),
+      (id) => this.core.assemblies.get(id).wentLiveAt,
+      this.logger.child({ component: 'chapters' }),
+    );
     if (options.media !== false) {
       this.mediaServer = new MediaServer({
         uri: config.mediaServerUri,
@@ -153,6 +162,7 @@ export class App {
       media: this.#backend,
       logger: this.logger.child({ component: 'live' }),
       cameraGraceMs: config.cameraGraceMs,
+      onOpened: (live) => this.chapters.follow(live),
     });
     this.mediaServer?.on('connected', (_client, resumed) => {
       this.setMediaServerConnected(true);
@@ -181,6 +191,7 @@ export class App {
       ...this.core,
       library: this.library,
       archive: this.archive,
+      chapters: this.chapters,
       edges: this.edges,
       steering: this.steering,
       liveRenditions: (id: AssemblyId) => this.#ladder?.liveRenditions(id) ?? [SOURCE_RENDITION],

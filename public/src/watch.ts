@@ -21,7 +21,15 @@ import {
   RequestError,
   type SignalingSocket,
 } from './lib/connect.js';
-import { appRoot, errorMessage, h, Notice, replaceChildren, VideoOverlay } from './lib/dom.js';
+import {
+  appRoot,
+  errorMessage,
+  formatDuration,
+  h,
+  Notice,
+  replaceChildren,
+  VideoOverlay,
+} from './lib/dom.js';
 import { ReactionFloaters, REACTION_LOOKS } from './lib/reactions.js';
 import { retryDelayMs } from './lib/webrtc.js';
 
@@ -35,6 +43,16 @@ const WAITING_POLL_MS = 5000;
 const BEHIND_WINDOW_MS = 3000;
 /** How far the rewind button goes back. */
 const REWIND_SECONDS = 30;
+/** How often the chapters are asked for again while the assembly is live. */
+const CHAPTERS_POLL_MS = 10_000;
+
+/** A chapter as GET /api/assemblies/:id/chapters gives it (server/http/timelineRoutes.ts). */
+interface ChapterWire {
+  /** Program time, Unix ms: the playlists' EXT-X-PROGRAM-DATE-TIME. */
+  atMs: number;
+  kind: 'live' | 'cut' | 'clip' | 'layout';
+  title: string;
+}
 
 interface WatchInfo {
   /** A server from before phases sends none (its assemblies are live from the start). */
@@ -171,6 +189,22 @@ class WatchPage {
     },
     `⟲ ${REWIND_SECONDS} s`,
   );
+  /** The chapters on a timeline of the whole assembly (Go live to now), and as a list. */
+  readonly #chapterPlayhead = h('div', { class: 'chapter-playhead', 'aria-hidden': 'true' });
+  readonly #chapterBar = h(
+    'div',
+    { class: 'chapter-bar', id: 'chapter-bar', role: 'group', 'aria-label': 'Chapters' },
+    this.#chapterPlayhead,
+  );
+  readonly #chapterList = h('ol', { class: 'chapter-list', id: 'chapter-list' });
+  readonly #chapterBox = h(
+    'div',
+    { class: 'chapters stack', id: 'chapters', hidden: true },
+    this.#chapterBar,
+    this.#chapterList,
+  );
+  #chapters: ChapterWire[] = [];
+  #chapterTimer: ReturnType<typeof setInterval> | undefined;
   readonly #reactionButtons = new Map<Reaction, HTMLButtonElement>();
   readonly #reactionNotice = new Notice();
   readonly #viewers = h('span', { class: 'muted small', id: 'viewer-count' });
@@ -220,6 +254,11 @@ class WatchPage {
     this.#video.addEventListener('timeupdate', () => this.#updateLive());
     // A seek moves the picture at once: the average starts again from there.
     this.#video.addEventListener('seeking', () => (this.#behindSamples = []));
+    // Where a seek landed, by program date (a chapter's click is checked against it).
+    this.#video.addEventListener('seeked', () => {
+      const date = this.#playingDate();
+      if (date !== undefined) this.#video.dataset.seekedDate = String(date);
+    });
     setInterval(() => this.#updateLive(), 1000);
     this.#liveButton.addEventListener('click', () => this.#goLive());
     this.#rewindButton.addEventListener('click', () => this.#rewind(REWIND_SECONDS));
@@ -261,6 +300,7 @@ class WatchPage {
         'section',
         { class: 'card stack', 'aria-label': 'Assembly' },
         box,
+        this.#chapterBox,
         bar,
         this.#reactionNotice.element,
         h('div', { class: 'row', style: 'justify-content:center' }, this.#viewers),
@@ -295,6 +335,7 @@ class WatchPage {
     }
     if (info.phase === 'ended') {
       this.#showEnded(info.name, info);
+      void this.#loadChapters();
       return;
     }
     if (info.phase === 'backstage') {
@@ -309,6 +350,115 @@ class WatchPage {
     this.#slate.hidden = true;
     this.#info = info;
     this.#play('live', undefined);
+    void this.#loadChapters();
+    clearInterval(this.#chapterTimer);
+    this.#chapterTimer = setInterval(() => void this.#loadChapters(), CHAPTERS_POLL_MS);
+  }
+
+  /** Asks for the chapters and shows them; a failure leaves the last ones shown. */
+  async #loadChapters(): Promise<void> {
+    try {
+      const { chapters } = await api<{ chapters: ChapterWire[] }>(
+        'GET',
+        `/api/assemblies/${this.#assemblyId}/chapters`,
+      );
+      this.#chapters = chapters;
+    } catch {
+      return;
+    }
+    this.#renderChapters();
+  }
+
+  #renderChapters(): void {
+    const chapters = this.#chapters;
+    this.#chapterBox.hidden = chapters.length === 0;
+    const first = chapters[0]?.atMs ?? 0;
+    replaceChildren(
+      this.#chapterList,
+      ...chapters.map((chapter, index) => {
+        const button = h(
+          'button',
+          { type: 'button', class: 'chapter-link', 'data-kind': chapter.kind, 'data-index': index },
+          h('span', { class: 'chapter-time' }, formatDuration(chapter.atMs - first)),
+          ` ${chapter.title}`,
+        );
+        button.addEventListener('click', () => this.#seekToDate(chapter.atMs));
+        return h('li', {}, button);
+      }),
+    );
+    for (const marker of this.#chapterBar.querySelectorAll('.chapter-marker')) marker.remove();
+    for (const [index, chapter] of chapters.entries()) {
+      const marker = h('button', {
+        type: 'button',
+        class: 'chapter-marker',
+        'data-kind': chapter.kind,
+        'data-index': index,
+        title: `${formatDuration(chapter.atMs - first)} ${chapter.title}`,
+        'aria-label': `${chapter.title}, at ${formatDuration(chapter.atMs - first)}`,
+      });
+      marker.addEventListener('click', () => this.#seekToDate(chapter.atMs));
+      this.#chapterBar.append(marker);
+    }
+    this.#placeChapters();
+  }
+
+  /**
+   * Places the markers and the playhead on the timeline, which runs from the first chapter
+   * (Go live) to the newest program date the player knows (the live edge, or the end).
+   */
+  #placeChapters(): void {
+    const first = this.#chapters[0]?.atMs;
+    if (first === undefined) return;
+    const last = this.#chapters[this.#chapters.length - 1]?.atMs ?? first;
+    const end = Math.max(this.#edgeDate() ?? Date.now(), last + 1000);
+    const at = (ms: number): string =>
+      `${(Math.min(1, Math.max(0, (ms - first) / (end - first))) * 100).toFixed(2)}%`;
+    for (const marker of this.#chapterBar.querySelectorAll<HTMLElement>('.chapter-marker')) {
+      const chapter = this.#chapters[Number(marker.dataset.index)];
+      if (chapter !== undefined) marker.style.left = at(chapter.atMs);
+    }
+    const playing = this.#playingDate();
+    this.#chapterPlayhead.hidden = playing === undefined;
+    if (playing !== undefined) this.#chapterPlayhead.style.left = at(playing);
+    let current = -1;
+    for (const [index, chapter] of this.#chapters.entries()) {
+      if (playing !== undefined && chapter.atMs <= playing) current = index;
+    }
+    for (const [index, item] of [...this.#chapterList.children].entries()) {
+      if (index === current) item.setAttribute('aria-current', 'true');
+      else item.removeAttribute('aria-current');
+    }
+  }
+
+  /** The program date of the end of the newest playlist, when it has dates. */
+  #edgeDate(): number | undefined {
+    const details = this.#hls?.latestLevelDetails;
+    const last = details?.fragments[details.fragments.length - 1];
+    if (last?.programDateTime === null || last?.programDateTime === undefined) return undefined;
+    return last.programDateTime + last.duration * 1000;
+  }
+
+  /**
+   * Shows the picture of program date `ms`: a seek within the playlist playing when it holds
+   * that moment, otherwise the whole assembly's playlist from there.
+   */
+  #seekToDate(ms: number): void {
+    this.#video.dataset.seekTarget = String(ms);
+    if (this.#info === undefined) return;
+    if (!this.#replaying && this.#slate.hidden === false) this.#replay();
+    const details = this.#hls?.latestLevelDetails;
+    const fragment = details?.fragments.find(
+      (f) =>
+        f.programDateTime !== null &&
+        f.programDateTime <= ms &&
+        ms < f.programDateTime + f.duration * 1000,
+    );
+    if (fragment !== undefined && fragment.programDateTime !== null) {
+      this.#video.currentTime = fragment.start + (ms - fragment.programDateTime) / 1000;
+      void this.#video.play().catch(() => undefined);
+      return;
+    }
+    this.#play('history', ms);
   }
 
   #showSlate(state: 'starting' | 'ended', title: string, text: string): void {
@@ -324,6 +474,7 @@ class WatchPage {
    */
   #showEnded(name: string | undefined, info: WatchInfo | undefined): void {
     this.#stop();
+    clearInterval(this.#chapterTimer);
     this.#info = info;
     this.#replaying = false;
     this.#replayButton.hidden = info === undefined;
@@ -531,6 +682,9 @@ class WatchPage {
    * "N s behind · Go live". Averaged over the last few seconds (see BEHIND_WINDOW_MS).
    */
   #updateLive(): void {
+    const playing = this.#playingDate();
+    if (playing !== undefined) this.#video.dataset.programDate = String(playing);
+    this.#placeChapters();
     const distance = this.#video.readyState === 0 ? undefined : this.#distanceFromLive();
     if (distance === undefined) {
       this.#liveButton.hidden = true;

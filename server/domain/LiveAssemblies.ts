@@ -177,6 +177,8 @@ export interface LiveAssemblyEvents {
   cameraChanged: [camera: CameraIdentity, participant: Participant | undefined];
   /** The live choice of cameras in the layout changed (undefined: every camera). */
   layoutChanged: [cameras: readonly CameraId[] | undefined];
+  /** The layout (kind, tile count or choice of cameras) changed. */
+  layoutSet: [layout: LayoutRequest];
   /** The assembly went live or ended. */
   phaseChanged: [phase: Phase];
   /** The recording stopped because it could not be written; the program goes on. */
@@ -351,6 +353,11 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   /** Reactions counted since the assembly opened on this server, by reaction. */
   get reactionTotals(): Record<string, number> {
     return this.#reactions.totals;
+  }
+
+  /** A camera's name as pages show it ("Camera 2", or what a moderator renamed it to). */
+  cameraName(cameraId: CameraId): string | undefined {
+    return this.#identities.get(cameraId)?.name;
   }
 
   /** A participant as pages see it: cameras with their name, place, mute and picture. */
@@ -760,6 +767,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       (layout.cameras === undefined) !== (this.#layout.cameras === undefined);
     this.#layout = layout;
     if (camerasChanged) this.emit('layoutChanged', layout.cameras);
+    if (!same) this.emit('layoutSet', layout);
     if (!same) await this.#media?.setLayout(layout);
   }
 
@@ -1029,6 +1037,8 @@ export interface LiveAssembliesOptions {
   media?: MediaBackend;
   logger: Logger;
   cameraGraceMs?: number;
+  /** Called with every live assembly as it is created (the chapters follow its program). */
+  onOpened?: (live: LiveAssembly) => void;
 }
 
 /** The live assemblies of this server, created when the first participant arrives. */
@@ -1077,6 +1087,7 @@ export class LiveAssemblies {
         removedCameraKeys: this.#removedKeysOf(id),
       });
       this.#live.set(id, live);
+      this.#options.onOpened?.(live);
     }
     return live;
   }

@@ -13,7 +13,9 @@ import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { EdgeRegistry } from '../edges/EdgeRegistry.js';
 import type { AuditLog } from '../store/AuditLog.js';
 import type { Archive } from '../domain/Archive.js';
+import type { Chapters } from '../domain/Chapters.js';
 import { archiveRoutes } from './archiveRoutes.js';
+import { timelineRoutes } from './timelineRoutes.js';
 import { assemblyRoutes } from './assemblyRoutes.js';
 import { edgeRoutes } from './edgeRoutes.js';
 import { hlsRoutes, type HlsRoutesDeps } from './hlsRoutes.js';
@@ -55,6 +57,7 @@ export interface HttpDeps extends HlsRoutesDeps {
   health: () => HealthReport;
   library: MediaLibrary;
   archive: Archive;
+  chapters: Chapters;
   edges: EdgeRegistry;
   audit: AuditLog;
 }
@@ -91,6 +94,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.use(assemblyRoutes(deps));
   app.use(mediaRoutes(deps));
   app.use(archiveRoutes(deps));
+  app.use(timelineRoutes(deps));
   app.use(edgeRoutes(deps));
   app.use(pageRoutes(deps));
   app.use('/assets', express.static(deps.assetsDir, { index: false, fallthrough: true }));

@@ -81,6 +81,16 @@ const MIGRATIONS: readonly string[] = [
      size_bytes INTEGER
    );
    CREATE INDEX recordings_by_assembly ON recordings(assembly_id, started_at);`,
+  // Chapters of an assembly's program (server/store/ChapterStore.ts): what changed on the
+  // program and when, in program time (Unix ms, the playlists' EXT-X-PROGRAM-DATE-TIME).
+  `CREATE TABLE chapters (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     assembly_id TEXT NOT NULL REFERENCES assemblies(id) ON DELETE CASCADE,
+     at_ms INTEGER NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('live', 'cut', 'clip', 'layout')),
+     title TEXT NOT NULL
+   );
+   CREATE INDEX chapters_by_assembly ON chapters(assembly_id, at_ms);`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

@@ -3,12 +3,13 @@
  * the panel's archive with its date, duration and size once it ended, and plays (seekable) in
  * the panel's own player, which shows the program by pixels; an ended assembly's history on the
  * edge is closed with EXT-X-ENDLIST and a viewer who comes after the end watches it from the start
- * as video on demand.
+ * as video on demand; the program's cuts, clips, layout changes and Go live are chapters that a
+ * late viewer sees on the timeline, and a click on the clip's chapter shows the clip.
  *
  * One stack and one set of browsers for the file; each test has an assembly of its own.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -16,13 +17,13 @@ import type { Browser } from 'playwright-core';
 import type { RecordingView } from '../../server/domain/Archive.js';
 import { parseAssemblyId } from '../../server/domain/ids.js';
 import { launchChromium } from '../helpers/browser.js';
-import { classify, type PaletteName } from '../helpers/media.js';
+import { classify, makeQuadrantClip, type PaletteName } from '../helpers/media.js';
 import { sampleVideo } from '../helpers/pixels.js';
 import { readPlaylist, waitForText } from '../edge/helpers.js';
-import { colourPoint, gridTiles, makeCameraVideo, until } from './drivers.js';
+import { colourPoint, FULL, gridTiles, makeCameraVideo, until } from './drivers.js';
 import { openPage } from './pages.js';
 import { Scene } from './Scene.js';
-import { call, mintLink, setup, type Stack } from './stack.js';
+import { call, mintLink, mintToken, setup, type Stack } from './stack.js';
 import { WatchViewer } from './WatchViewer.js';
 
 const COLOURS: readonly PaletteName[] = ['red', 'green'];
@@ -226,6 +227,137 @@ test('an ended assembly plays as video on demand from the edge: its history is c
     // It stays closed: nothing pushes the ended stream to the edge again (no grace window).
     const later = await (await fetch(history)).text();
     assert.equal(later, closed, 'the closed history is unchanged');
+    assert.deepEqual(viewer.opened.errors, []);
+  } finally {
+    await viewer?.close();
+    await scene.close();
+  }
+});
+
+interface ChapterBody {
+  atMs: number;
+  at: string;
+  kind: string;
+  title: string;
+}
+
+test('chapters: a late viewer sees Go live, the cuts, the clip and the layout change on the timeline, and a click on the clip chapter shows the clip within 1 s of its start', async () => {
+  const scene = await Scene.open({ stack, cameraBrowsers, monitorBrowser }, 'Chapters assembly');
+  let viewer: WatchViewer | undefined;
+  try {
+    await mkdir(stack.app.config.mediaDir, { recursive: true });
+    await makeQuadrantClip(
+      path.join(stack.app.config.mediaDir, 'choir.mp4'),
+      ['yellow', 'yellow', 'yellow', 'yellow'],
+      { seconds: 60, container: 'mp4', width: 320, height: 180 },
+    );
+    const red = await scene.join('red');
+    await scene.join('green');
+    const program = await scene.openMonitor();
+    await program.waitForColours(
+      gridTiles(2).map(colourPoint),
+      ['red', 'green'],
+      PICTURE_MS,
+      'grid',
+    );
+    const centre = [colourPoint(FULL)];
+    const hold = async (ms: number): Promise<void> => {
+      const until2 = Date.now() + ms;
+      await until(
+        ms + 5000,
+        () => Promise.resolve(Date.now() > until2 ? true : undefined),
+        () => '',
+        250,
+      );
+    };
+    await scene.cut({ source: 'camera', cameraId: red.cameraId });
+    await program.waitForColours(centre, ['red'], PICTURE_MS, 'cut to red');
+    await hold(4000);
+    await scene.cut({ source: 'video', file: 'choir.mp4' });
+    await program.waitForColours(centre, ['yellow'], PICTURE_MS, 'the clip');
+    await hold(5000);
+    await scene.layout({ layout: 'spotlight' });
+    await scene.cut({ source: 'camera', cameraId: red.cameraId });
+    await program.waitForColours(centre, ['red'], PICTURE_MS, 'back to red');
+
+    // The API: Go live first, then the cuts, the clip and the layout, in program order.
+    const response = await fetch(`${stack.app.url}/api/assemblies/${scene.assemblyId}/chapters`, {
+      headers: { authorization: `Bearer ${mintToken(stack.app, scene.assemblyId, 'viewer')}` },
+    });
+    assert.equal(response.status, 200);
+    const { chapters } = (await response.json()) as { chapters: ChapterBody[] };
+    assert.deepEqual(
+      chapters.map((c) => c.kind),
+      ['live', 'cut', 'clip', 'layout', 'cut'],
+      JSON.stringify(chapters),
+    );
+    assert.deepEqual(
+      chapters.map((c) => c.title),
+      ['Go live', 'Camera 1', 'Clip: choir.mp4', 'Layout: Spotlight, every camera', 'Camera 1'],
+    );
+    const clip = chapters[2];
+    assert.ok(clip !== undefined);
+
+    // A late viewer, once the clip has left the live window (the history playlist has it).
+    await hold(12_000);
+    viewer = await WatchViewer.open(
+      monitorBrowser,
+      mintLink(stack.app, scene.assemblyId, 'viewer'),
+    );
+    const page = viewer.opened.page;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await until(
+      PICTURE_MS,
+      async () =>
+        (await viewer?.colours(centre).catch(() => undefined))?.[0] === 'red' ? true : undefined,
+      () => 'the late viewer does not see the live program',
+      500,
+    );
+    const markers = page.locator('#chapter-bar .chapter-marker');
+    await until(
+      30_000,
+      async () => ((await markers.count()) === 5 ? true : undefined),
+      () => 'the timeline does not show the five chapters',
+    );
+    const lefts = await markers.evaluateAll((all) =>
+      all.map((marker) => Number.parseFloat((marker as HTMLElement).style.left)),
+    );
+    assert.ok(
+      lefts.every((left, i) => i === 0 || left >= (lefts[i - 1] ?? 0)) && (lefts[0] ?? 1) < 1,
+      `markers in program order from the start: ${lefts.join()}`,
+    );
+    assert.match(
+      (await page.locator('#chapter-list').textContent()) ?? '',
+      /Go live.*Camera 1.*Clip: choir\.mp4.*Layout: Spotlight/,
+    );
+    const bar = await page.locator('.reactions-bar').boundingBox();
+    assert.ok(bar !== null && bar.y + bar.height <= 768, `reactions row at ${JSON.stringify(bar)}`);
+    await page.screenshot({ path: path.join(tmpdir(), 'montage-chapters.png') });
+
+    // A click on the clip's chapter: the clip's picture, within 1 s of the chapter's start.
+    await page.locator('#chapter-list .chapter-link[data-kind="clip"]').click();
+    await until(
+      PICTURE_MS,
+      async () =>
+        (await viewer?.colours(centre).catch(() => undefined))?.[0] === 'yellow' ? true : undefined,
+      () => 'the clip chapter does not show the clip',
+      250,
+    );
+    const landed = await page.evaluate(() => {
+      const video = document.querySelector('video');
+      return { date: Number(video?.dataset.programDate), time: video?.currentTime ?? 0 };
+    });
+    // The picture shows the clip, and playback started at the chapter: the date on screen now,
+    // less what was played since the seek landed, is within 1 s of the chapter's start.
+    const seekedAt = await page.evaluate(() =>
+      Number(document.querySelector('video')?.dataset.seekedDate),
+    );
+    assert.ok(
+      Math.abs(seekedAt - clip.atMs) <= 1000,
+      `landed ${seekedAt - clip.atMs} ms from the clip chapter (${JSON.stringify(landed)})`,
+    );
+    assert.equal(await page.locator('#live-indicator').getAttribute('data-live'), 'false');
+    await page.screenshot({ path: path.join(tmpdir(), 'montage-chapter-clip.png') });
     assert.deepEqual(viewer.opened.errors, []);
   } finally {
     await viewer?.close();

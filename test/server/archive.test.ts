@@ -215,3 +215,34 @@ test('retention deletes a recording whose date is past the retention period, fil
   assert.equal(audit?.actor, 'retention');
   assert.equal(audit?.assemblyId, id);
 });
+
+test('chapters over REST: Go live first once live, none backstage, any invited role reads them, bad requests are refused with the reason', async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const live = await createAssembly(running, 'Live one');
+  const backstage = await createAssembly(running, 'Backstage one', { live: false });
+  const viewer = mintToken(running.app, live.id, 'viewer');
+  const url = (id: string): string => `${running.url}/api/assemblies/${id}/chapters`;
+
+  const read = await request(url(live.id), 'GET', viewer);
+  assert.equal(read.status, 200);
+  const { chapters } = read.body as {
+    chapters: Array<{ atMs: number; at: string; kind: string; title: string }>;
+  };
+  assert.equal(chapters.length, 1);
+  assert.equal(chapters[0]?.kind, 'live');
+  assert.equal(chapters[0]?.title, 'Go live');
+  assert.equal(chapters[0]?.at, new Date(chapters[0]?.atMs ?? 0).toISOString());
+  const wentLiveAt = running.app.core.assemblies.get(parseAssemblyId(live.id)).wentLiveAt;
+  assert.equal(chapters[0]?.at, wentLiveAt);
+
+  const none = await request(url(backstage.id), 'GET', backstage.moderatorToken);
+  assert.deepEqual((none.body as { chapters: unknown[] }).chapters, []);
+  const foreign = await request(url(backstage.id), 'GET', viewer);
+  assert.equal(foreign.status, 403);
+  const anonymous = await request(url(live.id), 'GET');
+  assert.equal(anonymous.status, 401);
+  const query = await request(`${url(live.id)}?from=0`, 'GET', viewer);
+  assert.equal(query.status, 400);
+  assert.match(wireError(query.body).message, /query parameter 'from' is not known/);
+});
