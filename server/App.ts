@@ -15,6 +15,7 @@ import { REPO_ROOT, type AppConfig } from './config.js';
 import { Archive } from './domain/Archive.js';
 import { Assemblies } from './domain/Assemblies.js';
 import { Chapters } from './domain/Chapters.js';
+import { ReactionLog } from './domain/ReactionLog.js';
 import type { AssemblyId } from './domain/ids.js';
 import { LiveAssemblies } from './domain/LiveAssemblies.js';
 import { MediaLibrary } from './domain/MediaLibrary.js';
@@ -35,6 +36,7 @@ import { AssemblyStore } from './store/AssemblyStore.js';
 import { AuditLog } from './store/AuditLog.js';
 import { openDatabase, type SqliteDatabase } from './store/Database.js';
 import { ChapterStore } from './store/ChapterStore.js';
+import { ReactionStore } from './store/ReactionStore.js';
 import { RecordingStore } from './store/RecordingStore.js';
 import { EdgeStore } from './store/EdgeStore.js';
 import { InviteStore } from './store/InviteStore.js';
@@ -105,6 +107,8 @@ export class App {
   readonly archive: Archive;
   /** Where things happened on each assembly's program (cuts, clips, layouts, Go live). */
   readonly chapters: Chapters;
+  /** Reactions at their program time: whole-assembly totals and the replay. */
+  readonly reactions: ReactionLog;
   /** The origin→edge push secret (MONTAGE_EDGE_SECRET or generated into the data dir). */
   readonly edgeSecret: string;
   readonly #backend: KurentoMediaBackend | undefined;
@@ -143,6 +147,10 @@ export class App {
       (id) => this.core.assemblies.get(id).wentLiveAt,
       this.logger.child({ component: 'chapters' }),
     );
+    this.reactions = new ReactionLog(
+      new ReactionStore(this.core.db),
+      this.logger.child({ component: 'reactions' }),
+    );
     if (options.media !== false) {
       this.mediaServer = new MediaServer({
         uri: config.mediaServerUri,
@@ -162,7 +170,10 @@ export class App {
       media: this.#backend,
       logger: this.logger.child({ component: 'live' }),
       cameraGraceMs: config.cameraGraceMs,
-      onOpened: (live) => this.chapters.follow(live),
+      onOpened: (live) => {
+        this.chapters.follow(live);
+        this.reactions.follow(live);
+      },
     });
     this.mediaServer?.on('connected', (_client, resumed) => {
       this.setMediaServerConnected(true);
@@ -192,6 +203,7 @@ export class App {
       library: this.library,
       archive: this.archive,
       chapters: this.chapters,
+      reactions: this.reactions,
       edges: this.edges,
       steering: this.steering,
       liveRenditions: (id: AssemblyId) => this.#ladder?.liveRenditions(id) ?? [SOURCE_RENDITION],

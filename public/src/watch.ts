@@ -30,7 +30,7 @@ import {
   replaceChildren,
   VideoOverlay,
 } from './lib/dom.js';
-import { ReactionFloaters, REACTION_LOOKS } from './lib/reactions.js';
+import { isReaction, ReactionFloaters, REACTION_LOOKS } from './lib/reactions.js';
 import { retryDelayMs } from './lib/webrtc.js';
 
 /** How often the page asks again while the assembly has not started. */
@@ -43,6 +43,18 @@ const WAITING_POLL_MS = 5000;
 const BEHIND_WINDOW_MS = 3000;
 /** How far the rewind button goes back. */
 const REWIND_SECONDS = 30;
+/** Replayed reactions are fetched in windows of this much program time. */
+const REPLAY_WINDOW_MS = 30_000;
+/** A jump of the picture by more than this (a seek, a stall) replays nothing in between. */
+const REPLAY_MAX_STEP_MS = 3000;
+
+/** A second of reactions as GET /api/assemblies/:id/reactions gives it. */
+interface ReactionSecondWire {
+  atMs: number;
+  reaction: string;
+  count: number;
+}
+
 /** How often the chapters are asked for again while the assembly is live. */
 const CHAPTERS_POLL_MS = 10_000;
 
@@ -205,6 +217,12 @@ class WatchPage {
   );
   #chapters: ChapterWire[] = [];
   #chapterTimer: ReturnType<typeof setInterval> | undefined;
+  /** Replayed reactions by window start (program time); a window being fetched is `null`. */
+  readonly #replayWindows = new Map<number, ReactionSecondWire[] | null>();
+  /** The program date up to which reactions were replayed. */
+  #replayedUpTo: number | undefined;
+  /** This page's own reactions since the last tick (they floated when sent). */
+  #ownSinceTick = new Map<Reaction, number>();
   readonly #reactionButtons = new Map<Reaction, HTMLButtonElement>();
   readonly #reactionNotice = new Notice();
   readonly #viewers = h('span', { class: 'muted small', id: 'viewer-count' });
@@ -234,6 +252,17 @@ class WatchPage {
       this.#viewers.textContent = `${count} watching`;
     });
     this.#socket.on('connect', () => this.#updateReactionButtons());
+    // Everyone's reactions float over the live picture; a viewer in the past sees the replay.
+    this.#socket.on('reactions:tick', ({ counts }) => {
+      const own = this.#ownSinceTick;
+      this.#ownSinceTick = new Map();
+      if (this.#liveButton.dataset.live !== 'true' || this.#replaying) return;
+      for (const [name, count] of Object.entries(counts)) {
+        if (!isReaction(name) || !Number.isFinite(count)) continue;
+        const others = count - (own.get(name) ?? 0);
+        if (others > 0) this.#floaters.spawn(name, others);
+      }
+    });
     this.#socket.on('disconnect', () => this.#updateReactionButtons());
     // Go live and End reach the page at once, not at its next poll.
     this.#socket.on('assembly:updated', (assembly) => {
@@ -254,10 +283,12 @@ class WatchPage {
     this.#video.addEventListener('timeupdate', () => this.#updateLive());
     // A seek moves the picture at once: the average starts again from there.
     this.#video.addEventListener('seeking', () => (this.#behindSamples = []));
-    // Where a seek landed, by program date (a chapter's click is checked against it).
+    // Where a seek landed, by program date (a chapter's click is checked against it); the
+    // replay starts with that second's reactions.
     this.#video.addEventListener('seeked', () => {
       const date = this.#playingDate();
       if (date !== undefined) this.#video.dataset.seekedDate = String(date);
+      this.#replayedUpTo = date === undefined ? undefined : date - 1000;
     });
     setInterval(() => this.#updateLive(), 1000);
     this.#liveButton.addEventListener('click', () => this.#goLive());
@@ -427,6 +458,47 @@ class WatchPage {
     for (const [index, item] of [...this.#chapterList.children].entries()) {
       if (index === current) item.setAttribute('aria-current', 'true');
       else item.removeAttribute('aria-current');
+    }
+  }
+
+  /**
+   * Replays the reactions sent at the program times the picture has just played through, when
+   * the viewer watches the past (behind live, or the ended assembly again). Reactions come from
+   * the server in windows of program time, fetched a window ahead.
+   */
+  #replayReactions(playing: number): void {
+    const past = this.#replaying || this.#liveButton.dataset.live === 'false';
+    const from = this.#replayedUpTo;
+    this.#replayedUpTo = playing;
+    if (!past) return;
+    const start = Math.floor(playing / REPLAY_WINDOW_MS) * REPLAY_WINDOW_MS;
+    for (const window of [start, start + REPLAY_WINDOW_MS]) {
+      if (!this.#replayWindows.has(window)) void this.#loadReplayWindow(window);
+    }
+    if (from === undefined || playing <= from || playing - from > REPLAY_MAX_STEP_MS) return;
+    for (const window of [start - REPLAY_WINDOW_MS, start]) {
+      for (const second of this.#replayWindows.get(window) ?? []) {
+        if (second.atMs > from && second.atMs <= playing && isReaction(second.reaction)) {
+          this.#floaters.spawn(second.reaction, second.count, second.atMs);
+        }
+      }
+    }
+  }
+
+  async #loadReplayWindow(window: number): Promise<void> {
+    this.#replayWindows.set(window, null);
+    try {
+      const { reactions } = await api<{ reactions: ReactionSecondWire[] }>(
+        'GET',
+        `/api/assemblies/${this.#assemblyId}/reactions?from=${window}&to=${window + REPLAY_WINDOW_MS}`,
+      );
+      this.#replayWindows.set(window, reactions);
+      // A window of the live edge fills up still: ask again when the picture comes back to it.
+      if (window + REPLAY_WINDOW_MS > Date.now() - REPLAY_WINDOW_MS) {
+        setTimeout(() => this.#replayWindows.delete(window), 10_000);
+      }
+    } catch {
+      this.#replayWindows.delete(window);
     }
   }
 
@@ -685,6 +757,7 @@ class WatchPage {
     const playing = this.#playingDate();
     if (playing !== undefined) this.#video.dataset.programDate = String(playing);
     this.#placeChapters();
+    if (playing !== undefined) this.#replayReactions(playing);
     const distance = this.#video.readyState === 0 ? undefined : this.#distanceFromLive();
     if (distance === undefined) {
       this.#liveButton.hidden = true;
@@ -739,8 +812,15 @@ class WatchPage {
       return;
     }
     this.#floaters.spawn(reaction);
+    this.#ownSinceTick.set(reaction, (this.#ownSinceTick.get(reaction) ?? 0) + 1);
+    // Stored at the moment on screen, so that whoever watches that moment later sees it.
+    const at = this.#playingDate();
     try {
-      await request(this.#socket, 'reaction:send', { reaction });
+      await request(
+        this.#socket,
+        'reaction:send',
+        at === undefined ? { reaction } : { reaction, at: Math.round(at) },
+      );
     } catch (error) {
       const why =
         error instanceof RequestError && error.code === 'rate_limited'

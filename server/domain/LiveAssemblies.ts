@@ -35,7 +35,7 @@ import {
   type ParticipantId,
   type ViewerId,
 } from './ids.js';
-import { Reactions } from './Reactions.js';
+import { Reactions, type ReactionSecond } from './Reactions.js';
 import type { Phase } from '../store/AssemblyStore.js';
 import { INVITE_LABEL_RULE, isInviteLabel } from '../auth/inviteLabel.js';
 
@@ -164,6 +164,8 @@ export interface LiveAssemblyEvents {
   viewers: [count: number];
   /** The last second's reactions, and the assembly's totals so far. */
   reactions: [counts: Record<string, number>, totals: Record<string, number>];
+  /** The last second's reactions by the second of program time they were sent at (stored). */
+  reactionSeconds: [seconds: ReactionSecond[]];
   /** A moderator removed this participant: the transport must disconnect it. */
   removed: [participant: ParticipantId];
   /**
@@ -292,6 +294,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#tick = setInterval(() => {
       const counts = this.#reactions.flush();
       if (counts !== undefined) this.emit('reactions', counts, this.#reactions.totals);
+      const seconds = this.#reactions.flushTimeline();
+      if (seconds.length > 0) this.emit('reactionSeconds', seconds);
       const viewers = this.viewerCount;
       if (viewers !== this.#viewersSent) {
         this.#viewersSent = viewers;
@@ -814,8 +818,13 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   }
 
   /** Counts a reaction; false when the sender is over its rate limit. */
-  react(participantId: ParticipantId, reaction: string): boolean {
-    return this.#reactions.add(participantId, reaction);
+  react(participantId: ParticipantId, reaction: string, atMs?: number): boolean {
+    return this.#reactions.add(participantId, reaction, atMs);
+  }
+
+  /** The totals stored before this assembly opened here (ReactionLog seeds them once). */
+  seedReactionTotals(totals: Record<string, number>): void {
+    this.#reactions.seedTotals(totals);
   }
 
   /** Builds the media now if a media server is connected; failures are logged, not thrown. */
@@ -889,6 +898,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#metrics.cameras.remove({ assembly: this.id });
     this.#metrics.viewers.remove({ assembly: this.id });
     this.#metrics.programSource.removeMatching({ assembly: this.id });
+    // The last second's reactions are stored before the listeners go.
+    const seconds = this.#reactions.flushTimeline();
+    if (seconds.length > 0) this.emit('reactionSeconds', seconds);
     this.removeAllListeners();
     await media?.release();
     await this.#backend?.endProgram(this.id);

@@ -14,6 +14,7 @@ import type { EdgeRegistry } from '../edges/EdgeRegistry.js';
 import type { AuditLog } from '../store/AuditLog.js';
 import type { Archive } from '../domain/Archive.js';
 import type { Chapters } from '../domain/Chapters.js';
+import type { ReactionLog } from '../domain/ReactionLog.js';
 import { archiveRoutes } from './archiveRoutes.js';
 import { timelineRoutes } from './timelineRoutes.js';
 import { assemblyRoutes } from './assemblyRoutes.js';
@@ -58,6 +59,7 @@ export interface HttpDeps extends HlsRoutesDeps {
   library: MediaLibrary;
   archive: Archive;
   chapters: Chapters;
+  reactions: ReactionLog;
   edges: EdgeRegistry;
   audit: AuditLog;
 }

@@ -91,6 +91,15 @@ const MIGRATIONS: readonly string[] = [
      title TEXT NOT NULL
    );
    CREATE INDEX chapters_by_assembly ON chapters(assembly_id, at_ms);`,
+  // Reactions by the second of program time they were sent at (server/store/ReactionStore.ts):
+  // totals for the whole assembly, and the replay for viewers who watch that moment later.
+  `CREATE TABLE reaction_seconds (
+     assembly_id TEXT NOT NULL REFERENCES assemblies(id) ON DELETE CASCADE,
+     second_ms INTEGER NOT NULL,
+     reaction TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     PRIMARY KEY (assembly_id, second_ms, reaction)
+   );`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

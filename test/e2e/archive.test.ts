@@ -4,7 +4,9 @@
  * the panel's own player, which shows the program by pixels; an ended assembly's history on the
  * edge is closed with EXT-X-ENDLIST and a viewer who comes after the end watches it from the start
  * as video on demand; the program's cuts, clips, layout changes and Go live are chapters that a
- * late viewer sees on the timeline, and a click on the clip's chapter shows the clip.
+ * late viewer sees on the timeline, and a click on the clip's chapter shows the clip; reactions
+ * are stored at the program time on the sender's screen and replay for a viewer who watches that
+ * moment later, and the totals of the whole assembly come from the server.
  *
  * One stack and one set of browsers for the file; each test has an assembly of its own.
  */
@@ -20,7 +22,15 @@ import { launchChromium } from '../helpers/browser.js';
 import { classify, makeQuadrantClip, type PaletteName } from '../helpers/media.js';
 import { sampleVideo } from '../helpers/pixels.js';
 import { readPlaylist, waitForText } from '../edge/helpers.js';
-import { colourPoint, FULL, gridTiles, makeCameraVideo, until } from './drivers.js';
+import {
+  colourPoint,
+  connectPage,
+  FULL,
+  gridTiles,
+  makeCameraVideo,
+  until,
+  welcomed,
+} from './drivers.js';
 import { openPage } from './pages.js';
 import { Scene } from './Scene.js';
 import { call, mintLink, mintToken, setup, type Stack } from './stack.js';
@@ -361,6 +371,141 @@ test('chapters: a late viewer sees Go live, the cuts, the clip and the layout ch
     assert.deepEqual(viewer.opened.errors, []);
   } finally {
     await viewer?.close();
+    await scene.close();
+  }
+});
+
+test('reactions in time: a reaction sent while watching live replays for a late viewer who goes back to that moment, and the totals of the whole assembly come from the server', async () => {
+  const scene = await Scene.open({ stack, cameraBrowsers, monitorBrowser }, 'Reactions assembly');
+  let sender: WatchViewer | undefined;
+  let late: WatchViewer | undefined;
+  try {
+    const red = await scene.join('red');
+    const program = await scene.openMonitor();
+    const centre = [colourPoint(FULL)];
+    sender = await WatchViewer.open(
+      monitorBrowser,
+      mintLink(stack.app, scene.assemblyId, 'viewer'),
+    );
+    await until(
+      PICTURE_MS,
+      async () =>
+        (await sender?.colours(centre).catch(() => undefined))?.[0] === 'red' ? true : undefined,
+      () => 'the sender does not see the program',
+      500,
+    );
+    // A chapter to go back to, then "minute 1" (shortened here to some seconds after it): the
+    // sender, watching live, claps twice.
+    await scene.cut({ source: 'camera', cameraId: red.cameraId });
+    await program.waitForColours(centre, ['red'], PICTURE_MS, 'cut to red');
+    const wait = async (ms: number): Promise<void> => {
+      const end = Date.now() + ms;
+      await until(
+        ms + 5000,
+        () => Promise.resolve(Date.now() > end ? true : undefined),
+        () => '',
+        250,
+      );
+    };
+    await wait(6000);
+    const sentAt = await sender.opened.page.evaluate(() =>
+      Number(document.querySelector('video')?.dataset.programDate),
+    );
+    assert.ok(Number.isFinite(sentAt), 'the sender knows the program date on screen');
+    await sender.opened.page.locator('button[data-reaction="clap"]').click();
+    await sender.opened.page.locator('button[data-reaction="clap"]').click();
+    const assemblyId = parseAssemblyId(scene.assemblyId);
+    const viewerToken = mintToken(stack.app, scene.assemblyId, 'viewer');
+    // Stored at the sender's program time (by the second), within a second of the tick.
+    const stored = await until(
+      20_000,
+      async () => {
+        const response = await fetch(
+          `${stack.app.url}/api/assemblies/${scene.assemblyId}/reactions?from=${sentAt - 60_000}&to=${sentAt + 60_000}`,
+          { headers: { authorization: `Bearer ${viewerToken}` } },
+        );
+        const body = (await response.json()) as {
+          totals: Record<string, number>;
+          reactions: Array<{ atMs: number; reaction: string; count: number }>;
+        };
+        return body.totals.clap === 2 ? body : undefined;
+      },
+      () => 'the reactions were not stored',
+    );
+    assert.ok(
+      stored.reactions.every((r) => r.reaction === 'clap' && Math.abs(r.atMs - sentAt) <= 3000),
+      `stored at the sender's program time ${sentAt}: ${JSON.stringify(stored.reactions)}`,
+    );
+    // The totals every new page gets in its welcome are the server's, for the whole assembly.
+    const moderator = connectPage(stack.app.url, {
+      token: mintToken(stack.app, scene.assemblyId, 'moderator'),
+      assembly: scene.assemblyId,
+    });
+    try {
+      const welcome = await welcomed(moderator);
+      assert.equal(welcome.reactionTotals.clap, 2);
+    } finally {
+      moderator.close();
+    }
+    void assemblyId;
+
+    // A late viewer, once that moment has left the live window: nothing replays at live; going
+    // back to the cut before it (a chapter) replays the claps as the picture passes their time.
+    await wait(12_000);
+    late = await WatchViewer.open(monitorBrowser, mintLink(stack.app, scene.assemblyId, 'viewer'));
+    const page = late.opened.page;
+    await page.evaluate(() => {
+      const seen: Array<{ reaction: string; at: number; playing: number }> = [];
+      (window as unknown as { replayed: typeof seen }).replayed = seen;
+      new MutationObserver((records) => {
+        for (const record of records) {
+          record.addedNodes.forEach((node) => {
+            if (!(node instanceof HTMLElement) || !node.classList.contains('replay')) return;
+            seen.push({
+              reaction: node.dataset.reaction ?? '',
+              at: Number(node.dataset.at),
+              playing: Number(document.querySelector('video')?.dataset.programDate),
+            });
+          });
+        }
+      }).observe(document.body, { childList: true, subtree: true });
+    });
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('#live-indicator')?.dataset.live === 'true',
+      null,
+      { timeout: PICTURE_MS },
+    );
+    await page.locator('#chapter-list .chapter-link[data-kind="cut"]').first().click();
+    const replayed = await until(
+      PICTURE_MS,
+      () =>
+        page.evaluate(() => {
+          const seen = (
+            window as unknown as {
+              replayed: Array<{ reaction: string; at: number; playing: number }>;
+            }
+          ).replayed;
+          return seen.length > 0 ? seen : undefined;
+        }),
+      () => 'no reaction replayed for the late viewer',
+      250,
+    );
+    const [first] = replayed;
+    assert.ok(first !== undefined);
+    assert.equal(first.reaction, 'clap');
+    assert.ok(
+      Math.abs(first.at - sentAt) <= 1000,
+      `replayed the second of ${sentAt}: ${JSON.stringify(replayed)}`,
+    );
+    assert.ok(
+      first.playing >= first.at - 1000 && first.playing <= first.at + 2000,
+      `replayed when the picture reached it: ${JSON.stringify(replayed)}`,
+    );
+    await page.screenshot({ path: path.join(tmpdir(), 'montage-reaction-replay.png') });
+    assert.deepEqual(late.opened.errors, []);
+  } finally {
+    await sender?.close();
+    await late?.close();
     await scene.close();
   }
 });

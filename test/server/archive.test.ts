@@ -15,7 +15,9 @@ import type { RecordingView } from '../../server/domain/Archive.js';
 import { newRecordingId, parseAssemblyId } from '../../server/domain/ids.js';
 import { RecordingStore } from '../../server/store/RecordingStore.js';
 import { mintToken } from '../e2e/stack.js';
+import type { Reply } from '../../server/signaling/events.js';
 import { createAssembly, request, setup, tempDataDir, wireError } from './appHelpers.js';
+import { client, welcome } from './sockets.js';
 
 const run = promisify(execFile);
 
@@ -246,3 +248,72 @@ test('chapters over REST: Go live first once live, none backstage, any invited r
   assert.equal(query.status, 400);
   assert.match(wireError(query.body).message, /query parameter 'from' is not known/);
 });
+
+test('reactions in time: stored at the program time the viewer sends, read back by window, totals for the whole assembly survive a restart, bad times and windows are refused', async (t) => {
+  const dataDir = tempDataDir();
+  const first = await setup(dataDir);
+  const { id } = await createAssembly(first, 'Reacting');
+  const viewerToken = mintToken(first.app, id, 'viewer');
+  const viewer = client(first, { token: viewerToken, assembly: id });
+  await welcome(viewer);
+  const ask = async (payload: unknown): Promise<Reply<null>> =>
+    (await (
+      viewer.timeout(10_000) as unknown as {
+        emitWithAck: (e: string, p: unknown) => Promise<unknown>;
+      }
+    ).emitWithAck('reaction:send', payload)) as Reply<null>;
+  const past = Date.now() - 90_000;
+  assert.ok((await ask({ reaction: 'clap', at: past })).ok);
+  assert.ok((await ask({ reaction: 'clap', at: past + 300 })).ok);
+  assert.ok((await ask({ reaction: 'heart' })).ok);
+  const future = await ask({ reaction: 'clap', at: Date.now() + 60_000 });
+  assert.equal(future.ok, false);
+  assert.match(future.ok ? '' : future.error.message, /reaction:send.at must be the program time/);
+  const text = await ask({ reaction: 'clap', at: 'now' });
+  assert.equal(text.ok, false);
+  assert.match(text.ok ? '' : text.error.message, /reaction:send.at must be an integer/);
+  // Stored once the second's tick has passed; the socket leaving stores the rest.
+  viewer.close();
+  const url = (query: string): string => `${first.url}/api/assemblies/${id}/reactions?${query}`;
+  const second = Math.floor(past / 1000) * 1000;
+  const stored = await until(async () => {
+    const { body } = await request(
+      url(`from=${second - 1000}&to=${second + 2000}`),
+      'GET',
+      viewerToken,
+    );
+    const reactions = (body as { reactions: unknown[] }).reactions;
+    return reactions.length > 0 ? (body as { totals: unknown; reactions: unknown }) : undefined;
+  });
+  assert.deepEqual(stored.reactions, [{ atMs: second, reaction: 'clap', count: 2 }]);
+  assert.deepEqual(stored.totals, { clap: 2, heart: 1 });
+  for (const [query, message] of [
+    ['from=10', /query.to must be a program time/],
+    [`from=${second}&to=${second}`, /query.to must be after query.from by at most 600000 ms/],
+    [`from=0&to=${second}`, /at most 600000 ms/],
+    [`from=-5&to=10`, /query.from must be a program time/],
+    [`from=1&to=2&x=3`, /query parameter 'x' is not known/],
+  ] as const) {
+    const refused = await request(url(query), 'GET', viewerToken);
+    assert.equal(refused.status, 400, query);
+    assert.match(wireError(refused.body).message, message);
+  }
+  await first.teardown({ keepData: true });
+
+  // After a restart a new page's welcome has the totals of the whole assembly.
+  const again = await setup(dataDir);
+  t.after(() => again.teardown());
+  const moderator = client(again, { token: mintToken(again.app, id, 'moderator'), assembly: id });
+  t.after(() => moderator.close());
+  assert.deepEqual((await welcome(moderator)).reactionTotals, { clap: 2, heart: 1 });
+});
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
