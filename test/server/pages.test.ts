@@ -585,6 +585,11 @@ test("the panel's library shows each clip's length and first frame, previews it 
   assert.match(poster ?? '', /^data:image\/jpeg;base64,/, 'the first frame is shown');
 
   await row.getByRole('button', { name: 'Preview' }).click();
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.locator('#library').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'panel-library.png') });
+  }
   await page.waitForFunction(
     () => {
       const video = document.querySelector<HTMLVideoElement>('#library-player');
