@@ -517,7 +517,13 @@ class WatchPage {
   #seekToDate(ms: number): void {
     this.#video.dataset.seekTarget = String(ms);
     if (this.#info === undefined) return;
-    if (!this.#replaying && this.#slate.hidden === false) this.#replay();
+    if (!this.#slate.hidden && this.#slate.dataset.state === 'ended') {
+      // The ended slate: the chapter's moment of the whole assembly, as video on demand.
+      this.#replaying = true;
+      this.#slate.hidden = true;
+      this.#play('history', ms);
+      return;
+    }
     const details = this.#hls?.latestLevelDetails;
     const fragment = details?.fragments.find(
       (f) =>

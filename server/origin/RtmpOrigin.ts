@@ -57,7 +57,7 @@ export type RejectReason = 'wrong-app' | 'unknown-stream' | 'bad-key' | 'play-no
 
 export interface StreamEvent {
   stream: StreamName;
-  /** `address:port` of the publisher. */
+  /** `address:port` of the publisher; empty when the stream was revoked (ended for good). */
   address: string;
 }
 
