@@ -12,7 +12,10 @@ import { Invites } from './auth/Invites.js';
 import { EDGE_SECRET_FILE_NAME, loadOrCreateSecret } from './auth/secret.js';
 import { Tokens } from './auth/Tokens.js';
 import { REPO_ROOT, type AppConfig } from './config.js';
+import { Archive } from './domain/Archive.js';
 import { Assemblies } from './domain/Assemblies.js';
+import { Chapters } from './domain/Chapters.js';
+import { ReactionLog } from './domain/ReactionLog.js';
 import type { AssemblyId } from './domain/ids.js';
 import { LiveAssemblies } from './domain/LiveAssemblies.js';
 import { MediaLibrary } from './domain/MediaLibrary.js';
@@ -32,6 +35,9 @@ import { SignalingServer } from './signaling/SignalingServer.js';
 import { AssemblyStore } from './store/AssemblyStore.js';
 import { AuditLog } from './store/AuditLog.js';
 import { openDatabase, type SqliteDatabase } from './store/Database.js';
+import { ChapterStore } from './store/ChapterStore.js';
+import { ReactionStore } from './store/ReactionStore.js';
+import { RecordingStore } from './store/RecordingStore.js';
 import { EdgeStore } from './store/EdgeStore.js';
 import { InviteStore } from './store/InviteStore.js';
 
@@ -97,6 +103,12 @@ export class App {
   readonly steering: ContentSteering;
   #ladder: RenditionLadder | undefined;
   readonly library: MediaLibrary;
+  /** Program recordings: listed, played, downloaded, deleted, and expired by retention. */
+  readonly archive: Archive;
+  /** Where things happened on each assembly's program (cuts, clips, layouts, Go live). */
+  readonly chapters: Chapters;
+  /** Reactions at their program time: whole-assembly totals and the replay. */
+  readonly reactions: ReactionLog;
   /** The origin→edge push secret (MONTAGE_EDGE_SECRET or generated into the data dir). */
   readonly edgeSecret: string;
   readonly #backend: KurentoMediaBackend | undefined;
@@ -114,6 +126,14 @@ export class App {
     this.core = createCore(config, () => this.publicBaseUrl);
     this.edgeSecret = loadOrCreateSecret(config.edgeSecret, config.dataDir, EDGE_SECRET_FILE_NAME);
     this.library = new MediaLibrary(config.mediaDir, config.libraryMaxBytes);
+    this.archive = new Archive({
+      store: new RecordingStore(this.core.db),
+      audit: this.core.audit,
+      logger: this.logger.child({ component: 'archive' }),
+      dir: config.recordingsDir,
+      retentionDays: config.recordingRetentionDays,
+      assemblyName: (id) => this.core.assemblies.get(id).name,
+    });
     this.edges = new EdgeRegistry({
       store: new EdgeStore(this.core.db),
       audit: this.core.audit,
@@ -122,6 +142,15 @@ export class App {
       liveStreams: () => this.#origin?.liveStreams() ?? [],
       originRtmpPort: config.rtmpPort,
     });
+    this.chapters = new Chapters(
+      new ChapterStore(this.core.db),
+      (id) => this.core.assemblies.get(id).wentLiveAt,
+      this.logger.child({ component: 'chapters' }),
+    );
+    this.reactions = new ReactionLog(
+      new ReactionStore(this.core.db),
+      this.logger.child({ component: 'reactions' }),
+    );
     if (options.media !== false) {
       this.mediaServer = new MediaServer({
         uri: config.mediaServerUri,
@@ -131,6 +160,7 @@ export class App {
         server: this.mediaServer,
         streamKey: (id) => this.core.assemblies.get(id).streamKey,
         recordingsDir: config.recordingsDir,
+        recordings: this.archive,
         logger: this.logger.child({ component: 'media' }),
         cameraGraceMs: config.cameraGraceMs,
       });
@@ -140,6 +170,10 @@ export class App {
       media: this.#backend,
       logger: this.logger.child({ component: 'live' }),
       cameraGraceMs: config.cameraGraceMs,
+      onOpened: (live) => {
+        this.chapters.follow(live);
+        this.reactions.follow(live);
+      },
     });
     this.mediaServer?.on('connected', (_client, resumed) => {
       this.setMediaServerConnected(true);
@@ -167,6 +201,9 @@ export class App {
     const express = createHttpApp({
       ...this.core,
       library: this.library,
+      archive: this.archive,
+      chapters: this.chapters,
+      reactions: this.reactions,
       edges: this.edges,
       steering: this.steering,
       liveRenditions: (id: AssemblyId) => this.#ladder?.liveRenditions(id) ?? [SOURCE_RENDITION],
@@ -244,6 +281,7 @@ export class App {
     this.logger.info('app server listening', { url: this.url });
     this.mediaServer?.start();
     this.edges.start();
+    this.archive.start();
   }
 
   stop(): Promise<void> {
@@ -255,6 +293,7 @@ export class App {
     await this.#signaling.close();
     this.mediaServer?.stop();
     await this.edges.stop();
+    await this.archive.stop();
     if (this.#http.listening) {
       const closed = new Promise<void>((resolve, reject) =>
         this.#http.close((error) => (error ? reject(error) : resolve())),

@@ -72,6 +72,11 @@ export interface AppConfig {
   libraryMaxBytes: number;
   /** Where program recordings (RecorderEndpoint) are written. Absolute. */
   recordingsDir: string;
+  /**
+   * How long the archive keeps a recording, in days from its start; 0 keeps them for ever.
+   * Retention deletes the file and its row (server/domain/Archive.ts).
+   */
+  recordingRetentionDays: number;
   /** How long a camera whose picture or connection stopped keeps its tile, in ms. */
   cameraGraceMs: number;
   /** Folder of videos that presenters may inject (PlayerEndpoint file URIs). Absolute. */
@@ -130,6 +135,7 @@ export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
     renditions: ['360p'],
     libraryMaxBytes: 2 * 1024 ** 3,
     recordingsDir: join(dataDir, 'recordings'),
+    recordingRetentionDays: 30,
     cameraGraceMs: 3000,
     mediaDir: join(dataDir, 'media'),
     videoUrlAllowList: [],
@@ -442,6 +448,11 @@ const MONTAGE_SETTINGS: Setting[] = [
       (c.libraryMaxBytes = integer('MONTAGE_LIBRARY_MAX_MB', v, 1, 1024 * 1024) * 1024 * 1024),
   },
   { key: 'MONTAGE_RECORDINGS_DIR', apply: (c, v, ctx) => (c.recordingsDir = path(v, ctx)) },
+  {
+    key: 'MONTAGE_RECORDING_RETENTION_DAYS',
+    apply: (c, v) =>
+      (c.recordingRetentionDays = integer('MONTAGE_RECORDING_RETENTION_DAYS', v, 0, 3650)),
+  },
   {
     key: 'MONTAGE_CAMERA_GRACE_MS',
     apply: (c, v) => (c.cameraGraceMs = integer('MONTAGE_CAMERA_GRACE_MS', v, 0, 60_000)),

@@ -21,16 +21,50 @@ import {
   RequestError,
   type SignalingSocket,
 } from './lib/connect.js';
-import { appRoot, errorMessage, h, Notice, replaceChildren, VideoOverlay } from './lib/dom.js';
-import { ReactionFloaters, REACTION_LOOKS } from './lib/reactions.js';
+import {
+  appRoot,
+  errorMessage,
+  formatDuration,
+  h,
+  Notice,
+  replaceChildren,
+  VideoOverlay,
+} from './lib/dom.js';
+import { isReaction, ReactionFloaters, REACTION_LOOKS } from './lib/reactions.js';
 import { retryDelayMs } from './lib/webrtc.js';
 
 /** How often the page asks again while the assembly has not started. */
 const WAITING_POLL_MS = 5000;
-/** Behind the live edge by more than this many seconds counts as "behind". */
-const MIN_BEHIND_SECONDS = 6;
+/**
+ * The live indicator averages how far behind the viewer is over this long: the playlist's end
+ * moves in fragment steps and the player catches up between them, so one reading saws up and
+ * down by a fragment while the average is how far behind the viewer really is.
+ */
+const BEHIND_WINDOW_MS = 3000;
 /** How far the rewind button goes back. */
 const REWIND_SECONDS = 30;
+/** Replayed reactions are fetched in windows of this much program time. */
+const REPLAY_WINDOW_MS = 30_000;
+/** A jump of the picture by more than this (a seek, a stall) replays nothing in between. */
+const REPLAY_MAX_STEP_MS = 3000;
+
+/** A second of reactions as GET /api/assemblies/:id/reactions gives it. */
+interface ReactionSecondWire {
+  atMs: number;
+  reaction: string;
+  count: number;
+}
+
+/** How often the chapters are asked for again while the assembly is live. */
+const CHAPTERS_POLL_MS = 10_000;
+
+/** A chapter as GET /api/assemblies/:id/chapters gives it (server/http/timelineRoutes.ts). */
+interface ChapterWire {
+  /** Program time, Unix ms: the playlists' EXT-X-PROGRAM-DATE-TIME. */
+  atMs: number;
+  kind: 'live' | 'cut' | 'clip' | 'layout';
+  title: string;
+}
 
 interface WatchInfo {
   /** A server from before phases sends none (its assemblies are live from the start). */
@@ -136,11 +170,18 @@ class WatchPage {
    */
   readonly #slateTitle = h('p', { class: 'slate-title' });
   readonly #slateText = h('p', { class: 'slate-text' });
+  /** On the ended slate: plays the whole assembly from the edges' closed history (VOD). */
+  readonly #replayButton = h(
+    'button',
+    { type: 'button', class: 'primary', id: 'replay', hidden: true },
+    '▶ Watch from the start',
+  );
   readonly #slate = h(
     'div',
     { class: 'slate', id: 'slate', hidden: true, role: 'status' },
     this.#slateTitle,
     this.#slateText,
+    this.#replayButton,
   );
   readonly #floaters = new ReactionFloaters();
   readonly #liveButton = h(
@@ -160,18 +201,44 @@ class WatchPage {
     },
     `⟲ ${REWIND_SECONDS} s`,
   );
+  /** The chapters on a timeline of the whole assembly (Go live to now), and as a list. */
+  readonly #chapterPlayhead = h('div', { class: 'chapter-playhead', 'aria-hidden': 'true' });
+  readonly #chapterBar = h(
+    'div',
+    { class: 'chapter-bar', id: 'chapter-bar', role: 'group', 'aria-label': 'Chapters' },
+    this.#chapterPlayhead,
+  );
+  readonly #chapterList = h('ol', { class: 'chapter-list', id: 'chapter-list' });
+  readonly #chapterBox = h(
+    'div',
+    { class: 'chapters stack', id: 'chapters', hidden: true },
+    this.#chapterBar,
+    this.#chapterList,
+  );
+  #chapters: ChapterWire[] = [];
+  #chapterTimer: ReturnType<typeof setInterval> | undefined;
+  /** Replayed reactions by window start (program time); a window being fetched is `null`. */
+  readonly #replayWindows = new Map<number, ReactionSecondWire[] | null>();
+  /** The program date up to which reactions were replayed. */
+  #replayedUpTo: number | undefined;
+  /** This page's own reactions since the last tick (they floated when sent). */
+  #ownSinceTick = new Map<Reaction, number>();
   readonly #reactionButtons = new Map<Reaction, HTMLButtonElement>();
   readonly #reactionNotice = new Notice();
   readonly #viewers = h('span', { class: 'muted small', id: 'viewer-count' });
   readonly #limiter = new RateLimiter(5, 1500);
   #hls: Hls | undefined;
   #info: WatchInfo | undefined;
+  /** The ended assembly is being watched again (its history as video on demand). */
+  #replaying = false;
   #kind: PlaylistKind = 'live';
   /** Program date to resume at once the next playlist loads (a switch between kinds). */
   #resumeAt: number | undefined;
   #attempt = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #mediaRecoveries = 0;
+  /** Recent readings of how far behind the live edge the picture is (seconds), since a seek. */
+  #behindSamples: Array<{ at: number; seconds: number }> = [];
 
   constructor() {
     this.#video.playsInline = true;
@@ -185,11 +252,23 @@ class WatchPage {
       this.#viewers.textContent = `${count} watching`;
     });
     this.#socket.on('connect', () => this.#updateReactionButtons());
+    // Everyone's reactions float over the live picture; a viewer in the past sees the replay.
+    this.#socket.on('reactions:tick', ({ counts }) => {
+      const own = this.#ownSinceTick;
+      this.#ownSinceTick = new Map();
+      if (this.#liveButton.dataset.live !== 'true' || this.#replaying) return;
+      for (const [name, count] of Object.entries(counts)) {
+        if (!isReaction(name) || !Number.isFinite(count)) continue;
+        const others = count - (own.get(name) ?? 0);
+        if (others > 0) this.#floaters.spawn(name, others);
+      }
+    });
     this.#socket.on('disconnect', () => this.#updateReactionButtons());
     // Go live and End reach the page at once, not at its next poll.
     this.#socket.on('assembly:updated', (assembly) => {
-      if (assembly.phase === 'ended') this.#showEnded(assembly.name);
-      else if (assembly.phase === 'live' && this.#info === undefined) void this.#load();
+      if (assembly.phase === 'ended') {
+        if (!this.#replaying) this.#showEnded(assembly.name, this.#info);
+      } else if (assembly.phase === 'live' && this.#info === undefined) void this.#load();
     });
     this.#socket.on('assembly:deleted', () => {
       this.#stop();
@@ -202,9 +281,19 @@ class WatchPage {
     this.#video.addEventListener('waiting', () => this.#overlay.show('Buffering…', { busy: true }));
     this.#video.addEventListener('ended', () => this.#overlay.show('The assembly has ended.'));
     this.#video.addEventListener('timeupdate', () => this.#updateLive());
+    // A seek moves the picture at once: the average starts again from there.
+    this.#video.addEventListener('seeking', () => (this.#behindSamples = []));
+    // Where a seek landed, by program date (a chapter's click is checked against it); the
+    // replay starts with that second's reactions.
+    this.#video.addEventListener('seeked', () => {
+      const date = this.#playingDate();
+      if (date !== undefined) this.#video.dataset.seekedDate = String(date);
+      this.#replayedUpTo = date === undefined ? undefined : date - 1000;
+    });
     setInterval(() => this.#updateLive(), 1000);
     this.#liveButton.addEventListener('click', () => this.#goLive());
     this.#rewindButton.addEventListener('click', () => this.#rewind(REWIND_SECONDS));
+    this.#replayButton.addEventListener('click', () => this.#replay());
     void this.#load();
   }
 
@@ -242,6 +331,7 @@ class WatchPage {
         'section',
         { class: 'card stack', 'aria-label': 'Assembly' },
         box,
+        this.#chapterBox,
         bar,
         this.#reactionNotice.element,
         h('div', { class: 'row', style: 'justify-content:center' }, this.#viewers),
@@ -275,7 +365,8 @@ class WatchPage {
       return;
     }
     if (info.phase === 'ended') {
-      this.#showEnded(info.name);
+      this.#showEnded(info.name, info);
+      void this.#loadChapters();
       return;
     }
     if (info.phase === 'backstage') {
@@ -290,6 +381,162 @@ class WatchPage {
     this.#slate.hidden = true;
     this.#info = info;
     this.#play('live', undefined);
+    void this.#loadChapters();
+    clearInterval(this.#chapterTimer);
+    this.#chapterTimer = setInterval(() => void this.#loadChapters(), CHAPTERS_POLL_MS);
+  }
+
+  /** Asks for the chapters and shows them; a failure leaves the last ones shown. */
+  async #loadChapters(): Promise<void> {
+    try {
+      const { chapters } = await api<{ chapters: ChapterWire[] }>(
+        'GET',
+        `/api/assemblies/${this.#assemblyId}/chapters`,
+      );
+      this.#chapters = chapters;
+    } catch {
+      return;
+    }
+    this.#renderChapters();
+  }
+
+  #renderChapters(): void {
+    const chapters = this.#chapters;
+    this.#chapterBox.hidden = chapters.length === 0;
+    const first = chapters[0]?.atMs ?? 0;
+    replaceChildren(
+      this.#chapterList,
+      ...chapters.map((chapter, index) => {
+        const button = h(
+          'button',
+          { type: 'button', class: 'chapter-link', 'data-kind': chapter.kind, 'data-index': index },
+          h('span', { class: 'chapter-time' }, formatDuration(chapter.atMs - first)),
+          ` ${chapter.title}`,
+        );
+        button.addEventListener('click', () => this.#seekToDate(chapter.atMs));
+        return h('li', {}, button);
+      }),
+    );
+    for (const marker of this.#chapterBar.querySelectorAll('.chapter-marker')) marker.remove();
+    for (const [index, chapter] of chapters.entries()) {
+      const marker = h('button', {
+        type: 'button',
+        class: 'chapter-marker',
+        'data-kind': chapter.kind,
+        'data-index': index,
+        title: `${formatDuration(chapter.atMs - first)} ${chapter.title}`,
+        'aria-label': `${chapter.title}, at ${formatDuration(chapter.atMs - first)}`,
+      });
+      marker.addEventListener('click', () => this.#seekToDate(chapter.atMs));
+      this.#chapterBar.append(marker);
+    }
+    this.#placeChapters();
+  }
+
+  /**
+   * Places the markers and the playhead on the timeline, which runs from the first chapter
+   * (Go live) to the newest program date the player knows (the live edge, or the end).
+   */
+  #placeChapters(): void {
+    const first = this.#chapters[0]?.atMs;
+    if (first === undefined) return;
+    const last = this.#chapters[this.#chapters.length - 1]?.atMs ?? first;
+    const end = Math.max(this.#edgeDate() ?? Date.now(), last + 1000);
+    const at = (ms: number): string =>
+      `${(Math.min(1, Math.max(0, (ms - first) / (end - first))) * 100).toFixed(2)}%`;
+    for (const marker of this.#chapterBar.querySelectorAll<HTMLElement>('.chapter-marker')) {
+      const chapter = this.#chapters[Number(marker.dataset.index)];
+      if (chapter !== undefined) marker.style.left = at(chapter.atMs);
+    }
+    const playing = this.#playingDate();
+    this.#chapterPlayhead.hidden = playing === undefined;
+    if (playing !== undefined) this.#chapterPlayhead.style.left = at(playing);
+    let current = -1;
+    for (const [index, chapter] of this.#chapters.entries()) {
+      if (playing !== undefined && chapter.atMs <= playing) current = index;
+    }
+    for (const [index, item] of [...this.#chapterList.children].entries()) {
+      if (index === current) item.setAttribute('aria-current', 'true');
+      else item.removeAttribute('aria-current');
+    }
+  }
+
+  /**
+   * Replays the reactions sent at the program times the picture has just played through, when
+   * the viewer watches the past (behind live, or the ended assembly again). Reactions come from
+   * the server in windows of program time, fetched a window ahead.
+   */
+  #replayReactions(playing: number): void {
+    const past = this.#replaying || this.#liveButton.dataset.live === 'false';
+    const from = this.#replayedUpTo;
+    this.#replayedUpTo = playing;
+    if (!past) return;
+    const start = Math.floor(playing / REPLAY_WINDOW_MS) * REPLAY_WINDOW_MS;
+    for (const window of [start, start + REPLAY_WINDOW_MS]) {
+      if (!this.#replayWindows.has(window)) void this.#loadReplayWindow(window);
+    }
+    if (from === undefined || playing <= from || playing - from > REPLAY_MAX_STEP_MS) return;
+    for (const window of [start - REPLAY_WINDOW_MS, start]) {
+      for (const second of this.#replayWindows.get(window) ?? []) {
+        if (second.atMs > from && second.atMs <= playing && isReaction(second.reaction)) {
+          this.#floaters.spawn(second.reaction, second.count, second.atMs);
+        }
+      }
+    }
+  }
+
+  async #loadReplayWindow(window: number): Promise<void> {
+    this.#replayWindows.set(window, null);
+    try {
+      const { reactions } = await api<{ reactions: ReactionSecondWire[] }>(
+        'GET',
+        `/api/assemblies/${this.#assemblyId}/reactions?from=${window}&to=${window + REPLAY_WINDOW_MS}`,
+      );
+      this.#replayWindows.set(window, reactions);
+      // A window of the live edge fills up still: ask again when the picture comes back to it.
+      if (window + REPLAY_WINDOW_MS > Date.now() - REPLAY_WINDOW_MS) {
+        setTimeout(() => this.#replayWindows.delete(window), 10_000);
+      }
+    } catch {
+      this.#replayWindows.delete(window);
+    }
+  }
+
+  /** The program date of the end of the newest playlist, when it has dates. */
+  #edgeDate(): number | undefined {
+    const details = this.#hls?.latestLevelDetails;
+    const last = details?.fragments[details.fragments.length - 1];
+    if (last?.programDateTime === null || last?.programDateTime === undefined) return undefined;
+    return last.programDateTime + last.duration * 1000;
+  }
+
+  /**
+   * Shows the picture of program date `ms`: a seek within the playlist playing when it holds
+   * that moment, otherwise the whole assembly's playlist from there.
+   */
+  #seekToDate(ms: number): void {
+    this.#video.dataset.seekTarget = String(ms);
+    if (this.#info === undefined) return;
+    if (!this.#slate.hidden && this.#slate.dataset.state === 'ended') {
+      // The ended slate: the chapter's moment of the whole assembly, as video on demand.
+      this.#replaying = true;
+      this.#slate.hidden = true;
+      this.#play('history', ms);
+      return;
+    }
+    const details = this.#hls?.latestLevelDetails;
+    const fragment = details?.fragments.find(
+      (f) =>
+        f.programDateTime !== null &&
+        f.programDateTime <= ms &&
+        ms < f.programDateTime + f.duration * 1000,
+    );
+    if (fragment !== undefined && fragment.programDateTime !== null) {
+      this.#video.currentTime = fragment.start + (ms - fragment.programDateTime) / 1000;
+      void this.#video.play().catch(() => undefined);
+      return;
+    }
+    this.#play('history', ms);
   }
 
   #showSlate(state: 'starting' | 'ended', title: string, text: string): void {
@@ -299,9 +546,16 @@ class WatchPage {
     this.#slate.hidden = false;
   }
 
-  #showEnded(name: string | undefined): void {
+  /**
+   * The ended slate; with the watch URLs it offers to watch the assembly again from the start
+   * (the edges keep its history, closed with EXT-X-ENDLIST, until their retention).
+   */
+  #showEnded(name: string | undefined, info: WatchInfo | undefined): void {
     this.#stop();
-    this.#info = undefined;
+    clearInterval(this.#chapterTimer);
+    this.#info = info;
+    this.#replaying = false;
+    this.#replayButton.hidden = info === undefined;
     this.#video.removeAttribute('src');
     this.#video.load();
     this.#video.controls = false;
@@ -315,6 +569,14 @@ class WatchPage {
     this.#overlay.show(text, { busy: true });
     clearTimeout(this.#retry);
     this.#retry = setTimeout(() => void this.#load(), delayMs);
+  }
+
+  /** Plays the ended assembly's whole history from its start, as video on demand. */
+  #replay(): void {
+    if (this.#info === undefined) return;
+    this.#replaying = true;
+    this.#slate.hidden = true;
+    this.#play('history', undefined);
   }
 
   #stop(): void {
@@ -337,7 +599,8 @@ class WatchPage {
     const url = kind === 'live' ? info.liveUrl : info.historyUrl;
     if (resumeAt === undefined) this.#overlay.show('Starting the picture…', { busy: true });
     if (Hls.isSupported()) {
-      const hls = new Hls(PLAYER_CONFIG);
+      // A replay starts at the beginning; live and history at the live edge or `resumeAt`.
+      const hls = new Hls(this.#replaying ? { ...PLAYER_CONFIG, startPosition: 0 } : PLAYER_CONFIG);
       this.#hls = hls;
       hls.on(Events.MANIFEST_PARSED, () => {
         this.#attempt = 0;
@@ -361,8 +624,16 @@ class WatchPage {
           hls.recoverMediaError();
           return;
         }
-        // Every edge failed (each was tried in the steering manifest's order): ask again.
         this.#stop();
+        if (this.#replaying) {
+          // The edges no longer have it (retention deleted it) or cannot be reached.
+          this.#overlay.show(
+            `The assembly cannot be watched again: ${data.details} (${data.response?.code ?? 'no answer'}).`,
+            { bad: true },
+          );
+          return;
+        }
+        // Every edge failed (each was tried in the steering manifest's order): ask again.
         this.#scheduleLoad('Connection lost, retrying…', retryDelayMs(this.#attempt++));
       });
       hls.loadSource(url);
@@ -457,32 +728,75 @@ class WatchPage {
     return seekable.length > 0 ? seekable.end(seekable.length - 1) : undefined;
   }
 
-  #updateLive(): void {
+  /**
+   * How far behind the live edge the picture is, in seconds, and the playlist's target duration:
+   * the program date of the end of the newest playlist (its last fragment's
+   * EXT-X-PROGRAM-DATE-TIME plus its duration) minus the program date on screen. Undefined for a
+   * playlist that has ended (VOD) and before anything plays. Without program dates (Safari's
+   * own player) the end of the seekable range stands in for the edge.
+   */
+  #distanceFromLive(): { behind: number; target: number } | undefined {
+    const details = this.#hls?.latestLevelDetails;
+    if (details !== undefined && details !== null) {
+      if (!details.live) return undefined;
+      const last = details.fragments[details.fragments.length - 1];
+      const playing = this.#hls?.playingDate?.getTime();
+      if (
+        last?.programDateTime !== null &&
+        last?.programDateTime !== undefined &&
+        playing !== undefined
+      ) {
+        const edgeDate = last.programDateTime + last.duration * 1000;
+        return { behind: Math.max(0, (edgeDate - playing) / 1000), target: details.targetduration };
+      }
+    }
     const edge = this.#liveEdge();
-    if (edge === undefined || this.#video.readyState === 0) {
+    if (edge === undefined || this.#hls !== undefined) return undefined;
+    return { behind: Math.max(0, edge - this.#video.currentTime), target: 2 };
+  }
+
+  /**
+   * The live indicator: "● LIVE" only within two target durations of the live edge, otherwise
+   * "N s behind · Go live". Averaged over the last few seconds (see BEHIND_WINDOW_MS).
+   */
+  #updateLive(): void {
+    const playing = this.#playingDate();
+    if (playing !== undefined) this.#video.dataset.programDate = String(playing);
+    this.#placeChapters();
+    if (playing !== undefined) this.#replayReactions(playing);
+    const distance = this.#video.readyState === 0 ? undefined : this.#distanceFromLive();
+    if (distance === undefined) {
       this.#liveButton.hidden = true;
-      this.#rewindButton.hidden = true;
+      this.#rewindButton.hidden = this.#video.readyState === 0 || this.#liveEdge() === undefined;
       return;
     }
+    const now = Date.now();
+    this.#behindSamples.push({ at: now, seconds: distance.behind });
+    this.#behindSamples = this.#behindSamples.filter((s) => now - s.at <= BEHIND_WINDOW_MS);
+    const behind =
+      this.#behindSamples.reduce((sum, s) => sum + s.seconds, 0) / this.#behindSamples.length;
     this.#rewindButton.hidden = false;
-    const target = this.#hls?.latestLevelDetails?.targetduration ?? 2;
-    const behind = edge - this.#video.currentTime;
-    const atEdge = this.#kind === 'live' && behind <= Math.max(MIN_BEHIND_SECONDS, target * 3);
+    const atEdge = behind <= 2 * distance.target;
     this.#liveButton.hidden = false;
     this.#liveButton.classList.toggle('onair', atEdge);
     this.#liveButton.dataset.live = String(atEdge);
+    this.#liveButton.dataset.behind = behind.toFixed(1);
+    this.#liveButton.dataset.target = String(distance.target);
     if (atEdge) {
       this.#liveButton.textContent = '● LIVE';
       this.#liveButton.setAttribute('aria-label', 'Watching live');
-    } else {
-      const minutes = Math.floor(behind / 60);
-      const seconds = String(Math.floor(behind % 60)).padStart(2, '0');
-      this.#liveButton.textContent = `${minutes}:${seconds} behind · Go live ›`;
-      this.#liveButton.setAttribute(
-        'aria-label',
-        `${minutes} minutes ${seconds} seconds behind live; go to live`,
-      );
+      return;
     }
+    const whole = Math.round(behind);
+    const text =
+      whole < 60
+        ? `${whole} s`
+        : `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
+    this.#liveButton.textContent = `${text} behind · Go live ›`;
+    this.#liveButton.setAttribute(
+      'aria-label',
+      `${Math.floor(whole / 60)} minutes ${whole % 60} seconds behind live; go to live`,
+    );
   }
 
   #goLive(): void {
@@ -504,8 +818,15 @@ class WatchPage {
       return;
     }
     this.#floaters.spawn(reaction);
+    this.#ownSinceTick.set(reaction, (this.#ownSinceTick.get(reaction) ?? 0) + 1);
+    // Stored at the moment on screen, so that whoever watches that moment later sees it.
+    const at = this.#playingDate();
     try {
-      await request(this.#socket, 'reaction:send', { reaction });
+      await request(
+        this.#socket,
+        'reaction:send',
+        at === undefined ? { reaction } : { reaction, at: Math.round(at) },
+      );
     } catch (error) {
       const why =
         error instanceof RequestError && error.code === 'rate_limited'

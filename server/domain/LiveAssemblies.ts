@@ -35,7 +35,7 @@ import {
   type ParticipantId,
   type ViewerId,
 } from './ids.js';
-import { Reactions } from './Reactions.js';
+import { Reactions, type ReactionSecond } from './Reactions.js';
 import type { Phase } from '../store/AssemblyStore.js';
 import { INVITE_LABEL_RULE, isInviteLabel } from '../auth/inviteLabel.js';
 
@@ -164,6 +164,8 @@ export interface LiveAssemblyEvents {
   viewers: [count: number];
   /** The last second's reactions, and the assembly's totals so far. */
   reactions: [counts: Record<string, number>, totals: Record<string, number>];
+  /** The last second's reactions by the second of program time they were sent at (stored). */
+  reactionSeconds: [seconds: ReactionSecond[]];
   /** A moderator removed this participant: the transport must disconnect it. */
   removed: [participant: ParticipantId];
   /**
@@ -177,6 +179,8 @@ export interface LiveAssemblyEvents {
   cameraChanged: [camera: CameraIdentity, participant: Participant | undefined];
   /** The live choice of cameras in the layout changed (undefined: every camera). */
   layoutChanged: [cameras: readonly CameraId[] | undefined];
+  /** The layout (kind, tile count or choice of cameras) changed. */
+  layoutSet: [layout: LayoutRequest];
   /** The assembly went live or ended. */
   phaseChanged: [phase: Phase];
   /** The recording stopped because it could not be written; the program goes on. */
@@ -290,6 +294,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#tick = setInterval(() => {
       const counts = this.#reactions.flush();
       if (counts !== undefined) this.emit('reactions', counts, this.#reactions.totals);
+      const seconds = this.#reactions.flushTimeline();
+      if (seconds.length > 0) this.emit('reactionSeconds', seconds);
       const viewers = this.viewerCount;
       if (viewers !== this.#viewersSent) {
         this.#viewersSent = viewers;
@@ -351,6 +357,11 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   /** Reactions counted since the assembly opened on this server, by reaction. */
   get reactionTotals(): Record<string, number> {
     return this.#reactions.totals;
+  }
+
+  /** A camera's name as pages show it ("Camera 2", or what a moderator renamed it to). */
+  cameraName(cameraId: CameraId): string | undefined {
+    return this.#identities.get(cameraId)?.name;
   }
 
   /** A participant as pages see it: cameras with their name, place, mute and picture. */
@@ -760,6 +771,7 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       (layout.cameras === undefined) !== (this.#layout.cameras === undefined);
     this.#layout = layout;
     if (camerasChanged) this.emit('layoutChanged', layout.cameras);
+    if (!same) this.emit('layoutSet', layout);
     if (!same) await this.#media?.setLayout(layout);
   }
 
@@ -806,8 +818,13 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   }
 
   /** Counts a reaction; false when the sender is over its rate limit. */
-  react(participantId: ParticipantId, reaction: string): boolean {
-    return this.#reactions.add(participantId, reaction);
+  react(participantId: ParticipantId, reaction: string, atMs?: number): boolean {
+    return this.#reactions.add(participantId, reaction, atMs);
+  }
+
+  /** The totals stored before this assembly opened here (ReactionLog seeds them once). */
+  seedReactionTotals(totals: Record<string, number>): void {
+    this.#reactions.seedTotals(totals);
   }
 
   /** Builds the media now if a media server is connected; failures are logged, not thrown. */
@@ -881,6 +898,9 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     this.#metrics.cameras.remove({ assembly: this.id });
     this.#metrics.viewers.remove({ assembly: this.id });
     this.#metrics.programSource.removeMatching({ assembly: this.id });
+    // The last second's reactions are stored before the listeners go.
+    const seconds = this.#reactions.flushTimeline();
+    if (seconds.length > 0) this.emit('reactionSeconds', seconds);
     this.removeAllListeners();
     await media?.release();
     await this.#backend?.endProgram(this.id);
@@ -1029,6 +1049,8 @@ export interface LiveAssembliesOptions {
   media?: MediaBackend;
   logger: Logger;
   cameraGraceMs?: number;
+  /** Called with every live assembly as it is created (the chapters follow its program). */
+  onOpened?: (live: LiveAssembly) => void;
 }
 
 /** The live assemblies of this server, created when the first participant arrives. */
@@ -1077,6 +1099,7 @@ export class LiveAssemblies {
         removedCameraKeys: this.#removedKeysOf(id),
       });
       this.#live.set(id, live);
+      this.#options.onOpened?.(live);
     }
     return live;
   }

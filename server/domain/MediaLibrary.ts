@@ -70,6 +70,21 @@ export class MediaLibrary {
   }
 
   /**
+   * Deletes a library video; false when there is none of that name. A clip on the program
+   * plays on: its player has the file open, and the file goes when it closes it.
+   */
+  delete(name: string): boolean {
+    const file = this.path(name);
+    try {
+      if (!statSync(file).isFile()) return false;
+    } catch {
+      return false;
+    }
+    rmSync(file);
+    return true;
+  }
+
+  /**
    * Stores `body` as `name`, replacing an older file of that name. `declaredBytes` (the request's
    * Content-Length) lets an oversized upload be refused before a byte is written.
    */

@@ -14,6 +14,13 @@ export interface ReactionLimits {
   burst: number;
 }
 
+/** Reactions of one second of program time (Unix ms, a multiple of 1000). */
+export interface ReactionSecond {
+  secondMs: number;
+  reaction: string;
+  count: number;
+}
+
 export const DEFAULT_REACTION_LIMITS: ReactionLimits = { perSecond: 3, burst: 6 };
 
 interface Bucket {
@@ -26,16 +33,21 @@ export class Reactions {
   readonly #now: () => number;
   readonly #buckets = new Map<string, Bucket>();
   #counts = new Map<string, number>();
-  /** Every counted press since the assembly opened, so that a page opened late shows them all. */
+  /** Every counted press of the assembly, so that a page opened late shows them all. */
   readonly #totals = new Map<string, number>();
+  /** Counted presses not yet stored, by "second|reaction" of program time. */
+  #timeline = new Map<string, ReactionSecond>();
 
   constructor(limits: ReactionLimits = DEFAULT_REACTION_LIMITS, now: () => number = Date.now) {
     this.#limits = limits;
     this.#now = now;
   }
 
-  /** Counts one press by `sender`; false when the sender is over its rate (not counted). */
-  add(sender: string, reaction: string): boolean {
+  /**
+   * Counts one press by `sender` at program time `atMs` (what the sender was watching; now by
+   * default); false when the sender is over its rate (not counted).
+   */
+  add(sender: string, reaction: string, atMs?: number): boolean {
     const now = this.#now();
     const bucket = this.#buckets.get(sender) ?? { tokens: this.#limits.burst, updatedAt: now };
     bucket.tokens = Math.min(
@@ -48,7 +60,26 @@ export class Reactions {
     bucket.tokens -= 1;
     this.#counts.set(reaction, (this.#counts.get(reaction) ?? 0) + 1);
     this.#totals.set(reaction, (this.#totals.get(reaction) ?? 0) + 1);
+    const secondMs = Math.floor((atMs ?? now) / 1000) * 1000;
+    const key = `${secondMs}|${reaction}`;
+    const second = this.#timeline.get(key) ?? { secondMs, reaction, count: 0 };
+    second.count += 1;
+    this.#timeline.set(key, second);
     return true;
+  }
+
+  /** The presses counted since the last call, by second of program time. */
+  flushTimeline(): ReactionSecond[] {
+    const seconds = [...this.#timeline.values()];
+    this.#timeline = new Map();
+    return seconds;
+  }
+
+  /** Adds the totals stored before this assembly opened on this server (a restart). */
+  seedTotals(totals: Record<string, number>): void {
+    for (const [reaction, count] of Object.entries(totals)) {
+      this.#totals.set(reaction, (this.#totals.get(reaction) ?? 0) + count);
+    }
   }
 
   /** The counts since the last call, or undefined when nobody reacted. */

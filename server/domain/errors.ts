@@ -36,6 +36,24 @@ export class InviteNotFoundError extends DomainError {
   }
 }
 
+/** The recording named by a request is not in that assembly's archive (or was deleted). */
+export class RecordingNotFoundError extends DomainError {
+  readonly code = 'recording_not_found';
+  constructor(readonly recordingId: string) {
+    super(`recording '${recordingId}' is not in this assembly's archive`);
+    this.name = 'RecordingNotFoundError';
+  }
+}
+
+/** A recording whose recorder still runs cannot be deleted (stop recording or End first). */
+export class RecordingInProgressError extends DomainError {
+  readonly code = 'recording_in_progress';
+  constructor(readonly recordingId: string) {
+    super(`recording '${recordingId}' is still being recorded; stop recording or End first`);
+    this.name = 'RecordingInProgressError';
+  }
+}
+
 /**
  * A camera page that a moderator removed tried to come back with the same camera key: refused
  * for as long as the server runs, so that reloading the page does not undo the removal.

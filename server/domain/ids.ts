@@ -16,6 +16,8 @@ export type ViewerId = Brand<'ViewerId'>;
 /** Anyone connected to an assembly over socket.io (camera, presenter, moderator, viewer, operator). */
 export type ParticipantId = Brand<'ParticipantId'>;
 export type InviteId = Brand<'InviteId'>;
+/** A program recording in the archive (server/domain/Archive.ts). */
+export type RecordingId = Brand<'RecordingId'>;
 /**
  * A secret a camera page keeps for its browser tab (sessionStorage) and sends in its handshake,
  * so that the page reconnecting (a reload, a network change) gets its camera back.
@@ -50,6 +52,10 @@ export function newViewerId(): ViewerId {
 
 export function newParticipantId(): ParticipantId {
   return `p-${randomId(6)}` as ParticipantId;
+}
+
+export function newRecordingId(): RecordingId {
+  return `rec-${randomId(9)}` as RecordingId;
 }
 
 export function newInviteId(): InviteId {
@@ -92,4 +98,14 @@ export function parseInviteId(text: string, what = 'invite id'): InviteId {
     );
   }
   return text as InviteId;
+}
+
+/** Parses a recording id from outside input (a URL path): `rec-` and a random part. */
+export function parseRecordingId(text: string, what = 'recording id'): RecordingId {
+  if (!/^rec-[A-Za-z0-9_-]{6,60}$/.test(text)) {
+    throw new InvalidArgumentError(
+      `${what} '${text.slice(0, 80)}' is invalid: expected 'rec-' and 6 to 60 letters, digits, '-' or '_'`,
+    );
+  }
+  return text as RecordingId;
 }

@@ -130,13 +130,24 @@ export class PlaylistAgent extends EventEmitter<PlaylistAgentEvents> {
 
   /**
    * Stops following the stream. With `final`, index.m3u8 is read once more first: nginx-rtmp
-   * writes its last playlist (closing the last fragment) before it signals the agent.
+   * writes its last playlist (closing the last fragment) before it signals the agent; then
+   * history.m3u8 is closed with EXT-X-ENDLIST, so the ended stream plays as video on demand
+   * until retention deletes it. A new publish of the same stream (a restarted origin or bridge)
+   * starts a new agent, which continues the history and writes it open again.
    */
   async stop(final: boolean): Promise<void> {
     if (this.stopped) return;
     if (final) {
       this.sync();
       await this.idle();
+      if (!this.yielded && this.history.length > 0 && (await this.ownsStream())) {
+        await this.writePlaylist(
+          HISTORY_PLAYLIST,
+          this.history.historyPlaylist({ ended: true }),
+          1,
+        );
+        this.logger.info('history closed (EXT-X-ENDLIST)', { fragments: this.history.length });
+      }
     }
     this.stopped = true;
     this.watcher?.close();

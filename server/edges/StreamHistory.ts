@@ -7,6 +7,8 @@ import {
   type NginxFragment,
 } from './hlsPlaylists.js';
 
+const ENDLIST = '#EXT-X-ENDLIST\n';
+
 /**
  * Every fragment an edge has listed for one stream, in order, and the playlists made from
  * them. Fragments are only ever appended, so the history never drops one and media sequence
@@ -84,9 +86,12 @@ export class StreamHistory {
     return appended;
   }
 
-  /** `history.m3u8`: every fragment, an EVENT playlist. */
-  historyPlaylist(): string {
-    return historyHeader(this.target) + this.body;
+  /**
+   * `history.m3u8`: every fragment, an EVENT playlist; `ended` closes it with EXT-X-ENDLIST, so
+   * players treat the finished stream as video on demand (seekable, no reloads).
+   */
+  historyPlaylist(options: { ended?: boolean } = {}): string {
+    return historyHeader(this.target) + this.body + (options.ended === true ? ENDLIST : '');
   }
 
   /** `live.m3u8`: the last `size` fragments. */

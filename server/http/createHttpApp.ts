@@ -12,6 +12,11 @@ import { NotFoundError, toWireError } from '../wire/errors.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { EdgeRegistry } from '../edges/EdgeRegistry.js';
 import type { AuditLog } from '../store/AuditLog.js';
+import type { Archive } from '../domain/Archive.js';
+import type { Chapters } from '../domain/Chapters.js';
+import type { ReactionLog } from '../domain/ReactionLog.js';
+import { archiveRoutes } from './archiveRoutes.js';
+import { timelineRoutes } from './timelineRoutes.js';
 import { assemblyRoutes } from './assemblyRoutes.js';
 import { edgeRoutes } from './edgeRoutes.js';
 import { hlsRoutes, type HlsRoutesDeps } from './hlsRoutes.js';
@@ -52,6 +57,9 @@ export interface HttpDeps extends HlsRoutesDeps {
   assetsDir: string;
   health: () => HealthReport;
   library: MediaLibrary;
+  archive: Archive;
+  chapters: Chapters;
+  reactions: ReactionLog;
   edges: EdgeRegistry;
   audit: AuditLog;
 }
@@ -87,6 +95,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.use(hlsRoutes(deps));
   app.use(assemblyRoutes(deps));
   app.use(mediaRoutes(deps));
+  app.use(archiveRoutes(deps));
+  app.use(timelineRoutes(deps));
   app.use(edgeRoutes(deps));
   app.use(pageRoutes(deps));
   app.use('/assets', express.static(deps.assetsDir, { index: false, fallthrough: true }));

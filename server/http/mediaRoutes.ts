@@ -3,7 +3,10 @@
  *
  *   POST /api/assemblies/:id/library         upload a video (raw body, `x-filename` header);
  *                                            presenter or moderator
- *   GET  /api/assemblies/:id/library/:name   the file (previews); presenter or moderator
+ *   GET  /api/assemblies/:id/library/:name   the file (previews, with range requests);
+ *                                            presenter or moderator, the token as a bearer
+ *                                            token or `?token=` (a <video> sends no headers)
+ *   DELETE /api/assemblies/:id/library/:name delete a video (audited); presenter or moderator
  *
  * (Where to watch is in hlsRoutes.ts.)
  * The upload is a raw body rather than multipart so the page can send the File as it is with
@@ -16,9 +19,10 @@ import type { Tokens } from '../auth/Tokens.js';
 import type { Assemblies } from '../domain/Assemblies.js';
 import { InvalidArgumentError } from '../domain/errors.js';
 import { parseAssemblyId, type AssemblyId } from '../domain/ids.js';
-import type { MediaLibrary } from '../domain/MediaLibrary.js';
+import { MediaLibrary } from '../domain/MediaLibrary.js';
 import { NotFoundError } from '../wire/errors.js';
-import { bearerToken } from './authenticate.js';
+import type { AuditLog } from '../store/AuditLog.js';
+import { actorOf, bearerToken } from './authenticate.js';
 
 const LIBRARY_ROLES: readonly Role[] = ['presenter', 'moderator'];
 /** Browsers label videos video/*; curl and some pages send octet-stream. */
@@ -28,6 +32,25 @@ export interface MediaRoutesDeps {
   tokens: Tokens;
   assemblies: Assemblies;
   library: MediaLibrary;
+  audit: AuditLog;
+}
+
+/**
+ * The token of a request for a file: the bearer token, or else `?token=` (nothing else in the
+ * query), because a <video> element cannot send headers.
+ */
+export function fileToken(req: Request): string {
+  for (const key of Object.keys(req.query)) {
+    if (key !== 'token') {
+      throw new InvalidArgumentError(`query parameter '${key.slice(0, 40)}' is not known`);
+    }
+  }
+  const query: unknown = req.query.token;
+  if (query === undefined || req.get('authorization') !== undefined) return bearerToken(req);
+  if (typeof query !== 'string' || query === '') {
+    throw new InvalidArgumentError('query.token must be one token (a string)');
+  }
+  return query;
 }
 
 export function mediaRoutes(deps: MediaRoutesDeps): Router {
@@ -68,7 +91,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
 
   router.get('/api/assemblies/:id/library/:name', (req, res) => {
     const id = pathId(req);
-    deps.tokens.verify(bearerToken(req), {
+    deps.tokens.verify(fileToken(req), {
       roles: LIBRARY_ROLES,
       action: 'read videos',
       assembly: id,
@@ -77,6 +100,20 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     const known = deps.library.list().some((video) => video.name === name);
     if (!known) throw new NotFoundError(`video '${name.slice(0, 60)}'`);
     res.sendFile(deps.library.path(name), { dotfiles: 'deny' });
+  });
+
+  router.delete('/api/assemblies/:id/library/:name', (req, res) => {
+    const id = pathId(req);
+    const claims = deps.tokens.verify(bearerToken(req), {
+      roles: LIBRARY_ROLES,
+      action: 'delete videos',
+      assembly: id,
+    });
+    deps.assemblies.get(id);
+    const name = MediaLibrary.checkName(String(req.params.name));
+    if (!deps.library.delete(name)) throw new NotFoundError(`video '${name.slice(0, 60)}'`);
+    deps.audit.record(actorOf(claims), 'library.delete', id, { name });
+    res.status(204).end();
   });
 
   return router;

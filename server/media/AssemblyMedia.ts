@@ -35,6 +35,7 @@ import kurento from 'kurento-client';
 import type { ProgramBridge } from '../bridge/ProgramBridge.js';
 import type { AssemblyId, CameraId } from '../domain/ids.js';
 import { MediaReleasedError } from '../domain/errors.js';
+import type { RecordingSink } from '../domain/Archive.js';
 import type { Logger } from '../log.js';
 
 /** A trickled ICE candidate as browsers produce it and Kurento takes it. */
@@ -114,6 +115,8 @@ export interface AssemblyMediaOptions {
   deliver: boolean;
   /** Where RecorderEndpoint files go. */
   recordingsDir: string;
+  /** Told when a recording starts and when its file is closed (the archive). */
+  recordings?: RecordingSink;
   logger: Logger;
   /** How long a camera's video may stop before its tile leaves the mix (default 3 s). */
   cameraGraceMs?: number;
@@ -197,6 +200,8 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
   #detachBridge: (() => void) | undefined;
   #video: VideoMedia | undefined;
   #recorder: kurento.RecorderEndpoint | undefined;
+  /** The file `#recorder` writes. */
+  #recordingFile: string | undefined;
   #tiles: CameraId[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #released = false;
@@ -549,8 +554,11 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
           void this.#serial(async () => {
             if (this.#recorder !== recorder) return;
             this.#recorder = undefined;
+            this.#recordingFile = undefined;
             await recorder.stopAndWait().catch(() => undefined);
             await recorder.release();
+            // What was written before the failure is archived too.
+            this.#options.recordings?.recordingFinished(file);
           }).catch((error: unknown) => {
             this.#log.warn('releasing the failed recorder failed', { error: String(error) });
           });
@@ -559,13 +567,21 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
         await this.#required(this.#programOut).connect(recorder);
         await recorder.record();
         this.#recorder = recorder;
+        this.#recordingFile = file;
+        this.#options.recordings?.recordingStarted(this.assemblyId, file);
         return file;
       }
       if (!on && this.#recorder !== undefined) {
         const recorder = this.#recorder;
+        const file = this.#recordingFile;
         this.#recorder = undefined;
-        await recorder.stopAndWait();
-        await recorder.release();
+        this.#recordingFile = undefined;
+        try {
+          await recorder.stopAndWait();
+          await recorder.release();
+        } finally {
+          if (file !== undefined) this.#options.recordings?.recordingFinished(file);
+        }
       }
       return undefined;
     });
@@ -602,6 +618,12 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     });
     await Promise.race([released, waited]);
     clearTimeout(timer);
+    // A recorder released with its pipeline (a rebuild, a shutdown) wrote what it could; the
+    // archive lists that much.
+    const file = this.#recordingFile;
+    this.#recorder = undefined;
+    this.#recordingFile = undefined;
+    if (file !== undefined) this.#options.recordings?.recordingFinished(file);
   }
 
   /** The preview switcher, built with a port for the mix and for every camera. */

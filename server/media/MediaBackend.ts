@@ -9,6 +9,7 @@
  */
 import { ProgramBridge } from '../bridge/ProgramBridge.js';
 import { freeEvenUdpPorts } from '../bridge/rtpPorts.js';
+import type { RecordingSink } from '../domain/Archive.js';
 import type { AssemblyId } from '../domain/ids.js';
 import type { MediaBackend } from '../domain/LiveAssemblies.js';
 import type { Logger } from '../log.js';
@@ -21,6 +22,8 @@ export interface KurentoMediaBackendOptions {
   /** The assembly's secret stream key (the origin accepts only it). */
   streamKey: (assembly: AssemblyId) => string;
   recordingsDir: string;
+  /** The archive, told of every recording. */
+  recordings?: RecordingSink;
   logger: Logger;
   cameraGraceMs?: number;
 }
@@ -103,6 +106,7 @@ export class KurentoMediaBackend implements MediaBackend {
       output,
       deliver: options.deliver,
       recordingsDir: this.#options.recordingsDir,
+      recordings: this.#options.recordings,
       logger: this.#options.logger.child({ assembly: assemblyId }),
       cameraGraceMs: this.#options.cameraGraceMs,
     });

@@ -57,7 +57,7 @@ export type RejectReason = 'wrong-app' | 'unknown-stream' | 'bad-key' | 'play-no
 
 export interface StreamEvent {
   stream: StreamName;
-  /** `address:port` of the publisher. */
+  /** `address:port` of the publisher; empty when the stream was revoked (ended for good). */
   address: string;
 }
 
@@ -198,11 +198,22 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
     this.keys.set(stream, key);
   }
 
-  /** Forgets a stream's key and ends its publish, if any. */
+  /**
+   * Forgets a stream's key and ends its publish, if any, for good: the stream is over (its
+   * assembly ended), so there is no grace window to resume in. Its pushes stop now, so every
+   * edge's publish ends and its playlist agent closes the stream's history (EXT-X-ENDLIST);
+   * otherwise the pushes would reconnect to the edges with nothing to send until the grace
+   * window closed, and each reconnect would open the history again.
+   */
   revokeStream(stream: StreamName): void {
     this.keys.delete(stream);
     for (const session of nmsContext.sessions.values()) {
       if (session.isPublisher && session.streamPath === `/${ORIGIN_APP}/${stream}`) session.close();
+    }
+    this.stopPushes(stream);
+    if (this.live.delete(stream)) {
+      this.timelines.delete(stream);
+      this.emit('publishStopped', { stream, address: '' });
     }
   }
 

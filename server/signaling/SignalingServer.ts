@@ -59,7 +59,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const id = string({ max: 64, pattern: /^[A-Za-z0-9_-]+$/, what: 'an id' });
 const emptyPayload = object({});
-const reactionPayload = object({ reaction: oneOf(REACTIONS) });
+/**
+ * `at`: the program time (Unix ms, the EXT-X-PROGRAM-DATE-TIME on the sender's screen) the
+ * reaction belongs to; now when absent. Checked against the clock in the handler.
+ */
+const reactionPayload = object({
+  reaction: oneOf(REACTIONS),
+  at: optional(integer(0, Number.MAX_SAFE_INTEGER)),
+});
+/** A reaction may be at most this far in the future (clocks differ a little) or the past. */
+const REACTION_AHEAD_MS = 10_000;
+const REACTION_BEHIND_MS = 7 * 24 * 3600 * 1000;
 /** SDP of one browser offer: a few kB; 64 kB leaves room for many m-lines and candidates. */
 const sdpPayload = object({ sdp: string({ max: 64 * 1024, what: 'an SDP offer' }) });
 const cameraIdPayload = object({ cameraId: id });
@@ -383,8 +393,15 @@ export class SignalingServer {
 
     socket.on('reaction:send', (payload, ack) =>
       this.#handle(socket, 'reaction:send', ack, null, () => {
-        const { reaction } = reactionPayload(payload, 'reaction:send');
-        if (!live.react(participant.id, reaction)) {
+        const { reaction, at } = reactionPayload(payload, 'reaction:send');
+        const now = Date.now();
+        if (at !== undefined && (at > now + REACTION_AHEAD_MS || at < now - REACTION_BEHIND_MS)) {
+          throw new InvalidArgumentError(
+            'reaction:send.at must be the program time on screen (Unix ms), not in the future ' +
+              'and at most a week old',
+          );
+        }
+        if (!live.react(participant.id, reaction, at)) {
           throw new RateLimitedError('too many reactions; a few a second are counted');
         }
         return null;

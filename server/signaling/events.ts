@@ -166,8 +166,12 @@ export interface ClientToServerEvents {
     payload: { layout: LayoutWire; maxTiles?: number; cameras?: string[] | null },
     ack: Ack<AssemblyWire>,
   ) => void;
-  /** Send a reaction to everyone in the assembly. Any role. */
-  'reaction:send': (payload: { reaction: Reaction }, ack: Ack<null>) => void;
+  /**
+   * Send a reaction to everyone in the assembly. Any role. `at`: the program time on the
+   * sender's screen (Unix ms, its EXT-X-PROGRAM-DATE-TIME), where the reaction is stored and
+   * replayed; now when absent.
+   */
+  'reaction:send': (payload: { reaction: Reaction; at?: number }, ack: Ack<null>) => void;
 
   // Media signaling (cameras, the program monitor) and the moderator's media controls.
   /** A camera publishes: its SDP offer, answered with the server's SDP answer. Camera. */

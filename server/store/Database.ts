@@ -67,6 +67,39 @@ const MIGRATIONS: readonly string[] = [
      CHECK (phase IN ('backstage', 'live', 'ended'));
    ALTER TABLE assemblies ADD COLUMN went_live_at TEXT;
    ALTER TABLE assemblies ADD COLUMN ended_at TEXT;`,
+  // The archive (server/store/RecordingStore.ts): one row per program recording. No foreign
+  // key: a recording outlives its assembly's row until retention or a moderator deletes it.
+  `CREATE TABLE recordings (
+     id TEXT PRIMARY KEY,
+     assembly_id TEXT NOT NULL,
+     assembly_name TEXT NOT NULL,
+     file TEXT NOT NULL UNIQUE,
+     state TEXT NOT NULL CHECK (state IN ('recording', 'finished')),
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     duration_ms INTEGER,
+     size_bytes INTEGER
+   );
+   CREATE INDEX recordings_by_assembly ON recordings(assembly_id, started_at);`,
+  // Chapters of an assembly's program (server/store/ChapterStore.ts): what changed on the
+  // program and when, in program time (Unix ms, the playlists' EXT-X-PROGRAM-DATE-TIME).
+  `CREATE TABLE chapters (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     assembly_id TEXT NOT NULL REFERENCES assemblies(id) ON DELETE CASCADE,
+     at_ms INTEGER NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('live', 'cut', 'clip', 'layout')),
+     title TEXT NOT NULL
+   );
+   CREATE INDEX chapters_by_assembly ON chapters(assembly_id, at_ms);`,
+  // Reactions by the second of program time they were sent at (server/store/ReactionStore.ts):
+  // totals for the whole assembly, and the replay for viewers who watch that moment later.
+  `CREATE TABLE reaction_seconds (
+     assembly_id TEXT NOT NULL REFERENCES assemblies(id) ON DELETE CASCADE,
+     second_ms INTEGER NOT NULL,
+     reaction TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     PRIMARY KEY (assembly_id, second_ms, reaction)
+   );`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

@@ -21,6 +21,7 @@ import {
   InviteNotFoundError,
   MediaUnavailableError,
   RateLimitedError,
+  RecordingNotFoundError,
   TooLargeError,
 } from '../domain/errors.js';
 import { EdgeNotFoundError } from '../edges/errors.js';
@@ -84,6 +85,7 @@ export function toWireError(error: unknown): MappedError {
     error instanceof AssemblyNotFoundError ||
     error instanceof EdgeNotFoundError ||
     error instanceof InviteNotFoundError ||
+    error instanceof RecordingNotFoundError ||
     error instanceof NotFoundError
   ) {
     return mapped(404, error.code, error.message);

@@ -103,8 +103,14 @@ test('each rewrite of index.m3u8 becomes live.m3u8 and history.m3u8 with gzipped
     (await readFile(path.join(folder, '.agent.pid'), 'utf8')).trim(),
     String(process.pid),
   );
+  assert.ok(!history.includes('#EXT-X-ENDLIST'), 'open while the stream lasts');
   await first.stop(true);
   assert.ok(!(await readdir(folder)).includes('.agent.pid'), 'the pid file goes with the agent');
+  // The stream ended: its history is closed, a video-on-demand playlist of every fragment.
+  const ended = await readFile(path.join(folder, 'history.m3u8'), 'utf8');
+  assert.ok(ended.endsWith('#EXT-X-ENDLIST\n'), ended);
+  assert.equal(ended, `${history}#EXT-X-ENDLIST\n`);
+  assert.equal(gunzipSync(await readFile(path.join(folder, 'history.m3u8.gz'))).toString(), ended);
 });
 
 test('a restarted agent continues the history it finds', async () => {
@@ -120,6 +126,10 @@ test('a restarted agent continues the history it finds', async () => {
   );
   assert.ok(
     lines.some((line) => line.includes('"history recovered"') && line.includes('"fragments":5')),
+  );
+  // A new publish of the stream opens its history again.
+  assert.ok(
+    !(await readFile(path.join(folder, 'history.m3u8'), 'utf8')).includes('#EXT-X-ENDLIST'),
   );
   await second.stop(true);
 });
@@ -142,6 +152,8 @@ test('an agent hands the stream over to a newer one', async () => {
   await older.idle();
   assert.equal(await readFile(path.join(folder, 'history.m3u8'), 'utf8'), before);
   await older.stop(true);
+  // The stream is the newer agent's: the older one does not close it either.
+  assert.equal(await readFile(path.join(folder, 'history.m3u8'), 'utf8'), before);
   assert.equal(
     (await readFile(path.join(folder, '.agent.pid'), 'utf8')).trim(),
     String(process.ppid),

@@ -140,6 +140,24 @@ test('hls.js moves to 360p when the page is throttled, and back to 720p after', 
   assert.deepEqual(await quadrants(), ['red', 'green', 'blue', 'yellow']);
 });
 
+/** The live indicator as the page shows it, and the target duration of the playlist it plays. */
+async function liveState(): Promise<{
+  text: string;
+  live: string;
+  behind: number;
+  target: number;
+}> {
+  return page.evaluate(() => {
+    const indicator = document.querySelector<HTMLElement>('#live-indicator');
+    return {
+      text: indicator?.textContent ?? '',
+      live: indicator?.dataset.live ?? '',
+      behind: Number(indicator?.dataset.behind ?? 'NaN'),
+      target: Number(indicator?.dataset.target ?? 'NaN'),
+    };
+  });
+}
+
 test('rewinding before the live window plays the history playlist from the same moment, Go live returns', async () => {
   const playlistRequests: string[] = [];
   page.on('request', (request) => {
@@ -176,7 +194,9 @@ test('rewinding before the live window plays the history playlist from the same 
   await page
     .waitForFunction(
       () =>
-        /^0:(2[5-9]|3\d) behind/.test(document.querySelector('#live-indicator')?.textContent ?? ''),
+        /^(2[5-9]|3\d) s behind · Go live/.test(
+          document.querySelector('#live-indicator')?.textContent ?? '',
+        ),
       null,
       { timeout: 30_000 },
     )
@@ -201,6 +221,11 @@ test('rewinding before the live window plays the history playlist from the same 
   if (process.env.SCREENSHOTS !== undefined) {
     await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'watch-history.png') });
   }
+  // Measured by program date: the playlist's newest EXT-X-PROGRAM-DATE-TIME (plus its fragment)
+  // minus the date on screen, which a rewind of 30 s leaves about 30 s behind.
+  const rewound = await liveState();
+  assert.equal(rewound.live, 'false');
+  assert.ok(rewound.behind >= 25 && rewound.behind <= 40, JSON.stringify(rewound));
   await liveButton.click();
   await page.waitForFunction(
     () =>
@@ -210,4 +235,12 @@ test('rewinding before the live window plays the history playlist from the same 
     { timeout: 30_000 },
   );
   assert.deepEqual(await quadrants(), ['red', 'green', 'blue', 'yellow']);
+  // LIVE only within two target durations of the live edge, by the page's own measure and by the
+  // playlist's: the indicator's distance is what hls.js's program dates say.
+  const live = await liveState();
+  assert.equal(live.text, '● LIVE');
+  assert.ok(live.behind <= 2 * live.target, JSON.stringify(live));
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'watch-back-live.png') });
+  }
 });

@@ -24,9 +24,12 @@ export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'montage-app-'));
 }
 
-export async function setup(dataDir: string = tempDataDir()): Promise<RunningApp> {
+export async function setup(
+  dataDir: string = tempDataDir(),
+  extraEnv: Record<string, string> = {},
+): Promise<RunningApp> {
   const config = loadAppConfig({
-    env: { MONTAGE_DATA_DIR: dataDir, MONTAGE_HTTP_PORT: '0' },
+    env: { MONTAGE_DATA_DIR: dataDir, MONTAGE_HTTP_PORT: '0', ...extraEnv },
     envFile: null,
   });
   // REST and signaling tests run without a media server: no connection attempts.

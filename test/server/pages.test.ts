@@ -6,7 +6,11 @@
  * say what they are waiting for.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { io } from 'socket.io-client';
@@ -14,6 +18,8 @@ import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
 import { plainRefusal } from '../../server/http/pages.js';
 import type { Reply } from '../../server/signaling/events.js';
 import { launchChromium } from '../helpers/browser.js';
+import { classify } from '../helpers/media.js';
+import { sampleVideo } from '../helpers/pixels.js';
 import { createAssembly, setup, type RunningApp } from './appHelpers.js';
 
 const WAIT_MS = 10_000;
@@ -126,6 +132,7 @@ test('the panel shows cameras, layout, recording, invite links, library and asse
     'Cameras',
     'Layout',
     'Recording',
+    'Archive',
     'Invite links',
     'Video library',
     'Assemblies',
@@ -548,4 +555,71 @@ test('a camera page whose link is revoked says so at once, offers no Rejoin and 
   assert.equal(response?.status(), 401);
   assert.ok(await page.getByRole('heading', { name: 'This link was turned off' }).isVisible());
   assert.equal(live(), false);
+});
+
+test("the panel's library shows each clip's length and first frame, previews it and deletes it", async (t) => {
+  // A real 3 s red clip, uploaded as the panel's upload does.
+  const clip = path.join(tmpdir(), `montage-red-${process.pid}.webm`);
+  await promisify(execFile)('ffmpeg', [
+    ...['-v', 'error', '-f', 'lavfi', '-i', 'color=c=red:size=320x180:rate=15:duration=3'],
+    ...['-c:v', 'libvpx', '-b:v', '200k', '-y', clip],
+  ]);
+  const moderator = running.app.core.invites.mint('test', assemblyId, 'moderator', 600).token;
+  const uploaded = await fetch(`${running.url}/api/assemblies/${assemblyId}/library`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${moderator}`,
+      'content-type': 'video/webm',
+      'x-filename': 'Red clip.webm',
+    },
+    body: readFileSync(clip),
+  });
+  assert.equal(uploaded.status, 201);
+
+  const page = await open(t, link('moderator'));
+  await connected(page);
+  const row = page.locator('#library-list li[data-video="Red clip.webm"]');
+  await row.waitFor({ timeout: WAIT_MS });
+  await row.locator('.clip-duration').getByText('0:03').waitFor({ timeout: WAIT_MS });
+  const poster = await row.locator('img.clip-thumb').getAttribute('src');
+  assert.match(poster ?? '', /^data:image\/jpeg;base64,/, 'the first frame is shown');
+
+  await row.getByRole('button', { name: 'Preview' }).click();
+  if (process.env.SCREENSHOTS !== undefined) {
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.locator('#library').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'panel-library.png') });
+  }
+  await page.waitForFunction(
+    () => {
+      const video = document.querySelector<HTMLVideoElement>('#library-player');
+      return video !== null && video.readyState >= 2 && video.videoWidth > 0;
+    },
+    undefined,
+    { timeout: WAIT_MS },
+  );
+  const [seen] = await sampleVideo(page, '#library-player', [[0.5, 0.5]]);
+  assert.equal(seen === undefined ? 'none' : classify(seen), 'red', 'the preview plays the clip');
+
+  page.once('dialog', (dialog) => void dialog.accept());
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.waitFor({ state: 'detached', timeout: WAIT_MS });
+  assert.equal(existsSync(path.join(running.app.config.mediaDir, 'Red clip.webm')), false);
+  const entry = running.app.core.audit.recent(10).find((e) => e.action === 'library.delete');
+  assert.deepEqual(entry?.details, { name: 'Red clip.webm' });
+  // Deleting it again, or a name that is no video, is refused with the reason.
+  const again = await fetch(`${running.url}/api/assemblies/${assemblyId}/library/Red%20clip.webm`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${moderator}` },
+  });
+  assert.equal(again.status, 404);
+  const bad = await fetch(`${running.url}/api/assemblies/${assemblyId}/library/notes.txt`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${moderator}` },
+  });
+  assert.equal(bad.status, 400);
+  assert.match(
+    ((await bad.json()) as { error: { message: string } }).error.message,
+    /must end with/,
+  );
 });

@@ -25,13 +25,19 @@ const MAX_FLOATERS_PER_TICK = 8;
 export class ReactionFloaters {
   readonly element = h('div', { class: 'floaters', 'aria-hidden': 'true' });
 
-  spawn(reaction: Reaction, count = 1): void {
+  /**
+   * Floats `count` emoji of `reaction` (at most a few). `replayOf`: the program time (Unix ms)
+   * of a replayed reaction, which floats marked as a replay, not as one sent now.
+   */
+  spawn(reaction: Reaction, count = 1, replayOf?: number): void {
     const n = Math.min(count, MAX_FLOATERS_PER_TICK);
     for (let i = 0; i < n; i++) {
       const floater = h(
         'span',
         {
-          class: 'floater',
+          class: replayOf === undefined ? 'floater' : 'floater replay',
+          'data-reaction': reaction,
+          'data-at': replayOf,
           style: `left:${5 + Math.random() * 85}%;animation-delay:${(i * 180 + Math.random() * 120).toFixed(0)}ms`,
         },
         REACTION_LOOKS[reaction].emoji,

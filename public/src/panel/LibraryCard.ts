@@ -1,8 +1,11 @@
-/** The media library: the videos a presenter can inject, and an upload with progress. */
+/**
+ * The media library: the videos a presenter can inject, each with its length and first frame,
+ * a preview in the card's own player and Delete; and an upload with progress.
+ */
 import type { LibraryVideoWire } from '../../../server/signaling/events.js';
-import { upload } from '../lib/api.js';
-import { request, RequestError, type SignalingSocket } from '../lib/connect.js';
-import { errorMessage, h, Notice, replaceChildren } from '../lib/dom.js';
+import { api, upload } from '../lib/api.js';
+import { pageToken, request, RequestError, type SignalingSocket } from '../lib/connect.js';
+import { errorMessage, formatDuration, h, Notice, replaceChildren } from '../lib/dom.js';
 import { card } from './card.js';
 
 export class LibraryCard {
@@ -23,6 +26,15 @@ export class LibraryCard {
     hidden: true,
     'aria-label': 'Upload progress',
   });
+  readonly #player = h('video', {
+    id: 'library-player',
+    class: 'archive-player',
+    controls: true,
+    preload: 'metadata',
+    playsinline: true,
+    hidden: true,
+    'aria-label': 'Video preview',
+  });
   readonly #notice = new Notice();
 
   constructor(assemblyId: string, socket: SignalingSocket) {
@@ -33,6 +45,7 @@ export class LibraryCard {
       'library',
       'Video library',
       this.#list,
+      this.#player,
       h(
         'div',
         { class: 'row', style: 'align-items:flex-end' },
@@ -59,11 +72,62 @@ export class LibraryCard {
     replaceChildren(
       this.#list,
       ...(videos.length > 0
-        ? videos.map((video) =>
-            h('li', { 'data-video': video.name }, h('span', { class: 'grow' }, `🎞 ${video.name}`)),
-          )
+        ? videos.map((video) => this.#row(video))
         : [h('li', { class: 'empty' }, 'No videos yet. Upload one below.')]),
     );
+  }
+
+  #fileUrl(name: string): string {
+    return (
+      `/api/assemblies/${encodeURIComponent(this.#assemblyId)}/library/` + encodeURIComponent(name)
+    );
+  }
+
+  #row(video: LibraryVideoWire): HTMLLIElement {
+    const preview = h('button', { type: 'button', class: 'small' }, 'Preview');
+    preview.addEventListener('click', () => {
+      this.#player.hidden = false;
+      this.#player.src = `${this.#fileUrl(video.name)}?token=${encodeURIComponent(pageToken())}`;
+      void this.#player.play().catch(() => undefined);
+    });
+    const remove = h('button', { type: 'button', class: 'small danger' }, 'Delete');
+    remove.addEventListener('click', () => void this.#delete(video.name));
+    return h(
+      'li',
+      { 'data-video': video.name },
+      video.poster === null
+        ? h('span', { class: 'thumb clip-thumb', 'aria-hidden': 'true' }, '🎞')
+        : h('img', { class: 'thumb clip-thumb', src: video.poster, alt: '' }),
+      h(
+        'span',
+        { class: 'grow' },
+        video.name,
+        h('br', {}),
+        h(
+          'span',
+          { class: 'muted small clip-duration' },
+          video.durationMs === null ? 'length unknown' : formatDuration(video.durationMs),
+        ),
+      ),
+      preview,
+      remove,
+    );
+  }
+
+  async #delete(name: string): Promise<void> {
+    if (!window.confirm(`Delete ${name} from the library?`)) return;
+    try {
+      await api('DELETE', this.#fileUrl(name));
+      if (this.#player.src.includes(encodeURIComponent(name))) {
+        this.#player.removeAttribute('src');
+        this.#player.load();
+        this.#player.hidden = true;
+      }
+      this.#notice.show(`${name} deleted.`, 'ok', 4000);
+    } catch (error) {
+      this.#notice.show(`Could not delete ${name}: ${errorMessage(error)}`, 'bad');
+    }
+    await this.load();
   }
 
   #startUpload(): void {

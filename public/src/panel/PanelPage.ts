@@ -12,6 +12,7 @@ import { CameraRoster, describeProgram } from '../lib/program.js';
 import { PhaseControl } from '../lib/phase.js';
 import { followReactionTotals, ReactionTotals } from '../lib/reactions.js';
 import type { AssembliesCard } from './AssembliesCard.js';
+import { ArchiveCard } from './ArchiveCard.js';
 import { CamerasCard } from './CamerasCard.js';
 import { card } from './card.js';
 import { InvitesCard } from './InvitesCard.js';
@@ -31,8 +32,11 @@ export class PanelPage {
   readonly #recording: RecordingCard;
   readonly #invites: InvitesCard;
   readonly #library: LibraryCard;
+  readonly #archive: ArchiveCard;
   readonly #phase: PhaseControl;
   #program: ProgramWire = { kind: 'composite' };
+  /** "phase:recording" as last shown, to tell when the archive changes. */
+  #recordingState: string | undefined;
 
   constructor(assemblyId: string, assemblies: AssembliesCard) {
     this.#socket = connect({ assembly: assemblyId });
@@ -46,6 +50,7 @@ export class PanelPage {
     this.#recording = new RecordingCard(this.#socket);
     this.#invites = new InvitesCard(assemblyId);
     this.#library = new LibraryCard(assemblyId, this.#socket);
+    this.#archive = new ArchiveCard(assemblyId);
     this.#phase = new PhaseControl(this.#socket);
     this.#render(assemblies);
 
@@ -62,6 +67,7 @@ export class PanelPage {
       this.#renderCameras();
       void this.#library.load();
       void this.#invites.load();
+      void this.#archive.load();
     });
     this.#socket.on('assembly:updated', (assembly) => this.#setAssembly(assembly));
     this.#socket.on('participant:joined', (participant) => {
@@ -113,6 +119,7 @@ export class PanelPage {
         this.#cameras.element,
         this.#layout.element,
         this.#recording.element,
+        this.#archive.element,
         this.#invites.element,
         this.#library.element,
         assemblies.element,
@@ -122,6 +129,13 @@ export class PanelPage {
   }
 
   #setAssembly(assembly: AssemblyWire): void {
+    // Going live, ending or turning recording on or off starts or finishes a recording: the
+    // archive lists it.
+    const shown = `${assembly.phase}:${String(assembly.recording)}`;
+    if (this.#recordingState !== undefined && this.#recordingState !== shown) {
+      void this.#archive.load();
+    }
+    this.#recordingState = shown;
     setAssemblyName(assembly.name);
     this.#layout.showAssembly(assembly);
     this.#recording.show(assembly);
