@@ -32,6 +32,7 @@ import { SignalingServer } from './signaling/SignalingServer.js';
 import { AssemblyStore } from './store/AssemblyStore.js';
 import { AuditLog } from './store/AuditLog.js';
 import { openDatabase, type SqliteDatabase } from './store/Database.js';
+import { privateDir } from './store/privateFiles.js';
 import { EdgeStore } from './store/EdgeStore.js';
 import { InviteStore } from './store/InviteStore.js';
 
@@ -65,6 +66,8 @@ export interface Core {
 
 /** Opens the database and builds the domain; `baseUrl` is asked whenever a link is built. */
 export function createCore(config: AppConfig, baseUrl: () => string): Core {
+  // The data folder holds the database and the secrets: its owner's only.
+  privateDir(config.dataDir);
   const db = openDatabase(config.databasePath);
   const inviteStore = new InviteStore(db);
   // Every verification refuses the tokens of revoked invite links.

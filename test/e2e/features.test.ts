@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +21,9 @@ import path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
+import { renditionStream } from '../../server/hls/renditions.js';
+import { parseAssemblyId } from '../../server/domain/ids.js';
+import { streamName } from '../../server/origin/RtmpOrigin.js';
 import { makeQuadrantClip, type PaletteName } from '../helpers/media.js';
 import {
   colourPoint,
@@ -610,6 +613,116 @@ test('a cut to a broken video never freezes the program: a text file named .mp4 
     }
     // The program went on meanwhile.
     await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'red after the SDP');
+  } finally {
+    await scene.close();
+  }
+});
+
+/**
+ * The command lines of this test's processes (this one and its descendants: the engine, its
+ * workers, the ffmpegs, nginx), by pid. Other test runs on the machine are not looked at.
+ */
+function commandLines(): Map<number, string> {
+  const parents = new Map<number, number>();
+  const lines = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the 4th field of stat, after the command in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      lines.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    } catch {
+      // Gone already.
+    }
+  }
+  const ours = (pid: number): boolean => {
+    for (let at: number | undefined = pid; at !== undefined && at > 1; at = parents.get(at)) {
+      if (at === process.pid) return true;
+    }
+    return false;
+  };
+  return new Map([...lines].filter(([pid]) => ours(pid)));
+}
+
+test('secrets stay private on the machine: with a live program and its rendition on the origin, no command line holds the stream key, a secret or an invite token; the database, its WAL and the secret files are 0600 in a 0700 folder; a foreign keyless publish is refused', async () => {
+  const scene = await openScene('Secrets');
+  try {
+    await scene.join('red');
+    const program = await scene.openMonitor();
+    await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'the camera');
+    // The bridge's ffmpeg publishes the program and a rendition encoder plays it and publishes
+    // its rendition, all without a key on their command lines.
+    const { origin } = stack.delivery;
+    const stream = streamName(scene.assemblyId);
+    const rendition = streamName(renditionStream(stream, { id: '360p' } as never));
+    await until(
+      PICTURE_MS,
+      () => Promise.resolve(origin.isLive(stream) && origin.isLive(rendition) ? true : undefined),
+      () =>
+        `the program (${origin.isLive(stream)}) and its rendition (${origin.isLive(rendition)}) are live on the origin`,
+    );
+    const dataDir = stack.app.config.dataDir;
+    const secrets = new Map<string, string>([
+      ['stream key', stack.app.core.assemblies.get(parseAssemblyId(scene.assemblyId)).streamKey],
+      ['edge secret', stack.app.edgeSecret],
+      ['token secret', readFileSync(path.join(dataDir, 'jwt-secret'), 'utf8').trim()],
+      ['moderator token', (scene.moderator.auth as { token: string }).token],
+    ]);
+    const lines = commandLines();
+    const ffmpegs = [...lines].filter(([, line]) => line.startsWith('ffmpeg '));
+    assert.ok(
+      ffmpegs.some(
+        ([, line]) => line.includes(`/live/${stream} `) || line.endsWith(`/live/${stream} `),
+      ),
+      `the bridge's ffmpeg runs: ${ffmpegs.map(([, line]) => line.slice(-120)).join(' | ')}`,
+    );
+    for (const [pid, line] of lines) {
+      for (const [what, secret] of secrets) {
+        assert.ok(!line.includes(secret), `the ${what} is on the command line of ${pid}: ${line}`);
+      }
+      assert.doesNotMatch(line, /rtmp:\/\/\S*[?&](key|secret)=/, `process ${pid}`);
+    }
+
+    // Owner-only files in an owner-only folder.
+    const mode = (file: string): string => (statSync(file).mode & 0o777).toString(8);
+    assert.equal(mode(dataDir), '700', dataDir);
+    const database = stack.app.config.databasePath;
+    for (const file of [
+      database,
+      `${database}-wal`,
+      `${database}-shm`,
+      'jwt-secret',
+      'edge-secret',
+    ]) {
+      const full = path.isAbsolute(file) ? file : path.join(dataDir, file);
+      assert.equal(mode(full), '600', full);
+    }
+
+    // A keyless publish from any other local process is refused, even to a stream that the
+    // app's own ffmpeg may publish without a key.
+    const refused = new Promise((resolve) =>
+      origin.on('rejected', (event) => {
+        if (event.kind === 'publish' && event.stream === rendition) resolve(event.reason);
+      }),
+    );
+    const intruder = execFile('ffmpeg', [
+      ...['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=160x90:rate=10', '-t', '20'],
+      ...['-c:v', 'libx264', '-f', 'flv', origin.localUrl(rendition)],
+    ]);
+    try {
+      assert.equal(
+        await until(
+          20_000,
+          () => Promise.race([refused, Promise.resolve(undefined)]),
+          () => 'the keyless publish was not refused',
+        ),
+        'bad-key',
+      );
+    } finally {
+      intruder.kill('SIGKILL');
+    }
+    assert.ok(origin.isLive(rendition), "the encoder's rendition stays live");
   } finally {
     await scene.close();
   }
