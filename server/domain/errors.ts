@@ -130,3 +130,12 @@ export class VideoFailedError extends DomainError {
     this.name = 'VideoFailedError';
   }
 }
+
+/** Something of that name exists already and is not replaced (a library video). */
+export class AlreadyExistsError extends DomainError {
+  readonly code = 'already_exists';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AlreadyExistsError';
+  }
+}

@@ -488,6 +488,8 @@ export class SignalingServer {
             name: video.name,
             url: `/api/assemblies/${assemblyId}/library/${encodeURIComponent(video.name)}`,
             durationMs: previews[i]?.durationMs ?? null,
+            width: previews[i]?.width ?? null,
+            height: previews[i]?.height ?? null,
             poster: previews[i]?.poster ?? null,
           })),
         };

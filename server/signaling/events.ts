@@ -110,6 +110,9 @@ export interface LibraryVideoWire {
   url: string;
   /** Its length (ffprobe, once per file); null when it could not be read. */
   durationMs: number | null;
+  /** Its picture size (ffprobe, once per file); null when it could not be read. */
+  width: number | null;
+  height: number | null;
   /** Its first frame as a 160x90 JPEG data: URL (ffmpeg, once per file); null if unreadable. */
   poster: string | null;
 }

@@ -6,6 +6,7 @@
  * say what they are waiting for.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -14,6 +15,7 @@ import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
 import { plainRefusal } from '../../server/http/pages.js';
 import type { Reply } from '../../server/signaling/events.js';
 import { launchChromium } from '../helpers/browser.js';
+import { makeQuadrantClip } from '../helpers/media.js';
 import { createAssembly, setup, type RunningApp } from './appHelpers.js';
 
 const WAIT_MS = 10_000;
@@ -161,6 +163,21 @@ test('the panel shows cameras, layout, recording, invite links, library and asse
   const assembly = running.app.core.assemblies.get(assemblyId);
   assert.equal(assembly.layout, 'spotlight');
   assert.equal(assembly.maxTiles, 4);
+});
+
+test("the panel's library shows each clip's duration and picture size, as the server's probe read them", async (t) => {
+  mkdirSync(running.app.config.mediaDir, { recursive: true });
+  await makeQuadrantClip(
+    path.join(running.app.config.mediaDir, 'probed.mp4'),
+    ['red', 'red', 'red', 'red'],
+    { seconds: 3, container: 'mp4', width: 320, height: 180 },
+  );
+  const page = await open(t, link('moderator'));
+  await connected(page);
+  await page
+    .locator('#library-list li[data-video="probed.mp4"]')
+    .getByText('0:03 · 320×180')
+    .waitFor({ timeout: WAIT_MS });
 });
 
 test('a camera page closed right after it connected leaves the assembly at once', async () => {

@@ -2,7 +2,7 @@
 import type { LibraryVideoWire } from '../../../server/signaling/events.js';
 import { upload } from '../lib/api.js';
 import { request, RequestError, type SignalingSocket } from '../lib/connect.js';
-import { errorMessage, h, Notice, replaceChildren } from '../lib/dom.js';
+import { errorMessage, formatDuration, h, Notice, replaceChildren } from '../lib/dom.js';
 import { card } from './card.js';
 
 export class LibraryCard {
@@ -60,7 +60,13 @@ export class LibraryCard {
       this.#list,
       ...(videos.length > 0
         ? videos.map((video) =>
-            h('li', { 'data-video': video.name }, h('span', { class: 'grow' }, `🎞 ${video.name}`)),
+            h(
+              'li',
+              { 'data-video': video.name },
+              h('span', { class: 'grow' }, `🎞 ${video.name}`),
+              // What the server's probe read from the file: its length and picture size.
+              h('span', { class: 'clip-info' }, clipInfo(video)),
+            ),
           )
         : [h('li', { class: 'empty' }, 'No videos yet. Upload one below.')]),
     );
@@ -95,4 +101,13 @@ export class LibraryCard {
         this.#progress.hidden = true;
       });
   }
+}
+
+/** "0:04 · 640×360", from the library listing's probe ("unreadable" when it found nothing). */
+function clipInfo(video: LibraryVideoWire): string {
+  const parts = [
+    video.durationMs === null ? null : formatDuration(video.durationMs),
+    video.width === null || video.height === null ? null : `${video.width}×${video.height}`,
+  ].filter((part) => part !== null);
+  return parts.length > 0 ? parts.join(' · ') : 'unreadable';
 }
