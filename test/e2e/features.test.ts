@@ -41,7 +41,7 @@ import {
   welcomed,
 } from './drivers.js';
 import { Scene } from './Scene.js';
-import { call, mintToken, setup, type Stack } from './stack.js';
+import { call, mintLink, mintToken, setup, type Stack } from './stack.js';
 
 const COLOURS: readonly PaletteName[] = ['red', 'green', 'blue'];
 
@@ -575,6 +575,16 @@ test('a cut to a broken video never freezes the program: a text file named .mp4 
       ...['-v', 'error', '-y', '-i', clip, '-c', 'copy', '-movflags', '+faststart', faststart],
     ]);
     cutShortClip = readFileSync(faststart);
+    // The presenter's studio and the moderator's panel are open: each must say why.
+    const context = await monitorBrowser.newContext();
+    const pages = await Promise.all(
+      (['presenter', 'moderator'] as const).map(async (role) => {
+        const page = await context.newPage();
+        await page.goto(mintLink(stack.app, scene.assemblyId, role));
+        await page.waitForSelector('#status[data-state="connected"]', { timeout: PICTURE_MS });
+        return page;
+      }),
+    );
     const before = failures.length;
     await scene.cut({ source: 'video', url: `${videoBase}cut-short.mp4` });
     await program.waitForColours(QUADRANT_POINTS, all('yellow'), PICTURE_MS, 'the clip plays');
@@ -589,6 +599,12 @@ test('a cut to a broken video never freezes the program: a text file named .mp4 
     assert.deepEqual(failure.back, { kind: 'camera', cameraId: red.cameraId });
     await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'red back after it');
     t.diagnostic(`failed while on air: red on the program ${Date.now() - failure.at} ms after it`);
+    for (const page of pages) {
+      await page
+        .getByText(/cut-short\.mp4 could not be played \((RESOURCE|STREAM)_ERROR/)
+        .waitFor({ timeout: PICTURE_MS });
+    }
+    await context.close();
     step('fell back after a failure on air');
 
     // A camera whose offer the engine refuses gets an error, not an "ok" without an answer.
