@@ -38,6 +38,7 @@ import { openDatabase, type SqliteDatabase } from './store/Database.js';
 import { ChapterStore } from './store/ChapterStore.js';
 import { ReactionStore } from './store/ReactionStore.js';
 import { RecordingStore } from './store/RecordingStore.js';
+import { privateDir } from './store/privateFiles.js';
 import { EdgeStore } from './store/EdgeStore.js';
 import { InviteStore } from './store/InviteStore.js';
 
@@ -71,6 +72,8 @@ export interface Core {
 
 /** Opens the database and builds the domain; `baseUrl` is asked whenever a link is built. */
 export function createCore(config: AppConfig, baseUrl: () => string): Core {
+  // The data folder holds the database and the secrets: its owner's only.
+  privateDir(config.dataDir);
   const db = openDatabase(config.databasePath);
   const inviteStore = new InviteStore(db);
   // Every verification refuses the tokens of revoked invite links.

@@ -88,6 +88,10 @@ class StudioPage {
       }
     });
     this.#socket.on('program:changed', ({ source }) => this.#setProgram(source));
+    // The video on the program failed as it played and the server cut back: say why.
+    this.#socket.on('program:failed', ({ message }) =>
+      this.#cutNotice.show(message, 'bad', 15_000),
+    );
     this.#socket.on('program:progress', ({ positionMs, durationMs }) =>
       this.#setProgress(positionMs, durationMs),
     );

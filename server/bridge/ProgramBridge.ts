@@ -25,7 +25,7 @@ export interface ProgramBridgeOptions extends FfmpegSupervision {
   /** Names the bridge in logs and events (the assembly's stream name). */
   name: string;
   rtp: ProgramRtpPorts;
-  /** The origin URL with the stream key, from `RtmpOrigin.publishUrl(stream)`. */
+  /** The origin URL, `RtmpOrigin.localUrl(stream)` (the origin knows the bridge by its pid). */
   publishUrl: string;
   /** AAC bit rate (default 128k). */
   audioBitrate?: string;
@@ -37,7 +37,7 @@ export type ProgramBridgeEvents = FfmpegEvents;
 /**
  * The RTP → RTMP bridge of one assembly: an ffmpeg that receives the program from the media
  * server's RtpEndpoint (described by `sdp()`), copies H.264, encodes Opus to AAC (FLV and HLS
- * carry no Opus) and publishes to the origin with the assembly's stream key.
+ * carry no Opus) and publishes to the origin, which knows this ffmpeg by its pid (no key on its command line).
  *
  * The picture is copied, not re-encoded, so the HLS fragment length follows the engine's
  * x264 keyframe interval (1 s): the edges' `hls_fragment 900ms` relies on it.

@@ -9,9 +9,9 @@ import {
 export interface RenditionEncoderOptions extends FfmpegSupervision {
   /** Names the encoder in logs and events (the rendition's stream name). */
   name: string;
-  /** The source program on the origin, secret included (`RtmpOrigin.playUrl`). */
+  /** The source program on the origin (`RtmpOrigin.localUrl`: the origin knows this ffmpeg by its pid). */
   inputUrl: string;
-  /** Where the rendition is published, key included (`RtmpOrigin.publishUrl`). */
+  /** Where the rendition is published (`RtmpOrigin.localUrl`). */
   publishUrl: string;
   rendition: Rendition;
   /** H.264 bit rate in bits per second (VBV-capped at 110 %, over one second). */

@@ -127,8 +127,9 @@ export class RenditionLadder {
       origin.allowStream(output, randomBytes(18).toString('base64url'));
       const encoder = new RenditionEncoder({
         name: output,
-        inputUrl: origin.playUrl(stream),
-        publishUrl: origin.publishUrl(output),
+        // No secret or key on ffmpeg's command line: the origin knows the encoder by its pid.
+        inputUrl: origin.localUrl(stream),
+        publishUrl: origin.localUrl(output),
         rendition,
         videoBitrate: VIDEO_BITRATES[rendition.id as RenditionId],
         ...this.#options.encoder,
@@ -144,6 +145,12 @@ export class RenditionLadder {
         }),
       );
       encoders.set(output, encoder);
+      // Its publish is withdrawn with the output's key (revokeStream), its play on stop.
+      origin.allowLocalProcess(output, 'publish', () => encoder.pid);
+      encoder.on('stateChanged', (state) => {
+        if (state === 'stopped') withdrawPlay();
+      });
+      const withdrawPlay = origin.allowLocalProcess(stream, 'play', () => encoder.pid);
       encoder.start();
     }
   }

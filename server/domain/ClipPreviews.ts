@@ -16,6 +16,9 @@ const run = promisify(execFile);
 export interface ClipPreview {
   /** null when ffprobe could not tell (not a video, or a stream without a duration). */
   durationMs: number | null;
+  /** Its picture size (ffprobe's first video stream); null when there is none. */
+  width: number | null;
+  height: number | null;
   /** A 160x90 JPEG of the first frame as a data: URL; null when no frame could be decoded. */
   poster: string | null;
 }
@@ -54,7 +57,7 @@ export class ClipPreviews {
       const stat = statSync(file);
       version = `${stat.size}:${stat.mtimeMs}`;
     } catch {
-      return Promise.resolve({ durationMs: null, poster: null });
+      return Promise.resolve({ durationMs: null, width: null, height: null, poster: null });
     }
     const cached = this.#cache.get(name);
     if (cached?.version === version) return cached.preview;
@@ -65,27 +68,39 @@ export class ClipPreviews {
   }
 
   async #read(file: string): Promise<ClipPreview> {
-    const [durationMs, poster] = await Promise.all([
-      this.#duration(file).catch((error: unknown) => {
+    const [probed, poster] = await Promise.all([
+      this.#probe(file).catch((error: unknown) => {
         this.#log.warn('ffprobe could not read a library clip', { file, error: String(error) });
-        return null;
+        return { durationMs: null, width: null, height: null };
       }),
       this.#firstFrame(file).catch((error: unknown) => {
         this.#log.warn('ffmpeg could not decode a library clip', { file, error: String(error) });
         return null;
       }),
     ]);
-    return { durationMs, poster };
+    return { ...probed, poster };
   }
 
-  async #duration(file: string): Promise<number | null> {
+  async #probe(file: string): Promise<Omit<ClipPreview, 'poster'>> {
     const { stdout } = await run(
       'ffprobe',
-      ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file],
+      [
+        ...['-v', 'error', '-select_streams', 'v:0'],
+        ...['-show_entries', 'stream=width,height:format=duration', '-of', 'json', file],
+      ],
       { timeout: TOOL_TIMEOUT_MS },
     );
-    const seconds = Number.parseFloat(stdout.trim());
-    return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : null;
+    const parsed = JSON.parse(stdout) as {
+      streams?: Array<{ width?: number; height?: number }>;
+      format?: { duration?: string };
+    };
+    const seconds = Number.parseFloat(parsed.format?.duration ?? '');
+    const stream = parsed.streams?.[0];
+    return {
+      durationMs: Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : null,
+      width: stream?.width ?? null,
+      height: stream?.height ?? null,
+    };
   }
 
   async #firstFrame(file: string): Promise<string | null> {

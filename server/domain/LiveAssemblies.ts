@@ -14,6 +14,7 @@ import type {
   IceCandidateInit,
   LayoutRequest,
   MediaProgram,
+  VideoFailure,
   VideoProgress,
 } from '../media/AssemblyMedia.js';
 import type { Logger } from '../log.js';
@@ -185,6 +186,11 @@ export interface LiveAssemblyEvents {
   phaseChanged: [phase: Phase];
   /** The recording stopped because it could not be written; the program goes on. */
   recordingFailed: [failure: { type: string; description: string }];
+  /**
+   * The video on the program failed while it played (its player's Error); the program went
+   * back to `back`, the source before the video.
+   */
+  videoFailed: [failure: VideoFailure & { source: ProgramSource; back: ProgramSource }];
 }
 
 /** Where the assembly's media stands, for /healthz and operators. */
@@ -263,6 +269,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
   #preview: ProgramSource = { kind: 'composite' };
   /** Where the program returns when an injected video ends: the source before the video. */
   #beforeVideo: ProgramSource = { kind: 'composite' };
+  /** The cut under way, if any: a video can end or fail before its cut has returned. */
+  #cutting: Promise<void> | undefined;
   #layout: LayoutRequest;
   #recording: boolean;
   #media: AssemblyMedia | undefined;
@@ -640,7 +648,13 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
    * Cuts the program. A camera must be connected (InvalidArgumentError otherwise). Without a media
    * server the choice is recorded and applied once media is built.
    */
-  async cutTo(source: ProgramSource): Promise<void> {
+  cutTo(source: ProgramSource): Promise<void> {
+    const cut = this.#cut(source);
+    this.#cutting = cut;
+    return cut;
+  }
+
+  async #cut(source: ProgramSource): Promise<void> {
     if (source.kind === 'camera' && this.#findCamera(source.cameraId) === undefined) {
       throw new InvalidArgumentError(
         `camera '${source.cameraId}' is not connected to this assembly`,
@@ -965,15 +979,8 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       if (participant !== undefined) this.emit('monitorCandidate', participant.id, candidate);
     });
     media.on('videoProgress', (progress) => this.emit('progress', progress));
-    media.on('videoEnded', () => {
-      if (this.#program.kind !== 'video') return;
-      const back = this.#beforeVideo;
-      this.#log.info('injected video ended; cutting back', { to: sourceLabel(back) });
-      void this.cutTo(back).catch((error: unknown) => {
-        this.#mediaFailed(error);
-        void this.cutTo({ kind: 'composite' }).catch((again: unknown) => this.#mediaFailed(again));
-      });
-    });
+    media.on('videoEnded', (uri) => void this.#videoStopped(uri, undefined));
+    media.on('videoFailed', (uri, failure) => void this.#videoStopped(uri, failure));
     media.on('cameraFlowing', (cameraId) => this.#setPicture(cameraId, 'live'));
     media.on('cameraRecovered', (cameraId) => this.#setPicture(cameraId, 'live'));
     media.on('cameraLost', (cameraId) => {
@@ -998,6 +1005,33 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
       // Off, so that turning recording on again starts a new recording.
       this.#recording = false;
       this.emit('recordingFailed', failure);
+    });
+  }
+
+  /**
+   * The video on the program ended or failed: the program goes back to the source before it.
+   * The player's Error (or a very short clip's end) can come before the cut to the video has
+   * returned and made it the program, so that cut is awaited first.
+   */
+  async #videoStopped(uri: string, failure: VideoFailure | undefined): Promise<void> {
+    await this.#cutting?.catch(() => undefined);
+    const source = this.#program;
+    // Another cut came meanwhile: the video is no longer on the program.
+    if (source.kind !== 'video' || source.uri !== uri) return;
+    const back = this.#beforeVideo;
+    if (failure === undefined) {
+      this.#log.info('injected video ended; cutting back', { to: sourceLabel(back) });
+    } else {
+      this.#log.warn('injected video failed; cutting back', {
+        to: sourceLabel(back),
+        video: source.name,
+        ...failure,
+      });
+      this.emit('videoFailed', { ...failure, source, back });
+    }
+    await this.cutTo(back).catch((error: unknown) => {
+      this.#mediaFailed(error);
+      void this.cutTo({ kind: 'composite' }).catch((again: unknown) => this.#mediaFailed(again));
     });
   }
 

@@ -8,10 +8,11 @@
  * and `VideoSources` checks them again (with symlinks resolved) when a video is cut to.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, linkSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { InvalidArgumentError, TooLargeError } from './errors.js';
+import { AlreadyExistsError, InvalidArgumentError, TooLargeError } from './errors.js';
+import { probeVideo, type ProbedVideo } from './VideoProbe.js';
 
 /** Containers the engine's and Kurento's PlayerEndpoint play. */
 export const VIDEO_EXTENSIONS = ['.mp4', '.webm', '.mkv', '.mov', '.m4v'] as const;
@@ -85,14 +86,16 @@ export class MediaLibrary {
   }
 
   /**
-   * Stores `body` as `name`, replacing an older file of that name. `declaredBytes` (the request's
-   * Content-Length) lets an oversized upload be refused before a byte is written.
+   * Stores `body` as `name` once it is proven to be a playable video (VideoProbe); a refused
+   * upload leaves nothing behind. A name already in the library is refused, never replaced.
+   * `declaredBytes` (the request's Content-Length) lets an oversized upload be refused before a
+   * byte is written.
    */
   async save(
     name: string,
     body: Readable,
     declaredBytes: number | undefined,
-  ): Promise<LibraryVideo> {
+  ): Promise<LibraryVideo & ProbedVideo> {
     const checked = MediaLibrary.checkName(name);
     if (declaredBytes !== undefined && declaredBytes > this.maxBytes) {
       throw new TooLargeError(
@@ -103,6 +106,7 @@ export class MediaLibrary {
     const partial = join(this.dir, `.upload-${randomBytes(6).toString('hex')}`);
     const out = createWriteStream(partial, { mode: 0o640 });
     let written = 0;
+    let probed: ProbedVideo;
     try {
       await new Promise<void>((resolve, reject) => {
         body.on('data', (chunk: Buffer) => {
@@ -127,12 +131,23 @@ export class MediaLibrary {
         out.once('error', reject);
       });
       if (written === 0) throw new InvalidArgumentError('the upload is empty');
-      renameSync(partial, join(this.dir, checked));
+      probed = await probeVideo(partial, checked);
+      // A hard link, unlike a rename, fails when the name exists: an upload never replaces
+      // another clip (one that may be on the program right now).
+      try {
+        linkSync(partial, join(this.dir, checked));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        throw new AlreadyExistsError(
+          `a video named '${checked}' is already in the library; upload this one under another name`,
+        );
+      }
     } catch (error) {
       out.destroy();
-      rmSync(partial, { force: true });
       throw error;
+    } finally {
+      rmSync(partial, { force: true });
     }
-    return { name: checked, sizeBytes: written };
+    return { name: checked, sizeBytes: written, ...probed };
   }
 }

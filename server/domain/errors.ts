@@ -121,3 +121,39 @@ export class WrongPhaseError extends DomainError {
     this.name = 'WrongPhaseError';
   }
 }
+
+/**
+ * The media engine refused a peer's SDP offer (it could not be parsed, or it offers nothing the
+ * engine can take): the peer must send another offer.
+ */
+export class SdpRejectedError extends DomainError {
+  readonly code = 'sdp_rejected';
+  constructor(what: string, reason: string) {
+    super(`the media server rejected the ${what}'s SDP offer: ${reason}`);
+    this.name = 'SdpRejectedError';
+  }
+}
+
+/**
+ * A video cut to could not be played (not a video, a URL that answers an error, a file that
+ * cannot be decoded): the program stays on (or goes back to) what it showed before.
+ */
+export class VideoFailedError extends DomainError {
+  readonly code = 'video_failed';
+  constructor(
+    readonly type: string,
+    readonly description: string,
+  ) {
+    super(`the video could not be played (${type}): ${description}`);
+    this.name = 'VideoFailedError';
+  }
+}
+
+/** Something of that name exists already and is not replaced (a library video). */
+export class AlreadyExistsError extends DomainError {
+  readonly code = 'already_exists';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AlreadyExistsError';
+  }
+}

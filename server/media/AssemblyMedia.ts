@@ -34,7 +34,7 @@ import { pathToFileURL } from 'node:url';
 import kurento from 'kurento-client';
 import type { ProgramBridge } from '../bridge/ProgramBridge.js';
 import type { AssemblyId, CameraId } from '../domain/ids.js';
-import { MediaReleasedError } from '../domain/errors.js';
+import { MediaReleasedError, SdpRejectedError, VideoFailedError } from '../domain/errors.js';
 import type { RecordingSink } from '../domain/Archive.js';
 import type { Logger } from '../log.js';
 
@@ -78,7 +78,12 @@ export interface AssemblyMediaEvents {
   monitorCandidate: [monitorId: string, candidate: IceCandidateInit];
   previewCandidate: [monitorId: string, candidate: IceCandidateInit];
   /** The injected video reached its end (once per cut to a video). */
-  videoEnded: [];
+  videoEnded: [uri: string];
+  /**
+   * The injected video on the program failed (it could not be opened, read or decoded): it will
+   * show nothing more, so the program must leave it. Once per cut, instead of `videoEnded`.
+   */
+  videoFailed: [uri: string, failure: VideoFailure];
   videoProgress: [progress: VideoProgress];
   /** A camera's picture stopped for longer than the grace period: its tile left the mix. */
   cameraLost: [cameraId: CameraId];
@@ -143,10 +148,19 @@ interface CameraMedia {
 }
 
 interface VideoMedia {
+  uri: string;
   player: kurento.PlayerEndpoint;
   port: kurento.HubPort;
   durationMs: number;
   timer: NodeJS.Timeout | undefined;
+  /** The player's Error, if one arrived (possibly while the cut to it was still under way). */
+  failure: VideoFailure | undefined;
+}
+
+/** Why an injected video stopped: Kurento's Error type and description. */
+export interface VideoFailure {
+  type: string;
+  description: string;
 }
 
 /**
@@ -367,7 +381,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
         // Gone already (its pipeline restarted under it); the new endpoint matters, not the old.
         this.#log.debug('releasing a replaced camera endpoint failed', { error: String(error) });
       });
-      const answer = await endpoint.processOffer(sdp);
+      const answer = await this.#answer(endpoint, sdp, 'camera');
       await this.#flushCandidates(cameraId, endpoint);
       await endpoint.gatherCandidates();
       await this.#applyLayout();
@@ -391,7 +405,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
         this.emit('monitorCandidate', monitorId, plainCandidate(event.candidate));
       });
       await this.#required(this.#programOut).connect(endpoint);
-      const answer = await endpoint.processOffer(sdp);
+      const answer = await this.#answer(endpoint, sdp, 'monitor');
       await this.#flushCandidates(monitorId, endpoint);
       await endpoint.gatherCandidates();
       return answer;
@@ -428,7 +442,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
         this.emit('previewCandidate', monitorId, plainCandidate(event.candidate));
       });
       await bus.out.connect(endpoint, 'VIDEO');
-      const answer = await endpoint.processOffer(sdp);
+      const answer = await this.#answer(endpoint, sdp, 'preview monitor');
       await this.#flushCandidates(key, endpoint);
       await endpoint.gatherCandidates();
       return answer;
@@ -517,6 +531,12 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
         }
         case 'video': {
           const video = await this.#startVideo(program.uri);
+          // A player that failed before it was on the program (a file that is no video, a URL
+          // answering 404) never goes on: the program stays where it was and the cut is refused.
+          if (video.failure !== undefined) {
+            await this.#stopVideo(video);
+            throw new VideoFailedError(video.failure.type, video.failure.description);
+          }
           this.#video = video;
           await switcher.connect(video.port, programOut);
           break;
@@ -717,26 +737,61 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     }
   }
 
+  /**
+   * The endpoint's answer to `sdp`. An offer the engine refuses is an SdpRejectedError naming
+   * the reason, never an empty answer: kurento-client 7 resolves `undefined` for some refusals.
+   */
+  async #answer(endpoint: kurento.WebRtcEndpoint, sdp: string, what: string): Promise<string> {
+    let answer: string | undefined;
+    try {
+      answer = await endpoint.processOffer(sdp);
+    } catch (error) {
+      // Kurento's SDP errors are 40200 to 40299; anything else (a released pipeline) stays as is.
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'number' && code >= 40200 && code < 40300) {
+        throw new SdpRejectedError(what, (error as Error).message);
+      }
+      throw error;
+    }
+    if (typeof answer !== 'string' || answer.trim() === '') {
+      throw new SdpRejectedError(what, 'it answered with no SDP');
+    }
+    return answer;
+  }
+
   async #startVideo(uri: string): Promise<VideoMedia> {
     const pipeline = this.#required(this.#pipeline);
     const player = await pipeline.create('PlayerEndpoint', { uri });
     const port = await this.#required(this.#switcher).createHubPort();
     await player.connect(port);
-    const video: VideoMedia = { player, port, durationMs: 0, timer: undefined };
+    const video: VideoMedia = {
+      uri,
+      player,
+      port,
+      durationMs: 0,
+      timer: undefined,
+      failure: undefined,
+    };
     let ended = false;
     player.on('EndOfStream', () => {
       if (ended || this.#video !== video) return;
       ended = true;
       clearInterval(video.timer);
       this.emit('videoProgress', { positionMs: video.durationMs, durationMs: video.durationMs });
-      this.emit('videoEnded');
+      this.emit('videoEnded', uri);
     });
-    player.on<{ description?: string }>('Error', (event) => {
+    player.on<ErrorEvent>('Error', (event) => {
       this.#log.warn('injected video failed', { uri, description: event.description });
-      if (ended || this.#video !== video) return;
+      if (ended) return;
       ended = true;
       clearInterval(video.timer);
-      this.emit('videoEnded');
+      // Kept even before the video is on the program: the Error often arrives while the cut to
+      // it is still under way, and that cut must then be refused (see cutTo).
+      video.failure = {
+        type: event.type ?? 'UNEXPECTED_ELEMENT_ERROR',
+        description: withoutUri(event.description ?? 'the video could not be played', uri),
+      };
+      if (this.#video === video) this.emit('videoFailed', uri, video.failure);
     });
     await player.play();
     try {
@@ -939,6 +994,15 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
 }
 
 /** Preview monitors queue their early candidates apart from the same page's program monitor. */
+/**
+ * The engine's description without the ` (uri)` it appends: the crew knows which video it cut
+ * to, and a library file's URI would show the server's folders.
+ */
+function withoutUri(description: string, uri: string): string {
+  const suffix = ` (${uri})`;
+  return description.endsWith(suffix) ? description.slice(0, -suffix.length) : description;
+}
+
 function previewKey(monitorId: string): string {
   return `preview:${monitorId}`;
 }

@@ -74,8 +74,11 @@ export class KurentoMediaBackend implements MediaBackend {
     const bridge = new ProgramBridge({
       name: stream,
       rtp: { videoPort, audioPort },
-      publishUrl: origin.publishUrl(stream),
+      // No key on ffmpeg's command line (any local user reads it in `ps`): the origin knows
+      // the bridge's ffmpeg by its pid instead.
+      publishUrl: origin.localUrl(stream),
     });
+    origin.allowLocalProcess(stream, 'publish', () => bridge.pid);
     bridge.on('exited', (code, signal, delayMs) => {
       log.warn('program bridge exited; restarting', {
         code,

@@ -10,6 +10,7 @@ import {
   type NodeMediaServer,
 } from './nodeMediaServer.js';
 import { guardRelayWrites } from './guardRelayWrites.js';
+import { peerIsProcess } from './socketOwner.js';
 
 /**
  * The name of one live stream on the origin and on every edge; Montage uses one per assembly.
@@ -79,6 +80,12 @@ export interface RtmpOriginEvents {
   ];
 }
 
+interface LocalProcess {
+  stream: StreamName;
+  kind: 'publish' | 'play';
+  pid: () => number | undefined;
+}
+
 interface EdgeTarget {
   /** `rtmp://host:port/live` of the edge's ingest application. */
   url: string;
@@ -105,6 +112,11 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
   /** node-media-server's own auth secret; never leaves the process (see `sign`). */
   private readonly internalSecret = randomBytes(24).toString('hex');
   private readonly keys = new Map<StreamName, string>();
+  /**
+   * The app's own processes (the program bridge, rendition encoders) that publish or play a
+   * stream without a key or secret on their command line: each gives its running pid.
+   */
+  private readonly localProcesses = new Set<LocalProcess>();
   private readonly edges = new Map<EdgeId, EdgeTarget>();
   /** Live pushes by stream, then by edge. */
   private readonly pushes = new Map<StreamName, Map<EdgeId, NmsRtmpClientSession>>();
@@ -199,6 +211,36 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
   }
 
   /**
+   * Lets the process whose pid `pid()` gives at the time (it changes when ffmpeg restarts)
+   * publish or play `stream` at `localUrl(stream)`, with no key: the origin checks through /proc
+   * that the connection is that process's own. Returns the function that withdraws it.
+   */
+  allowLocalProcess(
+    stream: StreamName,
+    kind: 'publish' | 'play',
+    pid: () => number | undefined,
+  ): () => void {
+    const entry: LocalProcess = { stream, kind, pid };
+    this.localProcesses.add(entry);
+    return () => this.localProcesses.delete(entry);
+  }
+
+  /** The URL, with no key or secret, of a stream for a process `allowLocalProcess` allowed. */
+  localUrl(stream: StreamName): string {
+    return `rtmp://${this.urlHost()}:${this.port}/${ORIGIN_APP}/${stream}`;
+  }
+
+  /** Whether the session's connection belongs to a local process allowed for `kind`. */
+  private isLocalProcess(session: NmsSession, kind: 'publish' | 'play'): boolean {
+    for (const entry of this.localProcesses) {
+      if (entry.kind !== kind || `/${ORIGIN_APP}/${entry.stream}` !== session.streamPath) continue;
+      const pid = entry.pid();
+      if (pid !== undefined && peerIsProcess(session.ip, this.port, pid)) return true;
+    }
+    return false;
+  }
+
+  /**
    * Forgets a stream's key and ends its publish, if any, for good: the stream is over (its
    * assembly ended), so there is no grace window to resume in. Its pushes stop now, so every
    * edge's publish ends and its playlist agent closes the stream's history (EXT-X-ENDLIST);
@@ -207,6 +249,9 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
    */
   revokeStream(stream: StreamName): void {
     this.keys.delete(stream);
+    for (const entry of this.localProcesses) {
+      if (entry.stream === stream) this.localProcesses.delete(entry);
+    }
     for (const session of nmsContext.sessions.values()) {
       if (session.isPublisher && session.streamPath === `/${ORIGIN_APP}/${stream}`) session.close();
     }
@@ -384,6 +429,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
     const expected = this.keys.get(session.streamName as StreamName);
     if (expected === undefined) return 'unknown-stream';
     const given = session.streamQuery.key;
+    if (given === undefined && this.isLocalProcess(session, 'publish')) return undefined;
     if (typeof given !== 'string' || !sameSecret(given, expected)) return 'bad-key';
     return undefined;
   }
@@ -392,8 +438,8 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
     const given = session.streamQuery.secret;
     if (
       session.streamApp === ORIGIN_APP &&
-      typeof given === 'string' &&
-      sameSecret(given, this.edgeSecret)
+      ((typeof given === 'string' && sameSecret(given, this.edgeSecret)) ||
+        (given === undefined && this.isLocalProcess(session, 'play')))
     ) {
       this.sign(session);
       return;

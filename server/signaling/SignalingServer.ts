@@ -505,6 +505,8 @@ export class SignalingServer {
             name: video.name,
             url: `/api/assemblies/${assemblyId}/library/${encodeURIComponent(video.name)}`,
             durationMs: previews[i]?.durationMs ?? null,
+            width: previews[i]?.width ?? null,
+            height: previews[i]?.height ?? null,
             poster: previews[i]?.poster ?? null,
           })),
         };
@@ -624,6 +626,22 @@ export class SignalingServer {
       this.#io.in(personal(participant)).disconnectSockets(true);
     });
     live.on('mediaReset', () => to().emit('media:reset'));
+    live.on('videoFailed', ({ source, back, type, description }) => {
+      const name = source.kind === 'video' ? source.name : 'the video';
+      this.#io.to(crew(assemblyId)).emit('program:failed', {
+        source: programWire(source),
+        back: programWire(back),
+        type,
+        description,
+        message: `${name} could not be played (${type}: ${description}); the program went back to ${
+          back.kind === 'composite'
+            ? 'the composite'
+            : back.kind === 'camera'
+              ? 'the camera'
+              : back.name
+        }.`,
+      });
+    });
     live.on('recordingFailed', (failure) => {
       this.#log.warn('recording failed', { assembly: assemblyId, ...failure });
       this.#io.to(crew(assemblyId)).emit('recording:failed', failure);

@@ -110,6 +110,9 @@ export interface LibraryVideoWire {
   url: string;
   /** Its length (ffprobe, once per file); null when it could not be read. */
   durationMs: number | null;
+  /** Its picture size (ffprobe, once per file); null when it could not be read. */
+  width: number | null;
+  height: number | null;
   /** Its first frame as a 160x90 JPEG data: URL (ffmpeg, once per file); null if unreadable. */
   poster: string | null;
 }
@@ -299,6 +302,19 @@ export interface ServerToClientEvents {
    * `recording` setting is turned off (an `assembly:updated` follows).
    */
   'recording:failed': (failure: { type: string; description: string }) => void;
+  /**
+   * To the crew: the video on the program failed while it played (`type` is Kurento's Error
+   * type, e.g. STREAM_ERROR_DECODE or RESOURCE_ERROR_OPEN) and the program went back to `back`
+   * (a `program:changed` follows). A video that fails before it is on air is an error on the
+   * `program:cut` (code `video_failed`) instead, and the program never leaves its source.
+   */
+  'program:failed': (failure: {
+    source: ProgramWire;
+    back: ProgramWire;
+    type: string;
+    description: string;
+    message: string;
+  }) => void;
   'assembly:updated': (assembly: AssemblyWire) => void;
   /** The assembly was deleted; the server disconnects everyone right after. */
   'assembly:deleted': (assembly: { id: string }) => void;

@@ -3,9 +3,8 @@
  * numbered by their place in `MIGRATIONS` and recorded in SQLite's `user_version`, so each one
  * runs exactly once; append new ones, never edit old ones.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { privateFile } from './privateFiles.js';
 
 export type SqliteDatabase = BetterSqlite3.Database;
 
@@ -104,7 +103,8 @@ const MIGRATIONS: readonly string[] = [
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */
 export function openDatabase(file: string): SqliteDatabase {
-  mkdirSync(dirname(file), { recursive: true });
+  // It holds invite URLs with their tokens: readable by its owner only (see privateFiles.ts).
+  if (file !== ':memory:') privateFile(file, [`${file}-wal`, `${file}-shm`]);
   const db = new BetterSqlite3(file);
   // WAL lets the token CLI write while the app server runs; foreign keys make deletes cascade.
   db.pragma('journal_mode = WAL');

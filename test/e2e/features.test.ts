@@ -9,16 +9,25 @@
  * its pages. The last test kills the engine, so it runs last.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
+import { renditionStream } from '../../server/hls/renditions.js';
+import { parseAssemblyId } from '../../server/domain/ids.js';
+import { streamName } from '../../server/origin/RtmpOrigin.js';
 import { makeQuadrantClip, type PaletteName } from '../helpers/media.js';
 import {
   colourPoint,
+  connectPage,
   decodeFrames,
   FULL,
   gridTiles,
@@ -29,9 +38,10 @@ import {
   supervisedEnginePid,
   type Point,
   until,
+  welcomed,
 } from './drivers.js';
 import { Scene } from './Scene.js';
-import { call, setup, type Stack } from './stack.js';
+import { call, mintLink, mintToken, setup, type Stack } from './stack.js';
 
 const COLOURS: readonly PaletteName[] = ['red', 'green', 'blue'];
 
@@ -46,6 +56,14 @@ let mediaFolder: string;
 /** One Chromium per camera colour (its fake camera plays that colour), one for monitors. */
 const cameraBrowsers = new Map<PaletteName, Browser>();
 let monitorBrowser: Browser;
+/**
+ * The allow-listed video server (on loopback): /missing.mp4 answers 404, /cut-short.mp4 sends
+ * the first part of a clip and then breaks the connection, as a failing origin would.
+ */
+let videoServer: Server;
+let videoBase: string;
+/** The clip /cut-short.mp4 sends part of (a yellow clip, its index at the front). */
+let cutShortClip: Buffer | undefined;
 
 /** A new assembly of this file's stack and browsers. */
 function openScene(name: string): Promise<Scene> {
@@ -54,9 +72,27 @@ function openScene(name: string): Promise<Scene> {
 
 before(async () => {
   mediaFolder = await mkdtemp(path.join(tmpdir(), 'montage-features-'));
+  videoServer = createServer((request, response) => {
+    if (request.url === '/cut-short.mp4' && cutShortClip !== undefined && !request.headers.range) {
+      // About two fifths of the clip (3 s of it), then the connection breaks a while later;
+      // the player's retry (a range request) gets a 503.
+      const clip = cutShortClip;
+      response.writeHead(200, { 'content-type': 'video/mp4', 'content-length': clip.length });
+      response.write(clip.subarray(0, Math.floor(clip.length * 0.4)));
+      setTimeout(() => response.destroy(), 6000);
+      return;
+    }
+    response.writeHead(request.url === '/cut-short.mp4' ? 503 : 404).end();
+  });
+  await new Promise<void>((resolve) => videoServer.listen(0, '127.0.0.1', resolve));
+  videoBase = `http://127.0.0.1:${(videoServer.address() as AddressInfo).port}/`;
   const [videos, started] = await Promise.all([
     Promise.all(COLOURS.map((colour) => makeCameraVideo(mediaFolder, colour))),
-    setup('embedded'),
+    setup(
+      'embedded',
+      { MONTAGE_VIDEO_URL_ALLOWLIST: videoBase },
+      { KMS_PLAYER_ALLOWED_HOSTS: '127.0.0.1' },
+    ),
   ]);
   stack = started;
   for (const [i, colour] of COLOURS.entries()) {
@@ -69,6 +105,7 @@ after(async () => {
   for (const browser of cameraBrowsers.values()) await browser.close().catch(() => undefined);
   await monitorBrowser?.close().catch(() => undefined);
   await stack?.teardown();
+  videoServer?.close();
   await rm(mediaFolder, { recursive: true, force: true });
 });
 
@@ -465,6 +502,243 @@ test('a source put on the preview shows on the preview monitor and not on the pr
     await program.waitForColours(grid2, ['red', 'green'], PICTURE_MS, 'composite taken');
     await preview.waitForColours(QUADRANT_POINTS, all('green'), PICTURE_MS, 'green to preview');
     step('composite taken');
+  } finally {
+    await scene.close();
+  }
+});
+
+test('a cut to a broken video never freezes the program: a text file named .mp4 and an allow-listed URL answering 404 are refused and the program keeps its source; a video that fails while on air goes back to the previous source and the crew is told why; a refused camera SDP is an error', async (t) => {
+  const step = stopwatch(t);
+  const scene = await openScene('Broken videos');
+  try {
+    const red = await scene.join('red');
+    const program = await scene.openMonitor();
+    await scene.cut({ source: 'camera', cameraId: red.cameraId });
+    await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'red on the program');
+    step('red on the program');
+    const failures: Array<{ message: string; type: string; back: unknown; at: number }> = [];
+    scene.moderator.on('program:failed', (failure) =>
+      failures.push({ ...failure, at: Date.now() }),
+    );
+
+    /**
+     * Cuts to a video that cannot play. The player's Error comes either while the cut is under
+     * way (the cut is refused, code video_failed, and the program never leaves red) or just
+     * after it (the cut is acknowledged and `program:failed` follows): either way red must
+     * be on the program again, and how long after the failure was known is reported.
+     */
+    const cutToBroken = async (request: Parameters<Scene['cut']>[0], what: string) => {
+      const before = failures.length;
+      let knownAt: number;
+      let why: string;
+      try {
+        await scene.cut(request);
+        const failure = await until(
+          30_000,
+          () => Promise.resolve(failures[before]),
+          () => `${what}: the cut was acknowledged but no program:failed came`,
+        );
+        assert.deepEqual(failure.back, { kind: 'camera', cameraId: red.cameraId });
+        knownAt = failure.at;
+        why = failure.message;
+      } catch (error) {
+        assert.match(String(error), /^Error: video_failed: the video could not be played/, what);
+        knownAt = Date.now();
+        why = String(error);
+      }
+      await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, `${what}: red back`);
+      t.diagnostic(`${what}: red on the program ${Date.now() - knownAt} ms after "${why}"`);
+      return why;
+    };
+
+    await mkdir(stack.app.config.mediaDir, { recursive: true });
+    await writeFile(path.join(stack.app.config.mediaDir, 'notvideo.mp4'), 'this is not a video\n');
+    assert.match(
+      await cutToBroken({ source: 'video', file: 'notvideo.mp4' }, 'a text file named .mp4'),
+      /STREAM_ERROR_DECODE/,
+    );
+    assert.match(
+      await cutToBroken({ source: 'video', url: `${videoBase}missing.mp4` }, 'a URL answering 404'),
+      /RESOURCE_ERROR_OPEN/,
+    );
+    step('broken videos refused');
+
+    // A clip that plays for a while and then fails: yellow shows, then red comes back.
+    const clip = await makeQuadrantClip(path.join(mediaFolder, 'cut-short.mp4'), all('yellow'), {
+      seconds: 8,
+      container: 'mp4',
+      width: 320,
+      height: 180,
+    });
+    const faststart = path.join(mediaFolder, 'cut-short-faststart.mp4');
+    await promisify(execFile)('ffmpeg', [
+      ...['-v', 'error', '-y', '-i', clip, '-c', 'copy', '-movflags', '+faststart', faststart],
+    ]);
+    cutShortClip = readFileSync(faststart);
+    // The presenter's studio and the moderator's panel are open: each must say why.
+    const context = await monitorBrowser.newContext();
+    const pages = await Promise.all(
+      (['presenter', 'moderator'] as const).map(async (role) => {
+        const page = await context.newPage();
+        await page.goto(mintLink(stack.app, scene.assemblyId, role));
+        await page.waitForSelector('#status[data-state="connected"]', { timeout: PICTURE_MS });
+        return page;
+      }),
+    );
+    const before = failures.length;
+    await scene.cut({ source: 'video', url: `${videoBase}cut-short.mp4` });
+    await program.waitForColours(QUADRANT_POINTS, all('yellow'), PICTURE_MS, 'the clip plays');
+    step('the clip plays');
+    const failure = await until(
+      PICTURE_MS,
+      () => Promise.resolve(failures[before]),
+      () => 'the clip broke off but no program:failed came',
+    );
+    assert.match(failure.message, /cut-short\.mp4|could not be played/);
+    assert.match(failure.type, /^RESOURCE_ERROR|^STREAM_ERROR/);
+    assert.deepEqual(failure.back, { kind: 'camera', cameraId: red.cameraId });
+    await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'red back after it');
+    t.diagnostic(`failed while on air: red on the program ${Date.now() - failure.at} ms after it`);
+    for (const page of pages) {
+      await page
+        .getByText(/cut-short\.mp4 could not be played \((RESOURCE|STREAM)_ERROR/)
+        .waitFor({ timeout: PICTURE_MS });
+    }
+    await context.close();
+    step('fell back after a failure on air');
+
+    // A camera whose offer the engine refuses gets an error, not an "ok" without an answer.
+    const camera = connectPage(stack.app.url, {
+      token: mintToken(stack.app, scene.assemblyId, 'camera'),
+      assembly: scene.assemblyId,
+      cameraKey: newCameraKey(),
+    });
+    try {
+      await welcomed(camera);
+      const reply = (await camera
+        .timeout(20_000)
+        .emitWithAck('camera:offer', { sdp: 'v=0\r\nthis is not an offer\r\n' })) as {
+        ok: boolean;
+        error?: { code: string; message: string };
+      };
+      assert.equal(reply.ok, false, 'a refused SDP is an error');
+      assert.equal(reply.error?.code, 'sdp_rejected');
+      assert.match(reply.error?.message ?? '', /rejected the camera's SDP offer/);
+    } finally {
+      camera.close();
+    }
+    // The program went on meanwhile.
+    await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'red after the SDP');
+  } finally {
+    await scene.close();
+  }
+});
+
+/**
+ * The command lines of this test's processes (this one and its descendants: the engine, its
+ * workers, the ffmpegs, nginx), by pid. Other test runs on the machine are not looked at.
+ */
+function commandLines(): Map<number, string> {
+  const parents = new Map<number, number>();
+  const lines = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the 4th field of stat, after the command in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      lines.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    } catch {
+      // Gone already.
+    }
+  }
+  const ours = (pid: number): boolean => {
+    for (let at: number | undefined = pid; at !== undefined && at > 1; at = parents.get(at)) {
+      if (at === process.pid) return true;
+    }
+    return false;
+  };
+  return new Map([...lines].filter(([pid]) => ours(pid)));
+}
+
+test('secrets stay private on the machine: with a live program and its rendition on the origin, no command line holds the stream key, a secret or an invite token; the database, its WAL and the secret files are 0600 in a 0700 folder; a foreign keyless publish is refused', async () => {
+  const scene = await openScene('Secrets');
+  try {
+    await scene.join('red');
+    const program = await scene.openMonitor();
+    await program.waitForColours(QUADRANT_POINTS, all('red'), PICTURE_MS, 'the camera');
+    // The bridge's ffmpeg publishes the program and a rendition encoder plays it and publishes
+    // its rendition, all without a key on their command lines.
+    const { origin } = stack.delivery;
+    const stream = streamName(scene.assemblyId);
+    const rendition = streamName(renditionStream(stream, { id: '360p' } as never));
+    await until(
+      PICTURE_MS,
+      () => Promise.resolve(origin.isLive(stream) && origin.isLive(rendition) ? true : undefined),
+      () =>
+        `the program (${origin.isLive(stream)}) and its rendition (${origin.isLive(rendition)}) are live on the origin`,
+    );
+    const dataDir = stack.app.config.dataDir;
+    const secrets = new Map<string, string>([
+      ['stream key', stack.app.core.assemblies.get(parseAssemblyId(scene.assemblyId)).streamKey],
+      ['edge secret', stack.app.edgeSecret],
+      ['token secret', readFileSync(path.join(dataDir, 'jwt-secret'), 'utf8').trim()],
+      ['moderator token', (scene.moderator.auth as { token: string }).token],
+    ]);
+    const lines = commandLines();
+    const ffmpegs = [...lines].filter(([, line]) => line.startsWith('ffmpeg '));
+    assert.ok(
+      ffmpegs.some(
+        ([, line]) => line.includes(`/live/${stream} `) || line.endsWith(`/live/${stream} `),
+      ),
+      `the bridge's ffmpeg runs: ${ffmpegs.map(([, line]) => line.slice(-120)).join(' | ')}`,
+    );
+    for (const [pid, line] of lines) {
+      for (const [what, secret] of secrets) {
+        assert.ok(!line.includes(secret), `the ${what} is on the command line of ${pid}: ${line}`);
+      }
+      assert.doesNotMatch(line, /rtmp:\/\/\S*[?&](key|secret)=/, `process ${pid}`);
+    }
+
+    // Owner-only files in an owner-only folder.
+    const mode = (file: string): string => (statSync(file).mode & 0o777).toString(8);
+    assert.equal(mode(dataDir), '700', dataDir);
+    const database = stack.app.config.databasePath;
+    for (const file of [
+      database,
+      `${database}-wal`,
+      `${database}-shm`,
+      'jwt-secret',
+      'edge-secret',
+    ]) {
+      const full = path.isAbsolute(file) ? file : path.join(dataDir, file);
+      assert.equal(mode(full), '600', full);
+    }
+
+    // A keyless publish from any other local process is refused, even to a stream that the
+    // app's own ffmpeg may publish without a key.
+    const refused = new Promise((resolve) =>
+      origin.on('rejected', (event) => {
+        if (event.kind === 'publish' && event.stream === rendition) resolve(event.reason);
+      }),
+    );
+    const intruder = execFile('ffmpeg', [
+      ...['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=160x90:rate=10', '-t', '20'],
+      ...['-c:v', 'libx264', '-f', 'flv', origin.localUrl(rendition)],
+    ]);
+    try {
+      assert.equal(
+        await until(
+          20_000,
+          () => Promise.race([refused, Promise.resolve(undefined)]),
+          () => 'the keyless publish was not refused',
+        ),
+        'bad-key',
+      );
+    } finally {
+      intruder.kill('SIGKILL');
+    }
+    assert.ok(origin.isLive(rendition), "the encoder's rendition stays live");
   } finally {
     await scene.close();
   }

@@ -44,6 +44,8 @@ export interface Stack {
 export async function setup(
   mode: EngineMode,
   extraEnv: Record<string, string> = {},
+  /** Settings of the embedded engine (e.g. KMS_PLAYER_ALLOWED_HOSTS for a test's HTTP server). */
+  engineEnv: Record<string, string> = {},
 ): Promise<Stack> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'montage-e2e-'));
   const cleanups: Array<() => Promise<void>> = [
@@ -82,6 +84,7 @@ export async function setup(
           KMS_ICE_ADDRESSES: '127.0.0.1',
           // As npm start runs it: players and recorders stay in the app's folders.
           KMS_FILE_ROOTS: appFolders(env),
+          ...engineEnv,
         },
       });
       engine.start();

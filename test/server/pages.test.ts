@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -18,7 +18,7 @@ import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
 import { plainRefusal } from '../../server/http/pages.js';
 import type { Reply } from '../../server/signaling/events.js';
 import { launchChromium } from '../helpers/browser.js';
-import { classify } from '../helpers/media.js';
+import { classify, makeQuadrantClip } from '../helpers/media.js';
 import { sampleVideo } from '../helpers/pixels.js';
 import { createAssembly, setup, type RunningApp } from './appHelpers.js';
 
@@ -168,6 +168,21 @@ test('the panel shows cameras, layout, recording, invite links, library and asse
   const assembly = running.app.core.assemblies.get(assemblyId);
   assert.equal(assembly.layout, 'spotlight');
   assert.equal(assembly.maxTiles, 4);
+});
+
+test("the panel's library shows each clip's duration and picture size, as the server's probe read them", async (t) => {
+  mkdirSync(running.app.config.mediaDir, { recursive: true });
+  await makeQuadrantClip(
+    path.join(running.app.config.mediaDir, 'probed.mp4'),
+    ['red', 'red', 'red', 'red'],
+    { seconds: 3, container: 'mp4', width: 320, height: 180 },
+  );
+  const page = await open(t, link('moderator'));
+  await connected(page);
+  await page
+    .locator('#library-list li[data-video="probed.mp4"]')
+    .getByText('0:03 · 320×180')
+    .waitFor({ timeout: WAIT_MS });
 });
 
 test('a camera page closed right after it connected leaves the assembly at once', async () => {

@@ -542,7 +542,13 @@ test('library:list gives every clip its duration and first frame, read once, and
   writeFileSync(path.join(dir, 'broken.mp4'), 'not a video');
 
   type Listing = Reply<{
-    videos: Array<{ name: string; durationMs: number | null; poster: string | null }>;
+    videos: Array<{
+      name: string;
+      durationMs: number | null;
+      width: number | null;
+      height: number | null;
+      poster: string | null;
+    }>;
   }>;
   const list = async (): Promise<Listing> =>
     (await presenter.timeout(30_000).emitWithAck('library:list', {})) as Listing;
@@ -553,6 +559,9 @@ test('library:list gives every clip its duration and first frame, read once, and
   assert.equal(broken?.durationMs, null);
   assert.equal(broken?.poster, null);
   assert.equal(clip?.name, 'clip.mp4');
+  // Its picture size, for the panel.
+  assert.deepEqual([clip?.width, clip?.height], [320, 180]);
+  assert.deepEqual([broken?.width, broken?.height], [null, null]);
   const duration = clip?.durationMs ?? 0;
   assert.ok(Math.abs(duration - 2000) < 150, `the clip lasts 2 s, listed as ${duration} ms`);
   assert.match(clip?.poster ?? '', /^data:image\/jpeg;base64,\/9j\//, 'a JPEG data URL');

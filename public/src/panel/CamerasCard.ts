@@ -55,6 +55,8 @@ export class CamerasCard {
     };
     socket.on('welcome', (welcome) => welcome.participants.forEach(remember));
     socket.on('participant:joined', remember);
+    // The video on the program failed as it played and the server cut back: say why.
+    socket.on('program:failed', ({ message }) => this.#notice.show(message, 'bad', 15_000));
     this.#thumbnails = new ThumbnailStore(socket);
     // A new picture replaces the image's source only; the list is not rebuilt every 2 s.
     this.#thumbnails.onChange = (cameraId, url) => {

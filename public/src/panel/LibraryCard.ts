@@ -105,8 +105,9 @@ export class LibraryCard {
         h('br', {}),
         h(
           'span',
-          { class: 'muted small clip-duration' },
-          video.durationMs === null ? 'length unknown' : formatDuration(video.durationMs),
+          { class: 'muted small clip-duration clip-info' },
+          // What the server's probe read from the file: its length and picture size.
+          clipInfo(video),
         ),
       ),
       preview,
@@ -159,4 +160,13 @@ export class LibraryCard {
         this.#progress.hidden = true;
       });
   }
+}
+
+/** "0:04 · 640×360", from the library listing's probe ("unreadable" when it found nothing). */
+function clipInfo(video: LibraryVideoWire): string {
+  const parts = [
+    video.durationMs === null ? null : formatDuration(video.durationMs),
+    video.width === null || video.height === null ? null : `${video.width}×${video.height}`,
+  ].filter((part) => part !== null);
+  return parts.length > 0 ? parts.join(' · ') : 'unreadable';
 }
