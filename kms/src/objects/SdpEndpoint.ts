@@ -34,22 +34,28 @@ function checkSdpBounds(sdp: string, what: 'offer' | 'answer'): void {
 
 /**
  * Kurento's SdpEndpoint: the offer/answer state machine and its error codes
- * (one generateOffer or processOffer per endpoint → 40208, processAnswer only
- * after generateOffer → 40209 and only once → 40210). Subclasses name the
- * worker method family (`webrtc.` for WebRtcEndpoint).
+ * (processAnswer only after generateOffer → 40209 and only once → 40210). Unlike
+ * Kurento 7, which refuses any second offer with 40208, a negotiated endpoint answers a
+ * new offer from its peer (JSEP renegotiation); 40208 remains for an offer while another
+ * SDP step is in flight, for processOffer while the endpoint's own offer waits for its
+ * answer, and for generateOffer once anything was negotiated. Subclasses name the worker
+ * method family (`webrtc.` for WebRtcEndpoint).
  */
 export abstract class SdpEndpoint extends SessionEndpoint {
   #localSdp: string | undefined;
   #remoteSdp: string | undefined;
   /** Set synchronously so two concurrent requests cannot both negotiate. */
-  #negotiationStarted = false;
+  #stepInFlight = false;
+  /** A remote description has been applied (processOffer or processAnswer succeeded). */
+  #negotiated = false;
   #offerGenerated = false;
   #answerStarted = false;
 
   protected abstract readonly sdpMethodPrefix: string;
 
-  protected get remoteDescriptionSet(): boolean {
-    return this.#remoteSdp !== undefined;
+  /** The remote description as last applied, if any. */
+  protected get remoteSdp(): string | undefined {
+    return this.#remoteSdp;
   }
 
   /** Rewrites the kept local description, if there is one (Kurento adds candidates to it). */
@@ -93,15 +99,24 @@ export abstract class SdpEndpoint extends SessionEndpoint {
     }
   }
 
-  #claimNegotiation(): void {
-    if (this.#negotiationStarted) {
+  /**
+   * Claims the SDP state machine for one generateOffer/processOffer. A re-offer (processOffer
+   * on a negotiated endpoint) is allowed; generateOffer is the engine's first offer only.
+   */
+  #claimNegotiation(step: 'generateOffer' | 'processOffer'): void {
+    const ownOfferWaiting = this.#offerGenerated && !this.#negotiated;
+    const refused =
+      this.#stepInFlight ||
+      ownOfferWaiting ||
+      (step === 'generateOffer' && (this.#negotiated || this.#offerGenerated));
+    if (refused) {
       throw new KurentoError('SDP_END_POINT_ALREADY_NEGOTIATED', 'Endpoint already negotiated');
     }
-    this.#negotiationStarted = true;
+    this.#stepInFlight = true;
   }
 
   async #generateOffer(args: Args): Promise<string> {
-    this.#claimNegotiation();
+    this.#claimNegotiation('generateOffer');
     const params: Args = {};
     const options = args.options;
     if (typeof options === 'object' && options !== null) {
@@ -121,16 +136,15 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       this.#localSdp = sdp;
       this.#offerGenerated = true;
       return sdp;
-    } catch (error) {
-      this.#negotiationStarted = false;
-      throw error;
+    } finally {
+      this.#stepInFlight = false;
     }
   }
 
   async #processOffer(offer: string): Promise<string> {
     if (offer.length === 0) throw new KurentoError('SDP_PARSE_ERROR', 'Empty offer not valid');
     checkSdpBounds(offer, 'offer');
-    this.#claimNegotiation();
+    this.#claimNegotiation('processOffer');
     try {
       await this.beforeNegotiation();
       const result = await this.request(
@@ -145,12 +159,13 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       // Kurento keeps the offer as a parsed message and returns it re-serialised.
       this.#remoteSdp = typeof result.remote === 'string' ? result.remote : offer;
       this.#localSdp = answer;
-      this.mediaSessionStarted();
+      const first = !this.#negotiated;
+      this.#negotiated = true;
+      if (first) this.mediaSessionStarted();
       await this.afterRemoteDescription();
       return answer;
-    } catch (error) {
-      this.#negotiationStarted = false;
-      throw error;
+    } finally {
+      this.#stepInFlight = false;
     }
   }
 
@@ -181,6 +196,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       },
     );
     this.#remoteSdp = typeof result.remote === 'string' ? result.remote : answer;
+    this.#negotiated = true;
     this.mediaSessionStarted();
     await this.afterRemoteDescription();
     // KMS returns the local description (the offer) from processAnswer.
