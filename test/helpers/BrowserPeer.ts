@@ -24,6 +24,8 @@ export interface ReceivedVideo {
 export interface PeerOptions {
   /** Publish the fake camera and microphone (sendrecv); otherwise only receive. */
   send: boolean;
+  /** With `send`, publish the microphone only: no video m-line until reoffer() adds a track. */
+  audioOnly?: boolean;
   /**
    * Route received video through encoded insertable streams so that loseVideoFrames() can
    * spoil frames before the decoder, which makes Chromium ask the sender for a keyframe.
@@ -144,7 +146,15 @@ export class BrowserPeer {
   async #start(options: PeerOptions, remoteOffer: string | null): Promise<string> {
     const args = { ...options, remoteOffer };
     return this.page.evaluate(async (init) => {
-      const { send, frameDropping, videoCodec, audioCodec, extraVideoCodec, remoteOffer } = init;
+      const {
+        send,
+        audioOnly,
+        frameDropping,
+        videoCodec,
+        audioCodec,
+        extraVideoCodec,
+        remoteOffer,
+      } = init;
       // encodedInsertableStreams is a Chromium extension missing from TypeScript's DOM types;
       // a variable (not a literal argument) may carry it.
       const config = { iceServers: [], encodedInsertableStreams: frameDropping === true };
@@ -196,7 +206,7 @@ export class BrowserPeer {
       const transceivers: Array<{ kind: string; transceiver: RTCRtpTransceiver }> = [];
       if (send) {
         const media = await navigator.mediaDevices.getUserMedia({
-          video: { width: 640, height: 360, frameRate: 30 },
+          video: audioOnly === true ? false : { width: 640, height: 360, frameRate: 30 },
           audio: true,
         });
         for (const track of media.getTracks()) {

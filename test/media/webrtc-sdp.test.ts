@@ -368,6 +368,39 @@ test('a negotiated endpoint answers re-offers (same m-lines, ICE restart, an add
   }
 });
 
+test('a re-offer that adds a camera track to an audio-only session is answered with the video m-line accepted, and the looped-back camera appears', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const endpoint = await pipeline.create('WebRtcEndpoint');
+    await endpoint.connect(endpoint);
+    const peer = await BrowserPeer.open(browser);
+    const audioFlowing = new Promise<void>((resolve) => {
+      endpoint.on('MediaFlowInStateChanged', (event: { state: string; mediaType: string }) => {
+        if (event.state === 'FLOWING' && event.mediaType === 'AUDIO') resolve();
+      });
+    });
+    await negotiate(endpoint, peer, { send: true, audioOnly: true });
+    const first = await endpoint.getLocalSessionDescriptor();
+    assert.deepEqual(
+      mLines(first).map((line) => line.split(' ')[0]),
+      ['m=audio'],
+    );
+    // The first negotiation has no video; once the audio flows, the browser adds its camera.
+    await audioFlowing;
+    assert.equal((await peer.received()).frames, 0);
+    const added = await peer.reoffer({ addTrack: true });
+    assert.equal(mLines(added).length, 2);
+    const answer = await renegotiate(endpoint, peer, added);
+    assert.match(mLines(answer)[1] ?? '', /^m=video [1-9]/);
+    assert.ok(sections(answer)[1]?.includes('a=sendrecv'), answer);
+    await peer.close();
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
+
 test('with KMS_ICE_ADDRESSES=::1 a WebRtcEndpoint gathers on ::1 only, ICE pairs ::1 with the browser, and the picture loops back', async () => {
   const ipv6Engine = await startEngineProcess({ KMS_ICE_ADDRESSES: '::1' });
   const client = await connectKurento(ipv6Engine.url);
