@@ -338,6 +338,18 @@ export class BrowserPeer {
     });
   }
 
+  /** Answers a new offer from the remote on the negotiated connection (renegotiation). */
+  async answerReoffer(offer: string): Promise<string> {
+    return this.page.evaluate(async (sdp) => {
+      const state = window.montagePeer;
+      if (state === undefined) throw new Error('no peer connection');
+      await state.pc.setRemoteDescription({ type: 'offer', sdp });
+      const answer = await state.pc.createAnswer();
+      await state.pc.setLocalDescription(answer);
+      return answer.sdp ?? '';
+    }, offer);
+  }
+
   /** Abandons a pending offer of this page (back to the negotiated state). */
   async rollback(): Promise<void> {
     await this.page.evaluate(async () => {

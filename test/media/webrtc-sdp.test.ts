@@ -280,7 +280,7 @@ async function renegotiate(
   return answer;
 }
 
-test('a negotiated endpoint answers re-offers (same m-lines, ICE restart, an added track rejected with port 0) and the picture keeps flowing; a direction change is refused with 40205; generateOffer stays 40208', async () => {
+test('a negotiated endpoint answers re-offers (same m-lines, ICE restart, an added track rejected with port 0) and the picture keeps flowing, as it does through an engine re-offer (generateOffer, processAnswer); a direction change is refused with 40205', async () => {
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   try {
@@ -356,11 +356,24 @@ test('a negotiated endpoint answers re-offers (same m-lines, ICE restart, an add
     assert.equal(portOf(mLines(addedAnswer)[2] ?? ''), 0, mLines(addedAnswer).join('\n'));
     assert.notEqual(portOf(mLines(addedAnswer)[1] ?? ''), 0);
 
-    // The engine makes no offer of its own on a negotiated endpoint.
+    // 5. The engine offers again (generateOffer on the negotiated endpoint): the same three
+    // m-lines, which the browser answers; processAnswer applies it and the picture goes on.
+    const engineOffer = String(await call(endpoint, 'generateOffer'));
+    assert.deepEqual(
+      mLines(engineOffer).map((line) => line.split(' ')[0]),
+      mLines(added).map((line) => line.split(' ')[0]),
+    );
     await assert.rejects(call(endpoint, 'generateOffer'), {
       code: 40208,
       message: 'Endpoint already negotiated',
     });
+    const browserAnswer = await peer.answerReoffer(engineOffer);
+    const beforeAnswer = await peer.received();
+    assert.equal(String(await call(endpoint, 'processAnswer', browserAnswer)), engineOffer);
+    assert.equal(await peer.signalingState(), 'stable');
+    await peer.waitForFrames(beforeAnswer.frames + 60, 30_000);
+    await expectPicture(peer, CAMERA);
+    await assert.rejects(call(endpoint, 'processAnswer', browserAnswer), { code: 40210 });
     await peer.close();
   } finally {
     await pipeline.release();

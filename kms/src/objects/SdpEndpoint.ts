@@ -34,12 +34,12 @@ function checkSdpBounds(sdp: string, what: 'offer' | 'answer'): void {
 
 /**
  * Kurento's SdpEndpoint: the offer/answer state machine and its error codes
- * (processAnswer only after generateOffer → 40209 and only once → 40210). Unlike
- * Kurento 7, which refuses any second offer with 40208, a negotiated endpoint answers a
- * new offer from its peer (JSEP renegotiation); 40208 remains for an offer while another
- * SDP step is in flight, for processOffer while the endpoint's own offer waits for its
- * answer, and for generateOffer once anything was negotiated. Subclasses name the worker
- * method family (`webrtc.` for WebRtcEndpoint).
+ * (processAnswer only after generateOffer → 40209 and only once per offer → 40210). Unlike
+ * Kurento 7, which refuses any second offer with 40208, a negotiated endpoint renegotiates
+ * (JSEP subsequent offers): it answers a new offer from its peer, and generateOffer makes a new
+ * offer for processAnswer. 40208 remains for a step while another is in flight and for a new
+ * offer either way while the endpoint's own offer waits for its answer. Subclasses name the
+ * worker method family (`webrtc.` for WebRtcEndpoint).
  */
 export abstract class SdpEndpoint extends SessionEndpoint {
   #localSdp: string | undefined;
@@ -48,8 +48,10 @@ export abstract class SdpEndpoint extends SessionEndpoint {
   #stepInFlight = false;
   /** A remote description has been applied (processOffer or processAnswer succeeded). */
   #negotiated = false;
+  /** generateOffer succeeded at least once (processAnswer before that is 40209). */
   #offerGenerated = false;
-  #answerStarted = false;
+  /** The endpoint's last offer waits for processAnswer (Kurento marks it used when tried). */
+  #ownOfferPending = false;
 
   protected abstract readonly sdpMethodPrefix: string;
 
@@ -99,24 +101,16 @@ export abstract class SdpEndpoint extends SessionEndpoint {
     }
   }
 
-  /**
-   * Claims the SDP state machine for one generateOffer/processOffer. A re-offer (processOffer
-   * on a negotiated endpoint) is allowed; generateOffer is the engine's first offer only.
-   */
-  #claimNegotiation(step: 'generateOffer' | 'processOffer'): void {
-    const ownOfferWaiting = this.#offerGenerated && !this.#negotiated;
-    const refused =
-      this.#stepInFlight ||
-      ownOfferWaiting ||
-      (step === 'generateOffer' && (this.#negotiated || this.#offerGenerated));
-    if (refused) {
+  /** Claims the SDP state machine for one generateOffer or processOffer. */
+  #claimNegotiation(): void {
+    if (this.#stepInFlight || this.#ownOfferPending) {
       throw new KurentoError('SDP_END_POINT_ALREADY_NEGOTIATED', 'Endpoint already negotiated');
     }
     this.#stepInFlight = true;
   }
 
   async #generateOffer(args: Args): Promise<string> {
-    this.#claimNegotiation('generateOffer');
+    this.#claimNegotiation();
     const params: Args = {};
     const options = args.options;
     if (typeof options === 'object' && options !== null) {
@@ -135,6 +129,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       const sdp = typeof result.sdp === 'string' ? result.sdp : '';
       this.#localSdp = sdp;
       this.#offerGenerated = true;
+      this.#ownOfferPending = true;
       return sdp;
     } finally {
       this.#stepInFlight = false;
@@ -144,7 +139,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
   async #processOffer(offer: string): Promise<string> {
     if (offer.length === 0) throw new KurentoError('SDP_PARSE_ERROR', 'Empty offer not valid');
     checkSdpBounds(offer, 'offer');
-    this.#claimNegotiation('processOffer');
+    this.#claimNegotiation();
     try {
       await this.beforeNegotiation();
       const result = await this.request(
@@ -178,7 +173,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
         'Offer not generated. It is not possible to process an answer.',
       );
     }
-    if (this.#answerStarted) {
+    if (!this.#ownOfferPending) {
       throw new KurentoError(
         'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
         'Sdp Answer already processed',
@@ -186,7 +181,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
     }
     // Kurento marks the answer processed before trying it and leaves it so when it fails: a
     // second processAnswer is then refused with 40210.
-    this.#answerStarted = true;
+    this.#ownOfferPending = false;
     const result = await this.request(
       `${this.sdpMethodPrefix}.processAnswer`,
       { answer },
@@ -196,8 +191,9 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       },
     );
     this.#remoteSdp = typeof result.remote === 'string' ? result.remote : answer;
+    const first = !this.#negotiated;
     this.#negotiated = true;
-    this.mediaSessionStarted();
+    if (first) this.mediaSessionStarted();
     await this.afterRemoteDescription();
     // KMS returns the local description (the offer) from processAnswer.
     return this.#localSdp ?? '';
