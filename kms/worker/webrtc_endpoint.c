@@ -1320,6 +1320,47 @@ out:
   return result;
 }
 
+/* webrtcbin's subsequent offer starts a new origin (random session id,
+ * version 0), which RFC 3264 8 reads as a new session; it continues ours:
+ * the session id of our last description and its version plus one. */
+static void
+continue_origin (MtWebRtc * w, GstStructure * reply)
+{
+  GstWebRTCSessionDescription *last = NULL, *offer = NULL;
+  const GstSDPOrigin *prev;
+  GstSDPOrigin o;
+  gchar *version;
+
+  g_object_get (w->webrtc, "current-local-description", &last, NULL);
+  gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+      &offer, NULL);
+  if (last && offer) {
+    prev = gst_sdp_message_get_origin (last->sdp);
+    version = g_strdup_printf ("%" G_GUINT64_FORMAT,
+        g_ascii_strtoull (prev->sess_version, NULL, 10) + 1);
+    /* set_origin frees each old string before copying the new one: the
+     * values kept come from copies. */
+    o = *gst_sdp_message_get_origin (offer->sdp);
+    o.username = g_strdup (o.username);
+    o.nettype = g_strdup (o.nettype);
+    o.addrtype = g_strdup (o.addrtype);
+    o.addr = g_strdup (o.addr);
+    gst_sdp_message_set_origin (offer->sdp, o.username, prev->sess_id,
+        version, o.nettype, o.addrtype, o.addr);
+    g_free (o.username);
+    g_free (o.nettype);
+    g_free (o.addrtype);
+    g_free (o.addr);
+    g_free (version);
+    gst_structure_set (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+        offer, NULL);
+  }
+  if (last)
+    gst_webrtc_session_description_free (last);
+  if (offer)
+    gst_webrtc_session_description_free (offer);
+}
+
 /* The engine as offerer (e.g. a player shown to a browser): audio Opus,
  * video VP8 and H.264, sendrecv unless the options or params say less. */
 JsonObject *
@@ -1368,6 +1409,7 @@ mt_webrtc_generate_offer (JsonObject * params, GError ** error)
      * options cannot add or remove m-lines of a negotiated session. */
     if (!run_promise (w, "create-offer", NULL, &reply, error))
       goto out;
+    continue_origin (w, reply);
     goto apply;
   }
   clear_mlines (w);

@@ -359,6 +359,11 @@ test('a negotiated endpoint answers re-offers (same m-lines, ICE restart, an add
     // 5. The engine offers again (generateOffer on the negotiated endpoint): the same three
     // m-lines, which the browser answers; processAnswer applies it and the picture goes on.
     const engineOffer = String(await call(endpoint, 'generateOffer'));
+    // It continues the session of the engine's last answer: same session id, next version.
+    const [, lastId, lastVersion] = (originOf(addedAnswer) ?? '').split(' ');
+    const [, offerId, offerVersion] = (originOf(engineOffer) ?? '').split(' ');
+    assert.equal(offerId, lastId);
+    assert.equal(Number(offerVersion), Number(lastVersion) + 1);
     assert.deepEqual(
       mLines(engineOffer).map((line) => line.split(' ')[0]),
       mLines(added).map((line) => line.split(' ')[0]),
