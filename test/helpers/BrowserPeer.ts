@@ -24,6 +24,8 @@ export interface ReceivedVideo {
 export interface PeerOptions {
   /** Publish the fake camera and microphone (sendrecv); otherwise only receive. */
   send: boolean;
+  /** With `send`, publish the microphone only: no video m-line until reoffer() adds a track. */
+  audioOnly?: boolean;
   /**
    * Route received video through encoded insertable streams so that loseVideoFrames() can
    * spoil frames before the decoder, which makes Chromium ask the sender for a keyframe.
@@ -144,7 +146,15 @@ export class BrowserPeer {
   async #start(options: PeerOptions, remoteOffer: string | null): Promise<string> {
     const args = { ...options, remoteOffer };
     return this.page.evaluate(async (init) => {
-      const { send, frameDropping, videoCodec, audioCodec, extraVideoCodec, remoteOffer } = init;
+      const {
+        send,
+        audioOnly,
+        frameDropping,
+        videoCodec,
+        audioCodec,
+        extraVideoCodec,
+        remoteOffer,
+      } = init;
       // encodedInsertableStreams is a Chromium extension missing from TypeScript's DOM types;
       // a variable (not a literal argument) may carry it.
       const config = { iceServers: [], encodedInsertableStreams: frameDropping === true };
@@ -196,7 +206,7 @@ export class BrowserPeer {
       const transceivers: Array<{ kind: string; transceiver: RTCRtpTransceiver }> = [];
       if (send) {
         const media = await navigator.mediaDevices.getUserMedia({
-          video: { width: 640, height: 360, frameRate: 30 },
+          video: audioOnly === true ? false : { width: 640, height: 360, frameRate: 30 },
           audio: true,
         });
         for (const track of media.getTracks()) {
@@ -268,22 +278,76 @@ export class BrowserPeer {
   }
 
   /**
-   * Offers again on the negotiated connection (renegotiation), first adding a second camera
-   * track when `addTrack` is set. Resolves with the new offer; the connection then waits in
-   * have-local-offer until setAnswer() or rollback().
+   * Offers again on the negotiated connection (renegotiation): first setting the first video
+   * transceiver's direction to `videoDirection` and adding a second camera track when `addTrack`
+   * is set, with fresh ICE credentials when `iceRestart` is set. Resolves
+   * with the new offer; the connection then waits in have-local-offer until setAnswer() or
+   * rollback().
    */
-  async reoffer(addTrack: boolean): Promise<string> {
-    return this.page.evaluate(async (add) => {
+  async reoffer(
+    options: {
+      addTrack?: boolean;
+      iceRestart?: boolean;
+      videoDirection?: RTCRtpTransceiverDirection;
+    } = {},
+  ): Promise<string> {
+    return this.page.evaluate(async ({ addTrack, iceRestart, videoDirection }) => {
       const state = window.montagePeer;
       if (state === undefined) throw new Error('no peer connection');
-      if (add) {
+      if (videoDirection !== undefined) {
+        const video = state.pc
+          .getTransceivers()
+          .find((transceiver) => transceiver.receiver.track.kind === 'video');
+        if (video === undefined) throw new Error('no video transceiver');
+        video.direction = videoDirection;
+      }
+      if (addTrack === true) {
         const media = await navigator.mediaDevices.getUserMedia({ video: true });
         for (const track of media.getVideoTracks()) state.pc.addTrack(track, media);
       }
-      const offer = await state.pc.createOffer();
+      const offer = await state.pc.createOffer({ iceRestart: iceRestart === true });
       await state.pc.setLocalDescription(offer);
       return offer.sdp ?? '';
-    }, addTrack);
+    }, options);
+  }
+
+  /**
+   * The ICE username fragments of the candidate pair the page's transport has selected (the
+   * local one names the ICE generation in use), or null before one is selected.
+   */
+  async selectedPairUfrags(): Promise<{ local: string; remote: string } | null> {
+    return this.page.evaluate(async () => {
+      const state = window.montagePeer;
+      if (state === undefined) throw new Error('no peer connection');
+      const report = await state.pc.getStats();
+      const entries = new Map<string, Record<string, unknown>>();
+      report.forEach((entry: Record<string, unknown>) => entries.set(String(entry['id']), entry));
+      for (const entry of entries.values()) {
+        if (entry['type'] !== 'transport') continue;
+        const pair = entries.get(String(entry['selectedCandidatePairId']));
+        if (pair === undefined) return null;
+        const local = entries.get(String(pair['localCandidateId']));
+        const remote = entries.get(String(pair['remoteCandidateId']));
+        const ufrag = (candidate: Record<string, unknown> | undefined): string => {
+          const value = candidate?.['usernameFragment'];
+          return typeof value === 'string' ? value : '';
+        };
+        return { local: ufrag(local), remote: ufrag(remote) };
+      }
+      return null;
+    });
+  }
+
+  /** Answers a new offer from the remote on the negotiated connection (renegotiation). */
+  async answerReoffer(offer: string): Promise<string> {
+    return this.page.evaluate(async (sdp) => {
+      const state = window.montagePeer;
+      if (state === undefined) throw new Error('no peer connection');
+      await state.pc.setRemoteDescription({ type: 'offer', sdp });
+      const answer = await state.pc.createAnswer();
+      await state.pc.setLocalDescription(answer);
+      return answer.sdp ?? '';
+    }, offer);
   }
 
   /** Abandons a pending offer of this page (back to the negotiated state). */

@@ -245,7 +245,42 @@ test('generateOffer on a fresh endpoint answers at once; the browser answers, pr
   }
 });
 
-test('a second offer on a negotiated endpoint is refused with 40208 as in Kurento 7, and the negotiated media keeps flowing', async () => {
+/** The value of the first `a=ice-ufrag:` line of an SDP. */
+function ufragOf(sdp: string): string {
+  const line = sdp.split(/\r?\n/).find((l) => l.startsWith('a=ice-ufrag:'));
+  return line?.slice('a=ice-ufrag:'.length) ?? '';
+}
+
+/** Waits until the browser's selected candidate pair uses the given local ICE ufrag. */
+async function waitForPairUfrag(peer: BrowserPeer, ufrag: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pair = await peer.selectedPairUfrags();
+    if (pair !== null && pair.local === ufrag) return pair;
+    if (Date.now() > deadline) {
+      throw new Error(`the selected pair is ${JSON.stringify(pair)}, not ufrag ${ufrag}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The browser's re-offer is answered, the answer applied, and the loopback keeps playing. */
+async function renegotiate(
+  endpoint: kurento.WebRtcEndpoint,
+  peer: BrowserPeer,
+  offer: string,
+): Promise<string> {
+  const before = await peer.received();
+  const answer = String(await call(endpoint, 'processOffer', offer));
+  assert.equal(mLines(answer).length, mLines(offer).length, 'one answer m-line per offered one');
+  await peer.setAnswer(answer);
+  assert.equal(await peer.signalingState(), 'stable');
+  await peer.waitForFrames(before.frames + 60, 30_000);
+  await expectPicture(peer, CAMERA);
+  return answer;
+}
+
+test('a negotiated endpoint answers re-offers (same m-lines, ICE restart, an added track rejected with port 0) and the picture keeps flowing, as it does through an engine re-offer (generateOffer, processAnswer); a direction change is refused with 40205', async () => {
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   try {
@@ -255,10 +290,10 @@ test('a second offer on a negotiated endpoint is refused with 40208 as in Kurent
     const gathered = new Promise<void>((resolve) => {
       endpoint.on('IceGatheringDone', () => resolve());
     });
+    // negotiate() keeps relaying candidates both ways, for the later ICE generation too.
     await negotiate(endpoint, peer, { send: true, videoCodec: 'VP8' });
     await expectPicture(peer, CAMERA);
     await gathered;
-    const before = await peer.received();
 
     // The answerer's descriptors, as Kurento keeps them: the answer with the local candidates
     // and the default address, the browser's offer with the candidates it trickled.
@@ -275,23 +310,108 @@ test('a second offer on a negotiated endpoint is refused with 40208 as in Kurent
       remote.split(/\r?\n/).some((line) => line.startsWith('a=candidate:')),
       'the remote description gained the browser candidates',
     );
+    const firstAnswerUfrag = ufragOf(local);
 
-    // The browser adds a second camera track and offers again, as a renegotiating app does.
-    const reoffer = await peer.reoffer(true);
-    assert.equal(mLines(reoffer).length, 3);
-    await assert.rejects(call(endpoint, 'processOffer', reoffer), {
-      code: 40208,
-      message: 'Endpoint already negotiated',
+    // 1. Chromium offers again with nothing changed (an app calling createOffer again).
+    const same = await peer.reoffer();
+    assert.equal(mLines(same).length, 2);
+    const sameAnswer = await renegotiate(endpoint, peer, same);
+    assert.ok(sections(sameAnswer).every((section) => portOf(section[0] ?? '') !== 0));
+    const originOf = (sdp: string) => sdp.split(/\r?\n/).find((line) => line.startsWith('o='));
+    assert.equal(originOf(await endpoint.getRemoteSessionDescriptor()), originOf(same));
+
+    // 2. An ICE restart: new credentials on both sides, and the browser's transport moves to
+    // a candidate pair of the new generation while the picture keeps arriving.
+    const restart = await peer.reoffer({ iceRestart: true });
+    const restartUfrag = ufragOf(restart);
+    assert.notEqual(restartUfrag, ufragOf(same), 'Chromium restarts ICE');
+    const restartAnswer = await renegotiate(endpoint, peer, restart);
+    // webrtcbin 1.22 keeps its own credentials (see PROTOCOL.md); the browser's side restarts.
+    assert.equal(ufragOf(restartAnswer), firstAnswerUfrag);
+    assert.equal(ufragOf(await endpoint.getRemoteSessionDescriptor()), restartUfrag);
+    await waitForPairUfrag(peer, restartUfrag, 30_000);
+    await expectPicture(peer, CAMERA);
+
+    // 3. A direction change (the browser stops sending its camera: sendrecv -> recvonly) is
+    // refused with a clear error, as webrtcbin 1.22 cannot apply it; the browser rolls back and
+    // the session goes on as negotiated.
+    const recvonly = await peer.reoffer({ videoDirection: 'recvonly' });
+    await assert.rejects(call(endpoint, 'processOffer', recvonly), {
+      code: 40205,
+      message: /m-line 1 of the re-offer would change its direction from sendrecv to sendonly/,
     });
+    await peer.rollback();
+    // A rollback leaves the transceiver's own direction as the app set it: set it back.
+    await peer.reoffer({ videoDirection: 'sendrecv' });
+    await peer.rollback();
+    const beforeRollback = await peer.received();
+    await peer.waitForFrames(beforeRollback.frames + 60, 30_000);
+    await expectPicture(peer, CAMERA);
+
+    // 4. The browser adds a second camera track: as in a first offer (Kurento has one video
+    // handler), the extra video m-line is answered with port 0 and the first one keeps flowing.
+    const added = await peer.reoffer({ addTrack: true });
+    assert.equal(mLines(added).length, 3);
+    const addedAnswer = await renegotiate(endpoint, peer, added);
+    assert.equal(portOf(mLines(addedAnswer)[2] ?? ''), 0, mLines(addedAnswer).join('\n'));
+    assert.notEqual(portOf(mLines(addedAnswer)[1] ?? ''), 0);
+
+    // 5. The engine offers again (generateOffer on the negotiated endpoint): the same three
+    // m-lines, which the browser answers; processAnswer applies it and the picture goes on.
+    const engineOffer = String(await call(endpoint, 'generateOffer'));
+    // It continues the session of the engine's last answer: same session id, next version.
+    const [, lastId, lastVersion] = (originOf(addedAnswer) ?? '').split(' ');
+    const [, offerId, offerVersion] = (originOf(engineOffer) ?? '').split(' ');
+    assert.equal(offerId, lastId);
+    assert.equal(Number(offerVersion), Number(lastVersion) + 1);
+    assert.deepEqual(
+      mLines(engineOffer).map((line) => line.split(' ')[0]),
+      mLines(added).map((line) => line.split(' ')[0]),
+    );
     await assert.rejects(call(endpoint, 'generateOffer'), {
       code: 40208,
       message: 'Endpoint already negotiated',
     });
-    await peer.rollback();
+    const browserAnswer = await peer.answerReoffer(engineOffer);
+    const beforeAnswer = await peer.received();
+    assert.equal(String(await call(endpoint, 'processAnswer', browserAnswer)), engineOffer);
     assert.equal(await peer.signalingState(), 'stable');
-    // Media negotiated the first time is untouched: frames keep coming with the same picture.
-    await peer.waitForFrames(before.frames + 30, 20_000);
+    await peer.waitForFrames(beforeAnswer.frames + 60, 30_000);
     await expectPicture(peer, CAMERA);
+    await assert.rejects(call(endpoint, 'processAnswer', browserAnswer), { code: 40210 });
+    await peer.close();
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+});
+
+test('a re-offer that adds a camera track to an audio-only session is answered with the video m-line accepted, and the looped-back camera appears', async () => {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const endpoint = await pipeline.create('WebRtcEndpoint');
+    await endpoint.connect(endpoint);
+    const peer = await BrowserPeer.open(browser);
+    const audioFlowing = new Promise<void>((resolve) => {
+      endpoint.on('MediaFlowInStateChanged', (event: { state: string; mediaType: string }) => {
+        if (event.state === 'FLOWING' && event.mediaType === 'AUDIO') resolve();
+      });
+    });
+    await negotiate(endpoint, peer, { send: true, audioOnly: true });
+    const first = await endpoint.getLocalSessionDescriptor();
+    assert.deepEqual(
+      mLines(first).map((line) => line.split(' ')[0]),
+      ['m=audio'],
+    );
+    // The first negotiation has no video; once the audio flows, the browser adds its camera.
+    await audioFlowing;
+    assert.equal((await peer.received()).frames, 0);
+    const added = await peer.reoffer({ addTrack: true });
+    assert.equal(mLines(added).length, 2);
+    const answer = await renegotiate(endpoint, peer, added);
+    assert.match(mLines(answer)[1] ?? '', /^m=video [1-9]/);
+    assert.ok(sections(answer)[1]?.includes('a=sendrecv'), answer);
     await peer.close();
   } finally {
     await pipeline.release();

@@ -34,22 +34,30 @@ function checkSdpBounds(sdp: string, what: 'offer' | 'answer'): void {
 
 /**
  * Kurento's SdpEndpoint: the offer/answer state machine and its error codes
- * (one generateOffer or processOffer per endpoint → 40208, processAnswer only
- * after generateOffer → 40209 and only once → 40210). Subclasses name the
+ * (processAnswer only after generateOffer → 40209 and only once per offer → 40210). Unlike
+ * Kurento 7, which refuses any second offer with 40208, a negotiated endpoint renegotiates
+ * (JSEP subsequent offers): it answers a new offer from its peer, and generateOffer makes a new
+ * offer for processAnswer. 40208 remains for a step while another is in flight and for a new
+ * offer either way while the endpoint's own offer waits for its answer. Subclasses name the
  * worker method family (`webrtc.` for WebRtcEndpoint).
  */
 export abstract class SdpEndpoint extends SessionEndpoint {
   #localSdp: string | undefined;
   #remoteSdp: string | undefined;
   /** Set synchronously so two concurrent requests cannot both negotiate. */
-  #negotiationStarted = false;
+  #stepInFlight = false;
+  /** A remote description has been applied (processOffer or processAnswer succeeded). */
+  #negotiated = false;
+  /** generateOffer succeeded at least once (processAnswer before that is 40209). */
   #offerGenerated = false;
-  #answerStarted = false;
+  /** The endpoint's last offer waits for processAnswer (Kurento marks it used when tried). */
+  #ownOfferPending = false;
 
   protected abstract readonly sdpMethodPrefix: string;
 
-  protected get remoteDescriptionSet(): boolean {
-    return this.#remoteSdp !== undefined;
+  /** The remote description as last applied, if any. */
+  protected get remoteSdp(): string | undefined {
+    return this.#remoteSdp;
   }
 
   /** Rewrites the kept local description, if there is one (Kurento adds candidates to it). */
@@ -93,11 +101,12 @@ export abstract class SdpEndpoint extends SessionEndpoint {
     }
   }
 
+  /** Claims the SDP state machine for one generateOffer or processOffer. */
   #claimNegotiation(): void {
-    if (this.#negotiationStarted) {
+    if (this.#stepInFlight || this.#ownOfferPending) {
       throw new KurentoError('SDP_END_POINT_ALREADY_NEGOTIATED', 'Endpoint already negotiated');
     }
-    this.#negotiationStarted = true;
+    this.#stepInFlight = true;
   }
 
   async #generateOffer(args: Args): Promise<string> {
@@ -120,10 +129,10 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       const sdp = typeof result.sdp === 'string' ? result.sdp : '';
       this.#localSdp = sdp;
       this.#offerGenerated = true;
+      this.#ownOfferPending = true;
       return sdp;
-    } catch (error) {
-      this.#negotiationStarted = false;
-      throw error;
+    } finally {
+      this.#stepInFlight = false;
     }
   }
 
@@ -145,12 +154,13 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       // Kurento keeps the offer as a parsed message and returns it re-serialised.
       this.#remoteSdp = typeof result.remote === 'string' ? result.remote : offer;
       this.#localSdp = answer;
-      this.mediaSessionStarted();
+      const first = !this.#negotiated;
+      this.#negotiated = true;
+      if (first) this.mediaSessionStarted();
       await this.afterRemoteDescription();
       return answer;
-    } catch (error) {
-      this.#negotiationStarted = false;
-      throw error;
+    } finally {
+      this.#stepInFlight = false;
     }
   }
 
@@ -163,7 +173,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
         'Offer not generated. It is not possible to process an answer.',
       );
     }
-    if (this.#answerStarted) {
+    if (!this.#ownOfferPending) {
       throw new KurentoError(
         'SDP_END_POINT_ANSWER_ALREADY_PROCCESED',
         'Sdp Answer already processed',
@@ -171,7 +181,7 @@ export abstract class SdpEndpoint extends SessionEndpoint {
     }
     // Kurento marks the answer processed before trying it and leaves it so when it fails: a
     // second processAnswer is then refused with 40210.
-    this.#answerStarted = true;
+    this.#ownOfferPending = false;
     const result = await this.request(
       `${this.sdpMethodPrefix}.processAnswer`,
       { answer },
@@ -181,7 +191,9 @@ export abstract class SdpEndpoint extends SessionEndpoint {
       },
     );
     this.#remoteSdp = typeof result.remote === 'string' ? result.remote : answer;
-    this.mediaSessionStarted();
+    const first = !this.#negotiated;
+    this.#negotiated = true;
+    if (first) this.mediaSessionStarted();
     await this.afterRemoteDescription();
     // KMS returns the local description (the offer) from processAnswer.
     return this.#localSdp ?? '';

@@ -37,6 +37,18 @@ function candidateAttribute(candidate: string): string {
   return candidate.startsWith('a=') ? candidate.slice(2) : candidate;
 }
 
+/** The `ufrag` extension of a candidate line (Chromium and libnice write it), if any. */
+function candidateUfrag(attribute: string): string | undefined {
+  const fields = attribute.split(' ');
+  const at = fields.indexOf('ufrag');
+  return at >= 0 ? fields[at + 1] : undefined;
+}
+
+/** Whether a remote description carries this ICE username fragment. */
+function hasUfrag(sdp: string, ufrag: string): boolean {
+  return sdp.split(/\r?\n/).some((line) => line === `a=ice-ufrag:${ufrag}`);
+}
+
 interface LocalCandidate {
   component: number;
   priority: number;
@@ -59,8 +71,8 @@ function parseCandidate(attribute: string): LocalCandidate | undefined {
 
 /**
  * Kurento's WebRtcEndpoint backed by webrtcbin in the worker. Remote ICE
- * candidates that arrive before the remote description are queued here and
- * sent once it is set; per-endpoint STUN/TURN settings reach the worker just
+ * candidates that arrive before the remote description (or before the re-offer of their ICE
+ * generation) are queued here and sent once it is set; per-endpoint STUN/TURN settings reach the worker just
  * before the first SDP step or candidate gathering.
  */
 export class WebRtcEndpoint extends BaseRtpEndpoint {
@@ -236,7 +248,12 @@ export class WebRtcEndpoint extends BaseRtpEndpoint {
     };
     // An empty candidate is the browser's end-of-candidates marker; KMS ignores it.
     if (candidate.candidate.length === 0) return;
-    if (!this.remoteDescriptionSet) {
+    // A candidate of an ICE generation that the worker does not know yet (the browser trickles
+    // an ICE restart's candidates before the app passes on its re-offer) waits for that offer:
+    // applied now, it would be checked with the old credentials.
+    const ufrag = candidateUfrag(candidateAttribute(candidate.candidate));
+    const remote = this.remoteSdp;
+    if (remote === undefined || (ufrag !== undefined && !hasUfrag(remote, ufrag))) {
       this.#queuedCandidates.push(candidate);
       return;
     }
