@@ -1,4 +1,6 @@
+import { CpuMonitor } from './CpuMonitor.js';
 import { UriPolicy } from './objects/UriPolicy.js';
+import { WorkerPool } from './worker/WorkerPool.js';
 import { MediaSet } from './objects/MediaSet.js';
 import { Methods } from './rpc/Methods.js';
 import { RpcServer } from './rpc/RpcServer.js';
@@ -12,6 +14,8 @@ export interface RunningEngine {
   close(): Promise<void>;
   /** Pids of the live pipeline workers (tests use it to kill one). */
   workerPids(): number[];
+  /** Pids of the warm workers, running but not yet given to a pipeline (KMS_WARM_WORKERS). */
+  warmWorkerPids(): number[];
 }
 
 /** Starts the Kurento-protocol server; `config` fields override the defaults. */
@@ -20,23 +24,33 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
   // The registry needs the media set and the media set asks it for session
   // ids, so the callback reads it through a holder filled right after.
   const holder: { registry?: SessionRegistry } = {};
-  const mediaSet = new MediaSet({
-    worker: {
+  const workers = new WorkerPool({
+    settings: {
       command: config.workerPath,
       prefixArgs: [],
       iceAddresses: config.iceAddresses,
       stun: config.stun,
       turn: config.turn,
       jitterBufferMs: config.jitterBufferMs,
-      logPrefix: '[worker]',
+      logPrefix: '[warm worker]',
       startTimeoutMs: config.workerStartTimeoutMs,
     },
+    warm: config.warmWorkers,
+    maxStarting: config.workerStartConcurrency,
+    queueMs: config.pipelineQueueMs,
+  });
+  const mediaSet = new MediaSet({
+    workers,
     ice: { stun: config.stun, turn: config.turn },
     uris: new UriPolicy({
       fileRoots: config.fileRoots,
       playerAllowedHosts: config.playerAllowedHosts,
     }),
     maxPipelines: config.maxPipelines,
+    cpu:
+      config.maxCpuPercent > 0
+        ? { limit: config.maxCpuPercent, monitor: new CpuMonitor() }
+        : undefined,
     recorderOverwrite: config.recorderOverwrite,
     sessions: () => holder.registry?.ids() ?? [],
   });
@@ -61,6 +75,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
         .pipelines()
         .map((pipeline) => pipeline.workerPid)
         .filter((pid): pid is number => pid !== undefined),
+    warmWorkerPids: () => workers.idlePids(),
     close: () => {
       closing ??= (async () => {
         await server.close();
