@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { CpuMonitor } from './CpuMonitor.js';
 import { UriPolicy } from './objects/UriPolicy.js';
 import { WorkerPool } from './worker/WorkerPool.js';
@@ -16,6 +17,26 @@ export interface RunningEngine {
   workerPids(): number[];
   /** Pids of the warm workers, running but not yet given to a pipeline (KMS_WARM_WORKERS). */
   warmWorkerPids(): number[];
+}
+
+/** How much higher than its media workers the engine's protocol thread runs, where allowed. */
+const PROTOCOL_PRIORITY_BOOST = 5;
+
+/**
+ * Gives the thread that answers clients (this one) a higher CPU priority than the media
+ * workers, so that `ping` and every other answer keep coming when media or worker starts
+ * saturate the cores. Linux priorities are per thread and a child inherits its spawning
+ * thread's: the workers are spawned by the Spawner's thread, created before this call, so they
+ * keep the normal priority. Raising a priority needs root or CAP_SYS_NICE; without either the
+ * engine runs at its normal priority, as before.
+ */
+function raiseProtocolPriority(): void {
+  try {
+    const current = os.getPriority();
+    if (current > -PROTOCOL_PRIORITY_BOOST) os.setPriority(current - PROTOCOL_PRIORITY_BOOST);
+  } catch {
+    // Not permitted (EACCES/EPERM): the normal priority is what an unprivileged engine gets.
+  }
 }
 
 /** Starts the Kurento-protocol server; `config` fields override the defaults. */
@@ -39,6 +60,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
     maxStarting: config.workerStartConcurrency,
     queueMs: config.pipelineQueueMs,
   });
+  raiseProtocolPriority();
   const mediaSet = new MediaSet({
     workers,
     ice: { stun: config.stun, turn: config.turn },

@@ -1,6 +1,6 @@
 /**
  * A worker thread that pings the engine over its own WebSocket session, one ping after the
- * other with 10 ms between them. It records round trips (in milliseconds) from the parent's
+ * other with 2 ms between them. It records round trips (in milliseconds) from the parent's
  * `start` to its `stop`, then posts them; the pings before `start` warm it up, so its own
  * start (loading code, the first connection) is not counted. It runs on a thread of its own so
  * that what it measures is the engine's answer time, not the test's event loop, which is busy
@@ -35,7 +35,7 @@ socket.on('message', () => {
     socket.close();
     return;
   }
-  setTimeout(sendPing, 10);
+  setTimeout(sendPing, 2);
 });
 socket.on('error', (error) => port.postMessage({ type: 'error', message: error.message }));
 port.on('message', (message: 'start' | 'stop') => {
