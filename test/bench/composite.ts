@@ -724,7 +724,8 @@ export async function benchCompositeMemory(): Promise<void> {
     Math.ceil((MEMORY_INPUTS * settleMs) / 1000) + 20,
   );
   const clip = clips[0] ?? '';
-  const engine = await startEngineProcess();
+  // The pipeline's worker is the engine's only child: no warm worker beside it.
+  const engine = await startEngineProcess({ KMS_WARM_WORKERS: '0' });
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   const sink = await UdpSink.open();
