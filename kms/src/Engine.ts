@@ -26,8 +26,8 @@ const PROTOCOL_PRIORITY_BOOST = 5;
  * Gives the thread that answers clients (this one) a higher CPU priority than the media
  * workers, so that `ping` and every other answer keep coming when media or worker starts
  * saturate the cores. Linux priorities are per thread and a child inherits its spawning
- * thread's: the workers are spawned by the Spawner's thread, created before this call, so they
- * keep the normal priority. Raising a priority needs root or CAP_SYS_NICE; without either the
+ * thread's: the workers are spawned by the Spawner's thread, which sets itself to the normal
+ * priority, so they keep it. Raising a priority needs root or CAP_SYS_NICE; without either the
  * engine runs at its normal priority, as before.
  */
 function raiseProtocolPriority(): void {

@@ -6,6 +6,7 @@ import {
 } from './composite.js';
 import { benchEdge } from './edge.js';
 import { benchGlassToGlass } from './glassToGlass.js';
+import { benchPipelines } from './pipelines.js';
 import { benchPreview } from './preview.js';
 import { benchWatchApi } from './watchApi.js';
 import { benchWebrtcLoopback } from './webrtcLoopback.js';
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   watch: benchWatchApi,
   edge: benchEdge,
   preview: benchPreview,
+  pipelines: benchPipelines,
 };
 
 const wanted = process.argv.slice(2);

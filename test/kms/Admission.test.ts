@@ -14,6 +14,8 @@ import { loadConfig } from '../../kms/src/config.js';
 import { RawClient, startTestEngine, waitUntil, type Json } from './helpers.js';
 
 let engine: RunningEngine;
+/** This process's priority before any engine in it raised its protocol thread's. */
+const NORMAL_PRIORITY = os.getPriority();
 
 before(async () => {
   // A long queue: this file is about the limits, not about how fast workers start.
@@ -157,5 +159,23 @@ test('a warm worker is handed to the next pipeline and the pool refills behind i
     await raw.close();
     await warmEngine.close();
     await coldEngine.close();
+  }
+});
+
+test('media workers run at the normal priority, below the engine thread that answers clients where the OS allows raising it', async () => {
+  const priorityEngine = await startTestEngine({ warmWorkers: 0 });
+  const raw = await RawClient.open(priorityEngine.url);
+  try {
+    await raw.ok('create', { type: 'MediaPipeline' });
+    const [worker] = priorityEngine.workerPids();
+    assert.ok(worker !== undefined);
+    // The worker was spawned after this thread's priority was raised: it must not inherit it.
+    assert.equal(os.getPriority(worker), NORMAL_PRIORITY);
+    // Root (as on these machines) may raise a priority; others keep the normal one.
+    if (process.getuid?.() === 0) assert.ok(os.getPriority() < NORMAL_PRIORITY);
+    else assert.equal(os.getPriority(), NORMAL_PRIORITY);
+  } finally {
+    await raw.close();
+    await priorityEngine.close();
   }
 });

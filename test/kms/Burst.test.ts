@@ -16,7 +16,12 @@ const SESSIONS = 200;
 /** KMS_WARM_WORKERS's default. */
 const WARM = 1;
 /** The engine's queue waits 750 ms (KMS_PIPELINE_QUEUE_MS); the rest is a loaded machine's slack. */
-const ANSWER_WITHIN_MS = 2000;
+const REFUSED_WITHIN_MS = 2000;
+/**
+ * A create that a worker start reaches waits for that start, which takes up to a second on two
+ * busy cores; the engine gives up on a start after 10 s.
+ */
+const CREATED_WITHIN_MS = 10_000;
 
 type PingerMessage =
   { type: 'ready' } | { type: 'result'; roundTrips: number[] } | { type: 'error'; message: string };
@@ -75,8 +80,10 @@ test('200 sessions creating a pipeline at once all get an answer promptly, ping 
       assert.equal(error.code, 40009, error.message);
       assert.match(error.message, /\((KMS_MAX_PIPELINES|KMS_PIPELINE_QUEUE_MS)\)/);
     }
-    const slowest = Math.max(...answers.map((answer) => answer.ms));
-    assert.ok(slowest < ANSWER_WITHIN_MS, `the slowest create was answered after ${slowest} ms`);
+    const slowestRefusal = Math.max(...refused.map((answer) => answer.ms));
+    assert.ok(slowestRefusal < REFUSED_WITHIN_MS, `a refusal came after ${slowestRefusal} ms`);
+    const slowestCreate = Math.max(...created.map((answer) => answer.ms));
+    assert.ok(slowestCreate < CREATED_WITHIN_MS, `a create took ${slowestCreate} ms`);
 
     for (const { client, reply } of created)
       await client.ok('release', { object: (reply.result as Json).value as string });

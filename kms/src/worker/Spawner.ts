@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import os from 'node:os';
 import { Worker as Thread } from 'node:worker_threads';
 
 /** main thread → spawner thread */
@@ -38,6 +39,12 @@ interface PendingSpawn {
   exited: Promise<ProcessExit>;
 }
 
+/**
+ * The process's priority before the engine raised its protocol thread's (Engine.ts): workers
+ * are started at this one, wherever the spawner thread was created from.
+ */
+const NORMAL_PRIORITY = os.getPriority();
+
 /** An introduction line is a 32-hex token, a space and a role: far below this. */
 const MAX_INTRODUCTION_BYTES = 64;
 
@@ -66,7 +73,7 @@ export class Spawner {
     this.#server.listen(socketPath);
     this.#server.unref();
     this.#thread = new Thread(new URL('./spawnerThread.js', import.meta.url), {
-      workerData: { socketPath },
+      workerData: { socketPath, priority: NORMAL_PRIORITY },
     });
     this.#thread.on('message', (message: SpawnerReply) => this.#onReply(message));
     this.#thread.on('error', (error) => {

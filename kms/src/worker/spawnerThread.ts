@@ -10,12 +10,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SpawnerRequest, SpawnerReply } from './Spawner.js';
 
-const socketPath = (workerData as { socketPath: string }).socketPath;
+const { socketPath, priority } = workerData as { socketPath: string; priority: number };
 const port = parentPort;
 if (!port) throw new Error('spawnerThread runs only as a worker thread');
+
+// Workers inherit this thread's priority. A thread inherits its creator's, which may be the
+// engine's raised protocol priority; the media workers run at the normal one.
+try {
+  if (os.getPriority() !== priority) os.setPriority(priority);
+} catch (error) {
+  process.stderr.write(`media worker spawner: cannot set its priority: ${String(error)}\n`);
+}
 
 const children = new Map<string, ChildProcess>();
 
