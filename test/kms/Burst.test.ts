@@ -7,6 +7,7 @@
  * it, and the pings come from a thread of their own (pingerThread.ts).
  */
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { test } from 'node:test';
 import { Worker as Thread } from 'node:worker_threads';
 import { startEngineProcess, workerPids } from '../helpers/engineProcess.js';
@@ -34,6 +35,13 @@ function percentile(values: number[], p: number): number {
 }
 
 test('200 sessions creating a pipeline at once all get an answer promptly, ping p99 stays under 100 ms, and nothing but the warm pool stays behind', async () => {
+  // The clients time the engine's answers, so their thread must not wait for a core behind the
+  // machine's other programs either: the engine's protocol priority, where allowed (root).
+  try {
+    os.setPriority(os.getPriority() - 5);
+  } catch {
+    // Not permitted: the times then include this thread's own waits for a core.
+  }
   const engine = await startEngineProcess();
   const clients: RawClient[] = [];
   let warmPids: number[] = [];
