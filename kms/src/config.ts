@@ -55,6 +55,14 @@ export interface EngineConfig {
   httpEndpointAnnouncedAddress: string | undefined;
   /** Most bytes one HttpPostEndpoint accepts (KMS_HTTP_ENDPOINT_MAX_BYTES). */
   httpEndpointMaxBytes: number;
+  /** Running workers kept ready for the next pipelines (KMS_WARM_WORKERS); 0: none. */
+  warmWorkers: number;
+  /** Workers starting at once, at most (KMS_WORKER_START_CONCURRENCY). */
+  workerStartConcurrency: number;
+  /** How long a MediaPipeline create waits for a worker before 40009 (KMS_PIPELINE_QUEUE_MS). */
+  pipelineQueueMs: number;
+  /** Refuse new pipelines while the machine's CPU use is over this percent (KMS_MAX_CPU_PERCENT); 0: off. */
+  maxCpuPercent: number;
 }
 
 /** Environment keys the engine reads. */
@@ -81,6 +89,10 @@ const KNOWN_KEYS = new Set([
   'KMS_HTTP_ENDPOINT_PORT',
   'KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS',
   'KMS_HTTP_ENDPOINT_MAX_BYTES',
+  'KMS_WARM_WORKERS',
+  'KMS_WORKER_START_CONCURRENCY',
+  'KMS_PIPELINE_QUEUE_MS',
+  'KMS_MAX_CPU_PERCENT',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -131,6 +143,10 @@ export function defaultConfig(): EngineConfig {
     httpEndpointPort: 9091,
     httpEndpointAnnouncedAddress: undefined,
     httpEndpointMaxBytes: 4 * 1024 ** 3,
+    warmWorkers: 1,
+    workerStartConcurrency: Math.max(2, os.availableParallelism()),
+    pipelineQueueMs: 750,
+    maxCpuPercent: 0,
   };
 }
 
@@ -268,6 +284,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     }
     config.recorderOverwrite = overwrite === 'true' || overwrite === '1';
   }
+  const warm = get('KMS_WARM_WORKERS');
+  if (warm) config.warmWorkers = integer('KMS_WARM_WORKERS', warm, 0, 64);
+  const concurrency = get('KMS_WORKER_START_CONCURRENCY');
+  if (concurrency)
+    config.workerStartConcurrency = integer('KMS_WORKER_START_CONCURRENCY', concurrency, 1, 64);
+  const queue = get('KMS_PIPELINE_QUEUE_MS');
+  if (queue) config.pipelineQueueMs = integer('KMS_PIPELINE_QUEUE_MS', queue, 0, 60_000);
+  const cpu = get('KMS_MAX_CPU_PERCENT');
+  if (cpu) config.maxCpuPercent = integer('KMS_MAX_CPU_PERCENT', cpu, 0, 100);
   const hosts = get('KMS_PLAYER_ALLOWED_HOSTS');
   if (hosts) config.playerAllowedHosts = hosts.split(',').map((host) => host.trim().toLowerCase());
   const ipv6 = get('KMS_RTP_IPV6_ADDRESS');

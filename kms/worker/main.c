@@ -3,6 +3,7 @@
 #include "worker.h"
 #include "hub.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -516,6 +517,18 @@ on_eof (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The protocol fds are one Unix socket that the engine's spawner thread also
+ * held, non-blocking, until the spawn; writes must block (back-pressure)
+ * instead of failing with EAGAIN, whatever the spawner left set. */
+static void
+make_blocking (int fd)
+{
+  int flags = fcntl (fd, F_GETFL);
+
+  if (flags >= 0 && (flags & O_NONBLOCK))
+    fcntl (fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -537,6 +550,8 @@ main (int argc, char **argv)
   /* The engine may close fd 4 while the worker still finishes files on
    * exit; a write must then fail with EPIPE, not kill the process. */
   signal (SIGPIPE, SIG_IGN);
+  make_blocking (MT_PROTOCOL_IN_FD);
+  make_blocking (MT_PROTOCOL_OUT_FD);
   loop = g_main_loop_new (NULL, FALSE);
   mt_pipeline_init ();
   mt_webrtc_prepare ();

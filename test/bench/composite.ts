@@ -90,7 +90,11 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
  * Video-only H.264 MP4 clips of testsrc2 (moving pattern, gradients, a counter), one hue each,
  * so that the encoder sees realistic motion rather than flat colours.
  */
-async function makeMovingH264Clips(dir: string, count: number, seconds: number): Promise<string[]> {
+export async function makeMovingH264Clips(
+  dir: string,
+  count: number,
+  seconds: number,
+): Promise<string[]> {
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const file = path.join(dir, `moving-${i}.mp4`);
@@ -120,7 +124,7 @@ async function makeMovingH264Clips(dir: string, count: number, seconds: number):
 }
 
 /** A UDP port pair that swallows RTP and counts bytes: the output's receiver costs nothing. */
-class UdpSink {
+export class UdpSink {
   bytes = 0;
   private constructor(
     readonly port: number,
@@ -724,7 +728,8 @@ export async function benchCompositeMemory(): Promise<void> {
     Math.ceil((MEMORY_INPUTS * settleMs) / 1000) + 20,
   );
   const clip = clips[0] ?? '';
-  const engine = await startEngineProcess();
+  // The pipeline's worker is the engine's only child: no warm worker beside it.
+  const engine = await startEngineProcess({ KMS_WARM_WORKERS: '0' });
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
   const sink = await UdpSink.open();

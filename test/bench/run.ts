@@ -7,6 +7,7 @@ import {
 import { benchEdge } from './edge.js';
 import { benchGlassToGlass } from './glassToGlass.js';
 import { benchOffer } from './offer.js';
+import { benchPipelines } from './pipelines.js';
 import { benchPreview } from './preview.js';
 import { benchWatchApi } from './watchApi.js';
 import { benchWebrtcLoopback } from './webrtcLoopback.js';
@@ -26,6 +27,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   edge: benchEdge,
   preview: benchPreview,
   offer: benchOffer,
+  pipelines: benchPipelines,
 };
 
 const wanted = process.argv.slice(2);

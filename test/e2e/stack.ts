@@ -84,6 +84,9 @@ export async function setup(
           KMS_ICE_ADDRESSES: '127.0.0.1',
           // As npm start runs it: players and recorders stay in the app's folders.
           KMS_FILE_ROOTS: appFolders(env),
+          // The fault tests find the assembly's worker among the engine's children: no warm
+          // worker (KMS_WARM_WORKERS) may stand beside it.
+          KMS_WARM_WORKERS: '0',
           ...engineEnv,
         },
       });

@@ -84,7 +84,7 @@ test("kill -9 of one pipeline's worker raises Error events on its objects while 
   );
 });
 
-test('engine close() ends every worker even when pipelines were never released', async () => {
+test('engine close() ends every worker, warm ones included, even when pipelines were never released', async () => {
   const engine = await startTestEngine();
   const client = await connectKurento(engine.url);
   const pipeline = await client.create('MediaPipeline');
@@ -92,8 +92,11 @@ test('engine close() ends every worker even when pipelines were never released',
   await client.create('MediaPipeline');
   const pids = engine.workerPids();
   assert.equal(pids.length, 2);
+  // The warm pool (KMS_WARM_WORKERS, 1 by default) refills behind the two creates.
+  await waitUntil('the warm pool to refill', () => engine.warmWorkerPids().length === 1, 30_000);
+  const warm = engine.warmWorkerPids();
   client.close();
   await engine.close();
-  for (const pid of pids)
+  for (const pid of [...pids, ...warm])
     assert.throws(() => process.kill(pid, 0), `worker ${pid} is still running`);
 });

@@ -27,7 +27,8 @@ const QUADRANTS: Quadrants = ['magenta', 'cyan', 'yellow', 'blue'];
 
 before(async () => {
   dir = await mediaDir();
-  engine = await startEngineProcess();
+  // A pipeline's worker is found as the engine's new child: no warm worker may stand ready.
+  engine = await startEngineProcess({ KMS_WARM_WORKERS: '0' });
   shortClip = await makeQuadrantClip(path.join(dir, 'short.webm'), QUADRANTS, {
     seconds: 5,
     container: 'webm',

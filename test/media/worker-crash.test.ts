@@ -15,7 +15,8 @@ let dir: string;
 
 before(async () => {
   dir = await mediaDir();
-  engine = await startEngineProcess();
+  // Each pipeline's worker is found as the engine's new child: no warm worker may stand ready.
+  engine = await startEngineProcess({ KMS_WARM_WORKERS: '0' });
   browser = await launchChromium();
 });
 

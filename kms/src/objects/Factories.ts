@@ -1,4 +1,4 @@
-import type { WorkerSettings } from '../worker/Worker.js';
+import type { WorkerPool } from '../worker/WorkerPool.js';
 import { KurentoError } from '../rpc/KurentoError.js';
 import type { Args, MediaObject, ObjectHost } from './MediaObject.js';
 import { MediaPipeline } from './MediaPipeline.js';
@@ -23,7 +23,8 @@ import { WebRtcEndpoint, type IceDefaults } from './WebRtcEndpoint.js';
 
 export interface FactoryContext {
   host: ObjectHost;
-  worker: WorkerSettings;
+  /** Running workers for new pipelines. */
+  workers: WorkerPool;
   ice: IceDefaults;
   /** Where players may read and recorders write (KMS_FILE_ROOTS, KMS_PLAYER_ALLOWED_HOSTS). */
   uris: UriPolicy;
@@ -60,7 +61,7 @@ function pipelineArgument(context: FactoryContext, params: Args): MediaPipeline 
 export const FACTORIES: ReadonlyMap<string, Factory> = new Map<string, Factory>([
   [
     'MediaPipeline',
-    { module: 'core', create: (context) => MediaPipeline.create(context.host, context.worker) },
+    { module: 'core', create: (context) => MediaPipeline.create(context.host, context.workers) },
   ],
   [
     'WebRtcEndpoint',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../worker/Channel.js';
-import { Worker, type WorkerSettings } from '../worker/Worker.js';
+import type { Worker } from '../worker/Worker.js';
+import type { WorkerPool } from '../worker/WorkerPool.js';
 import type { WorkerError } from '../worker/errors.js';
 import { KurentoError } from '../rpc/KurentoError.js';
 import { mapWorkerError, type ErrorContext } from './mapWorkerError.js';
@@ -25,14 +26,16 @@ export class MediaPipeline extends MediaObject {
     worker.on('died', (error) => this.#onWorkerDied(error));
   }
 
-  static async create(host: ObjectHost, settings: WorkerSettings): Promise<MediaPipeline> {
+  /** Takes a running worker from the pool (see WorkerPool for waiting and 40009). */
+  static async create(host: ObjectHost, workers: WorkerPool): Promise<MediaPipeline> {
     const id = `${randomUUID()}_kurento.MediaPipeline`;
     let worker: Worker;
     try {
-      worker = await Worker.start({ ...settings, logPrefix: `[worker ${id.slice(0, 8)}]` });
+      worker = await workers.acquire();
     } catch (error) {
-      throw KurentoError.internal(error);
+      throw error instanceof KurentoError ? error : KurentoError.internal(error);
     }
+    worker.logPrefix = `[worker ${id.slice(0, 8)}]`;
     return new MediaPipeline(host, id, worker);
   }
 

@@ -1,5 +1,6 @@
 import { KurentoError } from '../rpc/KurentoError.js';
-import type { WorkerSettings } from '../worker/Worker.js';
+import type { CpuMonitor } from '../CpuMonitor.js';
+import type { WorkerPool } from '../worker/WorkerPool.js';
 import { FACTORIES, factoriesByModule } from './Factories.js';
 import { Kmd } from './Kmd.js';
 import type { Args, MediaObject, ObjectHost } from './MediaObject.js';
@@ -11,11 +12,14 @@ import type { HttpsUploadRelay } from '../http/HttpsUploadRelay.js';
 import type { IceDefaults } from './WebRtcEndpoint.js';
 
 export interface MediaSetOptions {
-  worker: WorkerSettings;
+  /** Running workers for new pipelines (warm pool, bounded starts, bounded wait). */
+  workers: WorkerPool;
   ice: IceDefaults;
   uris: UriPolicy;
   /** Most pipelines at once (KMS_MAX_PIPELINES); 0: no limit. */
   maxPipelines: number;
+  /** Refuse new pipelines while the machine's CPU use is over `limit` percent (KMS_MAX_CPU_PERCENT). */
+  cpu?: { limit: number; monitor: CpuMonitor };
   /** Recorders may replace an existing file (KMS_RECORDER_OVERWRITE). */
   recorderOverwrite: boolean;
   /** Where an RtpEndpoint created with useIpv6 binds (KMS_RTP_IPV6_ADDRESS). */
@@ -120,7 +124,9 @@ export class MediaSet implements ObjectHost {
   /**
    * Admission: a pipeline is a worker process, so their number is limited. A create over the
    * limit fails at once (Kurento's 40009 NOT_ENOUGH_RESOURCES) naming the limit; pipelines still
-   * starting count, so a burst cannot overshoot, and a failed start frees its place.
+   * starting count, so a burst cannot overshoot, and a failed start frees its place. With
+   * KMS_MAX_CPU_PERCENT, a create while the last CPU sample is over it fails the same way; the
+   * sample is taken on a timer (CpuMonitor), so the check costs nothing here.
    */
   async #admitPipeline(build: () => Promise<MediaObject>): Promise<MediaObject> {
     const limit = this.#options.maxPipelines;
@@ -128,6 +134,14 @@ export class MediaSet implements ObjectHost {
       throw new KurentoError(
         'NOT_ENOUGH_RESOURCES',
         `Too many pipelines: the engine runs at most ${limit} (KMS_MAX_PIPELINES); release one or raise the limit`,
+      );
+    }
+    const cpu = this.#options.cpu;
+    const used = cpu?.monitor.percent;
+    if (cpu && used !== undefined && used > cpu.limit) {
+      throw new KurentoError(
+        'NOT_ENOUGH_RESOURCES',
+        `CPU in use ${used.toFixed(0)} % is over the limit of ${cpu.limit} % (KMS_MAX_CPU_PERCENT); retry later or raise the limit`,
       );
     }
     this.#pipelinesStarting += 1;
@@ -149,7 +163,7 @@ export class MediaSet implements ObjectHost {
     const object = await factory.create(
       {
         host: this,
-        worker: this.#options.worker,
+        workers: this.#options.workers,
         ice: this.#options.ice,
         uris: this.#options.uris,
         recorderOverwrite: this.#options.recorderOverwrite,
@@ -217,11 +231,15 @@ export class MediaSet implements ObjectHost {
     return owned;
   }
 
-  /** Releases everything and waits for every worker to exit (engine shutdown). */
+  /** Releases everything and waits for every worker, warm ones included, to exit (engine shutdown). */
   async closeAll(): Promise<void> {
+    this.#options.cpu?.monitor.close();
     const pipelines = this.pipelines();
     for (const pipeline of pipelines) pipeline.release();
-    await Promise.all(pipelines.map((pipeline) => pipeline.closeWorker()));
+    await Promise.all([
+      ...pipelines.map((pipeline) => pipeline.closeWorker()),
+      this.#options.workers.close(),
+    ]);
   }
 
   deliverEvent(source: MediaObject, type: string, data: Args): void {

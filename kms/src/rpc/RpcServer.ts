@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { AccessPolicy, type AccessSettings } from './AccessPolicy.js';
 import { Connection } from './Connection.js';
-import { errorResponse, parseRequest } from './JsonRpc.js';
+import { errorResponse, parseRequest, type RpcRequest } from './JsonRpc.js';
 import { KurentoError } from './KurentoError.js';
 import type { Methods } from './Methods.js';
+import { RequestQueue } from './RequestQueue.js';
 import type { SessionRegistry } from './SessionRegistry.js';
 
 export interface RpcServerOptions {
@@ -36,6 +37,7 @@ export class RpcServer {
   readonly #options: RpcServerOptions;
   readonly #methods: Methods;
   readonly #sessions: SessionRegistry;
+  readonly #queue = new RequestQueue();
   #closed = false;
 
   private constructor(options: RpcServerOptions, methods: Methods, sessions: SessionRegistry) {
@@ -130,12 +132,21 @@ export class RpcServer {
       connection.send(errorResponse(parsed.id, parsed.error));
       return;
     }
-    this.#methods.dispatch(connection, parsed.request).then(
+    const request = parsed.request;
+    if (request.method === 'ping' && !this.#queue.hasQueued(connection)) {
+      this.#dispatch(connection, request);
+    } else {
+      this.#queue.push(connection, () => this.#dispatch(connection, request));
+    }
+  }
+
+  #dispatch(connection: Connection, request: RpcRequest): void {
+    this.#methods.dispatch(connection, request).then(
       (response) => {
         if (response) connection.send(response);
       },
       (error: unknown) => {
-        connection.send(errorResponse(parsed.request.id ?? null, KurentoError.internal(error)));
+        connection.send(errorResponse(request.id ?? null, KurentoError.internal(error)));
       },
     );
   }

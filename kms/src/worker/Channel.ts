@@ -53,6 +53,8 @@ export class Channel extends EnhancedEventEmitter<ChannelEvents> {
     this.#in = input;
     this.#in.setEncoding('utf8');
     this.#in.on('data', (chunk: string) => this.#onData(chunk));
+    // A socket handed over paused (Spawner reads its introduction first) flows only when told.
+    this.#in.resume();
     this.#in.on('error', (error: Error) => this.close(`worker output failed: ${error.message}`));
     // EPIPE when the worker died: the close path reports it, nothing to add here.
     this.#out.on('error', (error: Error) => this.close(`worker input failed: ${error.message}`));

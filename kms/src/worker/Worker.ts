@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
 import { EnhancedEventEmitter } from '../EnhancedEventEmitter.js';
 import { Channel, type JsonObject } from './Channel.js';
 import { MissingPluginError, WorkerError, WorkerStartError } from './errors.js';
+import { Spawner, type ProcessExit, type SpawnedProcess } from './Spawner.js';
 
 export interface WorkerSettings {
   /** Executable to run: the C worker, or a wrapper that runs it (env, valgrind, gdb). */
@@ -29,61 +28,71 @@ const EXIT_MISSING_PLUGIN = 42;
 const EXIT_BAD_COMMAND_LINE = 43;
 /** How long close() waits for a clean exit after EOF before SIGKILL. */
 const CLOSE_GRACE_MS = 2000;
+/** How long a worker that exited at once may take to deliver its last stderr lines. */
+const STDERR_DRAIN_MS = 1000;
 
 /**
- * One montage-worker process (one MediaPipeline). Spawned with fd 3 and fd 4
- * as the protocol pipes; usable only after it reported "running".
+ * One montage-worker process (one MediaPipeline), started through the Spawner (so starting it
+ * never blocks the event loop) with fd 3 and fd 4 as its protocol socket; usable only after it
+ * reported "running".
  */
 export class Worker extends EnhancedEventEmitter<WorkerEvents> {
-  readonly #child: ChildProcess;
+  readonly #process: SpawnedProcess;
   readonly #channel: Channel;
   readonly #settings: WorkerSettings;
   readonly #missingPlugins: string[] = [];
   readonly #exited: Promise<void>;
+  readonly #stderrEnded: Promise<void>;
+  #logPrefix: string;
   #closing = false;
   #exitedFlag = false;
 
-  private constructor(settings: WorkerSettings) {
+  private constructor(settings: WorkerSettings, spawned: SpawnedProcess) {
     super();
     this.#settings = settings;
+    this.#logPrefix = settings.logPrefix;
+    this.#process = spawned;
+    this.#channel = new Channel(spawned.protocol, spawned.protocol);
+    this.#channel.on('notification', (target, event, data) =>
+      this.emit('notification', target, event, data),
+    );
+    this.#channel.on('protocolError', (message) => {
+      process.stderr.write(`${this.#logPrefix} protocol error: ${message}\n`);
+    });
+    this.#stderrEnded = this.#pipeStderr();
+    this.#exited = spawned.exited.then(({ code, signal }) => {
+      this.#exitedFlag = true;
+      this.#onExit(code, signal);
+    });
+  }
+
+  /** Spawns a worker and resolves once it has reported "running". */
+  static async start(settings: WorkerSettings, spawner = Spawner.shared()): Promise<Worker> {
     const args = [...settings.prefixArgs];
     for (const address of settings.iceAddresses) args.push('--ice-address', address);
     if (settings.stun) args.push('--stun', settings.stun);
     if (settings.turn) args.push('--turn', settings.turn);
     args.push('--jitter-buffer-ms', String(settings.jitterBufferMs));
-    this.#child = spawn(settings.command, args, {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-    });
-    const toWorker = this.#child.stdio[3] as Writable | null;
-    const fromWorker = this.#child.stdio[4] as Readable | null;
-    if (!toWorker || !fromWorker)
-      throw new WorkerStartError('could not open the worker pipes (fd 3/4)');
-    this.#channel = new Channel(toWorker, fromWorker);
-    this.#channel.on('notification', (target, event, data) =>
-      this.emit('notification', target, event, data),
-    );
-    this.#channel.on('protocolError', (message) => {
-      process.stderr.write(`${settings.logPrefix} protocol error: ${message}\n`);
-    });
-    this.#pipeStderr();
-    this.#exited = new Promise<void>((resolve) => {
-      this.#child.once('exit', (code, signal) => {
-        this.#exitedFlag = true;
-        this.#onExit(code, signal);
-        resolve();
-      });
-    });
-  }
-
-  /** Spawns a worker and resolves once it has reported "running". */
-  static async start(settings: WorkerSettings): Promise<Worker> {
-    const worker = new Worker(settings);
+    let spawned: SpawnedProcess;
+    try {
+      spawned = await spawner.spawn(settings.command, args);
+    } catch (error) {
+      throw new WorkerStartError(
+        `cannot run media worker '${settings.command}': ${(error as Error).message}`,
+      );
+    }
+    const worker = new Worker(settings, spawned);
     await worker.#waitRunning();
     return worker;
   }
 
-  get pid(): number | undefined {
-    return this.#child.pid;
+  /** Names this worker in the engine's log (a pool's worker gets its pipeline's name). */
+  set logPrefix(prefix: string) {
+    this.#logPrefix = prefix;
+  }
+
+  get pid(): number {
+    return this.#process.pid;
   }
 
   get closed(): boolean {
@@ -103,7 +112,7 @@ export class Worker extends EnhancedEventEmitter<WorkerEvents> {
       this.#closing = true;
       this.#channel.close('worker closed');
       if (!this.#exitedFlag) {
-        const timer = setTimeout(() => this.#child.kill('SIGKILL'), CLOSE_GRACE_MS);
+        const timer = setTimeout(() => this.#process.kill('SIGKILL'), CLOSE_GRACE_MS);
         await this.#exited;
         clearTimeout(timer);
       }
@@ -113,9 +122,13 @@ export class Worker extends EnhancedEventEmitter<WorkerEvents> {
 
   #waitRunning(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
       const timer = setTimeout(() => {
+        settled = true;
         cleanup();
-        this.#child.kill('SIGKILL');
+        this.#closing = true;
+        this.#channel.close('worker start timed out');
+        this.#process.kill('SIGKILL');
         reject(
           new WorkerStartError(
             `media worker did not report "running" within ${this.#settings.startTimeoutMs} ms`,
@@ -123,33 +136,30 @@ export class Worker extends EnhancedEventEmitter<WorkerEvents> {
         );
       }, this.#settings.startTimeoutMs);
       const onRunning = (): void => {
+        if (settled) return;
+        settled = true;
         cleanup();
         resolve();
-      };
-      const onSpawnError = (error: Error): void => {
-        cleanup();
-        this.#closing = true;
-        this.#channel.close(error.message);
-        reject(
-          new WorkerStartError(
-            `cannot run media worker '${this.#settings.command}': ${error.message}`,
-          ),
-        );
-      };
-      const onEarlyExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-        cleanup();
-        // stderr may still hold the "missing plugin" lines; give it a tick to drain.
-        setImmediate(() => reject(this.#startFailure(code, signal)));
       };
       const cleanup = (): void => {
         clearTimeout(timer);
         this.#channel.off('running', onRunning);
-        this.#child.off('error', onSpawnError);
-        this.#child.off('exit', onEarlyExit);
       };
       this.#channel.once('running', onRunning);
-      this.#child.once('error', onSpawnError);
-      this.#child.once('exit', onEarlyExit);
+      this.#process.exited.then(
+        async ({ code, signal }: ProcessExit) => {
+          if (settled) return;
+          settled = true;
+          cleanup();
+          // stderr may still hold the "missing plugin" lines: wait (briefly) for its end.
+          await Promise.race([
+            this.#stderrEnded,
+            new Promise((done) => setTimeout(done, STDERR_DRAIN_MS)),
+          ]);
+          reject(this.#startFailure(code, signal));
+        },
+        () => undefined,
+      );
     });
   }
 
@@ -173,15 +183,15 @@ export class Worker extends EnhancedEventEmitter<WorkerEvents> {
       this.emit(
         'died',
         new WorkerError(
-          `media worker ${String(this.#child.pid)} died (${signal ?? `exit code ${String(code)}`})`,
+          `media worker ${this.#process.pid} died (${signal ?? `exit code ${String(code)}`})`,
         ),
       );
     }
   }
 
-  #pipeStderr(): void {
-    const stderr = this.#child.stderr;
-    if (!stderr) return;
+  /** Copies the worker's stderr lines into the engine's log; resolves when it ends. */
+  #pipeStderr(): Promise<void> {
+    const stderr = this.#process.stderr;
     stderr.setEncoding('utf8');
     let partial = '';
     stderr.on('data', (chunk: string) => {
@@ -191,8 +201,10 @@ export class Worker extends EnhancedEventEmitter<WorkerEvents> {
       for (const line of lines) {
         const match = /^missing plugin: (.+)$/.exec(line.trim());
         if (match?.[1]) this.#missingPlugins.push(match[1]);
-        process.stderr.write(`${this.#settings.logPrefix} ${line}\n`);
+        process.stderr.write(`${this.#logPrefix} ${line}\n`);
       }
     });
+    stderr.resume();
+    return new Promise<void>((resolve) => stderr.once('close', () => resolve()));
   }
 }
