@@ -24,7 +24,9 @@ const QUADRANTS: Quadrants = ['magenta', 'green', 'yellow', 'blue'];
 
 before(async () => {
   dir = await mediaDir();
-  engine = await startEngineProcess({ KMS_HTTP_ENDPOINT_PORT: '0' });
+  // No warm worker (KMS_WARM_WORKERS): the worker-death test finds its pipeline's worker as
+  // the engine's one new child.
+  engine = await startEngineProcess({ KMS_HTTP_ENDPOINT_PORT: '0', KMS_WARM_WORKERS: '0' });
   webm = await makeQuadrantClip(path.join(dir, 'posted.webm'), QUADRANTS, {
     seconds: 4,
     container: 'webm',
