@@ -32,6 +32,7 @@ import { MediaServer } from './media/MediaServer.js';
 import { streamName, type RtmpOrigin } from './origin/RtmpOrigin.js';
 import { MetricsRegistry } from './metrics/MetricsRegistry.js';
 import { SignalingServer } from './signaling/SignalingServer.js';
+import { OriginPolicy } from './security/OriginPolicy.js';
 import { AssemblyStore } from './store/AssemblyStore.js';
 import { AuditLog } from './store/AuditLog.js';
 import { openDatabase, type SqliteDatabase } from './store/Database.js';
@@ -104,6 +105,8 @@ export class App {
   readonly fleet: EdgeFleetView;
   /** Spreads viewers over the edges (multivariant playlists and steering manifests). */
   readonly steering: ContentSteering;
+  /** The browser origins that may use the REST API and socket.io. */
+  readonly origins: OriginPolicy;
   #ladder: RenditionLadder | undefined;
   readonly library: MediaLibrary;
   /** Program recordings: listed, played, downloaded, deleted, and expired by retention. */
@@ -197,6 +200,11 @@ export class App {
     });
 
     this.fleet = options.fleet ?? this.edges;
+    this.origins = new OriginPolicy(
+      () => this.publicBaseUrl,
+      config.publicBaseUrl !== undefined,
+      config.allowedOrigins,
+    );
     this.steering = new ContentSteering({
       fleet: this.fleet,
       ttlSeconds: config.steeringTtlSeconds,
@@ -217,6 +225,11 @@ export class App {
       shellFile: options.shellFile ?? join(REPO_ROOT, 'public', 'shell.html'),
       assetsDir: options.assetsDir ?? join(REPO_ROOT, 'dist', 'public'),
       health: () => this.#health(),
+      origins: this.origins,
+      fleet: this.fleet,
+      https: config.publicBaseUrl?.startsWith('https:') === true,
+      restRateLimitPerMinute: config.restRateLimitPerMinute,
+      metricsToken: config.metricsToken,
     });
     this.#http = createServer(express);
     this.#signaling = new SignalingServer(this.#http, {
@@ -227,6 +240,8 @@ export class App {
       videos: new VideoSources(config.mediaDir, config.videoUrlAllowList),
       library: this.library,
       logger: this.logger.child({ component: 'signaling' }),
+      origins: this.origins,
+      socketRateLimitPerMinute: config.socketRateLimitPerMinute,
     });
   }
 

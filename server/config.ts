@@ -27,6 +27,20 @@ export interface AppConfig {
   httpPort: number;
   /** Base of every link the server hands out (invite links); derived from host:port if unset. */
   publicBaseUrl: string | undefined;
+  /**
+   * Browser origins besides the public URL's that may call the REST API and socket.io (a second
+   * host name of the same server); `scheme://host[:port]` each.
+   */
+  allowedOrigins: string[];
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
+  metricsToken: string | undefined;
+  /**
+   * State-changing REST requests (POST, PUT, PATCH, DELETE) a minute per token, or per address
+   * without one, in bursts of as many; 0 turns the limit off.
+   */
+  restRateLimitPerMinute: number;
+  /** State-changing socket.io events a minute per connection, in bursts of as many; 0: off. */
+  socketRateLimitPerMinute: number;
   /** HS256 secret for tokens; generated into `<dataDir>/jwt-secret` on first start if unset. */
   jwtSecret: string | undefined;
   /** Lifetime of an invite token when the request names none, in seconds. */
@@ -118,6 +132,10 @@ export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
     httpHost: '127.0.0.1',
     httpPort: 8080,
     publicBaseUrl: undefined,
+    allowedOrigins: [],
+    metricsToken: undefined,
+    restRateLimitPerMinute: 600,
+    socketRateLimitPerMinute: 1200,
     jwtSecret: undefined,
     inviteTtlSeconds: 7 * 24 * 3600,
     dataDir,
@@ -361,6 +379,49 @@ const MONTAGE_SETTINGS: Setting[] = [
     key: 'MONTAGE_PUBLIC_URL',
     // Stored without a trailing slash so that links are built as `${base}/panel?...`.
     apply: (c, v) => (c.publicBaseUrl = httpUrl('MONTAGE_PUBLIC_URL', v).href.replace(/\/+$/, '')),
+  },
+  {
+    key: 'MONTAGE_ALLOWED_ORIGINS',
+    apply: (c, v) => {
+      const expected = 'a comma-separated list of origins such as https://school.example:8443';
+      c.allowedOrigins = v
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0)
+        .map((entry) => {
+          const url = parsePlainUrl(entry);
+          const origin = url?.origin;
+          // An origin is scheme, host and port only: a path would never match a browser's.
+          if (url === undefined || !/^https?:$/.test(url.protocol) || url.pathname !== '/') {
+            fail('MONTAGE_ALLOWED_ORIGINS', v, expected);
+          }
+          return origin as string;
+        });
+    },
+  },
+  {
+    key: 'MONTAGE_METRICS_TOKEN',
+    apply: (c, v) => {
+      if (!/^[\x21-\x7e]{16,}$/.test(v)) {
+        fail('MONTAGE_METRICS_TOKEN', '(hidden)', 'at least 16 printable characters, no spaces');
+      }
+      c.metricsToken = v;
+    },
+  },
+  {
+    key: 'MONTAGE_RATE_LIMIT_REST_PER_MINUTE',
+    apply: (c, v) =>
+      (c.restRateLimitPerMinute = integer('MONTAGE_RATE_LIMIT_REST_PER_MINUTE', v, 0, 1_000_000)),
+  },
+  {
+    key: 'MONTAGE_RATE_LIMIT_SOCKET_PER_MINUTE',
+    apply: (c, v) =>
+      (c.socketRateLimitPerMinute = integer(
+        'MONTAGE_RATE_LIMIT_SOCKET_PER_MINUTE',
+        v,
+        0,
+        1_000_000,
+      )),
   },
   {
     key: 'MONTAGE_JWT_SECRET',

@@ -35,13 +35,20 @@ const PAGES: Record<PageSpec['page'], PageSpec> = {
   },
 };
 
-/** Refusals stand alone (no page bundle loads), so they carry their few styles inline. */
-const REFUSAL_STYLE =
-  '<style>body{margin:0;font:16px/1.45 system-ui,sans-serif;background:#f4f5f7;color:#16181d}' +
+/**
+ * Refusals and the landing page stand alone (no page bundle loads): their few styles are this
+ * small stylesheet, served at NOTICE_CSS_PATH rather than inline, because the CSP allows no
+ * inline style (server/security/securityHeaders.ts).
+ */
+const NOTICE_CSS =
+  'body{margin:0;font:16px/1.45 system-ui,sans-serif;background:#f4f5f7;color:#16181d}' +
   'main{max-width:36rem;margin:12vh auto;padding:1.5rem;background:#fff;border:1px solid #d9dce3;' +
   'border-radius:10px}h1{font-size:1.3rem;margin:0 0 .75rem}' +
+  'h2{font-size:1.05rem;margin:1.25rem 0 .5rem}' +
   '#error{color:#5b6270;font-size:.9rem;overflow-wrap:anywhere}summary{cursor:pointer}' +
-  '.hint{color:#5b6270}@media (max-width:40rem){main{margin:1rem}}</style>';
+  '.hint{color:#5b6270}@media (max-width:40rem){main{margin:1rem}}';
+const NOTICE_CSS_PATH = '/assets/notice.css';
+const REFUSAL_STYLE = `<link rel="stylesheet" href="${NOTICE_CSS_PATH}">`;
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -58,12 +65,12 @@ const LANDING_PAGE =
   `<main><h1>Montage: live assemblies for a whole school</h1>` +
   `<p>Classroom cameras are mixed into one picture that the whole school watches live, ` +
   `on any browser.</p>` +
-  `<h2 style="font-size:1.05rem;margin:1.25rem 0 .5rem">To join an assembly</h2>` +
+  `<h2>To join an assembly</h2>` +
   `<p>Open the invite link you were given: a link to watch, to be a classroom camera, to run ` +
   `the studio or the control panel. Each link opens its own page; there is nothing to install ` +
   `and no account to create.</p>` +
   `<p class="hint">No link? Ask your teacher or the assembly's moderator for one.</p>` +
-  `<h2 style="font-size:1.05rem;margin:1.25rem 0 .5rem">Running this server?</h2>` +
+  `<h2>Running this server?</h2>` +
   `<p class="hint">Create an assembly and get its moderator's link with ` +
   `<code>npm run token -- --create "Friday assembly"</code>; the control panel then makes ` +
   `the other links.</p></main></html>`;
@@ -195,6 +202,10 @@ export function pageRoutes(deps: PageDeps): Router {
         refuse(res, error);
       }
     };
+  router.get(NOTICE_CSS_PATH, (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=3600');
+    res.type('css').send(NOTICE_CSS);
+  });
   router.get('/', (_req, res) => {
     res.type('html').send(LANDING_PAGE);
   });

@@ -29,6 +29,8 @@ import type { Logger } from '../log.js';
 import { LAYOUTS } from '../store/AssemblyStore.js';
 import { LIMITS } from '../domain/Assemblies.js';
 import { toWireError } from '../wire/errors.js';
+import type { OriginPolicy } from '../security/OriginPolicy.js';
+import { RateLimiter } from '../security/RateLimiter.js';
 import { ThumbnailGate, thumbnailPayload } from './thumbnails.js';
 import { boolean, integer, object, oneOf, optional, string, type Check } from '../wire/validate.js';
 import {
@@ -54,6 +56,9 @@ type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, object
 
 /** Signaling messages carry SDP and candidates at most; refuse anything much larger. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
+
+/** Events that only read: not rate-limited (every other event changes something). */
+const READ_ONLY_EVENTS: ReadonlySet<string> = new Set(['presence:list', 'library:list']);
 /** Longest delay setTimeout supports (about 24.8 days); longer-lived tokens are not timed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -200,6 +205,10 @@ export interface SignalingDeps {
   videos: VideoSources;
   library: MediaLibrary;
   logger: Logger;
+  /** The browser origins whose pages may connect (MONTAGE_PUBLIC_URL, MONTAGE_ALLOWED_ORIGINS). */
+  origins: OriginPolicy;
+  /** MONTAGE_RATE_LIMIT_SOCKET_PER_MINUTE: state-changing events a minute per connection. */
+  socketRateLimitPerMinute: number;
 }
 
 export class SignalingServer {
@@ -208,13 +217,28 @@ export class SignalingServer {
   readonly #log: Logger;
   /** Durations and first frames of the library's clips, for the studio's multiview. */
   readonly #clips: ClipPreviews;
+  /** State-changing events per connection (keyed by socket id). */
+  readonly #limiter: RateLimiter;
 
   constructor(httpServer: HttpServer, deps: SignalingDeps) {
     this.#deps = deps;
     this.#log = deps.logger;
     this.#clips = new ClipPreviews(deps.library, deps.logger);
+    this.#limiter = new RateLimiter(deps.socketRateLimitPerMinute);
     this.#io = new Server(httpServer, {
       serveClient: false,
+      // A page of another site must not connect with a token it got hold of (cross-site
+      // WebSocket hijacking): a foreign Origin is refused before any transport opens, with a
+      // 403 whose body says why. Clients without Origin (Node, curl) are not browsers' pages.
+      allowRequest: (req, callback) => {
+        const origin = req.headers.origin;
+        if (deps.origins.allows(origin)) {
+          callback(null, true);
+          return;
+        }
+        this.#log.warn('socket from a foreign origin refused', { origin });
+        callback(`origin_forbidden: ${deps.origins.refusal(origin ?? '')}`, false);
+      },
       maxHttpBufferSize: MAX_MESSAGE_BYTES,
       // A page that vanishes without closing its connection (a phone off Wi-Fi, a tab killed
       // while still on HTTP long-polling) is noticed by the heartbeat alone: within 15 s
@@ -351,6 +375,7 @@ export class SignalingServer {
 
     socket.on('disconnect', (reason) => {
       clearTimeout(expiry);
+      this.#limiter.forget(socket.id);
       log[presenceLevel]('participant left', { reason });
       live.leave(participant.id);
       if (live.isEmpty) this.#deps.live.close(assemblyId);
@@ -697,6 +722,12 @@ export class SignalingServer {
       answer({ ok: false, error: wire });
     };
     try {
+      if (!READ_ONLY_EVENTS.has(event) && !this.#limiter.take(socket.id)) {
+        throw new RateLimitedError(
+          `too many requests on this connection: at most ${this.#limiter.perMinute} a minute ` +
+            '(MONTAGE_RATE_LIMIT_SOCKET_PER_MINUTE); wait a few seconds and try again',
+        );
+      }
       const role = socket.data.claims.role;
       if (roles !== null && !roles.includes(role)) {
         throw new ForbiddenRoleError(role, roles, `send ${event}`);

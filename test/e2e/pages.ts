@@ -14,7 +14,10 @@ export type { Points } from '../helpers/pixels.js';
 
 export interface OpenedPage {
   page: Page;
-  /** Uncaught errors the page threw; a test asserts this stays empty. */
+  /**
+   * Uncaught errors the page threw, and what its Content-Security-Policy refused (Chromium says
+   * so on the console); a test asserts this stays empty.
+   */
   errors: string[];
   close(): Promise<void>;
 }
@@ -39,6 +42,9 @@ export async function openPage(
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) errors.push(`CSP: ${message.text()}`);
+  });
   const response = await page.goto(url);
   if (response?.status() !== 200) {
     await context.close();

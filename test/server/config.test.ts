@@ -281,3 +281,43 @@ test('MONTAGE_LOCAL_EDGE_PUBLIC_URL is the local edge URL handed to viewers', ()
     /MONTAGE_LOCAL_EDGE_PUBLIC_URL is set but MONTAGE_LOCAL_EDGE=false/,
   );
 });
+
+test('origins, rate limits and the metrics token are parsed and checked', () => {
+  const defaults = loadAppConfig({ ...base, env: {} });
+  assert.deepEqual(defaults.allowedOrigins, []);
+  assert.equal(defaults.metricsToken, undefined);
+  assert.equal(defaults.restRateLimitPerMinute, 600);
+  assert.equal(defaults.socketRateLimitPerMinute, 1200);
+  const config = loadAppConfig({
+    ...base,
+    env: {
+      MONTAGE_ALLOWED_ORIGINS: 'https://Montage.School.example:8443/, http://10.0.0.5:8080',
+      MONTAGE_METRICS_TOKEN: 'scrape-0123456789abcdef',
+      MONTAGE_RATE_LIMIT_REST_PER_MINUTE: '0',
+      MONTAGE_RATE_LIMIT_SOCKET_PER_MINUTE: '60',
+    },
+  });
+  assert.deepEqual(config.allowedOrigins, [
+    'https://montage.school.example:8443',
+    'http://10.0.0.5:8080',
+  ]);
+  assert.equal(config.metricsToken, 'scrape-0123456789abcdef');
+  assert.equal(config.restRateLimitPerMinute, 0);
+  assert.equal(config.socketRateLimitPerMinute, 60);
+  for (const origin of ['https://a.example/app', 'ftp://a.example', 'a.example', 'https://a/?x']) {
+    assert.throws(
+      () => loadAppConfig({ ...base, env: { MONTAGE_ALLOWED_ORIGINS: origin } }),
+      /MONTAGE_ALLOWED_ORIGINS=.* is invalid: expected a comma-separated list of origins/,
+      origin,
+    );
+  }
+  assert.throws(
+    () => loadAppConfig({ ...base, env: { MONTAGE_METRICS_TOKEN: 'short' } }),
+    // The token itself never appears in the message.
+    /^ConfigError: MONTAGE_METRICS_TOKEN=\(hidden\) is invalid: expected at least 16/,
+  );
+  assert.throws(
+    () => loadAppConfig({ ...base, env: { MONTAGE_RATE_LIMIT_REST_PER_MINUTE: '-1' } }),
+    /MONTAGE_RATE_LIMIT_REST_PER_MINUTE=-1 is invalid/,
+  );
+});

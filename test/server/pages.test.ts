@@ -53,8 +53,12 @@ async function open(t: { after: (fn: () => Promise<void>) => void }, url: string
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  // What the page's Content-Security-Policy refused (Chromium says so on the console).
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) errors.push(`CSP: ${message.text()}`);
+  });
   t.after(() => {
-    assert.deepEqual(errors, [], 'the page threw no uncaught errors');
+    assert.deepEqual(errors, [], 'the page threw no uncaught errors and nothing was refused');
     return Promise.resolve();
   });
   const response = await page.goto(url);

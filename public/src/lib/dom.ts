@@ -9,7 +9,9 @@ type Attributes = Record<string, string | number | boolean | undefined>;
 
 /**
  * Creates `<tag>` with attributes and children. A `true` attribute is set empty, `false` and
- * `undefined` are left out; `class`, `aria-*`, `data-*` and the rest are all plain attributes.
+ * `undefined` are left out; `class`, `aria-*`, `data-*` and the rest are all plain attributes,
+ * except `style`, which is applied through the CSSOM: the pages' Content-Security-Policy refuses
+ * style attributes (`style-src 'self'`), but not styles set from a script it allowed.
  */
 export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -19,7 +21,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === false) continue;
-    element.setAttribute(name, value === true ? '' : String(value));
+    if (name === 'style') element.style.cssText = String(value);
+    else element.setAttribute(name, value === true ? '' : String(value));
   }
   append(element, ...children);
   return element;
