@@ -21,7 +21,7 @@ import { connectKurento } from '../helpers/kurento.js';
 import { Rng } from '../helpers/Rng.js';
 import { RawClient, isEvent, startTestEngine, type Json } from './helpers.js';
 
-const FRAMES = Number(process.env.MONTAGE_FUZZ_FRAMES ?? 600);
+const FRAMES = Number(process.env.MONTAGE_FUZZ_FRAMES ?? 1000);
 const REPLY_TIMEOUT_MS = 20_000;
 
 /** A loopback proxy that records every text frame a client sends to the engine. */
@@ -230,7 +230,23 @@ test('mutated kurento-client JSON-RPC frames get JSON-RPC errors, and no worker 
   const counts = { results: 0, errors: 0, unanswerable: 0, parseErrors: 0 };
   const codes = new Map<number, number>();
   for (let n = 0; n < FRAMES; n++) {
-    const frame = rng.pick(recorded);
+    let frame = rng.pick(recorded);
+    // The recorded endpoint is negotiated already (40208 before the worker sees anything): half
+    // the SDP calls go to a fresh endpoint instead, so mutated SDP reaches a worker.
+    const params = frame.params as Json | undefined;
+    let fresh: string | undefined;
+    if (
+      frame.method === 'invoke' &&
+      ['processOffer', 'generateOffer', 'processAnswer'].includes(String(params?.operation)) &&
+      rng.chance(0.5)
+    ) {
+      const created = await raw.call('create', {
+        type: 'WebRtcEndpoint',
+        constructorParams: { mediaPipeline: pipelineId },
+      });
+      fresh = (created.result as Json | undefined)?.value as string | undefined;
+      if (fresh !== undefined) frame = { ...frame, params: { ...params, object: fresh } };
+    }
     let text: string;
     let binary = false;
     if (rng.chance(0.05)) {
@@ -259,6 +275,7 @@ test('mutated kurento-client JSON-RPC frames get JSON-RPC errors, and no worker 
       raw.socket.send(Buffer.from(text, binary ? 'latin1' : 'utf8'), { binary });
       counts.unanswerable++;
       await raw.ok('ping');
+      if (fresh !== undefined) await raw.call('release', { object: fresh });
       continue;
     }
     const reply = await Promise.race([
@@ -282,6 +299,7 @@ test('mutated kurento-client JSON-RPC frames get JSON-RPC errors, and no worker 
       assert.ok(Object.hasOwn(reply, 'result'), `${what}: neither result nor error`);
       counts.results++;
     }
+    if (fresh !== undefined) await raw.call('release', { object: fresh });
     if ((n + 1) % 50 === 0) {
       await raw.ok('ping');
       assert.deepEqual(crashes, []);
