@@ -686,7 +686,10 @@ setup_send (MtElement * el, MtWebRtc * w, guint index, GError ** error)
   }
   bin_src = gst_element_get_static_pad (ml->pay_bin, "src");
   if (!wsink || (link_ret = gst_pad_link (bin_src, wsink)) != GST_PAD_LINK_OK) {
-    g_set_error (error, MT_ERROR, MT_ERROR_INTERNAL,
+    /* webrtcbin negotiated this m-line with caps the payloader cannot give
+     * (a mangled offer: rtpmap and fmtp of other payload types): the
+     * offer's fault, so a process-offer error, not an internal one. */
+    g_set_error (error, MT_ERROR, MT_ERROR_SDP,
         "cannot link payloader to webrtcbin m-line %u: %s", index,
         gst_pad_link_get_name (link_ret));
     goto out;
@@ -1046,6 +1049,14 @@ add_inactive_transceiver (MtWebRtc * w, const GstSDPMedia * media)
     caps = gst_caps_make_writable (caps);
     gst_structure_set_name (gst_caps_get_structure (caps, 0),
         "application/x-rtp");
+  } else {
+    /* No caps for the first format (a dynamic payload type without its
+     * rtpmap, a number out of range): a transceiver without caps has no
+     * kind, webrtcbin then pairs the m-lines with the wrong transceivers
+     * and aborts on g_assert (trans->stream).  The kind alone is enough
+     * for an inactive one. */
+    caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING,
+        gst_sdp_media_get_media (media), NULL);
   }
   g_signal_emit_by_name (w->webrtc, "add-transceiver",
       GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, caps, &trans);

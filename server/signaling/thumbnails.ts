@@ -25,6 +25,13 @@ export function thumbnailPayload(payload: unknown, event: string): Buffer {
   if (typeof payload !== 'object' || payload === null) {
     throw new InvalidArgumentError(`${event}: the payload must be an object { jpeg }`);
   }
+  // Like every other payload, unknown fields are refused rather than ignored.
+  const unknown = Object.keys(payload).filter((key) => key !== 'jpeg');
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `${event} has unknown field(s) ${unknown.join(', ')}; allowed: jpeg`,
+    );
+  }
   const jpeg = (payload as { jpeg?: unknown }).jpeg;
   const bytes = Buffer.isBuffer(jpeg)
     ? jpeg

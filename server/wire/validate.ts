@@ -15,6 +15,7 @@ export type Checked<S extends Shape> = { [K in keyof S]: ReturnType<S[K]> };
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array || value instanceof ArrayBuffer) return 'binary data';
   if (typeof value === 'string') return `'${value.slice(0, 40)}'`;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return `a value of type ${typeof value}`;
@@ -73,13 +74,21 @@ export function optional<T>(check: Check<T>): Check<T | undefined> {
   return (value, path) => (value === undefined ? undefined : check(value, path));
 }
 
+/**
+ * A plain object (what JSON.parse makes): socket.io also delivers binary attachments as Buffers,
+ * which are objects too, and an empty one has no fields at all, so it would pass for `{}`.
+ */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
 /** A plain object with exactly the fields of `shape` (optional ones may be absent). */
 export function object<S extends Shape>(shape: S): Check<Checked<S>> {
   return (value, path) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      invalid(path, 'a JSON object', value);
-    }
-    const record = value as Record<string, unknown>;
+    if (!isPlainObject(value)) invalid(path, 'a JSON object', value);
+    const record = value;
     const unknown = Object.keys(record).filter((key) => !Object.hasOwn(shape, key));
     if (unknown.length > 0) {
       throw new InvalidArgumentError(

@@ -22,6 +22,21 @@ export type ChannelEvents = {
 /** Lines from the worker are capped like the worker caps ours (PROTOCOL.md). */
 const MAX_LINE_BYTES = 1024 * 1024;
 
+/**
+ * A lone UTF-16 surrogate (a client may send one as a `\ud800` escape) is written by
+ * JSON.stringify as that escape, which the worker's JSON parser refuses ("malformed surrogate
+ * pair"): it then drops the line and the pipeline's worker is lost. Such a character has no
+ * UTF-8 form anyway, so it becomes U+FFFD, as it would in a UTF-8 text frame.
+ */
+function wellFormed(_key: string, value: unknown): unknown {
+  return typeof value === 'string'
+    ? value.replace(
+        /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+        '\ufffd',
+      )
+    : value;
+}
+
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -71,7 +86,7 @@ export class Channel extends EnhancedEventEmitter<ChannelEvents> {
     const id = this.#nextId++;
     return new Promise<JsonObject>((resolve, reject) => {
       this.#pending.set(id, { method, resolve, reject });
-      this.#out.write(`${JSON.stringify({ id, method, params })}\n`);
+      this.#out.write(`${JSON.stringify({ id, method, params }, wellFormed)}\n`);
     });
   }
 
