@@ -35,9 +35,15 @@ export interface EngineProcess {
  */
 export async function startEngineProcess(
   extraEnv: Record<string, string> = {},
+  /** Runs the engine through a wrapper (for example `unshare`), given the command it wraps. */
+  wrap: (command: string[]) => string[] = (command) => command,
 ): Promise<EngineProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/kms/src/main.js')], {
+  const [program = process.execPath, ...args] = wrap([
+    process.execPath,
+    path.join(REPO_ROOT, 'dist/kms/src/main.js'),
+  ]);
+  const child = spawn(program, args, {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

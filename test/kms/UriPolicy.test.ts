@@ -4,6 +4,8 @@
  * players never fetch loopback, link-local or metadata hosts (numeric disguises included) unless
  * KMS_PLAYER_ALLOWED_HOSTS lists them; recorders upload to such hosts only if
  * KMS_RECORDER_ALLOWED_HOSTS lists them. Refusals are 40001 errors at create, naming the setting.
+ * Host names are resolved too: one engine runs in a mount namespace of its own whose /etc/hosts
+ * points made-up names at internal addresses.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type kurento from 'kurento-client';
 import type { RunningEngine } from '../../kms/src/Engine.js';
+import { startEngineProcess } from '../helpers/engineProcess.js';
 import { connectKurento } from '../helpers/kurento.js';
 import { startTestEngine } from './helpers.js';
 
@@ -140,4 +143,54 @@ test('recorders upload over http(s) but never to loopback, link-local or metadat
     );
     assert.equal(error.code, 40001);
   });
+});
+
+test('a host name that resolves to an internal address is refused, for players and recorders', async () => {
+  // The engine's own /etc/hosts, in a mount namespace this test creates: real resolution
+  // (getaddrinfo through nsswitch) of names nobody else on the machine sees.
+  const hosts = path.join(dir, 'hosts');
+  await writeFile(
+    hosts,
+    [
+      '127.0.0.1 localhost',
+      '169.254.169.254 metadata-alias.school.test',
+      '127.0.0.1 loopback-alias.school.test',
+      '10.20.30.40 media.school.test',
+    ].join('\n') + '\n',
+  );
+  const engine = await startEngineProcess({}, (command) => [
+    'unshare',
+    '--mount',
+    'sh',
+    '-c',
+    'mount --bind "$0" /etc/hosts && exec "$@"',
+    hosts,
+    ...command,
+  ]);
+  const client = await connectKurento(engine.url);
+  try {
+    const pipeline = await client.create('MediaPipeline');
+    for (const [type, setting] of [
+      ['PlayerEndpoint', 'KMS_PLAYER_ALLOWED_HOSTS'],
+      ['RecorderEndpoint', 'KMS_RECORDER_ALLOWED_HOSTS'],
+    ] as const) {
+      for (const [name, address] of [
+        ['metadata-alias.school.test', '169.254.169.254'],
+        ['loopback-alias.school.test', '127.0.0.1'],
+      ] as const) {
+        const uri = `http://${name}/clip.webm`;
+        const error = await refusal(pipeline.create(type, { uri }));
+        assert.equal(error.code, 40001, `${type} ${uri}`);
+        assert.match(error.message, new RegExp(`resolves to ${address.replace(/\./g, '\\.')}`));
+        assert.match(error.message, new RegExp(setting));
+      }
+      // A name that resolves to an ordinary address, and one that does not resolve, are created.
+      await pipeline.create(type, { uri: 'http://media.school.test/clip.webm' });
+      await pipeline.create(type, { uri: 'http://nowhere.school.test/clip.webm' });
+    }
+    await pipeline.release();
+  } finally {
+    client.close();
+    await engine.stop();
+  }
 });

@@ -38,7 +38,7 @@ export class FaceOverlayFilter extends Filter {
       case 'setOverlayedImage': {
         const uri = String(args.uri);
         validateMediaUri(uri);
-        this.#uris.checkPlayer(uri);
+        await this.#uris.checkPlayer(uri);
         await this.request('filter.setOverlayedImage', {
           uri,
           offsetXPercent: Number(args.offsetXPercent),

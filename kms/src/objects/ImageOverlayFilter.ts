@@ -39,7 +39,7 @@ export class ImageOverlayFilter extends Filter {
       case 'addImage': {
         const uri = String(args.uri);
         validateMediaUri(uri);
-        this.#uris.checkPlayer(uri);
+        await this.#uris.checkPlayer(uri);
         await this.request('filter.addImage', {
           imageId: String(args.id),
           uri,

@@ -29,7 +29,7 @@ export class PlayerEndpoint extends UriEndpoint {
   ): Promise<PlayerEndpoint> {
     const uri = String(params.uri);
     validateMediaUri(uri);
-    uris.checkPlayer(uri);
+    await uris.checkPlayer(uri);
     const player = new PlayerEndpoint(host, pipeline, uri);
     const options: JsonObject = { uri };
     if (typeof params.networkCache === 'number') options.networkCache = params.networkCache;

@@ -34,10 +34,10 @@ type Destination = { path: string } | { url: string };
  * A file:// URI is written as a local file (checked like the player's); an http(s):// URI is
  * uploaded there, as Kurento does: one POST with chunked transfer encoding while recording.
  */
-function destination(uri: string, uris: UriPolicy): Destination {
+async function destination(uri: string, uris: UriPolicy): Promise<Destination> {
   validateMediaUri(uri);
   if (uri.startsWith('http://') || uri.startsWith('https://')) {
-    uris.checkRecorderUpload(uri);
+    await uris.checkRecorderUpload(uri);
     return { url: uri };
   }
   let path: string;
@@ -88,7 +88,7 @@ export class RecorderEndpoint extends UriEndpoint {
     relay: HttpsUploadRelay,
   ): Promise<RecorderEndpoint> {
     const uri = String(params.uri);
-    const where = destination(uri, uris);
+    const where = await destination(uri, uris);
     const profile = params.mediaProfile ?? 'WEBM';
     if (typeof profile !== 'string' || !KNOWN_PROFILES.has(profile)) {
       throw KurentoError.marshall(

@@ -14,10 +14,15 @@
  *   their own list, KMS_RECORDER_ALLOWED_HOSTS: a recording is data leaving the engine, and an
  *   upload to a metadata or loopback service is as much a request forgery as a fetch.
  *
- * Host names are checked as written, not resolved: a public name that resolves to a forbidden
- * address is not caught (as for players).
+ * Host names are checked as written and as resolved: a name whose addresses (as this machine
+ * resolves them now) include a forbidden one is refused too, so `internal.example` pointing at
+ * 169.254.169.254 is no way round the rule. A name that does not resolve passes (the fetch fails
+ * later, as in Kurento); one whose lookup takes longer than RESOLVE_TIMEOUT_MS is refused. The
+ * worker resolves the name again when it fetches, so a DNS answer that changes in between (DNS
+ * rebinding with a short TTL) is still not caught.
  */
 import { existsSync, realpathSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { dirname, relative, isAbsolute } from 'node:path';
 import { KurentoError } from '../rpc/KurentoError.js';
@@ -28,6 +33,9 @@ export interface UriPolicySettings {
   /** Hosts recorders may upload to although forbidden otherwise; none when left out. */
   recorderAllowedHosts?: readonly string[];
 }
+
+/** How long a host name's lookup may take before the URI is refused. */
+const RESOLVE_TIMEOUT_MS = 3000;
 
 const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'instance-data']);
 
@@ -77,15 +85,15 @@ export class UriPolicy {
     );
   }
 
-  /** Throws a 40001 (as other bad parameters) when a player may not open `uri`. */
-  checkPlayer(uri: string): void {
+  /** Rejects with a 40001 (as other bad parameters) when a player may not open `uri`. */
+  async checkPlayer(uri: string): Promise<void> {
     const url = new URL(uri);
     if (url.protocol === 'file:') {
       // As the worker reads it: percent-decoded (Kurento clients write '/' as %2F at times).
       this.#checkPath(uri, decodeURIComponent(url.pathname), 'read');
       return;
     }
-    this.#checkHost(uri, url, this.#allowedHosts, 'KMS_PLAYER_ALLOWED_HOSTS', 'play from it');
+    await this.#checkHost(uri, url, this.#allowedHosts, 'KMS_PLAYER_ALLOWED_HOSTS', 'play from it');
   }
 
   /** Throws a 40001 when a recorder may not write `path`. */
@@ -93,9 +101,9 @@ export class UriPolicy {
     this.#checkPath(uri, path, 'write');
   }
 
-  /** Throws a 40001 when a recorder may not upload to the http(s) `uri`. */
-  checkRecorderUpload(uri: string): void {
-    this.#checkHost(
+  /** Rejects with a 40001 when a recorder may not upload to the http(s) `uri`. */
+  async checkRecorderUpload(uri: string): Promise<void> {
+    await this.#checkHost(
       uri,
       new URL(uri),
       this.#uploadHosts,
@@ -104,7 +112,13 @@ export class UriPolicy {
     );
   }
 
-  #checkHost(uri: string, url: URL, allowed: Set<string>, setting: string, what: string): void {
+  async #checkHost(
+    uri: string,
+    url: URL,
+    allowed: Set<string>,
+    setting: string,
+    what: string,
+  ): Promise<void> {
     const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
     if (allowed.has(host)) return;
     const why = forbiddenAddress(host);
@@ -112,6 +126,16 @@ export class UriPolicy {
       throw KurentoError.marshall(
         `Invalid URI '${uri}': ${host} is ${why}; list it in ${setting} to ${what}`,
       );
+    }
+    if (isIP(host) !== 0) return;
+    for (const address of await resolve(uri, host)) {
+      if (allowed.has(address)) continue;
+      const resolvedWhy = forbiddenAddress(address);
+      if (resolvedWhy !== undefined) {
+        throw KurentoError.marshall(
+          `Invalid URI '${uri}': ${host} resolves to ${address}, ${resolvedWhy}; list it in ${setting} to ${what}`,
+        );
+      }
     }
   }
 
@@ -128,5 +152,30 @@ export class UriPolicy {
         `Invalid URI '${uri}': the engine may ${what} files only under ${this.#roots.join(', ')} (KMS_FILE_ROOTS)`,
       );
     }
+  }
+}
+
+/** The addresses `host` resolves to now; none when it does not resolve. */
+async function resolve(uri: string, host: string): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          KurentoError.marshall(
+            `Invalid URI '${uri}': ${host} did not resolve within ${RESOLVE_TIMEOUT_MS} ms`,
+          ),
+        ),
+      RESOLVE_TIMEOUT_MS,
+    );
+  });
+  try {
+    const found = await Promise.race([lookup(host, { all: true, verbatim: true }), timeout]);
+    return found.map((entry) => entry.address.toLowerCase());
+  } catch (error) {
+    if (error instanceof KurentoError) throw error;
+    return []; // Unknown name: nothing to reach; the fetch fails later, as in Kurento.
+  } finally {
+    clearTimeout(timer);
   }
 }
