@@ -149,7 +149,9 @@ test('mutated Chromium offers get an answer or a Kurento SDP error; no worker di
   t.after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
-  const engine = await startEngineProcess();
+  // No warm worker (KMS_WARM_WORKERS): the pipeline's worker is the engine's only child, so a
+  // worker that dies or is replaced shows.
+  const engine = await startEngineProcess({ KMS_WARM_WORKERS: '0' });
   cleanups.push(() => engine.stop());
   const browser = await launchChromium();
   cleanups.push(() => browser.close());
