@@ -4,10 +4,25 @@
  * network namespace when given a `NetnsHost`.
  */
 import { once } from 'node:events';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeEdgePrefix } from '../../server/edges/renderEdgeConfig.js';
 import { waitForPort } from '../../server/engine/EngineSupervisor.js';
+import { AGENT_PID_FILE } from '../../server/edges/PlaylistAgent.js';
 import type { NetnsHost } from '../helpers/netns.js';
+
+/** How long the playlist agents may take to write their last playlists after nginx stopped. */
+const AGENT_EXIT_MS = 15_000;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface TestEdgeOptions {
   prefix: string;
@@ -86,7 +101,12 @@ export class TestEdge {
     else this.#nginx?.kill('SIGKILL');
   }
 
-  /** Stops nginx. Safe to call twice. */
+  /**
+   * Stops nginx, then waits for its playlist agents: nginx TERMs them as it goes, and each then
+   * writes its final playlists (history.m3u8 closed with EXT-X-ENDLIST) and exits, after nginx
+   * itself. A test that deletes the edge's folder right after stop() would race those writes.
+   * Safe to call twice.
+   */
   async stop(): Promise<void> {
     const nginx = this.#nginx;
     if (nginx === undefined || nginx.exitCode !== null || nginx.signalCode !== null) return;
@@ -95,5 +115,28 @@ export class TestEdge {
     const timer = setTimeout(() => nginx.kill('SIGKILL'), 3000);
     await exited;
     clearTimeout(timer);
+    await this.#agentsGone(AGENT_EXIT_MS);
+  }
+
+  /** Resolves once no playlist agent of this edge runs (each keeps a pid file in its stream folder). */
+  async #agentsGone(withinMs: number): Promise<void> {
+    const hls = path.join(this.options.prefix, 'hls');
+    const deadline = Date.now() + withinMs;
+    for (;;) {
+      const running: number[] = [];
+      for (const stream of await readdir(hls).catch(() => [] as string[])) {
+        const pid = Number(
+          await readFile(path.join(hls, stream, AGENT_PID_FILE), 'utf8').catch(() => ''),
+        );
+        if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) running.push(pid);
+      }
+      if (running.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `playlist agents ${running.join(', ')} still run ${withinMs} ms after nginx stopped`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }
