@@ -151,31 +151,51 @@ for (const profile of ['WEBM', 'MP4'] as const) {
   });
 }
 
+/**
+ * Records the long clip to `uri` and resolves with the recorder's first Error event, handing it
+ * to `check` before the pipeline is released.
+ */
+async function failingUpload(
+  uri: string,
+  check: (
+    event: { type: string; description: string },
+    recorder: kurento.RecorderEndpoint,
+    player: kurento.PlayerEndpoint,
+  ) => Promise<void> | void,
+): Promise<void> {
+  const client = await connectKurento(engine.url);
+  const pipeline = await client.create('MediaPipeline');
+  try {
+    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
+    const recorder = await pipeline.create('RecorderEndpoint', { uri });
+    await player.connect(recorder);
+    const error = nextError(recorder, 30);
+    await recorder.record();
+    await player.play();
+    await check(await error, recorder, player);
+  } finally {
+    await pipeline.release();
+    client.close();
+  }
+}
+
 test('an upload the server refuses with 500 raises an Error event saying so', async () => {
   const { server, port } = await listen((request, response) => {
     request.resume();
     response.writeHead(500).end('storage is full');
   });
-  const client = await connectKurento(engine.url);
-  const pipeline = await client.create('MediaPipeline');
   try {
-    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
-    const recorder = await pipeline.create('RecorderEndpoint', {
-      uri: `http://127.0.0.1:${port}/refused.webm`,
-    });
-    await player.connect(recorder);
-    const error = nextError(recorder, 30);
-    await recorder.record();
-    await player.play();
-    const event = await error;
-    assert.equal(event.type, 'RESOURCE_ERROR_WRITE');
-    assert.match(event.description, /^Could not upload the recording: .*500/);
-    // The recorder can still be stopped and the pipeline keeps answering.
-    await recorder.stopAndWait();
-    assert.equal(typeof (await player.getPosition()), 'number');
+    await failingUpload(
+      `http://127.0.0.1:${port}/refused.webm`,
+      async (event, recorder, player) => {
+        assert.equal(event.type, 'RESOURCE_ERROR_WRITE');
+        assert.match(event.description, /^Could not upload the recording: .*500/);
+        // The recorder can still be stopped and the pipeline keeps answering.
+        await recorder.stopAndWait();
+        assert.equal(typeof (await player.getPosition()), 'number');
+      },
+    );
   } finally {
-    await pipeline.release();
-    client.close();
     server.close();
   }
 });
@@ -189,25 +209,14 @@ test('an upload whose server goes away mid-recording raises an Error event', asy
       request.socket.destroy();
     });
   });
-  const client = await connectKurento(engine.url);
-  const pipeline = await client.create('MediaPipeline');
   try {
-    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
-    const recorder = await pipeline.create('RecorderEndpoint', {
-      uri: `http://127.0.0.1:${port}/gone.webm`,
+    await failingUpload(`http://127.0.0.1:${port}/gone.webm`, async (event, recorder) => {
+      assert.ok(received > 0, 'the upload had started');
+      assert.equal(event.type, 'RESOURCE_ERROR_WRITE');
+      assert.match(event.description, /^Could not upload the recording: /);
+      await recorder.stopAndWait();
     });
-    await player.connect(recorder);
-    const error = nextError(recorder, 30);
-    await recorder.record();
-    await player.play();
-    const event = await error;
-    assert.ok(received > 0, 'the upload had started');
-    assert.equal(event.type, 'RESOURCE_ERROR_WRITE');
-    assert.match(event.description, /^Could not upload the recording: /);
-    await recorder.stopAndWait();
   } finally {
-    await pipeline.release();
-    client.close();
     server.close();
   }
 });
@@ -215,23 +224,9 @@ test('an upload whose server goes away mid-recording raises an Error event', asy
 test('an upload to a port nobody listens on raises an Error event', async () => {
   const { server, port } = await listen(() => undefined);
   await new Promise((resolve) => server.close(resolve));
-  const client = await connectKurento(engine.url);
-  const pipeline = await client.create('MediaPipeline');
-  try {
-    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
-    const recorder = await pipeline.create('RecorderEndpoint', {
-      uri: `http://127.0.0.1:${port}/nobody.webm`,
-    });
-    await player.connect(recorder);
-    const error = nextError(recorder, 30);
-    await recorder.record();
-    await player.play();
-    const event = await error;
+  await failingUpload(`http://127.0.0.1:${port}/nobody.webm`, (event) => {
     assert.match(event.description, /^Could not upload the recording: .*connect/i);
-  } finally {
-    await pipeline.release();
-    client.close();
-  }
+  });
 });
 
 /** A self-signed certificate for 127.0.0.1, made with openssl for this run. */
@@ -291,27 +286,20 @@ async function httpsUploadServer(pair: {
 
 test('an https:// upload checks the server certificate: a self-signed one is an Error naming it, nothing is sent', async () => {
   const { server, port, uploads } = await httpsUploadServer(await selfSigned());
-  const client = await connectKurento(engine.url);
-  const pipeline = await client.create('MediaPipeline');
   try {
-    const player = await pipeline.create('PlayerEndpoint', { uri: `file://${longClip}` });
-    const recorder = await pipeline.create('RecorderEndpoint', {
-      uri: `https://127.0.0.1:${port}/untrusted.webm`,
+    await failingUpload(`https://127.0.0.1:${port}/untrusted.webm`, (event) => {
+      assert.equal(event.type, 'RESOURCE_ERROR_WRITE');
+      assert.match(
+        event.description,
+        /^Could not upload the recording: 127\.0\.0\.1:\d+: self[- ]signed certificate/,
+      );
+      assert.equal(
+        uploads.length,
+        0,
+        'no request reached a server whose certificate is not trusted',
+      );
     });
-    await player.connect(recorder);
-    const error = nextError(recorder, 30);
-    await recorder.record();
-    await player.play();
-    const event = await error;
-    assert.equal(event.type, 'RESOURCE_ERROR_WRITE');
-    assert.match(
-      event.description,
-      /^Could not upload the recording: 127\.0\.0\.1:\d+: self[- ]signed certificate/,
-    );
-    assert.equal(uploads.length, 0, 'no request reached a server whose certificate is not trusted');
   } finally {
-    await pipeline.release();
-    client.close();
     server.close();
   }
 });

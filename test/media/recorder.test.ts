@@ -7,16 +7,11 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { startEngineProcess, workerPids, type EngineProcess } from '../helpers/engineProcess.js';
+import { fileQuadrants } from '../helpers/fileMedia.js';
 import { connectKurento } from '../helpers/kurento.js';
 import { RtpReceiver } from '../helpers/RtpReceiver.js';
 import { mountTinyDisk } from '../helpers/tmpfs.js';
-import {
-  classify,
-  makeQuadrantClip,
-  mediaDir,
-  type Quadrants,
-  type Rgb,
-} from '../helpers/media.js';
+import { classify, makeQuadrantClip, mediaDir, type Quadrants } from '../helpers/media.js';
 
 const run = promisify(execFile);
 let engine: EngineProcess;
@@ -140,41 +135,6 @@ async function fileToneLevels(
     }
     const power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
     return (2 * Math.sqrt(Math.max(0, power))) / n;
-  });
-}
-
-/** Decodes the whole file (must succeed) and samples the quadrants of a frame at `atSeconds`. */
-async function fileQuadrants(file: string, atSeconds: number): Promise<string[]> {
-  await run('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-']);
-  const width = 320;
-  const height = 240;
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-i',
-      file,
-      '-ss',
-      String(atSeconds),
-      '-frames:v',
-      '1',
-      '-vf',
-      `scale=${width}:${height}`,
-      '-pix_fmt',
-      'rgb24',
-      '-f',
-      'rawvideo',
-      'pipe:1',
-    ],
-    { encoding: 'buffer', maxBuffer: 10 * 1024 * 1024 },
-  );
-  return QUADRANT_CENTRES.map(([fx, fy]) => {
-    const x = Math.round(fx * width);
-    const y = Math.round(fy * height);
-    const i = (y * width + x) * 3;
-    const pixel: Rgb = { r: stdout[i] ?? 0, g: stdout[i + 1] ?? 0, b: stdout[i + 2] ?? 0 };
-    return classify(pixel);
   });
 }
 
