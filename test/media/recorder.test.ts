@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
 import { startEngineProcess, workerPids, type EngineProcess } from '../helpers/engineProcess.js';
-import { fileQuadrants } from '../helpers/fileMedia.js';
+import { fileQuadrants, lastVideoTime } from '../helpers/fileMedia.js';
 import { connectKurento } from '../helpers/kurento.js';
 import { RtpReceiver } from '../helpers/RtpReceiver.js';
 import { mountTinyDisk } from '../helpers/tmpfs.js';
@@ -37,26 +37,6 @@ before(async () => {
 after(async () => {
   await engine?.stop();
 });
-
-/** Duration of a file from its last video packet (works for files without an index too). */
-async function decodedDuration(file: string): Promise<number> {
-  const { stdout } = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'packet=pts_time',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  const times = stdout
-    .split('\n')
-    .map(Number)
-    .filter((t) => Number.isFinite(t) && t > 0);
-  return times.length === 0 ? 0 : Math.max(...times);
-}
 
 /** Codec names of the file's streams, e.g. ['h264', 'aac']. */
 async function streamCodecs(file: string): Promise<string[]> {
@@ -161,7 +141,7 @@ for (const profile of ['WEBM', 'MP4'] as const) {
       await recorder.stopAndWait();
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.deepEqual(events, ['Recording', 'Stopped']);
-      const duration = await decodedDuration(file);
+      const duration = await lastVideoTime(file);
       assert.ok(Math.abs(duration - 5) < 0.5, `recorded ${duration} s of a 5 s clip`);
       const { stdout } = await run('ffprobe', [
         '-v',
@@ -212,7 +192,7 @@ for (const profile of ['WEBM', 'MP4'] as const) {
       assert.ok(worker !== undefined, 'the pipeline has its own worker');
       process.kill(worker, 'SIGKILL');
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const duration = await decodedDuration(file);
+      const duration = await lastVideoTime(file);
       assert.ok(Math.abs(duration - 4) <= 1, `the file holds ${duration} s of ~4 s recorded`);
       assert.deepEqual(await fileQuadrants(file, 1), [...QUADRANTS]);
     } finally {
@@ -403,7 +383,7 @@ test('a RecorderEndpoint raises Recording, Paused, Recording, Stopped in order a
       'STOP',
       'Stopped',
     ]);
-    const duration = await decodedDuration(path.join(dir, 'paused.webm'));
+    const duration = await lastVideoTime(path.join(dir, 'paused.webm'));
     assert.ok(Math.abs(duration - 3) < 0.6, `the pause is cut out: ${duration} s of 3 s recorded`);
   } finally {
     await pipeline.release();
@@ -609,7 +589,7 @@ for (const ending of ['stopAndWait', 'recorder.release()'] as const) {
       }
       assert.ok(Math.abs(duration - 3) < 0.6, `${duration} s of ~3 s recorded`);
       assert.ok(
-        Math.abs((await decodedDuration(file)) - 3) < 0.6,
+        Math.abs((await lastVideoTime(file)) - 3) < 0.6,
         'the video packets span the recording',
       );
       assert.deepEqual((await streamCodecs(file)).sort(), ['aac', 'h264']);
