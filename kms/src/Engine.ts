@@ -65,6 +65,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
       jitterBufferMs: config.jitterBufferMs,
       logPrefix: '[warm worker]',
       startTimeoutMs: config.workerStartTimeoutMs,
+      requestTimeoutMs: config.workerRequestTimeoutMs,
     },
     warm: config.warmWorkers,
     maxStarting: config.workerStartConcurrency,

@@ -63,6 +63,11 @@ export interface EngineConfig {
   pipelineQueueMs: number;
   /** Refuse new pipelines while the machine's CPU use is over this percent (KMS_MAX_CPU_PERCENT); 0: off. */
   maxCpuPercent: number;
+  /**
+   * How long a request to a pipeline's worker may go unanswered before the worker is taken for
+   * hung and killed (KMS_WORKER_REQUEST_TIMEOUT_MS); 0: wait for ever.
+   */
+  workerRequestTimeoutMs: number;
 }
 
 /** Environment keys the engine reads. */
@@ -93,6 +98,7 @@ const KNOWN_KEYS = new Set([
   'KMS_WORKER_START_CONCURRENCY',
   'KMS_PIPELINE_QUEUE_MS',
   'KMS_MAX_CPU_PERCENT',
+  'KMS_WORKER_REQUEST_TIMEOUT_MS',
 ]);
 
 /** KMS_* keys that belong to the app server (which media server to use) and share the .env. */
@@ -147,6 +153,7 @@ export function defaultConfig(): EngineConfig {
     workerStartConcurrency: Math.max(2, os.availableParallelism()),
     pipelineQueueMs: 750,
     maxCpuPercent: 0,
+    workerRequestTimeoutMs: 60_000,
   };
 }
 
@@ -293,6 +300,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   if (queue) config.pipelineQueueMs = integer('KMS_PIPELINE_QUEUE_MS', queue, 0, 60_000);
   const cpu = get('KMS_MAX_CPU_PERCENT');
   if (cpu) config.maxCpuPercent = integer('KMS_MAX_CPU_PERCENT', cpu, 0, 100);
+  const requestTimeout = get('KMS_WORKER_REQUEST_TIMEOUT_MS');
+  if (requestTimeout) {
+    config.workerRequestTimeoutMs = integer(
+      'KMS_WORKER_REQUEST_TIMEOUT_MS',
+      requestTimeout,
+      0,
+      3_600_000,
+    );
+  }
   const hosts = get('KMS_PLAYER_ALLOWED_HOSTS');
   if (hosts) config.playerAllowedHosts = hosts.split(',').map((host) => host.trim().toLowerCase());
   const ipv6 = get('KMS_RTP_IPV6_ADDRESS');

@@ -100,3 +100,54 @@ test('engine close() ends every worker, warm ones included, even when pipelines 
   for (const pid of [...pids, ...warm])
     assert.throws(() => process.kill(pid, 0), `worker ${pid} is still running`);
 });
+
+test('a hung pipeline worker is killed after KMS_WORKER_REQUEST_TIMEOUT_MS: the call fails, the pipeline raises Error, another pipeline keeps working', async () => {
+  const engine = await startTestEngine({ workerRequestTimeoutMs: 2000, warmWorkers: 0 });
+  const client = await connectKurento(engine.url);
+  try {
+    const hung = await client.create('MediaPipeline');
+    const [pid] = engine.workerPids();
+    assert.ok(pid !== undefined);
+    await hung.create('WebRtcEndpoint');
+    const healthy = await client.create('MediaPipeline');
+    const pipelineError = new Promise<{ type: string; description: string }>((resolve) => {
+      void hung.on('Error', resolve);
+    });
+    // A stopped process never answers, as a deadlocked worker would not.
+    process.kill(pid, 'SIGSTOP');
+    const startedAt = Date.now();
+    // With a callback: in promise form kurento-client logs a method's error and resolves
+    // undefined (its default callback swallows the error).
+    const withCallback = hung as unknown as {
+      getGstreamerDot(callback: (error: Error | undefined, dot: string) => void): void;
+    };
+    const dot = new Promise<string>((resolve, reject) => {
+      withCallback.getGstreamerDot((error, value) => (error ? reject(error) : resolve(value)));
+    });
+    await assert.rejects(dot, (error: unknown) => {
+      const { code, message } = error as { code?: number; message?: string };
+      assert.equal(code, -32603, String(message));
+      assert.match(message ?? '', /did not answer within 2000 ms/);
+      return true;
+    });
+    assert.ok(Date.now() - startedAt >= 1900, 'the call waited for the timeout');
+    const event = await pipelineError;
+    assert.equal(event.type, 'UNEXPECTED_PIPELINE_ERROR');
+    await waitUntil('the hung worker to be killed', () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    // The rest of the engine never waited on it.
+    const offer = await (await healthy.create('WebRtcEndpoint')).generateOffer();
+    assert.match(offer, /^v=0/);
+    await hung.release();
+    await healthy.release();
+  } finally {
+    client.close();
+    await engine.close();
+  }
+});

@@ -9,11 +9,16 @@ import {
   MissingPluginError,
   WorkerError,
   WorkerStartError,
+  WorkerTimeoutError,
   SdpError,
 } from '../../kms/src/worker/errors.js';
 import { REAL_WORKER } from './helpers.js';
 
-function settings(command = REAL_WORKER, prefixArgs: string[] = []): WorkerSettings {
+function settings(
+  command = REAL_WORKER,
+  prefixArgs: string[] = [],
+  requestTimeoutMs = 0,
+): WorkerSettings {
   return {
     command,
     prefixArgs,
@@ -23,6 +28,7 @@ function settings(command = REAL_WORKER, prefixArgs: string[] = []): WorkerSetti
     jitterBufferMs: 20,
     logPrefix: '[test worker]',
     startTimeoutMs: 10_000,
+    requestTimeoutMs,
   };
 }
 
@@ -46,6 +52,28 @@ test('a pending request is rejected with ChannelClosedError when the worker dies
   await assert.rejects(pending, ChannelClosedError);
   const error = await died;
   assert.match(error.message, /SIGKILL/);
+  await assert.rejects(worker.request('worker.ping'), ChannelClosedError);
+  await worker.close();
+});
+
+test('a worker that leaves a request unanswered past the request timeout is killed, and died is emitted', async () => {
+  const worker = await Worker.start(settings(REAL_WORKER, [], 1500));
+  const pid = worker.pid;
+  // A working worker answers well within the timeout...
+  assert.deepEqual(await worker.request('worker.ping'), {});
+  const died = new Promise<WorkerError>((resolve) => worker.once('died', resolve));
+  // ...a stopped one (as a deadlocked one) never does.
+  process.kill(pid, 'SIGSTOP');
+  const startedAt = Date.now();
+  await assert.rejects(worker.request('worker.ping'), (error: unknown) => {
+    assert.ok(error instanceof WorkerTimeoutError, String(error));
+    assert.match(error.message, /worker\.ping: the media worker did not answer within 1500 ms/);
+    return true;
+  });
+  assert.ok(Date.now() - startedAt >= 1400, 'the request waited for the timeout');
+  const error = await died;
+  assert.match(error.message, /SIGKILL/);
+  assert.equal(isRunning(pid), false, 'the hung worker is gone');
   await assert.rejects(worker.request('worker.ping'), ChannelClosedError);
   await worker.close();
 });

@@ -17,6 +17,7 @@ function slowSettings(seconds: number): WorkerSettings {
     jitterBufferMs: 20,
     logPrefix: '[pool test worker]',
     startTimeoutMs: 30_000,
+    requestTimeoutMs: 0,
   };
 }
 

@@ -19,12 +19,18 @@ test('defaults: loopback on 8888, path kurento, a 20 ms jitterbuffer', () => {
   assert.equal(config.jitterBufferMs, 20);
   assert.ok(config.iceAddresses.includes('127.0.0.1'));
   assert.equal(config.rtpIpv6Address, '::1', 'useIpv6 RtpEndpoints stay on loopback');
+  assert.equal(config.workerRequestTimeoutMs, 60_000, 'a hung worker is killed after a minute');
 });
 
 test('settings are validated with messages that name the key', () => {
   assert.equal(loadConfig({ KMS_JITTER_BUFFER_MS: '150' }, NO_FILE).jitterBufferMs, 150);
   assert.equal(loadConfig({ KMS_JITTER_BUFFER_MS: '0' }, NO_FILE).jitterBufferMs, 0);
   assert.equal(loadConfig({ KMS_RTP_IPV6_ADDRESS: 'fd00::2' }, NO_FILE).rtpIpv6Address, 'fd00::2');
+  assert.equal(
+    loadConfig({ KMS_WORKER_REQUEST_TIMEOUT_MS: '0' }, NO_FILE).workerRequestTimeoutMs,
+    0,
+    '0 waits for ever',
+  );
   for (const [key, value, message] of [
     [
       'KMS_JITTER_BUFFER_MS',
@@ -43,6 +49,7 @@ test('settings are validated with messages that name the key', () => {
     ['KMS_HTTP_ENDPOINT_PORT', '70000', /KMS_HTTP_ENDPOINT_PORT=70000 is invalid/],
     ['KMS_HTTP_ENDPOINT_ANNOUNCED_ADDRESS', 'a b', /ANNOUNCED_ADDRESS=a b is invalid/],
     ['KMS_HTTP_ENDPOINT_MAX_BYTES', '0', /KMS_HTTP_ENDPOINT_MAX_BYTES=0 is invalid/],
+    ['KMS_WORKER_REQUEST_TIMEOUT_MS', '1.5', /KMS_WORKER_REQUEST_TIMEOUT_MS=1.5 is invalid/],
   ] as const) {
     assert.throws(
       () => loadConfig({ [key]: value }, NO_FILE),
@@ -87,6 +94,7 @@ function settings(jitterBufferMs: number): WorkerSettings {
     jitterBufferMs,
     logPrefix: '[config test worker]',
     startTimeoutMs: 10_000,
+    requestTimeoutMs: 0,
   };
 }
 

@@ -396,6 +396,7 @@ test('RTP ports held by another process are skipped inside --port-range, and onl
     jitterBufferMs: 20,
     logPrefix: '[port-range worker]',
     startTimeoutMs: 10_000,
+    requestTimeoutMs: 0,
   });
   try {
     // Ports base, base+3, base+4 and base+7 are free again but each pairs with a held one.

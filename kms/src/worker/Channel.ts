@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { EnhancedEventEmitter } from '../EnhancedEventEmitter.js';
-import { ChannelClosedError, errorFromWorker, WorkerError } from './errors.js';
+import { ChannelClosedError, errorFromWorker, WorkerError, WorkerTimeoutError } from './errors.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -8,6 +8,7 @@ interface Pending {
   method: string;
   resolve: (result: JsonObject) => void;
   reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
 }
 
 export type ChannelEvents = {
@@ -17,6 +18,8 @@ export type ChannelEvents = {
   notification: [target: string, event: string, data: JsonObject];
   /** A `protocolError` notification or an unparsable line from the worker. */
   protocolError: [string];
+  /** A request went unanswered for longer than the channel's request timeout. */
+  timeout: [WorkerTimeoutError];
 };
 
 /** Lines from the worker are capped like the worker caps ours (PROTOCOL.md). */
@@ -61,9 +64,12 @@ export class Channel extends EnhancedEventEmitter<ChannelEvents> {
   #closed = false;
   #closeReason = 'channel closed';
   #flushScheduled = false;
+  readonly #requestTimeoutMs: number;
 
-  constructor(output: Writable, input: Readable) {
+  /** `requestTimeoutMs`: how long a request may wait for its reply; 0: for ever. */
+  constructor(output: Writable, input: Readable, requestTimeoutMs = 0) {
     super();
+    this.#requestTimeoutMs = requestTimeoutMs;
     this.#out = output;
     this.#in = input;
     this.#in.setEncoding('utf8');
@@ -85,7 +91,11 @@ export class Channel extends EnhancedEventEmitter<ChannelEvents> {
     }
     const id = this.#nextId++;
     return new Promise<JsonObject>((resolve, reject) => {
-      this.#pending.set(id, { method, resolve, reject });
+      const timer =
+        this.#requestTimeoutMs > 0
+          ? setTimeout(() => this.#onTimeout(id), this.#requestTimeoutMs)
+          : undefined;
+      this.#pending.set(id, { method, resolve, reject, timer });
       this.#out.write(`${JSON.stringify({ id, method, params }, wellFormed)}\n`);
     });
   }
@@ -97,6 +107,7 @@ export class Channel extends EnhancedEventEmitter<ChannelEvents> {
     this.#closeReason = reason;
     for (const [id, pending] of this.#pending) {
       this.#pending.delete(id);
+      clearTimeout(pending.timer);
       pending.reject(new ChannelClosedError(`${pending.method}: ${reason}`));
     }
     this.#out.end();
@@ -163,6 +174,7 @@ export class Channel extends EnhancedEventEmitter<ChannelEvents> {
       return;
     }
     this.#pending.delete(id);
+    clearTimeout(pending.timer);
     if (isObject(message.error)) {
       const name = typeof message.error.name === 'string' ? message.error.name : 'InternalError';
       const text =
@@ -175,6 +187,21 @@ export class Channel extends EnhancedEventEmitter<ChannelEvents> {
     } else {
       pending.reject(new WorkerError(`${pending.method}: worker reply has no result object`));
     }
+  }
+
+  /**
+   * A reply that never came: the request fails, and the owner hears of it (the worker is hung,
+   * and every later request would wait as long). A reply arriving after all is a protocolError.
+   */
+  #onTimeout(id: number): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    const error = new WorkerTimeoutError(
+      `${pending.method}: the media worker did not answer within ${this.#requestTimeoutMs} ms`,
+    );
+    pending.reject(error);
+    this.emit('timeout', error);
   }
 
   #queueNotification(deliver: () => void): void {

@@ -16,6 +16,8 @@ export interface WorkerSettings {
   /** Prefix for the worker's stderr lines in the engine's log. */
   logPrefix: string;
   startTimeoutMs: number;
+  /** How long a request may go unanswered before the worker is killed as hung; 0: for ever. */
+  requestTimeoutMs: number;
 }
 
 export type WorkerEvents = {
@@ -52,12 +54,19 @@ export class Worker extends EnhancedEventEmitter<WorkerEvents> {
     this.#settings = settings;
     this.#logPrefix = settings.logPrefix;
     this.#process = spawned;
-    this.#channel = new Channel(spawned.protocol, spawned.protocol);
+    this.#channel = new Channel(spawned.protocol, spawned.protocol, settings.requestTimeoutMs);
     this.#channel.on('notification', (target, event, data) =>
       this.emit('notification', target, event, data),
     );
     this.#channel.on('protocolError', (message) => {
       process.stderr.write(`${this.#logPrefix} protocol error: ${message}\n`);
+    });
+    // A worker that leaves a request unanswered that long is hung (a deadlock, a stopped
+    // process) and would leave every later request waiting as long: it is killed, so its
+    // pipeline dies the way a crashed one does (Error events) and the client can rebuild it.
+    this.#channel.on('timeout', (error) => {
+      process.stderr.write(`${this.#logPrefix} ${error.message}; killing the worker\n`);
+      this.#process.kill('SIGKILL');
     });
     this.#stderrEnded = this.#pipeStderr();
     this.#exited = spawned.exited.then(({ code, signal }) => {

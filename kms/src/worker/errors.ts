@@ -75,6 +75,17 @@ export class ChannelClosedError extends WorkerError {
   }
 }
 
+/**
+ * A request went unanswered for longer than KMS_WORKER_REQUEST_TIMEOUT_MS: the worker is taken
+ * for hung and killed, so the request fails as if the worker had gone.
+ */
+export class WorkerTimeoutError extends ChannelClosedError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerTimeoutError';
+  }
+}
+
 /** The worker could not be started (binary missing, bad command line, timeout). */
 export class WorkerStartError extends WorkerError {
   constructor(message: string) {
