@@ -76,6 +76,18 @@ export class MediaUnavailableError extends DomainError {
 }
 
 /**
+ * The media server answered a media change with an error (it refused the cut, could not start the
+ * recording, its pipeline hung or died): the change did not happen, and the message says why.
+ */
+export class MediaRefusedError extends DomainError {
+  readonly code = 'media_refused';
+  constructor(what: string, reason: string) {
+    super(`the media server refused ${what}: ${reason}`);
+    this.name = 'MediaRefusedError';
+  }
+}
+
+/**
  * A media change arrived after the assembly's media was released (the assembly closed or is being
  * rebuilt): nothing is left to change, so it is expected during shutdown, not a failure.
  */

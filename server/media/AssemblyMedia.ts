@@ -37,6 +37,7 @@ import type { AssemblyId, CameraId } from '../domain/ids.js';
 import { MediaReleasedError, SdpRejectedError, VideoFailedError } from '../domain/errors.js';
 import type { RecordingSink } from '../domain/Archive.js';
 import type { Logger } from '../log.js';
+import { strict } from './strict.js';
 
 /** A trickled ICE candidate as browsers produce it and Kurento takes it. */
 export interface IceCandidateInit {
@@ -519,14 +520,17 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       const switcher = this.#required(this.#switcher);
       const programOut = this.#required(this.#programOut);
       const previousVideo = this.#video;
+      // Strict calls: a cut the media server refuses must fail, not be acknowledged as done.
       switch (program.kind) {
-        case 'composite':
-          await switcher.connect(this.#required(this.#mixInput), programOut);
+        case 'composite': {
+          const mix = this.#required(this.#mixInput);
+          await strict('the cut', (done) => switcher.connect(mix, programOut, done));
           break;
+        }
         case 'camera': {
           const camera = this.#cameras.get(program.cameraId);
           if (camera === undefined) throw new Error(`camera ${program.cameraId} has no media`);
-          await switcher.connect(camera.switchPort, programOut);
+          await strict('the cut', (done) => switcher.connect(camera.switchPort, programOut, done));
           break;
         }
         case 'video': {
@@ -538,7 +542,14 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
             throw new VideoFailedError(video.failure.type, video.failure.description);
           }
           this.#video = video;
-          await switcher.connect(video.port, programOut);
+          try {
+            await strict('the cut', (done) => switcher.connect(video.port, programOut, done));
+          } catch (error) {
+            // The program is still on what it showed: that stays the current video, if any.
+            this.#video = previousVideo;
+            await this.#stopVideo(video);
+            throw error;
+          }
           break;
         }
       }
@@ -584,8 +595,16 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
           });
           this.emit('recordingFailed', failure);
         });
-        await this.#required(this.#programOut).connect(recorder);
-        await recorder.record();
+        const programOut = this.#required(this.#programOut);
+        // Strict: a recording the server refuses to start must not show as recording.
+        try {
+          await strict('the recording', (done) => programOut.connect(recorder, done));
+          await strict('the recording', (done) => recorder.record(done));
+        } catch (error) {
+          // (kurento-client's release logs its own errors and never rejects.)
+          await recorder.release();
+          throw error;
+        }
         this.#recorder = recorder;
         this.#recordingFile = file;
         this.#options.recordings?.recordingStarted(this.assemblyId, file);
@@ -793,7 +812,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       };
       if (this.#video === video) this.emit('videoFailed', uri, video.failure);
     });
-    await player.play();
+    await strict('the video', (done) => player.play(done));
     try {
       video.durationMs = (await player.getVideoInfo()).duration;
     } catch (error) {

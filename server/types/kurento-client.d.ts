@@ -104,6 +104,9 @@ declare module 'kurento-client' {
       getMetadata(): Promise<string>;
     }
 
+    /** kurento-client's node-style callback; passing one is the only way to see a server error. */
+    type Callback<R = void> = (error: Error | null | undefined, result?: R) => void;
+
     interface MediaElement extends MediaObject {
       connect(
         sink: MediaElement,
@@ -111,6 +114,8 @@ declare module 'kurento-client' {
         sourceMediaDescription?: string,
         sinkMediaDescription?: string,
       ): Promise<void>;
+      connect(sink: MediaElement, callback: Callback): Promise<void>;
+      connect(sink: MediaElement, mediaType: MediaType, callback: Callback): Promise<void>;
       disconnect(
         sink: MediaElement,
         mediaType?: MediaType,
@@ -170,7 +175,7 @@ declare module 'kurento-client' {
     }
 
     interface PlayerEndpoint extends UriEndpoint {
-      play(): Promise<void>;
+      play(callback?: Callback): Promise<void>;
       /**
        * Without a callback, kurento-client turns a server error into a resolved `undefined`
        * (it installs a logging no-op callback); pass a callback to see the error.
@@ -183,7 +188,7 @@ declare module 'kurento-client' {
     }
 
     interface RecorderEndpoint extends UriEndpoint {
-      record(): Promise<void>;
+      record(callback?: Callback): Promise<void>;
       stopAndWait(): Promise<void>;
     }
 
@@ -205,7 +210,7 @@ declare module 'kurento-client' {
       ): Promise<void>;
     }
     interface Dispatcher extends Hub {
-      connect(source: HubPort, sink: HubPort): Promise<void>;
+      connect(source: HubPort, sink: HubPort, callback?: Callback): Promise<void>;
     }
     interface DispatcherOneToMany extends Hub {
       setSource(source: HubPort): Promise<void>;

@@ -19,6 +19,7 @@ import {
   DomainError,
   InvalidArgumentError,
   InviteNotFoundError,
+  MediaRefusedError,
   MediaUnavailableError,
   RateLimitedError,
   RecordingNotFoundError,
@@ -93,6 +94,8 @@ export function toWireError(error: unknown): MappedError {
   if (error instanceof CameraRemovedError) return mapped(403, error.code, error.message);
   // The media server is down or reconnecting: the client may retry shortly.
   if (error instanceof MediaUnavailableError) return mapped(503, error.code, error.message);
+  // The media server answered, with an error: a bad gateway, the change did not happen.
+  if (error instanceof MediaRefusedError) return mapped(502, error.code, error.message);
   if (error instanceof RateLimitedError) return mapped(429, error.code, error.message);
   if (error instanceof TooLargeError) return mapped(413, error.code, error.message);
   if (error instanceof DomainError) return mapped(409, error.code, error.message);

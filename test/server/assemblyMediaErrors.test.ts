@@ -1,0 +1,58 @@
+/**
+ * The media server's refusals reach the app: kurento-client 7 resolves `undefined` for a method
+ * whose server call failed unless it is given a callback, so a cut or a recording start the
+ * engine refused used to be acknowledged as done. Real engine and worker; the worker is made to
+ * hang (SIGSTOP) so the engine's request timeout fails the call.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { MediaRefusedError } from '../../server/domain/errors.js';
+import { newAssemblyId } from '../../server/domain/ids.js';
+import { Logger } from '../../server/log.js';
+import { AssemblyMedia } from '../../server/media/AssemblyMedia.js';
+import { connectKurento } from '../helpers/kurento.js';
+import { startTestEngine } from '../kms/helpers.js';
+
+const TIMEOUT_MS = 3000;
+
+test('a cut and a recording start that the media server refuses fail instead of being acknowledged', async () => {
+  const engine = await startTestEngine({ workerRequestTimeoutMs: TIMEOUT_MS, warmWorkers: 0 });
+  const client = await connectKurento(engine.url);
+  const recordingsDir = await mkdtemp(path.join(tmpdir(), 'montage-media-errors-'));
+  try {
+    const media = await AssemblyMedia.create({
+      client,
+      assemblyId: newAssemblyId(),
+      layout: { layout: 'grid', maxTiles: 4, cameras: undefined },
+      output: undefined,
+      deliver: false,
+      recordingsDir,
+      logger: new Logger('silent'),
+    });
+    // A working pipeline takes the cut.
+    await media.cutTo({ kind: 'composite' });
+    const [pid] = engine.workerPids();
+    assert.ok(pid !== undefined, 'the assembly has a worker');
+    process.kill(pid, 'SIGSTOP');
+    await assert.rejects(media.cutTo({ kind: 'composite' }), (error: unknown) => {
+      assert.ok(error instanceof MediaRefusedError, String(error));
+      assert.match(
+        error.message,
+        /^the media server refused the cut: .*did not answer within 3000 ms/,
+      );
+      return true;
+    });
+    // The worker was killed as hung: a recording cannot start on its dead pipeline either.
+    await assert.rejects(media.setRecording(true));
+    assert.deepEqual(await readdir(recordingsDir), [], 'no recording file was left behind');
+    // Not media.release(): its unsubscribes from the dead pipeline would time out in
+    // kurento-client after the test; closing the client and the engine ends everything.
+  } finally {
+    client.close();
+    await engine.close();
+    await rm(recordingsDir, { recursive: true, force: true });
+  }
+});
