@@ -812,7 +812,12 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       };
       if (this.#video === video) this.emit('videoFailed', uri, video.failure);
     });
-    await strict('the video', (done) => player.play(done));
+    try {
+      await strict('the video', (done) => player.play(done));
+    } catch (error) {
+      await this.#stopVideo(video);
+      throw error;
+    }
     try {
       video.durationMs = (await player.getVideoInfo()).duration;
     } catch (error) {
