@@ -361,14 +361,20 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
    * keyframe on (codec headers and metadata always), unless no video comes at all; and audio
    * older than that keyframe is dropped even when it comes after it.
    *
-   * After an outage (a restarted bridge, a rebuilt pipeline) the edges still hold the last
-   * audio from before it: nginx-rtmp writes buffered audio into the fragment that is open when
-   * the next audio comes or, when a keyframe comes first, into the new fragment that keyframe
-   * opens. That fragment's audio then started as long before its video as the outage lasted
-   * (2.26 s after a bridge restart). So when a keyframe follows a gap in both audio and video,
-   * the stream's last audio frame is sent again just before it, stamped 1 ms earlier: the edges
-   * flush what they held into the fragment before the outage, and the new fragment's audio
-   * starts with the keyframe. (The repeated frame is 21 ms of the last sound before the outage.)
+   * After a pause in the stream the edges still hold the last audio from before it: nginx-rtmp
+   * writes buffered audio into the fragment that is open when the next audio comes or, when a
+   * keyframe comes first, into the new fragment that keyframe opens (it opens the fragment, then
+   * flushes). That fragment's audio then starts as long before its video as the pause lasted:
+   * 2.26 s after a bridge restart, and 160-174 ms after a mere stall. The bridge stamps packets
+   * on arrival, so whenever the loaded machine holds the program back for a moment (the engine
+   * or ffmpeg not scheduled, most often just after a pipeline rebuild) the stream goes on with a
+   * burst whose timestamps jump past a gap in both audio and video, and when a keyframe opens
+   * the burst, the audio buffered from before the gap began the new fragment (issue: a fragment
+   * after a rebuilt pipeline had its audio start 174 ms before its video). So when a keyframe
+   * follows a gap in both audio and video of more than PAUSE_GAP_MS, the stream's last audio
+   * frame is sent again just before it, stamped 1 ms earlier: the edges flush what they held
+   * into the fragment before the gap, and the new fragment's audio starts with the keyframe.
+   * (The repeated frame is 21 ms of the last sound before the gap.)
    */
   private guardPackets(session: NmsSession): void {
     const parser = session.rtmp;
@@ -403,7 +409,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
       }
       const timeline = this.timelineOf(stream);
       if (flags === NMS_VIDEO_KEYFRAME) {
-        const resend = afterOutage(timeline, dts);
+        const resend = afterPause(timeline, dts);
         if (resend !== undefined) deliver(resend);
       }
       if (flags === NMS_AUDIO_FRAME) {
@@ -549,22 +555,31 @@ interface StreamTimeline {
   lastVideoDts: number | undefined;
 }
 
-/** Audio and video both silent for longer than this before a keyframe is an outage. */
-const OUTAGE_GAP_MS = 250;
+/**
+ * Audio and video both silent for longer than this before a keyframe is a pause whose held
+ * audio the edges must flush (see guardPackets). nginx-rtmp flushes its held audio when audio
+ * 25 ms newer comes (the edges' hls_max_audio_delay 50 ms, halved for audio) or video 50 ms
+ * newer, so at a keyframe it holds audio at most 25 ms older than the last audio frame and at
+ * most 50 ms older than the last video frame. Without a resend one of the two gaps is at most
+ * PAUSE_GAP_MS, so the new fragment's audio starts at most 40 + 50 = 90 ms before its video:
+ * inside the 100 ms a viewer is promised. A steady program (30 fps, 21 ms AAC frames) has
+ * smaller gaps; only a moment in which both streams stalled costs the repeated 21 ms of audio.
+ */
+const PAUSE_GAP_MS = 40;
 
 /**
  * The stream's last audio frame stamped just before the keyframe at `keyframeDts`, when that
- * keyframe ends an outage of audio and video; undefined otherwise (see guardPackets).
+ * keyframe ends a pause of both audio and video; undefined otherwise (see guardPackets).
  */
-function afterOutage(timeline: StreamTimeline, keyframeDts: number): NmsPacket | undefined {
+function afterPause(timeline: StreamTimeline, keyframeDts: number): NmsPacket | undefined {
   const audio = timeline.lastAudio;
   const video = timeline.lastVideoDts;
   if (audio === undefined || video === undefined) return undefined;
   const audioGap = keyframeDts - audio.dts;
   const videoGap = keyframeDts - video;
   // Bounded above: across a timestamp wrap (every 24.8 days) the gap is meaningless.
-  const outage = (gap: number): boolean => gap > OUTAGE_GAP_MS && gap < 3_600_000;
-  if (!outage(audioGap) || !outage(videoGap)) return undefined;
+  const paused = (gap: number): boolean => gap > PAUSE_GAP_MS && gap < 3_600_000;
+  if (!paused(audioGap) || !paused(videoGap)) return undefined;
   const resend = copyOf(audio);
   resend.dts = keyframeDts - 1;
   resend.pts = keyframeDts - 1;

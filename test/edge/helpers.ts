@@ -117,8 +117,12 @@ export async function stopTestEdge(edge: NginxEdge): Promise<void> {
 export interface TestClock {
   /** Added to the wall clock throughout (negative: a publisher whose clock is behind). */
   shiftMs?: number;
-  /** From `atSeconds` of media on, the clock is `byMs` later: an outage, seen downstream. */
-  jump?: { atSeconds: number; byMs: number };
+  /**
+   * From `atSeconds` of media on, the clock is `byMs` later: an outage, seen downstream. The
+   * audio's clock jumps by `audioByMs` when given (a burst after a stall in which the video
+   * came first).
+   */
+  jump?: { atSeconds: number; byMs: number; audioByMs?: number };
 }
 
 /**
@@ -126,11 +130,12 @@ export interface TestClock {
  * the program timestamp of the wall-clock instant its filter starts (plus the test's shift) and
  * advances with its frames, which the realtime filters release at that pace.
  */
-function programClockPts(clock: TestClock): string {
+function programClockPts(clock: TestClock, kind: 'video' | 'audio'): string {
+  const byMs = kind === 'audio' ? (clock.jump?.audioByMs ?? clock.jump?.byMs) : clock.jump?.byMs;
   const jump =
     clock.jump === undefined
       ? ''
-      : `+if(gte(T\\,${clock.jump.atSeconds})\\,${Math.round(clock.jump.byMs)}\\,0)`;
+      : `+if(gte(T\\,${clock.jump.atSeconds})\\,${Math.round(byMs ?? 0)}\\,0)`;
   const ms = `RTCSTART/1000+${Math.round(clock.shiftMs ?? 0)}${jump}`;
   return `setpts='PTS-STARTPTS+mod(${ms}\\,2147483648)/1000/TB'`;
 }
@@ -144,8 +149,8 @@ function quadrantSource(
 ): string {
   const clock = options.clock;
   const video =
-    clock === undefined ? 'realtime' : `realtime,settb=1/1000,${programClockPts(clock)}`;
-  const audio = clock === undefined ? 'arealtime' : `arealtime,a${programClockPts(clock)}`;
+    clock === undefined ? 'realtime' : `realtime,settb=1/1000,${programClockPts(clock, 'video')}`;
+  const audio = clock === undefined ? 'arealtime' : `arealtime,a${programClockPts(clock, 'audio')}`;
   const inputs = quadrants
     .map((name, i) => {
       const { r, g, b } = PALETTE[name];
