@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { Invites } from './auth/Invites.js';
 import { EDGE_SECRET_FILE_NAME, loadOrCreateSecret } from './auth/secret.js';
 import { Tokens } from './auth/Tokens.js';
-import { REPO_ROOT, type AppConfig } from './config.js';
+import { localEdgeDir, REPO_ROOT, type AppConfig } from './config.js';
 import { Archive } from './domain/Archive.js';
 import { Assemblies } from './domain/Assemblies.js';
 import { Chapters } from './domain/Chapters.js';
+import { DiskSpace, type WatchedFolder } from './domain/DiskSpace.js';
 import { ReactionLog } from './domain/ReactionLog.js';
 import type { AssemblyId } from './domain/ids.js';
 import { LiveAssemblies } from './domain/LiveAssemblies.js';
@@ -111,6 +112,8 @@ export class App {
   readonly library: MediaLibrary;
   /** Program recordings: listed, played, downloaded, deleted, and expired by retention. */
   readonly archive: Archive;
+  /** Free space of the recordings and HLS folders: the panel's warnings, the recording minimum. */
+  readonly disk: DiskSpace;
   /** Where things happened on each assembly's program (cuts, clips, layouts, Go live). */
   readonly chapters: Chapters;
   /** Reactions at their program time: whole-assembly totals and the replay. */
@@ -140,6 +143,17 @@ export class App {
       retentionDays: config.recordingRetentionDays,
       assemblyName: (id) => this.core.assemblies.get(id).name,
     });
+    const watched: WatchedFolder[] = [{ kind: 'recordings', path: config.recordingsDir }];
+    if (config.localEdge) watched.push({ kind: 'hls', path: localEdgeDir(config) });
+    this.disk = new DiskSpace({
+      folders: watched,
+      warnFreeMb: config.diskWarnFreeMb,
+      minFreeMb: config.diskMinFreeMb,
+      intervalMs: config.diskCheckIntervalMs,
+      metrics: this.core.metrics,
+      logger: this.logger.child({ component: 'disk' }),
+    });
+    this.core.assemblies.setRecordingGuard(() => this.disk.assertRecordingSpace());
     this.edges = new EdgeRegistry({
       store: new EdgeStore(this.core.db),
       audit: this.core.audit,
@@ -239,6 +253,7 @@ export class App {
       live: this.live,
       videos: new VideoSources(config.mediaDir, config.videoUrlAllowList),
       library: this.library,
+      disk: this.disk,
       logger: this.logger.child({ component: 'signaling' }),
       origins: this.origins,
       socketRateLimitPerMinute: config.socketRateLimitPerMinute,
@@ -300,6 +315,7 @@ export class App {
     this.mediaServer?.start();
     this.edges.start();
     this.archive.start();
+    this.disk.start();
   }
 
   stop(): Promise<void> {
@@ -309,6 +325,7 @@ export class App {
 
   async #stop(): Promise<void> {
     await this.#signaling.close();
+    this.disk.stop();
     this.mediaServer?.stop();
     await this.edges.stop();
     await this.archive.stop();

@@ -91,6 +91,15 @@ export interface AppConfig {
    * Retention deletes the file and its row (server/domain/Archive.ts).
    */
   recordingRetentionDays: number;
+  /**
+   * The panel warns when the recordings folder or the local edge's HLS folder has less free space
+   * than this, in MiB (server/domain/DiskSpace.ts); 0 never warns.
+   */
+  diskWarnFreeMb: number;
+  /** A recording is not started while the recordings folder has less free space, in MiB. */
+  diskMinFreeMb: number;
+  /** How often free space is checked, in ms. */
+  diskCheckIntervalMs: number;
   /** How long a camera whose picture or connection stopped keeps its tile, in ms. */
   cameraGraceMs: number;
   /** Folder of videos that presenters may inject (PlayerEndpoint file URIs). Absolute. */
@@ -154,6 +163,9 @@ export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
     libraryMaxBytes: 2 * 1024 ** 3,
     recordingsDir: join(dataDir, 'recordings'),
     recordingRetentionDays: 30,
+    diskWarnFreeMb: 1024,
+    diskMinFreeMb: 64,
+    diskCheckIntervalMs: 5000,
     cameraGraceMs: 3000,
     mediaDir: join(dataDir, 'media'),
     videoUrlAllowList: [],
@@ -515,6 +527,19 @@ const MONTAGE_SETTINGS: Setting[] = [
       (c.recordingRetentionDays = integer('MONTAGE_RECORDING_RETENTION_DAYS', v, 0, 3650)),
   },
   {
+    key: 'MONTAGE_DISK_WARN_FREE_MB',
+    apply: (c, v) => (c.diskWarnFreeMb = integer('MONTAGE_DISK_WARN_FREE_MB', v, 0, 1024 * 1024)),
+  },
+  {
+    key: 'MONTAGE_DISK_MIN_FREE_MB',
+    apply: (c, v) => (c.diskMinFreeMb = integer('MONTAGE_DISK_MIN_FREE_MB', v, 0, 1024 * 1024)),
+  },
+  {
+    key: 'MONTAGE_DISK_CHECK_INTERVAL_MS',
+    apply: (c, v) =>
+      (c.diskCheckIntervalMs = integer('MONTAGE_DISK_CHECK_INTERVAL_MS', v, 200, 600_000)),
+  },
+  {
     key: 'MONTAGE_CAMERA_GRACE_MS',
     apply: (c, v) => (c.cameraGraceMs = integer('MONTAGE_CAMERA_GRACE_MS', v, 0, 60_000)),
   },
@@ -590,6 +615,14 @@ export function loadAppConfig(options: LoadOptions = {}): AppConfig {
     if (value !== undefined) setting.apply(config, value, context);
   }
   checkEdges(config);
+  // The warning comes before the refusal, or a moderator is refused without having been warned.
+  if (config.diskWarnFreeMb !== 0 && config.diskWarnFreeMb < config.diskMinFreeMb) {
+    throw new ConfigError(
+      `MONTAGE_DISK_WARN_FREE_MB=${config.diskWarnFreeMb} is below MONTAGE_DISK_MIN_FREE_MB=` +
+        `${config.diskMinFreeMb}: the panel would refuse recordings before it warned; expected ` +
+        'a warning threshold at least the minimum (or 0, never warn)',
+    );
+  }
 
   // The media server: an external Kurento (KMS_URI) or the embedded engine's own address.
   const kmsUri = get('KMS_URI');
@@ -611,6 +644,11 @@ export function loadAppConfig(options: LoadOptions = {}): AppConfig {
     }
   }
   return config;
+}
+
+/** The local edge's folder (nginx prefix, logs, HLS files); `npm start` and the tests agree. */
+export function localEdgeDir(config: AppConfig): string {
+  return join(config.dataDir, 'edge');
 }
 
 /** A media server URI as logs and the console show it: a `token` in its query is hidden. */

@@ -10,9 +10,8 @@
  * and `deliveryOptions`, so the tests prove what `npm start` runs.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { App } from './App.js';
-import { LOCAL_EDGE_ID, type AppConfig } from './config.js';
+import { LOCAL_EDGE_ID, localEdgeDir, type AppConfig } from './config.js';
 import type { EdgeRecord } from './edges/EdgeRegistry.js';
 import { NginxEdge } from './edges/NginxEdge.js';
 import { RenditionLadder } from './bridge/RenditionLadder.js';
@@ -45,7 +44,7 @@ export function deliveryOptions(config: AppConfig): DeliveryOptions {
     rtmpPort: config.rtmpPort,
     edge: config.localEdge
       ? {
-          prefix: join(config.dataDir, 'edge'),
+          prefix: localEdgeDir(config),
           httpPort: config.edgeHttpPort,
           rtmpPort: config.edgeRtmpPort,
           publicUrl: config.localEdgePublicUrl,

@@ -32,8 +32,17 @@ const DAY_MS = 24 * 3600 * 1000;
 export interface RecordingSink {
   /** A recorder started writing `file` (an absolute path in the recordings folder). */
   recordingStarted(assemblyId: AssemblyId, file: string): void;
-  /** The recorder of `file` stopped and its file is closed (or it failed and was dropped). */
-  recordingFinished(file: string): void;
+  /**
+   * The recorder of `file` stopped and its file is closed, or it failed (`failure`: the
+   * recorder's Error event) and was dropped: then the file is cut short where writing failed.
+   */
+  recordingFinished(file: string, failure?: RecordingFailure): void;
+}
+
+/** A recorder's Error event (Kurento's type and description). */
+export interface RecordingFailure {
+  type: string;
+  description: string;
 }
 
 /** A recording as REST and the panel see it. */
@@ -46,6 +55,11 @@ export interface RecordingView {
   finishedAt: string | null;
   durationMs: number | null;
   sizeBytes: number | null;
+  /**
+   * Why the recording stopped by itself (e.g. "the recordings disk was full"): the file plays up
+   * to that moment. Null when someone stopped it.
+   */
+  failure: string | null;
   /** When retention deletes it; null when recordings are kept for ever. */
   deletesAt: string | null;
 }
@@ -121,13 +135,14 @@ export class Archive implements RecordingSink {
       finishedAt: undefined,
       durationMs: undefined,
       sizeBytes: undefined,
+      failure: undefined,
     };
     this.#store.insert(recording);
     this.#log.info('recording started', { assembly: assemblyId, recording: recording.id, file });
   }
 
-  recordingFinished(file: string): void {
-    this.#probe(basename(file));
+  recordingFinished(file: string, failure?: RecordingFailure): void {
+    this.#probe(basename(file), failure === undefined ? undefined : failureReason(failure));
   }
 
   list(assemblyId: AssemblyId): RecordingView[] {
@@ -219,12 +234,13 @@ export class Archive implements RecordingSink {
       finishedAt: recording.finishedAt ?? null,
       durationMs: recording.durationMs ?? null,
       sizeBytes: recording.sizeBytes ?? null,
+      failure: recording.failure ?? null,
       deletesAt:
         days === 0 ? null : new Date(Date.parse(recording.startedAt) + days * DAY_MS).toISOString(),
     };
   }
 
-  #probe(file: string): void {
+  #probe(file: string, failure?: string): void {
     const path = join(this.#options.dir, file);
     const done = this.#queue
       .then(async () => {
@@ -238,8 +254,8 @@ export class Archive implements RecordingSink {
         } catch {
           sizeBytes = undefined;
         }
-        this.#store.finish(file, new Date().toISOString(), durationMs, sizeBytes);
-        this.#log.info('recording finished', { file, durationMs, sizeBytes });
+        this.#store.finish(file, new Date().toISOString(), durationMs, sizeBytes, failure);
+        this.#log.info('recording finished', { file, durationMs, sizeBytes, failure });
       })
       .catch((error: unknown) => {
         this.#log.error('finishing a recording failed', { file, error: String(error) });
@@ -248,6 +264,13 @@ export class Archive implements RecordingSink {
     this.#pending.add(done);
     void done.finally(() => this.#pending.delete(done));
   }
+}
+
+/** A recorder's failure as the archive lists it, in words a moderator understands. */
+function failureReason(failure: RecordingFailure): string {
+  return failure.type === 'RESOURCE_ERROR_NO_SPACE_LEFT'
+    ? 'the recordings disk was full'
+    : failure.description;
 }
 
 /**

@@ -44,6 +44,8 @@ export class Assemblies extends EventEmitter<AssembliesEvents> {
   readonly #store: AssemblyStore;
   readonly #audit: AuditLog;
   readonly #metrics: MetricsRegistry;
+  /** Throws when a recording may not start now (the recordings disk is nearly full). */
+  #recordingGuard: (() => void) | undefined;
 
   constructor(store: AssemblyStore, audit: AuditLog, metrics: MetricsRegistry) {
     super();
@@ -81,7 +83,15 @@ export class Assemblies extends EventEmitter<AssembliesEvents> {
     return this.#store.find(id);
   }
 
+  /** Checked whenever recording is turned on (server/domain/DiskSpace.ts's hard minimum). */
+  setRecordingGuard(guard: () => void): void {
+    this.#recordingGuard = guard;
+  }
+
   update(actor: Actor, id: AssemblyId, changes: Partial<AssemblySettings>): Assembly {
+    // Turning recording on is refused before anything is stored, so the setting never claims
+    // a recording that cannot start.
+    if (changes.recording === true && !this.#store.get(id).recording) this.#recordingGuard?.();
     const assembly = this.#store.update(id, changes);
     this.#audit.record(actor, 'assembly.update', id, changes);
     this.emit('updated', assembly);

@@ -125,6 +125,22 @@ export class TooLargeError extends DomainError {
   }
 }
 
+/** A recording would start on a disk with less free space than MONTAGE_DISK_MIN_FREE_MB. */
+export class DiskFullError extends DomainError {
+  readonly code = 'disk_full';
+  constructor(
+    readonly path: string,
+    readonly freeMb: number,
+    readonly minFreeMb: number,
+  ) {
+    super(
+      `the recordings disk is almost full: ${path} has ${freeMb} MB free, and a recording needs ` +
+        `at least ${minFreeMb} MB (MONTAGE_DISK_MIN_FREE_MB); free some space, then start again`,
+    );
+    this.name = 'DiskFullError';
+  }
+}
+
 /** A request does not fit where the assembly stands (Go live after End, End twice). */
 export class WrongPhaseError extends DomainError {
   readonly code = 'wrong_phase';

@@ -588,8 +588,8 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
             this.#recordingFile = undefined;
             await recorder.stopAndWait().catch(() => undefined);
             await recorder.release();
-            // What was written before the failure is archived too.
-            this.#options.recordings?.recordingFinished(file);
+            // What was written before the failure is archived too, marked as cut short.
+            this.#options.recordings?.recordingFinished(file, failure);
           }).catch((error: unknown) => {
             this.#log.warn('releasing the failed recorder failed', { error: String(error) });
           });

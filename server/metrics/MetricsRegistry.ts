@@ -79,6 +79,14 @@ export class MetricsRegistry {
     'montage_media_server_connected',
     'Whether the app server is connected to its media server (1) or not (0).',
   );
+  readonly diskFreeBytes = new Gauge(
+    'montage_disk_free_bytes',
+    "Free space of the file system holding a media folder (recordings, the local edge's HLS).",
+  );
+  readonly diskLow = new Gauge(
+    'montage_disk_low',
+    'Whether a media folder has less free space than MONTAGE_DISK_WARN_FREE_MB (1) or not (0).',
+  );
 
   constructor() {
     this.assemblies.set(0);
@@ -93,6 +101,8 @@ export class MetricsRegistry {
       this.viewers,
       this.programSource,
       this.mediaServerConnected,
+      this.diskFreeBytes,
+      this.diskLow,
     ];
     return `${gauges.map((gauge) => gauge.render()).join('\n')}\n`;
   }

@@ -13,6 +13,7 @@ import type { Invites } from '../auth/Invites.js';
 import { toView, type Assemblies } from '../domain/Assemblies.js';
 import { CameraRemovedError, InvalidArgumentError, RateLimitedError } from '../domain/errors.js';
 import { ClipPreviews } from '../domain/ClipPreviews.js';
+import type { DiskSpace } from '../domain/DiskSpace.js';
 import type { MediaLibrary } from '../domain/MediaLibrary.js';
 import type { AssemblyId, CameraId, CameraKey } from '../domain/ids.js';
 import { parseAssemblyId, parseCameraKey } from '../domain/ids.js';
@@ -185,6 +186,9 @@ function crew(assemblyId: AssemblyId): string {
   return `crew:${assemblyId}`;
 }
 
+/** Every assembly's crew: the server's disks are everyone's business. */
+const ALL_CREWS = 'crews';
+
 /** The connections opened with one invite link's tokens: closed together when it is revoked. */
 function inviteRoom(inviteId: string): string {
   return `invite:${inviteId}`;
@@ -204,6 +208,8 @@ export interface SignalingDeps {
   live: LiveAssemblies;
   videos: VideoSources;
   library: MediaLibrary;
+  /** Free space of the media folders: its warnings go to every assembly's crew. */
+  disk?: DiskSpace;
   logger: Logger;
   /** The browser origins whose pages may connect (MONTAGE_PUBLIC_URL, MONTAGE_ALLOWED_ORIGINS). */
   origins: OriginPolicy;
@@ -266,6 +272,9 @@ export class SignalingServer {
       this.#io.to(room(assemblyId)).emit('assembly:deleted', { id: assemblyId });
       this.#io.in(room(assemblyId)).disconnectSockets(true);
       deps.live.close(assemblyId);
+    });
+    deps.disk?.on('changed', (warnings) => {
+      this.#io.to(ALL_CREWS).emit('disk:warnings', { warnings });
     });
     // A revoked link's tokens are refused from now on (Tokens); its open connections end now,
     // after being told why.
@@ -337,7 +346,8 @@ export class SignalingServer {
     void socket.join(room(assemblyId));
     if (claims.inviteId !== undefined) void socket.join(inviteRoom(claims.inviteId));
     void socket.join(personal(participant.id));
-    if (CREW_ROLES.includes(claims.role)) void socket.join(crew(assemblyId));
+    const crewMember = CREW_ROLES.includes(claims.role);
+    if (crewMember) void socket.join([crew(assemblyId), ALL_CREWS]);
     if (claims.role === 'viewer') void socket.join(audience(assemblyId));
     // The program runs (and reaches the edges) as long as anyone is in the assembly.
     if (live.phase !== 'ended') live.startMedia();
@@ -357,6 +367,7 @@ export class SignalingServer {
       reactionTotals: live.reactionTotals,
       preview: programWire(live.preview),
       tiles: [...live.tiles],
+      ...(crewMember ? { diskWarnings: this.#deps.disk?.warnings ?? [] } : {}),
     });
 
     // A token that expires while connected ends the connection then, not at the next reconnect.

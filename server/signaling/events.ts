@@ -141,6 +141,23 @@ export interface WelcomeWire {
    * full frame and the second inset). `tiles:changed` updates it.
    */
   tiles: string[];
+  /**
+   * To the crew only: the media folders running out of space now (empty when none is);
+   * `disk:warnings` updates it.
+   */
+  diskWarnings?: DiskWarningWire[];
+}
+
+/** A folder with less free space than MONTAGE_DISK_WARN_FREE_MB. */
+export interface DiskWarningWire {
+  /** `recordings`: program recordings; `hls`: the local edge's live video. */
+  kind: 'recordings' | 'hls';
+  /** The folder on the server. */
+  path: string;
+  /** Free space left, in MiB. */
+  freeMb: number;
+  /** The warning threshold, in MiB. */
+  thresholdMb: number;
 }
 
 /** Program cuts as clients ask for them; a video is a library file or an allow-listed URL. */
@@ -244,6 +261,11 @@ export interface ClientToServerEvents {
 
 export interface ServerToClientEvents {
   welcome: (welcome: WelcomeWire) => void;
+  /**
+   * To the crew of every assembly: the media folders running out of space changed (a folder ran
+   * low, its free space changed while low, or its space is back: then it is no longer listed).
+   */
+  'disk:warnings': (state: { warnings: DiskWarningWire[] }) => void;
   /**
    * To the crew (presenters, moderators, operators): a camera or crew member connected. Viewers
    * are not announced one by one; `viewers:count` counts them.

@@ -99,6 +99,8 @@ const MIGRATIONS: readonly string[] = [
      count INTEGER NOT NULL,
      PRIMARY KEY (assembly_id, second_ms, reaction)
    );`,
+  // Why a recording stopped by itself (a full disk, a write error); NULL when it was stopped.
+  `ALTER TABLE recordings ADD COLUMN failure TEXT;`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

@@ -19,6 +19,8 @@ export interface Recording {
   /** From ffprobe once finished; undefined while recording or when ffprobe could not tell. */
   durationMs: number | undefined;
   sizeBytes: number | undefined;
+  /** Why it stopped by itself (the file is cut short there); undefined when it was stopped. */
+  failure: string | undefined;
 }
 
 interface RecordingRow {
@@ -31,6 +33,7 @@ interface RecordingRow {
   finished_at: string | null;
   duration_ms: number | null;
   size_bytes: number | null;
+  failure: string | null;
 }
 
 function toRecording(row: RecordingRow): Recording {
@@ -44,6 +47,7 @@ function toRecording(row: RecordingRow): Recording {
     finishedAt: row.finished_at ?? undefined,
     durationMs: row.duration_ms ?? undefined,
     sizeBytes: row.size_bytes ?? undefined,
+    failure: row.failure ?? undefined,
   };
 }
 
@@ -74,19 +78,23 @@ export class RecordingStore {
       );
   }
 
-  /** Marks the recording of `file` finished with what was measured; false if it has no row. */
+  /**
+   * Marks the recording of `file` finished with what was measured, and why it stopped by itself
+   * if it did; false if it has no row.
+   */
   finish(
     file: string,
     finishedAt: string,
     durationMs: number | undefined,
     sizeBytes: number | undefined,
+    failure?: string,
   ): boolean {
     const result = this.#db
       .prepare(
         `UPDATE recordings SET state = 'finished', finished_at = ?, duration_ms = ?,
-           size_bytes = ? WHERE file = ?`,
+           size_bytes = ?, failure = ? WHERE file = ?`,
       )
-      .run(finishedAt, durationMs ?? null, sizeBytes ?? null, file);
+      .run(finishedAt, durationMs ?? null, sizeBytes ?? null, failure ?? null, file);
     return result.changes > 0;
   }
 

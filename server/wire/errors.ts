@@ -16,6 +16,7 @@ import {
 import {
   AssemblyNotFoundError,
   CameraRemovedError,
+  DiskFullError,
   DomainError,
   InvalidArgumentError,
   InviteNotFoundError,
@@ -98,6 +99,7 @@ export function toWireError(error: unknown): MappedError {
   if (error instanceof MediaRefusedError) return mapped(502, error.code, error.message);
   if (error instanceof RateLimitedError) return mapped(429, error.code, error.message);
   if (error instanceof TooLargeError) return mapped(413, error.code, error.message);
+  if (error instanceof DiskFullError) return mapped(507, error.code, error.message);
   if (error instanceof DomainError) return mapped(409, error.code, error.message);
   if (isBodyParserError(error)) {
     if (error.type === 'entity.parse.failed') {

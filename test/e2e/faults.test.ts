@@ -66,7 +66,8 @@ before(async () => {
   disk = await mountTinyDisk('1m');
   const [videos, started] = await Promise.all([
     Promise.all(COLOURS.map((colour) => makeCameraVideo(mediaFolder, colour))),
-    setup('embedded', { MONTAGE_RECORDINGS_DIR: disk.dir }),
+    // No recording minimum: the whole point is to start a recording that fills this disk.
+    setup('embedded', { MONTAGE_RECORDINGS_DIR: disk.dir, MONTAGE_DISK_MIN_FREE_MB: '0' }),
   ]);
   stack = started;
   for (const [i, colour] of COLOURS.entries()) {

@@ -68,6 +68,7 @@ test('a recording is listed with date, duration and size, plays with byte ranges
   assert.equal(recording.state, 'finished');
   assert.equal(recording.assemblyName, 'Friday: choir & band');
   assert.equal(recording.sizeBytes, bytes.length);
+  assert.equal(recording.failure, null, 'stopped, not cut short');
   assert.ok(
     recording.durationMs !== null && Math.abs(recording.durationMs - 2000) < 300,
     `duration ${recording.durationMs}`,
@@ -168,6 +169,7 @@ test('retention deletes a recording whose date is past the retention period, fil
       finishedAt: startedAt,
       durationMs: 1000,
       sizeBytes: 5,
+      failure: undefined,
     };
     store.insert(recording);
     writeFileSync(join(dir, name), 'bytes');

@@ -313,6 +313,8 @@ test('/healthz reports ok and /metrics is Prometheus text with the assembly gaug
   assert.deepEqual([...typed].sort(), [
     'montage_assemblies',
     'montage_cameras',
+    'montage_disk_free_bytes',
+    'montage_disk_low',
     'montage_media_server_connected',
     'montage_program_source',
     'montage_viewers',

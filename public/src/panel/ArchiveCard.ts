@@ -120,6 +120,14 @@ export class ArchiveCard {
         h('br', {}),
         h('span', { class: 'muted small recording-facts' }, facts),
         h('br', {}),
+        recording.failure === null
+          ? null
+          : h(
+              'span',
+              { class: 'small recording-failure' },
+              `Cut short: ${recording.failure}. It plays up to there.`,
+            ),
+        recording.failure === null ? null : h('br', {}),
         h(
           'span',
           { class: 'muted small recording-expiry' },

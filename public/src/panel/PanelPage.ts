@@ -15,6 +15,7 @@ import type { AssembliesCard } from './AssembliesCard.js';
 import { ArchiveCard } from './ArchiveCard.js';
 import { CamerasCard } from './CamerasCard.js';
 import { card } from './card.js';
+import { DiskWarnings } from './DiskWarnings.js';
 import { InvitesCard } from './InvitesCard.js';
 import { LayoutCard } from './LayoutCard.js';
 import { LibraryCard } from './LibraryCard.js';
@@ -34,6 +35,7 @@ export class PanelPage {
   readonly #library: LibraryCard;
   readonly #archive: ArchiveCard;
   readonly #phase: PhaseControl;
+  readonly #disk: DiskWarnings;
   #program: ProgramWire = { kind: 'composite' };
   /** "phase:recording" as last shown, to tell when the archive changes. */
   #recordingState: string | undefined;
@@ -52,6 +54,7 @@ export class PanelPage {
     this.#library = new LibraryCard(assemblyId, this.#socket);
     this.#archive = new ArchiveCard(assemblyId);
     this.#phase = new PhaseControl(this.#socket);
+    this.#disk = new DiskWarnings(this.#socket);
     this.#render(assemblies);
 
     this.#socket.on('welcome', (welcome) => {
@@ -103,6 +106,7 @@ export class PanelPage {
       h(
         'div',
         { class: 'layout panel' },
+        this.#disk.element,
         card(
           'program',
           'Program and audience',
