@@ -38,14 +38,12 @@
  * fragment's video packet times) and the app's log go
  * (default a new montage-soak-* folder in the temp dir; kept after the run).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import type { CutRequest, ProgramWire } from '../../server/signaling/events.js';
 import { CameraClient } from '../e2e/CameraClient.js';
@@ -69,8 +67,6 @@ import { request, tokenOf } from '../server/appHelpers.js';
 import type { SoakStackCommand, SoakStackReply } from './soakStack.js';
 import { median, printComparison } from './stats.js';
 
-const run = promisify(execFile);
-
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 30);
 const PERIOD_MS = 30_000;
 /** Every tenth cut (every 5 minutes) is to the clip instead of a camera. */
@@ -84,6 +80,10 @@ const FLAT = 1.1;
 const PROGRAM_FPS = 30;
 /** A frame gap a viewer sees as a freeze. */
 const FREEZE_MS = 200;
+/** Fragments probed by one ffprobe. */
+const PROBE_BATCH = 30;
+/** How long the end of the run waits for the fragments not yet probed. */
+const ANALYSIS_LIMIT_MS = 180_000;
 /** Generous: the machine has two cores shared with other runs. */
 const PICTURE_MS = 60_000;
 const GRID_POINTS = gridTiles(4).map(colourPoint);
@@ -225,32 +225,44 @@ class ProgramFrames {
   async #update(): Promise<void> {
     const playlist = await fetchPlaylist(this.playlistUrl);
     const fresh = playlist.fragments.slice(this.fragments);
-    for (const fragment of fresh) {
-      await this.#count(fragment);
-      this.fragments += 1;
+    // One ffprobe per batch of fragments (MPEG-TS fragments concatenated are one stream), not
+    // one per fragment: on a loaded machine, starting ffprobe for every fragment of 1 s fell
+    // behind the live stream.
+    for (let i = 0; i < fresh.length; i += PROBE_BATCH) {
+      const batch = fresh.slice(i, i + PROBE_BATCH);
+      const bodies = await Promise.all(
+        batch.map((fragment) =>
+          fetch(new URL(fragment.uri, this.playlistUrl), { signal: AbortSignal.timeout(30_000) })
+            .then(async (response) =>
+              response.ok ? Buffer.from(await response.arrayBuffer()) : undefined,
+            )
+            .catch(() => undefined),
+        ),
+      );
+      const packets = await videoPackets(Buffer.concat(bodies.map((b) => b ?? Buffer.alloc(0))));
+      let offset = 0;
+      for (const [index, fragment] of batch.entries()) {
+        const body = bodies[index];
+        const size = body?.length ?? 0;
+        const pts =
+          body === undefined || packets === undefined
+            ? undefined
+            : packets
+                .filter((packet) => packet.pos >= offset && packet.pos < offset + size)
+                .map((packet) => packet.pts)
+                .sort((a, b) => a - b);
+        offset += size;
+        this.#count(fragment, pts);
+        this.fragments += 1;
+      }
     }
   }
 
-  async #count(fragment: ListedFragment): Promise<void> {
+  /** Counts one fragment's video packets (undefined: it could not be fetched or probed). */
+  #count(fragment: ListedFragment, pts: number[] | undefined): void {
     const startMs = fragment.programDateMs ?? this.#nextDateMs;
     this.#nextDateMs = startMs === undefined ? undefined : startMs + fragment.duration * 1000;
-    let pts: number[];
-    try {
-      const { stdout } = await run(
-        'ffprobe',
-        [
-          ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time'],
-          ...['-of', 'csv=p=0', new URL(fragment.uri, this.playlistUrl).href],
-        ],
-        { timeout: 30_000 },
-      );
-      // ffprobe ends each MPEG-TS packet's line with a separator ("1.400000,"): parseFloat.
-      pts = stdout
-        .split('\n')
-        .map((line) => Number.parseFloat(line))
-        .filter((t) => Number.isFinite(t) && t > 0)
-        .sort((a, b) => a - b);
-    } catch {
+    if (pts === undefined) {
       this.probeErrors += 1;
       this.#lastPts = undefined;
       return;
@@ -291,10 +303,42 @@ class ProgramFrames {
     }
   }
 
-  /** Waits for the probes under way. */
-  settled(): Promise<void> {
-    return this.#running;
+  /** How many fragments the playlist lists now. */
+  async listed(): Promise<number> {
+    return (await fetchPlaylist(this.playlistUrl)).fragments.length;
   }
+}
+
+/**
+ * The time (s) and byte position of every video packet of an MPEG-TS stream, by ffprobe
+ * reading it from its stdin; undefined when ffprobe fails.
+ */
+async function videoPackets(
+  stream: Buffer,
+): Promise<Array<{ pts: number; pos: number }> | undefined> {
+  const probe = spawn(
+    'ffprobe',
+    [
+      ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,pos'],
+      ...['-of', 'csv=p=0', '-i', 'pipe:0'],
+    ],
+    { stdio: ['pipe', 'pipe', 'ignore'] },
+  );
+  let output = '';
+  probe.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  // ffprobe may stop reading early (an error): the write's EPIPE is not ours to report.
+  probe.stdin.on('error', () => undefined);
+  probe.stdin.end(stream);
+  const timer = setTimeout(() => probe.kill('SIGKILL'), 120_000);
+  const code = await new Promise<number | null>((resolve) => probe.once('close', resolve));
+  clearTimeout(timer);
+  if (code !== 0) return undefined;
+  // Each line is "pts_time,pos" (MPEG-TS lines may end with a separator).
+  return output
+    .split('\n')
+    .map((line) => line.split(','))
+    .map(([pts, pos]) => ({ pts: Number.parseFloat(pts ?? ''), pos: Number(pos) }))
+    .filter((packet) => Number.isFinite(packet.pts) && packet.pts > 0 && packet.pos >= 0);
 }
 
 /** The program's source over time, from the moderator's `program:changed` events. */
@@ -551,8 +595,9 @@ export async function benchSoak(): Promise<void> {
       try {
         second = await WatchViewer.open(viewerBrowser, await invite('viewer'));
         const page = second;
+        // On a loaded machine the page may take most of its slot to open: it still gets 15 s.
         await until(
-          Math.max(1000, leaveAt - Date.now()),
+          Math.max(15_000, leaveAt - Date.now()),
           async () => ((await page.meter()).currentTime > 0 ? true : undefined),
           () => 'the joining viewer did not play',
           500,
@@ -646,8 +691,9 @@ export async function benchSoak(): Promise<void> {
     await sleepUntil(startedAt + periods * PERIOD_MS);
     const last = await sample();
     const monitorAfter = await monitorVideoStats(program);
-    await frames.update();
-    await frames.settled();
+    // The probes go on in the background; the run does not wait for them for ever.
+    const listed = await frames.listed().catch(() => Number.NaN);
+    await Promise.race([frames.update(), sleep(ANALYSIS_LIMIT_MS)]);
 
     // Start and end per process: medians of the first and last three samples.
     const head = samples.slice(0, 3);
@@ -736,8 +782,8 @@ export async function benchSoak(): Promise<void> {
     const percent = (part: number, whole: number): string =>
       whole > 0 ? `${((100 * part) / whole).toFixed(2)} %` : 'n/a';
     console.log(
-      `\nprogram frames in the HLS (${frames.fragments} fragments probed, ${frames.probeErrors} ` +
-        `probe errors):\n` +
+      `\nprogram frames in the HLS (${frames.fragments} of ${listed} fragments probed, ` +
+        `${frames.probeErrors} probe errors):\n` +
         `  while on the composite (constant ${PROGRAM_FPS} fps): ${Math.round(compositeDropped)} ` +
         `dropped of ${Math.round(frames.compositeExpected)} (${percent(compositeDropped, frames.compositeExpected)})\n` +
         `  every source: ${Math.round(allDropped)} short of ${PROGRAM_FPS} fps of ` +
