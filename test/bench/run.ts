@@ -9,6 +9,7 @@ import { benchGlassToGlass } from './glassToGlass.js';
 import { benchOffer } from './offer.js';
 import { benchPipelines } from './pipelines.js';
 import { benchPreview } from './preview.js';
+import { benchSoak } from './soak.js';
 import { benchWatchApi } from './watchApi.js';
 import { benchWebrtcLoopback } from './webrtcLoopback.js';
 
@@ -30,9 +31,16 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   pipelines: benchPipelines,
 };
 
+/**
+ * Run only when named (`npm run bench -- soak`): it takes SOAK_MINUTES (default 30) and more.
+ */
+const ON_REQUEST: Record<string, () => Promise<void>> = {
+  soak: benchSoak,
+};
+
 const wanted = process.argv.slice(2);
-for (const [name, bench] of Object.entries(BENCHMARKS)) {
-  if (wanted.length > 0 && !wanted.includes(name)) continue;
+for (const [name, bench] of Object.entries({ ...BENCHMARKS, ...ON_REQUEST })) {
+  if (wanted.length > 0 ? !wanted.includes(name) : name in ON_REQUEST) continue;
   console.log(`== ${name}`);
   await bench();
 }

@@ -106,15 +106,18 @@ export { welcome as welcomed } from '../server/sockets.js';
 
 /**
  * The pid of the media engine that the stack's EngineSupervisor runs: the child of this
- * process started from dist/kms/src/main.js. Other agents' engines are not our children.
+ * process (or of `parentPid`, the process running the stack) started from dist/kms/src/main.js.
+ * Other agents' engines are not its children.
  */
-export async function supervisedEnginePid(): Promise<number | undefined> {
+export async function supervisedEnginePid(
+  parentPid: number = process.pid,
+): Promise<number | undefined> {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== process.pid || fields[0] === 'Z') continue;
+      if (Number(fields[1]) !== parentPid || fields[0] === 'Z') continue;
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
       if (cmdline.includes(path.join('dist', 'kms', 'src', 'main.js'))) return Number(entry);
     } catch {
