@@ -82,6 +82,9 @@ export async function startDelivery(app: App, options: DeliveryOptions): Promise
   });
   await origin.start();
   origin.on('rejected', (event) => app.logger.warn('RTMP request refused', { ...event }));
+  origin.on('slowReader', (event) =>
+    app.logger.warn('RTMP reader too far behind, dropped (it reconnects)', { ...event }),
+  );
   origin.on('publishStarted', (event) =>
     app.logger.info('program live on the origin', { ...event }),
   );

@@ -175,7 +175,7 @@ mt_hub_link (MtHub * hub, MtHubPort * from, MtHubPort * to,
   gst_object_unref (qsrc);
   gst_element_sync_state_with_parent (l->queue);
   l->tee_pad = gst_element_request_pad_simple (l->tee, "src_%u");
-  gst_pad_add_probe (l->tee_pad, GST_PAD_PROBE_TYPE_BUFFER |
+  l->buffer_probe = gst_pad_add_probe (l->tee_pad, GST_PAD_PROBE_TYPE_BUFFER |
       GST_PAD_PROBE_TYPE_BUFFER_LIST, on_link_buffer, link_ref (l),
       link_unref);
   qsink = gst_element_get_static_pad (l->queue, "sink");
@@ -200,6 +200,14 @@ finish_cut (gpointer data)
   gst_element_release_request_pad (l->tee, l->tee_pad);
   if (GST_OBJECT_PARENT (l->queue))
     gst_bin_remove (GST_BIN (GST_OBJECT_PARENT (l->queue)), l->queue);
+  /* The buffer probe holds a reference to the link and the link holds the
+   * tee pad: the pad would never be finalized (nor the probe's reference
+   * dropped), so every cut would keep its link, queue and pads for good.
+   * The pad is released from the tee: no buffer reaches the probe any more. */
+  if (l->buffer_probe != 0) {
+    gst_pad_remove_probe (l->tee_pad, l->buffer_probe);
+    l->buffer_probe = 0;
+  }
   return G_SOURCE_REMOVE;
 }
 

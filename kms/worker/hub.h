@@ -31,6 +31,7 @@ struct _MtHubLink
   MtMediaType media;
   GstElement *tee;
   GstPad *tee_pad;
+  gulong buffer_probe;          /* on tee_pad; holds a reference to the link */
   GstElement *queue;
   GstElement *sink_element;
   GstPad *sink_pad;

@@ -10,6 +10,7 @@ import {
   type NodeMediaServer,
 } from './nodeMediaServer.js';
 import { guardRelayWrites } from './guardRelayWrites.js';
+import { DEFAULT_MAX_READER_BACKLOG_BYTES, overBacklog } from './readerBacklog.js';
 import { peerIsProcess } from './socketOwner.js';
 
 /**
@@ -51,6 +52,11 @@ export interface RtmpOriginOptions {
   publishGraceMs?: number;
   /** node-media-server's own log level (default `warn`). */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * The most bytes a reader (an edge pushed to, a player) may have unsent before its connection
+   * is dropped (default 8 MiB; see readerBacklog.ts).
+   */
+  maxReaderBacklogBytes?: number;
 }
 
 /** Why a publish or play was refused, as the `rejected` event reports it. */
@@ -76,6 +82,16 @@ export interface RtmpOriginEvents {
       stream: string;
       address: string;
       reason: RejectReason;
+    },
+  ];
+  /** A reader fell too far behind and its connection was dropped (it reconnects). */
+  slowReader: [
+    {
+      kind: 'play' | 'push';
+      stream: string;
+      /** `address:port` of a player; the edge's id for a push. */
+      reader: string;
+      backlogBytes: number;
     },
   ];
 }
@@ -109,6 +125,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
   private readonly edgeSecret: string;
   private readonly publishGraceMs: number;
   private readonly logLevel: string;
+  private readonly maxReaderBacklogBytes: number;
   /** node-media-server's own auth secret; never leaves the process (see `sign`). */
   private readonly internalSecret = randomBytes(24).toString('hex');
   private readonly keys = new Map<StreamName, string>();
@@ -136,6 +153,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
     this.edgeSecret = options.edgeSecret;
     this.publishGraceMs = options.publishGraceMs ?? 10_000;
     this.logLevel = options.logLevel ?? 'warn';
+    this.maxReaderBacklogBytes = options.maxReaderBacklogBytes ?? DEFAULT_MAX_READER_BACKLOG_BYTES;
   }
 
   /** Starts listening; resolves once the RTMP port is bound, rejects if it cannot be. */
@@ -448,6 +466,7 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
         (given === undefined && this.isLocalProcess(session, 'play')))
     ) {
       this.sign(session);
+      this.boundBacklog(session);
       return;
     }
     delete session.streamQuery.sign;
@@ -458,6 +477,24 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
       address: session.ip,
       reason: 'play-not-allowed',
     });
+  }
+
+  /** Drops a player that falls too far behind (see readerBacklog.ts). */
+  private boundBacklog(session: NmsSession): void {
+    const { socket, sendBuffer } = session;
+    if (socket === undefined || sendBuffer === undefined) return;
+    session.sendBuffer = (buffer) => {
+      if (socket.destroyed) return;
+      const dropped = overBacklog(socket, this.maxReaderBacklogBytes, (backlogBytes) =>
+        this.emit('slowReader', {
+          kind: 'play',
+          stream: session.streamName,
+          reader: session.ip,
+          backlogBytes,
+        }),
+      );
+      if (!dropped) sendBuffer(buffer);
+    };
   }
 
   /**
@@ -527,7 +564,9 @@ export class RtmpOrigin extends EventEmitter<RtmpOriginEvents> {
       reconnect: true,
       reconnectInterval: 1000,
     });
-    guardRelayWrites(push);
+    guardRelayWrites(push, this.maxReaderBacklogBytes, (backlogBytes) =>
+      this.emit('slowReader', { kind: 'push', stream, reader: edge, backlogBytes }),
+    );
     perEdge.set(edge, push);
     void push.run();
   }

@@ -29,6 +29,13 @@ export interface NmsSession {
   broadcast?: NmsBroadcast;
   /** RTMP sessions only: the protocol parser, which hands every media packet to its callback. */
   rtmp?: { onPacketCallback: (packet: unknown) => void };
+  /** RTMP sessions only: the client's connection. */
+  socket?: Socket;
+  /**
+   * How the broadcast sends a player every message (an instance property, looked up for each
+   * message, so it can be replaced). It writes to the socket whatever the reader's pace.
+   */
+  sendBuffer?: (buffer: Buffer) => void;
   close(): void;
 }
 

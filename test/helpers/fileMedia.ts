@@ -60,9 +60,10 @@ export async function lastVideoTime(file: string): Promise<number> {
     'csv=p=0',
     file,
   ]);
+  // parseFloat, not Number: for some containers ffprobe ends each line with a comma.
   const times = stdout
     .split('\n')
-    .map(Number)
+    .map((line) => Number.parseFloat(line))
     .filter((t) => Number.isFinite(t) && t > 0);
   return times.length === 0 ? 0 : Math.max(...times);
 }
