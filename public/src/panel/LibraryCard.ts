@@ -64,7 +64,9 @@ export class LibraryCard {
   async load(): Promise<void> {
     let videos: LibraryVideoWire[];
     try {
-      const library = await request(this.#socket, 'library:list', {});
+      // A listing waits for ffprobe/ffmpeg on new clips (a fresh upload is one): the studio's
+      // longer bound, not the usual 10 s, which a busy machine passes.
+      const library = await request(this.#socket, 'library:list', {}, 30_000);
       videos = library.videos;
       this.#scope.textContent =
         library.scope === 'assembly'
