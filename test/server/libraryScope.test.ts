@@ -10,10 +10,21 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
 import type { LibraryVideoWire, Reply } from '../../server/signaling/events.js';
 import { makeQuadrantClip, type Quadrants } from '../helpers/media.js';
@@ -309,4 +320,53 @@ test('in school scope every assembly shares one library: both see it, and a same
   assert.equal((await file(running, b, 'DELETE', 'clip.mp4')).status, 204);
   assert.equal(existsSync(path.join(library.root, 'clip.mp4')), false);
   assert.deepEqual((await list(a)).videos, []);
+});
+
+test("the clip previews tell two assemblies' same-named clips apart even when their size and time are the same", async (t) => {
+  const running = await setup();
+  t.after(() => running.teardown());
+  const work = mkdtempSync(path.join(tmpdir(), 'montage-previews-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  const library = running.app.library;
+  const a = await crew(t, running, 'Assembly A');
+  const b = await crew(t, running, 'Assembly B');
+  // Two clips of different sizes with their index at the front, cut to one length: ffprobe
+  // still reads each one's picture size, and only the folder tells the two files apart.
+  const clips = await Promise.all(
+    (
+      [
+        ['red', [320, 180]],
+        ['blue', [256, 144]],
+      ] as const
+    ).map(async ([colour, size]) => {
+      const raw = await makeQuadrantClip(
+        path.join(work, `${colour}-raw.mp4`),
+        [colour, colour, colour, colour],
+        { seconds: 2, container: 'mp4', width: size[0], height: size[1] },
+      );
+      const faststart = path.join(work, `${colour}.mp4`);
+      await promisify(execFile)('ffmpeg', [
+        ...['-v', 'error', '-y', '-i', raw, '-c', 'copy', '-movflags', '+faststart', faststart],
+      ]);
+      return readFileSync(faststart);
+    }),
+  );
+  const length = Math.min(...clips.map((clip) => clip.length));
+  const time = new Date('2026-01-01T00:00:00Z');
+  for (const [who, clip] of [
+    [a, clips[0]],
+    [b, clips[1]],
+  ] as const) {
+    const folder = library.folder(who.id);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'clip.mp4'), clip?.subarray(0, length) ?? '');
+    utimesSync(path.join(folder, 'clip.mp4'), time, time);
+  }
+  const size = async (who: Crew): Promise<string> => {
+    const clip = (await list(who)).videos.find((video) => video.name === 'clip.mp4');
+    return `${String(clip?.width)}x${String(clip?.height)}`;
+  };
+  assert.equal(await size(a), '320x180');
+  assert.equal(await size(b), '256x144', "B's clip, not A's preview from the cache");
+  assert.equal(await size(a), '320x180', "A's clip, not B's preview from the cache");
 });
