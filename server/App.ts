@@ -134,7 +134,16 @@ export class App {
     this.logger = options.logger ?? new Logger(config.logLevel);
     this.core = createCore(config, () => this.publicBaseUrl);
     this.edgeSecret = loadOrCreateSecret(config.edgeSecret, config.dataDir, EDGE_SECRET_FILE_NAME);
-    this.library = new MediaLibrary(config.mediaDir, config.libraryMaxBytes);
+    this.library = new MediaLibrary(config.mediaDir, config.libraryScope, config.libraryMaxBytes);
+    const unscoped = this.library.unscopedVideos();
+    if (unscoped.length > 0) {
+      this.logger.warn(
+        "videos in the top folder of MONTAGE_MEDIA_DIR are in no assembly's library " +
+          '(MONTAGE_LIBRARY_SCOPE=assembly): move each into MONTAGE_MEDIA_DIR/<assembly id>/, ' +
+          'or set MONTAGE_LIBRARY_SCOPE=school to share that folder with every assembly',
+        { folder: config.mediaDir, count: unscoped.length, videos: unscoped.slice(0, 10) },
+      );
+    }
     this.archive = new Archive({
       store: new RecordingStore(this.core.db),
       audit: this.core.audit,
@@ -251,7 +260,7 @@ export class App {
       assemblies: this.core.assemblies,
       invites: this.core.invites,
       live: this.live,
-      videos: new VideoSources(config.mediaDir, config.videoUrlAllowList),
+      videos: new VideoSources(this.library, config.videoUrlAllowList),
       library: this.library,
       disk: this.disk,
       logger: this.logger.child({ component: 'signaling' }),

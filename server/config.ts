@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { ENCODED_RENDITION_IDS, type RenditionId } from './hls/renditions.js';
+import { LIBRARY_SCOPES, type LibraryScope } from './domain/MediaLibrary.js';
 
 /** The repository root, found from this file's place in dist/server/. */
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -84,6 +85,11 @@ export interface AppConfig {
   renditions: RenditionId[];
   /** Largest video the media library accepts, in bytes. */
   libraryMaxBytes: number;
+  /**
+   * Who shares a library (server/domain/MediaLibrary.ts): `assembly`, each assembly its own
+   * folder `<mediaDir>/<assembly id>/`; or `school`, every assembly the top folder.
+   */
+  libraryScope: LibraryScope;
   /** Where program recordings (RecorderEndpoint) are written. Absolute. */
   recordingsDir: string;
   /**
@@ -161,6 +167,7 @@ export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
     steeringTtlSeconds: 10,
     renditions: ['360p'],
     libraryMaxBytes: 2 * 1024 ** 3,
+    libraryScope: 'assembly',
     recordingsDir: join(dataDir, 'recordings'),
     recordingRetentionDays: 30,
     diskWarnFreeMb: 1024,
@@ -519,6 +526,15 @@ const MONTAGE_SETTINGS: Setting[] = [
     key: 'MONTAGE_LIBRARY_MAX_MB',
     apply: (c, v) =>
       (c.libraryMaxBytes = integer('MONTAGE_LIBRARY_MAX_MB', v, 1, 1024 * 1024) * 1024 * 1024),
+  },
+  {
+    key: 'MONTAGE_LIBRARY_SCOPE',
+    apply: (c, v) => {
+      if (!(LIBRARY_SCOPES as readonly string[]).includes(v)) {
+        fail('MONTAGE_LIBRARY_SCOPE', v, `one of ${LIBRARY_SCOPES.join(', ')}`);
+      }
+      c.libraryScope = v as LibraryScope;
+    },
   },
   { key: 'MONTAGE_RECORDINGS_DIR', apply: (c, v, ctx) => (c.recordingsDir = path(v, ctx)) },
   {

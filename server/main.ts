@@ -148,7 +148,11 @@ async function main(): Promise<void> {
       `  HLS edge ${edge.id.padEnd(27)} ${edge.publicUrl}/hls/<assembly>/index.m3u8  (origin pushes to ${edge.ingestUrl})`,
     );
   }
-  log(`  media library                        ${appConfig.mediaDir}`);
+  log(
+    appConfig.libraryScope === 'assembly'
+      ? `  media library (one per assembly)     ${appConfig.mediaDir}/<assembly>/`
+      : `  media library (the school's, shared) ${appConfig.mediaDir}`,
+  );
   log(
     `  pages                                ${app.url}/panel  /studio/<assembly>  /camera/<assembly>  /watch/<assembly>`,
   );

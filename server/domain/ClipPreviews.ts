@@ -1,14 +1,17 @@
 /**
  * What the studio's multiview shows of a library clip before it is on air: its length and its
  * first frame. ffprobe and ffmpeg read each file once; the result is kept in memory under the
- * file's name, size and modification time, so listing the library again costs nothing and a
- * replaced upload is read afresh. Files are read one at a time: a library listed on a two-core
+ * file's path in its scope's folder (two assemblies' `clip.mp4` are two entries), size and
+ * modification time, so listing the library again costs nothing and a changed file is read
+ * afresh. Files are read one at a time: a library listed on a two-core
  * machine must not start a dozen decoders at once beside the live assemblies.
  */
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
+import type { AssemblyId } from './ids.js';
 import type { MediaLibrary } from './MediaLibrary.js';
 
 const run = promisify(execFile);
@@ -32,7 +35,10 @@ const TOOL_TIMEOUT_MS = 15_000;
 export class ClipPreviews {
   readonly #library: MediaLibrary;
   readonly #log: Logger;
-  /** By file name: the file's version (size and mtime) and its preview, read or being read. */
+  /**
+   * By the file's path in its scope's folder (never by its bare name, which another assembly's
+   * library may hold too): the file's version (size and mtime) and its preview.
+   */
   readonly #cache = new Map<string, { version: string; preview: Promise<ClipPreview> }>();
   /** The read in progress or last queued: reads run one after another. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -42,28 +48,36 @@ export class ClipPreviews {
     this.#log = logger;
   }
 
-  /** The preview of every named library file, in order; never rejects. */
-  async describe(names: readonly string[]): Promise<ClipPreview[]> {
-    // Files no longer listed are forgotten, so the cache stays the size of the library.
-    for (const name of this.#cache.keys()) if (!names.includes(name)) this.#cache.delete(name);
-    return Promise.all(names.map((name) => this.#preview(name)));
+  /** The preview of every named video of `assembly`'s library, in order; never rejects. */
+  async describe(assembly: AssemblyId, names: readonly string[]): Promise<ClipPreview[]> {
+    const folder = this.#library.folder(assembly);
+    const keys = names.map((name) => join(folder, name));
+    // Files of this folder no longer listed are forgotten, so the cache stays the size of the
+    // libraries listed; other folders' entries are theirs to forget.
+    for (const key of this.#cache.keys()) {
+      if (dirname(key) === folder && !keys.includes(key)) this.#cache.delete(key);
+    }
+    return Promise.all(names.map((name) => this.#preview(assembly, name)));
   }
 
-  #preview(name: string): Promise<ClipPreview> {
-    let file: string;
+  #preview(assembly: AssemblyId, name: string): Promise<ClipPreview> {
+    const unknown = { durationMs: null, width: null, height: null, poster: null };
+    const key = join(this.#library.folder(assembly), name);
+    // Its real path (symlinks resolved, inside the scope's folder), or none: gone meanwhile.
+    const file = this.#library.find(assembly, name);
+    if (file === undefined) return Promise.resolve(unknown);
     let version: string;
     try {
-      file = this.#library.path(name);
       const stat = statSync(file);
-      version = `${stat.size}:${stat.mtimeMs}`;
+      version = `${file}:${stat.size}:${stat.mtimeMs}`;
     } catch {
-      return Promise.resolve({ durationMs: null, width: null, height: null, poster: null });
+      return Promise.resolve(unknown);
     }
-    const cached = this.#cache.get(name);
+    const cached = this.#cache.get(key);
     if (cached?.version === version) return cached.preview;
     const preview = this.#queue.then(() => this.#read(file));
     this.#queue = preview;
-    this.#cache.set(name, { version, preview });
+    this.#cache.set(key, { version, preview });
     return preview;
   }
 

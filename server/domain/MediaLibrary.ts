@@ -1,18 +1,40 @@
 /**
- * The media library: the folder of videos a presenter may inject (`MONTAGE_MEDIA_DIR`). Uploads
+ * The media library: the videos a presenter may inject, under `MONTAGE_MEDIA_DIR`. Uploads
  * arrive from the control panel as a raw request body; they are written to a temporary name and
- * renamed only when complete, so a PlayerEndpoint never opens a half-written file, and refused
- * as soon as they pass the size limit, so a large upload cannot fill the disk.
+ * linked under their name only when complete and probed, so a PlayerEndpoint never opens a
+ * half-written file, and refused as soon as they pass the size limit, so a large upload cannot
+ * fill the disk.
  *
- * Names are plain file names (no folders) with a video extension; anything else is refused here,
- * and `VideoSources` checks them again (with symlinks resolved) when a video is cut to.
+ * The library is scoped (`MONTAGE_LIBRARY_SCOPE`). In `assembly` scope, the default, each
+ * assembly has a folder of its own, `<MONTAGE_MEDIA_DIR>/<assembly id>/`: its crew lists, plays,
+ * uploads and deletes only there, so one assembly's `clip.mp4` and another's are two files that
+ * never meet. In `school` scope every assembly shares the top folder itself (what the library
+ * was before scopes existed, so an older installation keeps its videos by choosing it). Every
+ * method takes the assembly a request is for, so no caller can forget the scope.
+ *
+ * Names are plain file names (no folders) with a video extension; anything else is refused. A
+ * name is found only as a regular file whose real path (symlinks resolved) is inside the scope's
+ * folder, so a link cannot lead into another assembly's folder or out of the library.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, linkSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  createWriteStream,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AlreadyExistsError, InvalidArgumentError, TooLargeError } from './errors.js';
+import type { AssemblyId } from './ids.js';
 import { probeVideo, type ProbedVideo } from './VideoProbe.js';
+
+/** Who shares a library: each assembly its own (the default), or the whole school one. */
+export const LIBRARY_SCOPES = ['assembly', 'school'] as const;
+export type LibraryScope = (typeof LIBRARY_SCOPES)[number];
 
 /** Containers the engine's and Kurento's PlayerEndpoint play. */
 export const VIDEO_EXTENSIONS = ['.mp4', '.webm', '.mkv', '.mov', '.m4v'] as const;
@@ -25,12 +47,26 @@ export interface LibraryVideo {
 }
 
 export class MediaLibrary {
-  readonly dir: string;
+  /** `MONTAGE_MEDIA_DIR`: the school's folder, holding each assembly's folder in assembly scope. */
+  readonly root: string;
+  readonly scope: LibraryScope;
   readonly maxBytes: number;
 
-  constructor(dir: string, maxBytes: number) {
-    this.dir = dir;
+  constructor(root: string, scope: LibraryScope, maxBytes: number) {
+    this.root = root;
+    this.scope = scope;
     this.maxBytes = maxBytes;
+  }
+
+  /** The folder that holds the videos `assembly` sees (it may not exist yet). */
+  folder(assembly: AssemblyId): string {
+    // An AssemblyId is url-safe ([A-Za-z0-9_-], ids.ts), so it is one plain folder name.
+    return this.scope === 'assembly' ? join(this.root, assembly) : this.root;
+  }
+
+  /** Whose library this is, in words for messages: "this assembly's library" or "the school's". */
+  get whoseLibrary(): string {
+    return this.scope === 'assembly' ? "this assembly's library" : "the school's library";
   }
 
   /** Checks an upload's file name; returns it trimmed. */
@@ -50,48 +86,92 @@ export class MediaLibrary {
     return trimmed;
   }
 
-  list(): LibraryVideo[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return [];
-    }
-    return names
-      .filter(
-        (name) => NAME.test(name) && VIDEO_EXTENSIONS.some((e) => name.toLowerCase().endsWith(e)),
-      )
-      .map((name) => ({ name, sizeBytes: statSync(join(this.dir, name)).size }))
-      .sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  /** The absolute path of a library video (the name is checked first). */
-  path(name: string): string {
-    return join(this.dir, MediaLibrary.checkName(name));
+  /** The videos `assembly` sees, by name. */
+  list(assembly: AssemblyId): LibraryVideo[] {
+    return this.#videosIn(this.folder(assembly)).map(({ name, real }) => ({
+      name,
+      sizeBytes: statSync(real).size,
+    }));
   }
 
   /**
-   * Deletes a library video; false when there is none of that name. A clip on the program
+   * Videos directly in the top folder while the scope is `assembly`: no assembly sees them
+   * (uploads made before scopes existed went there). Empty in school scope, where they are the
+   * library. The app warns about them at start, so an operator knows where they went.
+   */
+  unscopedVideos(): string[] {
+    return this.scope === 'assembly' ? this.#videosIn(this.root).map(({ name }) => name) : [];
+  }
+
+  /** The videos of `folder` (as #find sees them), sorted by name; none when it does not exist. */
+  #videosIn(folder: string): Array<{ name: string; real: string }> {
+    let names: string[];
+    try {
+      names = readdirSync(folder);
+    } catch {
+      return [];
+    }
+    const videos: Array<{ name: string; real: string }> = [];
+    for (const name of names) {
+      if (!NAME.test(name) || !VIDEO_EXTENSIONS.some((e) => name.toLowerCase().endsWith(e))) {
+        continue;
+      }
+      const real = this.#find(folder, name);
+      if (real !== undefined) videos.push({ name, real });
+    }
+    return videos.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * The real path of the video `name` that `assembly` sees, or undefined when it sees none of
+   * that name: an invalid name, no such file, not a regular file, or a symlink that leads out
+   * of the scope's folder (into another assembly's, say).
+   */
+  find(assembly: AssemblyId, name: string): string | undefined {
+    let checked: string;
+    try {
+      checked = MediaLibrary.checkName(name);
+    } catch {
+      return undefined;
+    }
+    // checkName trims; a name with spaces around it is not the file's name.
+    return checked === name ? this.#find(this.folder(assembly), name) : undefined;
+  }
+
+  #find(folder: string, name: string): string | undefined {
+    try {
+      const real = realpathSync(join(folder, name));
+      const root = realpathSync(folder);
+      // Directly in the folder: in school scope, `<assembly id>/clip.mp4` is not a school clip.
+      if (!real.startsWith(root + sep) || real.slice(root.length + 1).includes(sep)) {
+        return undefined;
+      }
+      return statSync(real).isFile() ? real : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Deletes a video `assembly` sees; false when it sees none of that name. A clip on the program
    * plays on: its player has the file open, and the file goes when it closes it.
    */
-  delete(name: string): boolean {
-    const file = this.path(name);
-    try {
-      if (!statSync(file).isFile()) return false;
-    } catch {
-      return false;
-    }
-    rmSync(file);
+  delete(assembly: AssemblyId, name: string): boolean {
+    if (this.find(assembly, name) === undefined) return false;
+    // The name itself goes, never what a symlink of that name points to.
+    rmSync(join(this.folder(assembly), name));
     return true;
   }
 
   /**
-   * Stores `body` as `name` once it is proven to be a playable video (VideoProbe); a refused
-   * upload leaves nothing behind. A name already in the library is refused, never replaced.
+   * Stores `body` as `name` in `assembly`'s library once it is proven to be a playable video
+   * (VideoProbe); a refused upload leaves nothing behind. A name already in that library is
+   * refused, never replaced; in assembly scope another assembly's library is another folder.
    * `declaredBytes` (the request's Content-Length) lets an oversized upload be refused before a
    * byte is written.
    */
   async save(
+    assembly: AssemblyId,
     name: string,
     body: Readable,
     declaredBytes: number | undefined,
@@ -102,8 +182,9 @@ export class MediaLibrary {
         `the video is larger than the library's limit of ${this.maxBytes} bytes`,
       );
     }
-    mkdirSync(this.dir, { recursive: true });
-    const partial = join(this.dir, `.upload-${randomBytes(6).toString('hex')}`);
+    const folder = this.folder(assembly);
+    mkdirSync(folder, { recursive: true });
+    const partial = join(folder, `.upload-${randomBytes(6).toString('hex')}`);
     const out = createWriteStream(partial, { mode: 0o640 });
     let written = 0;
     let probed: ProbedVideo;
@@ -135,11 +216,11 @@ export class MediaLibrary {
       // A hard link, unlike a rename, fails when the name exists: an upload never replaces
       // another clip (one that may be on the program right now).
       try {
-        linkSync(partial, join(this.dir, checked));
+        linkSync(partial, join(folder, checked));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         throw new AlreadyExistsError(
-          `a video named '${checked}' is already in the library; upload this one under another name`,
+          `a video named '${checked}' is already in ${this.whoseLibrary}; upload this one under another name`,
         );
       }
     } catch (error) {

@@ -1,45 +1,43 @@
 /**
- * Which videos a presenter may inject: files inside the media library folder, or http(s) URLs
- * under a prefix on the allow list. Anything else, and any path that climbs out of the library
- * ('..', absolute paths, symlinks are resolved by the media server later), is refused, because
- * the URI ends up in a PlayerEndpoint that can read whatever the media server can.
+ * Which videos a presenter may inject: a video of the assembly's media library (its scope:
+ * MediaLibrary), or an http(s) URL under a prefix on the allow list. Anything else is refused,
+ * because the URI ends up in a PlayerEndpoint that can read whatever the media server can: a
+ * name with a folder or '..' in it, a name the assembly's library does not hold (another
+ * assembly's clip in assembly scope), and a symlink that leads out of the library's folder.
  */
-import { existsSync, realpathSync } from 'node:fs';
-import { isAbsolute, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from './errors.js';
+import type { AssemblyId } from './ids.js';
+import type { MediaLibrary } from './MediaLibrary.js';
 
 export type VideoRequest = { file: string } | { url: string };
 
 export class VideoSources {
-  readonly #mediaDir: string;
+  readonly #library: MediaLibrary;
   readonly #allowList: readonly URL[];
 
-  constructor(mediaDir: string, allowList: readonly string[]) {
-    this.#mediaDir = resolve(mediaDir);
+  constructor(library: MediaLibrary, allowList: readonly string[]) {
+    this.#library = library;
     this.#allowList = allowList.map((prefix) => new URL(prefix));
   }
 
-  /** The URI a PlayerEndpoint may play for this request; InvalidArgumentError otherwise. */
-  resolve(request: VideoRequest): string {
-    return 'file' in request ? this.#file(request.file) : this.#url(request.url);
+  /** The URI a PlayerEndpoint may play for `assembly`'s request; InvalidArgumentError otherwise. */
+  resolve(assembly: AssemblyId, request: VideoRequest): string {
+    return 'file' in request ? this.#file(assembly, request.file) : this.#url(request.url);
   }
 
-  #file(name: string): string {
-    if (isAbsolute(name) || name.split(/[\\/]/).includes('..') || name.includes('\0')) {
+  #file(assembly: AssemblyId, name: string): string {
+    if (/[\\/\0]/.test(name) || name.includes('..')) {
       throw new InvalidArgumentError(
-        `video file '${name}' is invalid: name a file inside the media library, without '..'`,
+        `video file '${name.slice(0, 120)}' is invalid: name a video of the library, without folders or '..'`,
       );
     }
-    const path = resolve(this.#mediaDir, name);
-    if (!existsSync(path)) {
-      throw new InvalidArgumentError(`video file '${name}' is not in the media library`);
-    }
-    // Resolving symlinks keeps a link inside the library from pointing outside it.
-    const real = realpathSync(path);
-    const root = realpathSync(this.#mediaDir);
-    if (!real.startsWith(root + sep)) {
-      throw new InvalidArgumentError(`video file '${name}' is outside the media library`);
+    // The real path, symlinks resolved, and only inside the scope's folder (MediaLibrary.find).
+    const real = this.#library.find(assembly, name);
+    if (real === undefined) {
+      throw new InvalidArgumentError(
+        `video file '${name.slice(0, 120)}' is not in ${this.#library.whoseLibrary}`,
+      );
     }
     return pathToFileURL(real).href;
   }

@@ -8,6 +8,9 @@
  *                                            token or `?token=` (a <video> sends no headers)
  *   DELETE /api/assemblies/:id/library/:name delete a video (audited); presenter or moderator
  *
+ * Each route works in the library the path's assembly sees (MediaLibrary's scope): in assembly
+ * scope, another assembly's clip of the same name is not there (404), whatever the token.
+ *
  * (Where to watch is in hlsRoutes.ts.)
  * The upload is a raw body rather than multipart so the page can send the File as it is with
  * XMLHttpRequest (whose `upload.onprogress` drives the progress bar) and the server can stream
@@ -82,6 +85,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     }
     const length = req.get('content-length');
     const video = await deps.library.save(
+      id,
       name,
       req,
       length === undefined ? undefined : Number(length),
@@ -96,10 +100,13 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
       action: 'read videos',
       assembly: id,
     });
+    deps.assemblies.get(id);
     const name = String(req.params.name);
-    const known = deps.library.list().some((video) => video.name === name);
-    if (!known) throw new NotFoundError(`video '${name.slice(0, 60)}'`);
-    res.sendFile(deps.library.path(name), { dotfiles: 'deny' });
+    // The real path, checked to be inside the scope's folder: a symlink there is served only
+    // when it leads to a file beside it.
+    const file = deps.library.find(id, name);
+    if (file === undefined) throw new NotFoundError(`video '${name.slice(0, 60)}'`);
+    res.sendFile(file, { dotfiles: 'deny' });
   });
 
   router.delete('/api/assemblies/:id/library/:name', (req, res) => {
@@ -111,7 +118,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     });
     deps.assemblies.get(id);
     const name = MediaLibrary.checkName(String(req.params.name));
-    if (!deps.library.delete(name)) throw new NotFoundError(`video '${name.slice(0, 60)}'`);
+    if (!deps.library.delete(id, name)) throw new NotFoundError(`video '${name.slice(0, 60)}'`);
     deps.audit.record(actorOf(claims), 'library.delete', id, { name });
     res.status(204).end();
   });

@@ -402,7 +402,7 @@ export class SignalingServer {
     socket.on('program:cut', (payload, ack) =>
       this.#handle(socket, 'program:cut', ack, ['presenter', 'moderator'], async () => {
         const request = cutPayload(payload, 'program:cut');
-        await live.cutTo(this.#programSource(request));
+        await live.cutTo(this.#programSource(assemblyId, request));
         return programWire(live.program);
       }),
     );
@@ -534,9 +534,13 @@ export class SignalingServer {
     socket.on('library:list', (payload, ack) =>
       this.#handle(socket, 'library:list', ack, ['presenter', 'moderator'], async () => {
         emptyPayload(payload ?? {}, 'library:list');
-        const videos = this.#deps.library.list();
-        const previews = await this.#clips.describe(videos.map((video) => video.name));
+        const videos = this.#deps.library.list(assemblyId);
+        const previews = await this.#clips.describe(
+          assemblyId,
+          videos.map((video) => video.name),
+        );
         return {
+          scope: this.#deps.library.scope,
           videos: videos.map((video, i) => ({
             name: video.name,
             url: `/api/assemblies/${assemblyId}/library/${encodeURIComponent(video.name)}`,
@@ -552,7 +556,7 @@ export class SignalingServer {
     socket.on('preview:set', (payload, ack) =>
       this.#handle(socket, 'preview:set', ack, ['presenter', 'moderator'], async () => {
         const request = cutPayload(payload, 'preview:set');
-        await live.setPreview(this.#programSource(request));
+        await live.setPreview(this.#programSource(assemblyId, request));
         return programWire(live.preview);
       }),
     );
@@ -694,7 +698,8 @@ export class SignalingServer {
     return live;
   }
 
-  #programSource(request: CutRequest): ProgramSource {
+  /** What a cut asks for; a video file is looked up in `assemblyId`'s library (its scope). */
+  #programSource(assemblyId: AssemblyId, request: CutRequest): ProgramSource {
     switch (request.source) {
       case 'composite':
         return { kind: 'composite' };
@@ -704,7 +709,7 @@ export class SignalingServer {
         return {
           kind: 'video',
           name: 'file' in request ? request.file : request.url,
-          uri: this.#deps.videos.resolve(request),
+          uri: this.#deps.videos.resolve(assemblyId, request),
         };
     }
   }

@@ -104,6 +104,9 @@ export interface IceCandidateWire {
   sdpMLineIndex: number | null;
 }
 
+/** Whose library an assembly sees (server/domain/MediaLibrary.ts, MONTAGE_LIBRARY_SCOPE). */
+export type LibraryScopeWire = 'assembly' | 'school';
+
 /** A video in the media library; `url` serves the file (GET, with the bearer token) for previews. */
 export interface LibraryVideoWire {
   name: string;
@@ -227,10 +230,14 @@ export interface ClientToServerEvents {
    * code `removed`) and disconnected, and its camera key is refused from then on.
    */
   'camera:remove': (payload: { cameraId: string }, ack: Ack<null>) => void;
-  /** The media library: videos that can be cut to. Presenter, moderator. */
+  /**
+   * The media library: videos that can be cut to, those of the assembly's library. `scope` says
+   * whose library it is: this assembly's alone, or the school's, shared by every assembly
+   * (MONTAGE_LIBRARY_SCOPE). Presenter, moderator.
+   */
   'library:list': (
     payload: Record<string, never>,
-    ack: Ack<{ videos: LibraryVideoWire[] }>,
+    ack: Ack<{ scope: LibraryScopeWire; videos: LibraryVideoWire[] }>,
   ) => void;
   /** Start or stop recording the program. Moderator. */
   'recording:set': (payload: { on: boolean }, ack: Ack<null>) => void;

@@ -3,7 +3,9 @@
  * moderator's socket, the cameras that joined it and the presenter's program monitor, all closed
  * together. Cameras and monitors are pages in browsers the test file launched once.
  */
+import { mkdir } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
+import { parseAssemblyId } from '../../server/domain/ids.js';
 import type {
   AssemblyWire,
   CutRequest,
@@ -63,6 +65,16 @@ export class Scene {
       throw error;
     }
     return new Scene(context, created.id, moderator);
+  }
+
+  /**
+   * The folder of this assembly's media library (MediaLibrary.folder: its own in assembly scope),
+   * created, where a test places the clips it cuts to.
+   */
+  async libraryFolder(): Promise<string> {
+    const folder = this.#context.stack.app.library.folder(parseAssemblyId(this.assemblyId));
+    await mkdir(folder, { recursive: true });
+    return folder;
   }
 
   /** A camera of `colour` joins and publishes, with a camera key if given. */

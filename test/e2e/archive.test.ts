@@ -11,7 +11,7 @@
  * One stack and one set of browsers for the file; each test has an assembly of its own.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -255,9 +255,8 @@ test('chapters: a late viewer sees Go live, the cuts, the clip and the layout ch
   const scene = await Scene.open({ stack, cameraBrowsers, monitorBrowser }, 'Chapters assembly');
   let viewer: WatchViewer | undefined;
   try {
-    await mkdir(stack.app.config.mediaDir, { recursive: true });
     await makeQuadrantClip(
-      path.join(stack.app.config.mediaDir, 'choir.mp4'),
+      path.join(await scene.libraryFolder(), 'choir.mp4'),
       ['yellow', 'yellow', 'yellow', 'yellow'],
       { seconds: 60, container: 'mp4', width: 320, height: 180 },
     );

@@ -359,6 +359,15 @@ async function runAssembly(mode: EngineMode): Promise<void> {
       });
       assert.equal(uploadForeign.status, 403);
     }
+    // The other assembly's crew, on its own path, does not see the clip uploaded here: each
+    // assembly has a library of its own (MONTAGE_LIBRARY_SCOPE=assembly, the default).
+    const otherModerator = mintToken(app, other.id, 'moderator');
+    const otherClip = await request(
+      `${url}/api/assemblies/${other.id}/library/clip.mp4`,
+      'GET',
+      otherModerator,
+    );
+    assert.equal(otherClip.status, 404, "another assembly's path does not serve this clip");
     for (const opened of [...pages, ...cameras]) {
       assert.deepEqual(opened.errors, [], `no uncaught errors on ${opened.page.url()}`);
     }

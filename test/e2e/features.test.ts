@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -482,8 +482,7 @@ test('a source put on the preview shows on the preview monitor and not on the pr
     step('take swapped them');
 
     // A library clip plays on the preview from a player of its own; the program stays.
-    await mkdir(stack.app.config.mediaDir, { recursive: true });
-    await makeQuadrantClip(path.join(stack.app.config.mediaDir, 'preview.mp4'), all('yellow'), {
+    await makeQuadrantClip(path.join(await scene.libraryFolder(), 'preview.mp4'), all('yellow'), {
       seconds: 60,
       container: 'mp4',
       width: 320,
@@ -551,8 +550,10 @@ test('a cut to a broken video never freezes the program: a text file named .mp4 
       return why;
     };
 
-    await mkdir(stack.app.config.mediaDir, { recursive: true });
-    await writeFile(path.join(stack.app.config.mediaDir, 'notvideo.mp4'), 'this is not a video\n');
+    await writeFile(
+      path.join(await scene.libraryFolder(), 'notvideo.mp4'),
+      'this is not a video\n',
+    );
     assert.match(
       await cutToBroken({ source: 'video', file: 'notvideo.mp4' }, 'a text file named .mp4'),
       /STREAM_ERROR_DECODE/,

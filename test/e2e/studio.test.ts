@@ -17,6 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
 import { classify, makeQuadrantClip, makeQuadrantY4m, type PaletteName } from '../helpers/media.js';
 import { createAssembly } from '../server/appHelpers.js';
+import { parseAssemblyId } from '../../server/domain/ids.js';
 import { until } from './drivers.js';
 import {
   openCameraPage,
@@ -98,11 +99,13 @@ test('the studio multiview lists the composite, every camera and the library cli
   const running = { ...stack, url: app.url, teardown: () => Promise.resolve() };
   const assembly = await createAssembly(running, 'Studio');
   const link = (role: 'camera' | 'presenter'): string => mintLink(app, assembly.id, role);
-  mkdirSync(app.config.mediaDir, { recursive: true });
+  // The clip goes into this assembly's own library (assembly scope, the default).
+  const library = app.library.folder(parseAssemblyId(assembly.id));
+  mkdirSync(library, { recursive: true });
   const [redY4m, greenY4m] = await Promise.all([
     makeQuadrantY4m(path.join(media, 'red.y4m'), all('red'), { width: 320, height: 180 }),
     makeQuadrantY4m(path.join(media, 'green.y4m'), all('green'), { width: 320, height: 180 }),
-    makeQuadrantClip(path.join(app.config.mediaDir, 'clip.mp4'), all('yellow'), {
+    makeQuadrantClip(path.join(library, 'clip.mp4'), all('yellow'), {
       seconds: 40,
       container: 'mp4',
       width: 320,

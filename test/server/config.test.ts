@@ -17,6 +17,8 @@ test('defaults bind loopback on 8080 and keep data under ./var', () => {
   assert.equal(config.edgeHttpPort, 8090);
   assert.equal(config.mediaServerUri, 'ws://127.0.0.1:8888/kurento');
   assert.equal(config.kmsUri, undefined);
+  // Each assembly has a library of its own unless the school shares one.
+  assert.equal(config.libraryScope, 'assembly');
 });
 
 test('an unknown MONTAGE_ key is rejected with its name', () => {
@@ -100,6 +102,14 @@ test('other settings are validated with clear messages', () => {
   assert.throws(
     () => loadAppConfig({ ...base, env: { MONTAGE_LOG_LEVEL: 'loud' } }),
     /MONTAGE_LOG_LEVEL=loud is invalid: expected one of debug, info/,
+  );
+  assert.throws(
+    () => loadAppConfig({ ...base, env: { MONTAGE_LIBRARY_SCOPE: 'global' } }),
+    /^ConfigError: MONTAGE_LIBRARY_SCOPE=global is invalid: expected one of assembly, school$/,
+  );
+  assert.equal(
+    loadAppConfig({ ...base, env: { MONTAGE_LIBRARY_SCOPE: 'school' } }).libraryScope,
+    'school',
   );
   const config = loadAppConfig({
     ...base,

@@ -52,6 +52,7 @@ test('uploads that are no playable video are refused with a clear message and le
     'presenter',
     3600,
   ).token;
+  const folder = running.app.library.folder(parseAssemblyId(assembly.id));
 
   // The media: a good clip (index at the front), its truncation and its audio alone.
   const clip = await makeQuadrantClip(path.join(work, 'clip.mp4'), ['red', 'red', 'red', 'red'], {
@@ -87,7 +88,7 @@ test('uploads that are no playable video are refused with a clear message and le
 
   const library = (): string[] => {
     try {
-      return readdirSync(running.app.config.mediaDir).sort();
+      return readdirSync(folder).sort();
     } catch {
       return [];
     }
@@ -145,8 +146,8 @@ test('uploads that are no playable video are refused with a clear message and le
   assert.equal(wireError(again.body).code, 'already_exists');
   assert.match(
     wireError(again.body).message,
-    /a video named 'clip\.mp4' is already in the library/,
+    /a video named 'clip\.mp4' is already in this assembly's library; upload this one under another name/,
   );
-  assert.equal(md5(readFileSync(path.join(running.app.config.mediaDir, 'clip.mp4'))), md5(good));
+  assert.equal(md5(readFileSync(path.join(folder, 'clip.mp4'))), md5(good));
   assert.deepEqual(library(), [...before, 'clip.mp4'].sort());
 });

@@ -174,19 +174,25 @@ test('the panel shows cameras, layout, recording, invite links, library and asse
   assert.equal(assembly.maxTiles, 4);
 });
 
-test("the panel's library shows each clip's duration and picture size, as the server's probe read them", async (t) => {
-  mkdirSync(running.app.config.mediaDir, { recursive: true });
-  await makeQuadrantClip(
-    path.join(running.app.config.mediaDir, 'probed.mp4'),
-    ['red', 'red', 'red', 'red'],
-    { seconds: 3, container: 'mp4', width: 320, height: 180 },
-  );
+test("the panel's library shows each clip's duration and picture size, as the server's probe read them, and says it is this assembly's own", async (t) => {
+  const folder = running.app.library.folder(assemblyId);
+  mkdirSync(folder, { recursive: true });
+  await makeQuadrantClip(path.join(folder, 'probed.mp4'), ['red', 'red', 'red', 'red'], {
+    seconds: 3,
+    container: 'mp4',
+    width: 320,
+    height: 180,
+  });
   const page = await open(t, link('moderator'));
   await connected(page);
   await page
     .locator('#library-list li[data-video="probed.mp4"]')
     .getByText('0:03 · 320×180')
     .waitFor({ timeout: WAIT_MS });
+  assert.equal(
+    await page.locator('#library-scope').textContent(),
+    "This assembly's own videos: other assemblies neither see nor change them.",
+  );
 });
 
 test('a camera page closed right after it connected leaves the assembly at once', async () => {
@@ -623,7 +629,10 @@ test("the panel's library shows each clip's length and first frame, previews it 
   page.once('dialog', (dialog) => void dialog.accept());
   await row.getByRole('button', { name: 'Delete' }).click();
   await row.waitFor({ state: 'detached', timeout: WAIT_MS });
-  assert.equal(existsSync(path.join(running.app.config.mediaDir, 'Red clip.webm')), false);
+  assert.equal(
+    existsSync(path.join(running.app.library.folder(assemblyId), 'Red clip.webm')),
+    false,
+  );
   const entry = running.app.core.audit.recent(10).find((e) => e.action === 'library.delete');
   assert.deepEqual(entry?.details, { name: 'Red clip.webm' });
   // Deleting it again, or a name that is no video, is refused with the reason.

@@ -176,7 +176,7 @@ test('malformed and forbidden messages get an error ack; no ack gets request:err
   const traversal = (await presenter
     .timeout(5000)
     .emitWithAck('program:cut', { source: 'video', file: '../../etc/passwd' })) as Reply<unknown>;
-  assert.match(JSON.stringify(traversal), /without '\.\.'/);
+  assert.match(JSON.stringify(traversal), /without folders or '\.\.'/);
 
   const forbidden = (await viewer
     .timeout(5000)
@@ -478,7 +478,7 @@ test('preview events are validated and kept to presenters and moderators, with c
   );
   assert.match(
     JSON.stringify(await send(presenter, 'preview:set', { source: 'video', file: '../x.mp4' })),
-    /without '\.\.'/,
+    /without folders or '\.\.'/,
   );
   assert.deepEqual(
     await send(presenter, 'preview:take', { now: true }),
@@ -531,7 +531,7 @@ test('library:list gives every clip its duration and first frame, read once, and
   const a = await createAssembly(running);
   const [presenter] = await join(running, { token: mint(running, a.id, 'presenter') });
   t.after(() => presenter.close());
-  const dir = running.app.config.mediaDir;
+  const dir = running.app.library.folder(parseAssemblyId(a.id));
   mkdirSync(dir, { recursive: true });
   await makeQuadrantClip(path.join(dir, 'clip.mp4'), ['red', 'red', 'red', 'red'], {
     seconds: 2,
@@ -542,6 +542,7 @@ test('library:list gives every clip its duration and first frame, read once, and
   writeFileSync(path.join(dir, 'broken.mp4'), 'not a video');
 
   type Listing = Reply<{
+    scope: string;
     videos: Array<{
       name: string;
       durationMs: number | null;
@@ -554,6 +555,7 @@ test('library:list gives every clip its duration and first frame, read once, and
     (await presenter.timeout(30_000).emitWithAck('library:list', {})) as Listing;
   const first = await list();
   assert.ok(first.ok);
+  assert.equal(first.data.scope, 'assembly');
   const [broken, clip] = first.data.videos;
   assert.equal(broken?.name, 'broken.mp4');
   assert.equal(broken?.durationMs, null);

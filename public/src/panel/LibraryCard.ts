@@ -1,6 +1,8 @@
 /**
  * The media library: the videos a presenter can inject, each with its length and first frame,
- * a preview in the card's own player and Delete; and an upload with progress.
+ * a preview in the card's own player and Delete; and an upload with progress. It says whose
+ * library it is (this assembly's alone, or the school's, which every assembly shares), since a
+ * delete in a shared library takes the clip away from everyone.
  */
 import type { LibraryVideoWire } from '../../../server/signaling/events.js';
 import { api, upload } from '../lib/api.js';
@@ -17,6 +19,7 @@ export class LibraryCard {
     { class: 'list', id: 'library-list', 'aria-label': 'Videos' },
     h('li', { class: 'empty' }, 'Loading the library…'),
   );
+  readonly #scope = h('p', { class: 'muted small', id: 'library-scope' });
   readonly #file = h('input', { type: 'file', id: 'library-file', accept: 'video/*' });
   readonly #upload = h('button', { type: 'button', class: 'primary' }, 'Upload');
   readonly #progress = h('progress', {
@@ -44,6 +47,7 @@ export class LibraryCard {
     this.element = card(
       'library',
       'Video library',
+      this.#scope,
       this.#list,
       this.#player,
       h(
@@ -60,7 +64,14 @@ export class LibraryCard {
   async load(): Promise<void> {
     let videos: LibraryVideoWire[];
     try {
-      videos = (await request(this.#socket, 'library:list', {})).videos;
+      // A listing waits for ffprobe/ffmpeg on new clips (a fresh upload is one): the studio's
+      // longer bound, not the usual 10 s, which a busy machine passes.
+      const library = await request(this.#socket, 'library:list', {}, 30_000);
+      videos = library.videos;
+      this.#scope.textContent =
+        library.scope === 'assembly'
+          ? "This assembly's own videos: other assemblies neither see nor change them."
+          : "The school's library, shared by every assembly: an upload or a delete here is seen by all.";
     } catch (error) {
       const why =
         error instanceof RequestError && error.code === 'timeout'
