@@ -99,6 +99,9 @@ const MIGRATIONS: readonly string[] = [
      count INTEGER NOT NULL,
      PRIMARY KEY (assembly_id, second_ms, reaction)
    );`,
+  // A public event: the watch API hands out signed HLS URLs without a viewer token
+  // (server/http/hlsRoutes.ts). Off for every assembly unless an operator turns it on.
+  `ALTER TABLE assemblies ADD COLUMN public_watch INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */
