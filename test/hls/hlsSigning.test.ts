@@ -213,9 +213,18 @@ test('the watch page plays through several signature refreshes without a stall',
   // picture advances against the clock. Every media event is kept for the log.
   await page.evaluate(() => {
     const video = document.querySelector('video') as HTMLVideoElement;
-    const w = window as unknown as { events: string[]; stalledMs: number; since?: number };
+    const w = window as unknown as {
+      events: string[];
+      stalledMs: number;
+      longestMs: number;
+      since?: number;
+      source: string;
+    };
     w.events = [];
     w.stalledMs = 0;
+    w.longestMs = 0;
+    // hls.js's MediaSource: a player restarted by the page (after a fatal error) gets another.
+    w.source = video.src;
     for (const name of ['waiting', 'playing', 'seeking', 'stalled']) {
       video.addEventListener(name, () => {
         w.events.push(
@@ -223,7 +232,9 @@ test('the watch page plays through several signature refreshes without a stall',
         );
         if (name === 'waiting') w.since ??= performance.now();
         if (name === 'playing' && w.since !== undefined) {
-          w.stalledMs += performance.now() - w.since;
+          const stalled = performance.now() - w.since;
+          w.stalledMs += stalled;
+          w.longestMs = Math.max(w.longestMs, stalled);
           w.since = undefined;
         }
       });
@@ -250,24 +261,39 @@ test('the watch page plays through several signature refreshes without a stall',
   const elapsed = (Date.now() - startedAt) / 1000;
   const played =
     (await page.evaluate(() => document.querySelector('video')?.currentTime ?? 0)) - startPosition;
-  const { events, stalledMs } = await page.evaluate(() => {
-    const w = window as unknown as { events: string[]; stalledMs: number; since?: number };
+  const { events, stalledMs, longestMs, sameSource } = await page.evaluate(() => {
+    const w = window as unknown as {
+      events: string[];
+      stalledMs: number;
+      longestMs: number;
+      since?: number;
+      source: string;
+    };
     // A stall still going on counts up to now.
     const open = w.since === undefined ? 0 : performance.now() - w.since;
-    return { events: w.events, stalledMs: w.stalledMs + open };
+    return {
+      events: w.events,
+      stalledMs: w.stalledMs + open,
+      longestMs: Math.max(w.longestMs, open),
+      sameSource: document.querySelector('video')?.src === w.source,
+    };
   });
   console.log(
     `${seen.size} signatures over ${elapsed.toFixed(1)} s, played ${played.toFixed(1)} s, ` +
       `stalled ${Math.round(stalledMs)} ms, ${edgeRequests.length} edge requests` +
       (events.length > 0 ? `; media events:\n${events.join('\n')}` : ''),
   );
-  // A refused signature stalls the player for seconds (hls.js retries, then fails over and
-  // gives up); a starved tab on this loaded machine may wait a moment for a frame.
-  assert.ok(stalledMs < 1000, `no stall across the refreshes: stalled ${stalledMs} ms`);
-  // A live player paces itself around its target latency: allow for the catch-up rate.
-  assert.ok(played > elapsed - 3, `played ${played} s in ${elapsed} s`);
+  // What a lapsed signature does: the edge refuses the player's next playlist or fragment, hls.js
+  // retries once, gives up with a fatal error, and the page starts another player from the
+  // watch API (another MediaSource), seconds later. None of that may happen. Short waits for a
+  // fragment are this loaded machine's (1.5 s behind live, two cores for five test runs): they
+  // came before any refresh too, and are reported, not failed on.
   const refused = edgeRequests.filter((r) => r.status >= 400);
   assert.deepEqual(refused, [], 'no request was refused');
+  assert.ok(sameSource, 'the same player played throughout (never restarted)');
+  assert.ok(longestMs < 3000, `no stall across the refreshes: longest ${longestMs} ms`);
+  // A live player paces itself around its target latency: allow for the catch-up rate.
+  assert.ok(played > elapsed - 3, `played ${played} s in ${elapsed} s`);
   // Requests after the first signature expired went out under newer ones.
   const late = edgeRequests.filter((r) => r.expires > firstExpires);
   assert.ok(
