@@ -283,13 +283,14 @@ test('the watch page plays through several signature refreshes without a stall',
       `stalled ${Math.round(stalledMs)} ms, ${edgeRequests.length} edge requests` +
       (events.length > 0 ? `; media events:\n${events.join('\n')}` : ''),
   );
+  // First what signing decides, so that a failure says whether a signature lapsed.
+  const refused = edgeRequests.filter((r) => r.status >= 400);
+  assert.deepEqual(refused, [], 'no request was refused');
   // What a lapsed signature does: the edge refuses the player's next playlist or fragment, hls.js
   // retries once, gives up with a fatal error, and the page starts another player from the
   // watch API (another MediaSource), seconds later. None of that may happen. Short waits for a
   // fragment are this loaded machine's (1.5 s behind live, two cores for five test runs): they
   // came before any refresh too, and are reported, not failed on.
-  const refused = edgeRequests.filter((r) => r.status >= 400);
-  assert.deepEqual(refused, [], 'no request was refused');
   assert.ok(sameSource, 'the same player played throughout (never restarted)');
   assert.ok(longestMs < 3000, `no stall across the refreshes: longest ${longestMs} ms`);
   // A live player paces itself around its target latency: allow for the catch-up rate.
