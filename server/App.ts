@@ -25,6 +25,7 @@ import { EdgeRegistry } from './edges/EdgeRegistry.js';
 import type { EdgeFleetView } from './edges/EdgeView.js';
 import type { RenditionLadder } from './bridge/RenditionLadder.js';
 import { ContentSteering } from './hls/ContentSteering.js';
+import { HlsSigner } from './hls/HlsSigner.js';
 import { SOURCE_RENDITION } from './hls/renditions.js';
 import { createHttpApp, type HealthPart, type HealthReport } from './http/createHttpApp.js';
 import { Logger } from './log.js';
@@ -120,6 +121,8 @@ export class App {
   readonly reactions: ReactionLog;
   /** The origin→edge push secret (MONTAGE_EDGE_SECRET or generated into the data dir). */
   readonly edgeSecret: string;
+  /** Signs the HLS URLs viewers and probes fetch from the edges (MONTAGE_HLS_URL_TTL_SECONDS). */
+  readonly hlsSigner: HlsSigner;
   readonly #backend: KurentoMediaBackend | undefined;
   #origin: RtmpOrigin | undefined;
   readonly #http: HttpServer;
@@ -163,6 +166,10 @@ export class App {
       logger: this.logger.child({ component: 'disk' }),
     });
     this.core.assemblies.setRecordingGuard(() => this.disk.assertRecordingSpace());
+    this.hlsSigner = new HlsSigner({
+      edgeSecret: this.edgeSecret,
+      ttlSeconds: config.hlsUrlTtlSeconds,
+    });
     this.edges = new EdgeRegistry({
       store: new EdgeStore(this.core.db),
       audit: this.core.audit,
@@ -170,6 +177,8 @@ export class App {
       seed: config.edges,
       liveStreams: () => this.#origin?.liveStreams() ?? [],
       originRtmpPort: config.rtmpPort,
+      // The probes read playlists like viewers do, under a short-lived signature.
+      hlsPath: (stream, file) => this.hlsSigner.path(stream, file, 60),
     });
     this.chapters = new Chapters(
       new ChapterStore(this.core.db),
@@ -240,6 +249,7 @@ export class App {
       reactions: this.reactions,
       edges: this.edges,
       steering: this.steering,
+      hlsSigner: this.hlsSigner,
       liveRenditions: (id: AssemblyId) => this.#ladder?.liveRenditions(id) ?? [SOURCE_RENDITION],
       watchReady: (id: AssemblyId) =>
         this.#ladder?.ready(id) ?? this.#origin?.isLive(streamName(id)) ?? false,

@@ -79,6 +79,12 @@ export interface AppConfig {
    */
   steeringTtlSeconds: number;
   /**
+   * How long the signed HLS URLs the watch API hands out stay valid (server/hls/HlsSigner.ts).
+   * Players fetch a fresh signature well before it runs out; a viewer whose token expired
+   * cannot, so its HLS stops at most this long after.
+   */
+  hlsUrlTtlSeconds: number;
+  /**
    * The renditions encoded from each live program besides the source (its ABR ladder); empty
    * when this machine cannot spare the CPU (then players get the source only).
    */
@@ -165,6 +171,7 @@ export function defaultAppConfig(baseDir: string = REPO_ROOT): AppConfig {
     localEdgePublicUrl: undefined,
     edges: [],
     steeringTtlSeconds: 10,
+    hlsUrlTtlSeconds: 600,
     renditions: ['360p'],
     libraryMaxBytes: 2 * 1024 ** 3,
     libraryScope: 'assembly',
@@ -507,6 +514,11 @@ const MONTAGE_SETTINGS: Setting[] = [
   {
     key: 'MONTAGE_STEERING_TTL_SECONDS',
     apply: (c, v) => (c.steeringTtlSeconds = integer('MONTAGE_STEERING_TTL_SECONDS', v, 1, 300)),
+  },
+  {
+    key: 'MONTAGE_HLS_URL_TTL_SECONDS',
+    // At least 20 s: the player refreshes at a third of it, and needs a margin for a slow answer.
+    apply: (c, v) => (c.hlsUrlTtlSeconds = integer('MONTAGE_HLS_URL_TTL_SECONDS', v, 20, 86_400)),
   },
   {
     key: 'MONTAGE_RENDITIONS',

@@ -133,19 +133,19 @@ async function main(): Promise<void> {
   );
   if (delivery.edge !== undefined) {
     log(
-      `  HLS edge (local nginx-rtmp)          ${delivery.edge.httpUrl}/hls/<assembly>/index.m3u8`,
+      `  HLS edge (local nginx-rtmp)          ${delivery.edge.httpUrl}/hls/s/<expires>/<signature>/<assembly>/index.m3u8`,
     );
     log(`  edge status                          ${delivery.edge.httpUrl}/stat`);
     if (appConfig.localEdgePublicUrl !== undefined) {
       log(
-        `  HLS for viewers (local edge)         ${appConfig.localEdgePublicUrl}/hls/<assembly>/index.m3u8`,
+        `  HLS for viewers (local edge)         ${appConfig.localEdgePublicUrl}/hls/s/<expires>/<signature>/<assembly>/index.m3u8`,
       );
     }
   }
   // The registered edges (MONTAGE_EDGES seeded them on the first start; operators add more).
   for (const edge of app.edges.list().filter((registered) => !registered.local)) {
     log(
-      `  HLS edge ${edge.id.padEnd(27)} ${edge.publicUrl}/hls/<assembly>/index.m3u8  (origin pushes to ${edge.ingestUrl})`,
+      `  HLS edge ${edge.id.padEnd(27)} ${edge.publicUrl}/hls/s/<expires>/<signature>/<assembly>/index.m3u8  (origin pushes to ${edge.ingestUrl})`,
     );
   }
   log(

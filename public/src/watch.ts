@@ -30,6 +30,7 @@ import {
   replaceChildren,
   VideoOverlay,
 } from './lib/dom.js';
+import { HlsSignatureKeeper, type HlsSignatureWire } from './lib/HlsSignatureKeeper.js';
 import { isReaction, ReactionFloaters, REACTION_LOOKS } from './lib/reactions.js';
 import { retryDelayMs } from './lib/webrtc.js';
 
@@ -74,6 +75,8 @@ interface WatchInfo {
   /** Multivariant playlists (app-relative URLs, token and steering session included). */
   liveUrl: string;
   historyUrl: string;
+  /** The signature of the edges' HLS URLs now (a server from before signing sends none). */
+  hls?: HlsSignatureWire;
 }
 
 type PlaylistKind = 'live' | 'history';
@@ -228,6 +231,11 @@ class WatchPage {
   readonly #viewers = h('span', { class: 'muted small', id: 'viewer-count' });
   readonly #limiter = new RateLimiter(5, 1500);
   #hls: Hls | undefined;
+  /** Keeps the edges' HLS signature fresh; its loader re-signs every request of the player. */
+  readonly #signatures = new HlsSignatureKeeper(this.#assemblyId, (signature) => {
+    // For tests and support: until when the player's HLS URLs are valid.
+    this.#video.dataset.hlsExpires = String(signature.expires);
+  });
   #info: WatchInfo | undefined;
   /** The ended assembly is being watched again (its history as video on demand). */
   #replaying = false;
@@ -364,6 +372,7 @@ class WatchPage {
       this.#scheduleLoad('Waiting for the presenter to start the assembly…', WAITING_POLL_MS);
       return;
     }
+    if (info.hls !== undefined) this.#signatures.use(info.hls);
     if (info.phase === 'ended') {
       this.#showEnded(info.name, info);
       void this.#loadChapters();
@@ -600,7 +609,11 @@ class WatchPage {
     if (resumeAt === undefined) this.#overlay.show('Starting the picture…', { busy: true });
     if (Hls.isSupported()) {
       // A replay starts at the beginning; live and history at the live edge or `resumeAt`.
-      const hls = new Hls(this.#replaying ? { ...PLAYER_CONFIG, startPosition: 0 } : PLAYER_CONFIG);
+      const hls = new Hls({
+        ...PLAYER_CONFIG,
+        loader: this.#signatures.loader,
+        ...(this.#replaying ? { startPosition: 0 } : {}),
+      });
       this.#hls = hls;
       hls.on(Events.MANIFEST_PARSED, () => {
         this.#attempt = 0;

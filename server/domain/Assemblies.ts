@@ -99,6 +99,19 @@ export class Assemblies extends EventEmitter<AssembliesEvents> {
   }
 
   /**
+   * A public event (operators only, checked by the route): the watch API then hands out signed
+   * HLS URLs to anyone with the assembly's id. Audited; setting the same value again is a no-op.
+   */
+  setPublicWatch(actor: Actor, id: AssemblyId, publicWatch: boolean): Assembly {
+    const assembly = this.#store.get(id);
+    if (assembly.publicWatch === publicWatch) return assembly;
+    const updated = this.#store.setPublicWatch(id, publicWatch);
+    this.#audit.record(actor, 'assembly.public-watch', id, { publicWatch });
+    this.emit('updated', updated);
+    return updated;
+  }
+
+  /**
    * Backstage → live: the program starts reaching the audience (and the recording starts, when
    * it is on). Going live again is a no-op; an ended assembly cannot (WrongPhaseError).
    */

@@ -12,7 +12,7 @@
  * makes it healthy again.
  */
 import { EventEmitter } from 'node:events';
-import { probeEdge, type EdgeProbe } from './probeEdge.js';
+import { probeEdge, type EdgeProbe, type HlsPath } from './probeEdge.js';
 import type { EdgeStatus, EdgeStreamStatus } from './wire.js';
 
 export type { EdgeStatus, EdgeStreamStatus };
@@ -22,6 +22,8 @@ export interface EdgeMonitorOptions {
   statusUrl: string;
   /** The streams live on the origin now, which the edge must serve. */
   liveStreams: () => readonly string[];
+  /** Where a stream's playlist is on the edge (signed, see probeEdge). */
+  hlsPath?: HlsPath;
   intervalMs: number;
   timeoutMs: number;
   failuresToUnhealthy: number;
@@ -107,6 +109,7 @@ export class EdgeMonitor extends EventEmitter<EdgeMonitorEvents> {
     const live = [...this.#options.liveStreams()];
     const done = probeEdge(this.#options.statusUrl, {
       streams: live,
+      hlsPath: this.#options.hlsPath,
       timeoutMs: this.#options.timeoutMs,
       signal: abort.signal,
     }).then((probe) => {

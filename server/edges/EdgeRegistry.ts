@@ -34,7 +34,7 @@ import type { EdgeStore, StoredEdge } from '../store/EdgeStore.js';
 import { EdgeMonitor, type EdgeStatus } from './EdgeMonitor.js';
 import { EdgeConflictError, EdgeNotFoundError, LocalEdgeError } from './errors.js';
 import type { EdgeFleetView, EdgeState, EdgeView } from './EdgeView.js';
-import { PROBED_PLAYLIST } from './probeEdge.js';
+import { PROBED_PLAYLIST, UNSIGNED_HLS_PATH, type HlsPath } from './probeEdge.js';
 
 /** An edge as registered: where it is and whether it takes new viewers. */
 export interface EdgeRecord extends StoredEdge {
@@ -107,6 +107,8 @@ export interface EdgeRegistryOptions {
   /** The origin's RTMP port: an edge whose ingest is the origin itself on loopback is refused. */
   originRtmpPort?: number;
   probe?: Partial<ProbeSettings>;
+  /** Signs the paths of the playlists the probes read (server/hls/HlsSigner.ts). */
+  hlsPath?: HlsPath;
 }
 
 export interface EdgeRegistryEvents {
@@ -149,6 +151,7 @@ export class EdgeRegistry extends EventEmitter<EdgeRegistryEvents> implements Ed
   readonly #liveStreams: () => readonly string[];
   readonly #originRtmpPort: number | undefined;
   readonly #probe: ProbeSettings;
+  readonly #hlsPath: HlsPath | undefined;
   /** In registration order (a Map keeps insertion order). */
   readonly #entries = new Map<string, Entry>();
   #probing = false;
@@ -161,6 +164,7 @@ export class EdgeRegistry extends EventEmitter<EdgeRegistryEvents> implements Ed
     this.#liveStreams = options.liveStreams ?? (() => []);
     this.#originRtmpPort = options.originRtmpPort;
     this.#probe = { ...DEFAULT_PROBE_SETTINGS, ...options.probe };
+    this.#hlsPath = options.hlsPath;
     this.#seed(options.seed ?? []);
     for (const stored of this.#store.list()) this.#insert({ ...stored, local: false });
   }
@@ -223,7 +227,7 @@ export class EdgeRegistry extends EventEmitter<EdgeRegistryEvents> implements Ed
     if (view === undefined) return undefined;
     return {
       edge: view,
-      playlistUrl: `${chosen.record.publicUrl}/hls/${stream}/${PROBED_PLAYLIST}`,
+      playlistUrl: `${chosen.record.publicUrl}${(this.#hlsPath ?? UNSIGNED_HLS_PATH)(stream, PROBED_PLAYLIST)}`,
       healthy: healthy.length > 0,
     };
   }
@@ -484,6 +488,7 @@ export class EdgeRegistry extends EventEmitter<EdgeRegistryEvents> implements Ed
     const monitor = new EdgeMonitor({
       statusUrl: record.statusUrl,
       liveStreams: this.#liveStreams,
+      hlsPath: this.#hlsPath,
       ...this.#probe,
     });
     const entry: Entry = { record, monitor, handedOut: 0, healthy: false };

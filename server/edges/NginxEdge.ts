@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { HlsSigner } from '../hls/HlsSigner.js';
 import { writeEdgePrefix, type EdgeConfigOptions } from './renderEdgeConfig.js';
 
 const run = promisify(execFile);
@@ -88,9 +89,18 @@ export class NginxEdge extends EventEmitter<NginxEdgeEvents> {
     return `rtmp://${shown}:${this.options.rtmpPort}/live`;
   }
 
-  /** The HLS playlist of one stream on this edge. */
+  /** The HLS playlist of one stream on this edge, signed for an hour (server/hls/HlsSigner.ts). */
   playlistUrl(stream: string): string {
-    return `${this.httpUrl}/hls/${stream}/index.m3u8`;
+    return this.hlsUrl(stream, 'index.m3u8');
+  }
+
+  /**
+   * A file of one stream's HLS on this edge (a playlist or a fragment), signed with the edge's
+   * secret, valid for `ttlSeconds` (an hour by default): what tests and benches fetch directly.
+   */
+  hlsUrl(stream: string, file: string, ttlSeconds = 3600): string {
+    const signer = new HlsSigner({ edgeSecret: this.options.edgeSecret, ttlSeconds });
+    return `${this.httpUrl}${signer.path(stream, file)}`;
   }
 
   /** Renders the config, checks it with `nginx -t` and starts nginx; resolves once it runs. */

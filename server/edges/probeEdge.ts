@@ -180,8 +180,9 @@ async function checkPlaylist(
   stream: string,
   signal: AbortSignal,
   deadlineMs: number,
+  hlsPath: HlsPath,
 ): Promise<PlaylistCheck> {
-  const url = `${base}/hls/${encodeURIComponent(stream)}/${PROBED_PLAYLIST}`;
+  const url = `${base}${hlsPath(stream, PROBED_PLAYLIST)}`;
   try {
     const { status, body } = await get(url, signal, { range: `bytes=-${PLAYLIST_TAIL_BYTES}` });
     if (status !== 200 && status !== 206) {
@@ -214,7 +215,18 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** Aborts the probe (the registry stopping). */
   signal?: AbortSignal;
+  /**
+   * The path of a stream's file on the edge: edges serve HLS under signed paths only
+   * (server/hls/HlsSigner.ts), so the registry signs; unsigned `/hls/STREAM/FILE` by default.
+   */
+  hlsPath?: HlsPath;
 }
+
+/** The path of `file` of `stream`'s HLS on an edge, from the root. */
+export type HlsPath = (stream: string, file: string) => string;
+
+export const UNSIGNED_HLS_PATH: HlsPath = (stream, file) =>
+  `/hls/${encodeURIComponent(stream)}/${file}`;
 
 /**
  * Probes one edge at `baseUrl` (its status URL). Never throws: a failure is an unhealthy probe
@@ -275,7 +287,10 @@ export async function probeEdge(baseUrl: string, options: ProbeOptions = {}): Pr
   ];
   const checked = new Map<string, PlaylistCheck>();
   for (const stream of new Set(wanted)) {
-    checked.set(stream, await checkPlaylist(base, stream, signal, timeoutMs));
+    checked.set(
+      stream,
+      await checkPlaylist(base, stream, signal, timeoutMs, options.hlsPath ?? UNSIGNED_HLS_PATH),
+    );
   }
   probe.playlists = (options.streams ?? []).flatMap((stream) => checked.get(stream) ?? []);
   probe.hls = options.stream === undefined ? undefined : checked.get(options.stream);

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hlsSigningKey } from '../hls/HlsSigner.js';
+import { ENCODED_RENDITION_IDS } from '../hls/renditions.js';
 
 /** The repository's nginx/ folder, found from this file's place in dist/server/edges. */
 export const NGINX_TEMPLATE_DIR = path.resolve(
@@ -228,6 +230,9 @@ export function renderEdgeConfig(options: EdgeConfigOptions): string {
     HLS_PLAYLIST_LENGTH: hlsPlaylistLength,
     STAT_ALLOW: allowLines(statAllow),
     EDGE_SECRET: options.edgeSecret,
+    // Checked by secure_link on every viewer's request (server/hls/HlsSigner.ts).
+    HLS_SIGNING_KEY: hlsSigningKey(options.edgeSecret),
+    RENDITION_SUFFIXES: ENCODED_RENDITION_IDS.join('|'),
     ACCESS_LOG: accessLog,
   };
   const template = readFileSync(path.join(NGINX_TEMPLATE_DIR, 'edge.conf.template'), 'utf8');

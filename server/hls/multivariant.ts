@@ -11,19 +11,24 @@
  * survives the switch.
  */
 import type { EdgeView } from '../edges/EdgeView.js';
+import type { HlsSignature } from './HlsSigner.js';
 import { renditionStream, type Rendition } from './renditions.js';
 
 export const PLAYLIST_KINDS = ['live', 'history'] as const;
 export type PlaylistKind = (typeof PLAYLIST_KINDS)[number];
 
-/** The media playlist of one rendition of one assembly on one edge. */
+/**
+ * The media playlist of one rendition of one assembly on one edge, under the assembly's signed
+ * prefix (server/hls/HlsSigner.ts); its fragments are relative to it, so they carry it too.
+ */
 export function mediaPlaylistUrl(
   edge: Pick<EdgeView, 'publicUrl'>,
   assembly: string,
   rendition: Rendition,
   kind: PlaylistKind,
+  signature: HlsSignature,
 ): string {
-  return `${edge.publicUrl}/hls/${renditionStream(assembly, rendition)}/${kind}.m3u8`;
+  return `${edge.publicUrl}${signature.prefix}${renditionStream(assembly, rendition)}/${kind}.m3u8`;
 }
 
 export interface MultivariantOptions {
@@ -37,6 +42,8 @@ export interface MultivariantOptions {
   steeringUri: string;
   /** The pathway the player uses until its first steering manifest arrives. */
   pathwayId: string;
+  /** The assembly's current HLS signature, in every media playlist URL. */
+  signature: HlsSignature;
 }
 
 /** A quoted-string attribute value may not hold double quotes or line breaks (RFC 8216 4.2). */
@@ -64,7 +71,7 @@ export function renderMultivariant(options: MultivariantOptions): string {
           `FRAME-RATE=${rendition.frameRate.toFixed(3)},` +
           `PATHWAY-ID=${quoted(edge.id)},` +
           `STABLE-VARIANT-ID=${quoted(rendition.stableId)}`,
-        mediaPlaylistUrl(edge, options.assembly, rendition, options.kind),
+        mediaPlaylistUrl(edge, options.assembly, rendition, options.kind, options.signature),
       );
     }
   }

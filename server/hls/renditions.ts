@@ -82,3 +82,17 @@ export function renditionById(id: RenditionId): Rendition {
 export function renditionStream(assembly: AssemblyId | string, rendition: Rendition): string {
   return rendition.id === '' ? assembly : `${assembly}_${rendition.id}`;
 }
+
+/**
+ * The assembly a stream name belongs to: the name without an encoded rendition's suffix. The
+ * edges split a signed path the same way (nginx/edge.conf.template, `{{RENDITION_SUFFIXES}}`).
+ */
+export function assemblyOfStream(stream: string): string {
+  for (const id of ENCODED_RENDITION_IDS) {
+    const suffix = `_${id}`;
+    if (stream.endsWith(suffix) && stream.length > suffix.length) {
+      return stream.slice(0, -suffix.length);
+    }
+  }
+  return stream;
+}

@@ -11,6 +11,11 @@
  *   DELETE /api/assemblies/:id              delete (and its invites)
  *   POST   /api/assemblies/:id/live         Go live: backstage → live (presenter, moderator)
  *   POST   /api/assemblies/:id/end          End: → ended, for good (presenter, moderator)
+ *   PUT    /api/assemblies/:id/public-watch {publicWatch: boolean}
+ *                                           operators only: a public event, which anyone with
+ *                                           the assembly's id may watch without a viewer token
+ *                                           (the watch API then hands out signed HLS URLs to
+ *                                           all); audited
  *   POST   /api/assemblies/:id/invites      mint an invite link {role, ttl?, label?}
  *   GET    /api/assemblies/:id/invites      list every minted invite, with its label, expiry
  *                                           and revokedAt (null while it works)
@@ -74,6 +79,7 @@ const inviteBody = object({
   ),
 });
 const revokeBody = optional(object({}));
+const publicWatchBody = object({ publicWatch: boolean() });
 
 export interface AssemblyRoutesDeps {
   tokens: Tokens;
@@ -155,6 +161,18 @@ export function assemblyRoutes(deps: AssemblyRoutesDeps): Router {
     });
     object({})(req.body ?? {}, 'body');
     res.json({ assembly: toView(assemblies.end(actorOf(claims), id)) });
+  });
+
+  router.put('/api/assemblies/:id/public-watch', (req, res) => {
+    const id = pathId(req);
+    // An operator's decision: a moderator's link must not be enough to open an assembly to all.
+    const claims = tokens.verify(bearerToken(req), {
+      roles: ['operator'],
+      action: 'make assemblies public',
+      assembly: id,
+    });
+    const { publicWatch } = publicWatchBody(req.body, 'body');
+    res.json({ assembly: toView(assemblies.setPublicWatch(actorOf(claims), id, publicWatch)) });
   });
 
   router.post('/api/assemblies/:id/invites', (req, res) => {

@@ -2,7 +2,9 @@
  * Where viewers watch: the watch API, the multivariant playlists and the HLS content steering
  * manifest of an assembly.
  *
- *   GET /api/assemblies/:id/watch                   {phase, name, live, liveUrl, historyUrl}; Bearer
+ *   GET /api/assemblies/:id/watch                   {phase, name, live, liveUrl, historyUrl, hls};
+ *                                                   Bearer
+ *   GET /api/assemblies/:id/watch/signature         {expires, signature, prefix, ttlSeconds}; Bearer
  *   GET /api/assemblies/:id/hls/live.m3u8           multivariant playlist, live window
  *   GET /api/assemblies/:id/hls/history.m3u8        multivariant playlist, the whole assembly
  *   GET /api/assemblies/:id/hls/steering.json       steering manifest (SERVER-URI, RELOAD-URI)
@@ -12,12 +14,22 @@
  * manifest, the playlist `kind` and what the player adds itself: `_HLS_pathway` (where it is)
  * and `_HLS_throughput` (its bandwidth estimate). Anyone invited to the assembly may watch.
  * Nothing here is cacheable: each answer is for one player.
+ *
+ * The edges serve HLS under signed, expiring paths only (server/hls/HlsSigner.ts): the
+ * multivariant playlists and the steering manifests list signed media playlist URLs, and the
+ * watch API hands out the current signature (`hls`), which a player fetches again from
+ * `watch/signature` well before it expires and puts in front of every later request
+ * (public/src/watch.ts). A viewer whose token expired gets no new signature, so its HLS stops at
+ * most one signature lifetime later. An operator may make an assembly public
+ * (`PUT /api/assemblies/:id/public-watch`): then these routes need no token at all, and a token
+ * that is given is not checked (an expired invite still watches a public event).
  */
 import { Router, type Request, type Response } from 'express';
 import { ROLES } from '../auth/roles.js';
 import type { Tokens } from '../auth/Tokens.js';
 import type { Assemblies } from '../domain/Assemblies.js';
 import { AssemblyNotFoundError, InvalidArgumentError } from '../domain/errors.js';
+import type { Assembly } from '../store/AssemblyStore.js';
 import { parseAssemblyId, type AssemblyId } from '../domain/ids.js';
 import {
   newSessionId,
@@ -32,6 +44,7 @@ import {
   renderMultivariant,
   type PlaylistKind,
 } from '../hls/multivariant.js';
+import type { HlsSigner } from '../hls/HlsSigner.js';
 import type { Rendition } from '../hls/renditions.js';
 import { NotFoundError } from '../wire/errors.js';
 import { bearerToken, queryToken } from './authenticate.js';
@@ -44,6 +57,8 @@ export interface HlsRoutesDeps {
   liveRenditions: (assembly: AssemblyId) => readonly Rendition[];
   /** Whether viewers should start: the program is live (with its renditions, or it waited). */
   watchReady: (assembly: AssemblyId) => boolean;
+  /** Signs the media playlist URLs the edges serve. */
+  hlsSigner: HlsSigner;
 }
 
 /** Query parameters each route understands; `_HLS_*` ones are the player's (reserved by HLS). */
@@ -78,8 +93,20 @@ function parseKind(text: string | undefined, what: string): PlaylistKind {
 }
 
 /** The steering manifest's URL, relative to the multivariant playlist and to itself. */
-function steeringUri(kind: PlaylistKind, session: SteeringSessionId, token: string): string {
-  return `steering.json?kind=${kind}&session=${session}&token=${encodeURIComponent(token)}`;
+function steeringUri(
+  kind: PlaylistKind,
+  session: SteeringSessionId,
+  token: string | undefined,
+): string {
+  const base = `steering.json?kind=${kind}&session=${session}`;
+  return token === undefined ? base : `${base}&token=${encodeURIComponent(token)}`;
+}
+
+/** The token a request carries, if any: the header or the query, never both read as missing. */
+function givenToken(req: Request, from: 'header' | 'query'): string | undefined {
+  if (from === 'header')
+    return req.get('authorization') === undefined ? undefined : bearerToken(req);
+  return req.query.token === undefined ? undefined : queryToken(req);
 }
 
 export function hlsRoutes(deps: HlsRoutesDeps): Router {
@@ -88,16 +115,41 @@ export function hlsRoutes(deps: HlsRoutesDeps): Router {
     parseAssemblyId(String(req.params.id), 'the assembly id in the path');
   const noStore = (res: Response): Response => res.set('Cache-Control', 'no-store');
 
+  /**
+   * Checks that the request may watch `id`: a valid viewer's (or crew's) token of the assembly,
+   * or none at all when the assembly is public. Returns the token given (undefined when none).
+   */
+  const authorize = (
+    req: Request,
+    id: AssemblyId,
+    from: 'header' | 'query',
+  ): { token: string | undefined; assembly: Assembly } => {
+    const token = givenToken(req, from);
+    const assembly = deps.assemblies.find(id);
+    if (assembly?.publicWatch === true) return { token, assembly };
+    // Not public (or unknown: the token check says so without revealing which ids exist).
+    const required = from === 'header' ? bearerToken(req) : queryToken(req);
+    deps.tokens.verify(required, { roles: ROLES, action: 'watch', assembly: id });
+    return { token: required, assembly: deps.assemblies.get(id) };
+  };
+
+  router.get('/api/assemblies/:id/watch/signature', (req, res) => {
+    const id = pathId(req);
+    authorize(req, id, 'header');
+    noStore(res).json({ ...deps.hlsSigner.sign(id), ttlSeconds: deps.hlsSigner.ttlSeconds });
+  });
+
   router.get('/api/assemblies/:id/watch', (req, res) => {
     const id = pathId(req);
-    const token = bearerToken(req);
-    deps.tokens.verify(token, { roles: ROLES, action: 'watch', assembly: id });
-    const assembly = deps.assemblies.get(id);
+    const { token, assembly } = authorize(req, id, 'header');
     // One steering session per opened page: the live and the history playlists share it, so a
     // viewer who seeks back stays on the same edge.
     const session = newSessionId();
     const base = `/api/assemblies/${id}/hls`;
-    const params = `token=${encodeURIComponent(token)}&session=${session}`;
+    const params =
+      token === undefined
+        ? `session=${session}`
+        : `token=${encodeURIComponent(token)}&session=${session}`;
     noStore(res).json({
       // Backstage the program exists but reaches nobody: the page shows a slate until Go live.
       phase: assembly.phase,
@@ -105,6 +157,9 @@ export function hlsRoutes(deps: HlsRoutesDeps): Router {
       live: assembly.phase === 'live' && deps.watchReady(id),
       liveUrl: `${base}/live.m3u8?${params}`,
       historyUrl: `${base}/history.m3u8?${params}`,
+      publicWatch: assembly.publicWatch,
+      // What the playlists' media URLs are signed with now; `watch/signature` gives the next.
+      hls: { ...deps.hlsSigner.sign(id), ttlSeconds: deps.hlsSigner.ttlSeconds },
     });
   });
 
@@ -119,9 +174,7 @@ export function hlsRoutes(deps: HlsRoutesDeps): Router {
     if (match === null) throw new NotFoundError(`playlist '${file.slice(0, 40)}'`);
     const kind = parseKind(match[1], 'the playlist');
     const params = query(req, PLAYLIST_PARAMS);
-    const token = queryToken(req);
-    deps.tokens.verify(token, { roles: ROLES, action: 'watch', assembly: id });
-    deps.assemblies.get(id);
+    const { token } = authorize(req, id, 'query');
     const sessionText = params.get('session');
     const session =
       sessionText === undefined ? undefined : parseSessionId(sessionText, 'query.session');
@@ -134,14 +187,18 @@ export function hlsRoutes(deps: HlsRoutesDeps): Router {
       renditions: deps.liveRenditions(id),
       steeringUri: steeringUri(kind, opened.session, token),
       pathwayId: opened.pathwayId,
+      signature: deps.hlsSigner.sign(id),
     });
     noStore(res).type(PLAYLIST_TYPE).send(playlist);
   });
 
   const steeringManifest = (req: Request, res: Response, id: AssemblyId): void => {
     const params = query(req, MANIFEST_PARAMS);
-    const token = queryToken(req);
-    deps.tokens.verify(token, { roles: ROLES, action: 'watch', assembly: id });
+    // Not `authorize`: a deleted assembly gets 410 below, once its token was checked.
+    const token = givenToken(req, 'query');
+    if (deps.assemblies.find(id)?.publicWatch !== true) {
+      deps.tokens.verify(queryToken(req), { roles: ROLES, action: 'watch', assembly: id });
+    }
     const kind = parseKind(params.get('kind'), 'query.kind');
     const session = parseSessionId(params.get('session') ?? '', 'query.session');
     const pathway = params.get('_HLS_pathway');
@@ -165,6 +222,7 @@ export function hlsRoutes(deps: HlsRoutesDeps): Router {
     }
     const steered = deps.steering.steer(id, session, pathway === '.' ? undefined : pathway);
     const renditions = deps.liveRenditions(id);
+    const signature = deps.hlsSigner.sign(id);
     const manifest: Record<string, unknown> = {
       VERSION: 1,
       TTL: deps.steering.ttlSeconds,
@@ -183,7 +241,7 @@ export function hlsRoutes(deps: HlsRoutesDeps): Router {
           'PER-VARIANT-URIS': Object.fromEntries(
             renditions.map((rendition) => [
               rendition.stableId,
-              mediaPlaylistUrl(edge, id, rendition, kind),
+              mediaPlaylistUrl(edge, id, rendition, kind, signature),
             ]),
           ),
         },

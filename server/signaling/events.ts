@@ -58,6 +58,11 @@ export interface AssemblyWire {
   /** When it went live (ISO 8601), once it did. */
   wentLiveAt?: string;
   endedAt?: string;
+  /**
+   * A public event: anyone with the id may watch without a viewer token (an operator's choice,
+   * `PUT /api/assemblies/:id/public-watch`). A server from before it sends none.
+   */
+  publicWatch?: boolean;
   createdAt: string;
   updatedAt: string;
 }

@@ -34,6 +34,8 @@ export interface Assembly {
   /** When it went live; undefined while backstage. */
   wentLiveAt: string | undefined;
   endedAt: string | undefined;
+  /** Anyone with the assembly's id may watch, without a viewer token (an operator's choice). */
+  publicWatch: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -57,6 +59,7 @@ interface AssemblyRow {
   phase: string;
   went_live_at: string | null;
   ended_at: string | null;
+  public_watch: number;
   created_at: string;
   updated_at: string;
 }
@@ -73,6 +76,7 @@ function toAssembly(row: AssemblyRow): Assembly {
     phase: row.phase as Phase,
     wentLiveAt: row.went_live_at ?? undefined,
     endedAt: row.ended_at ?? undefined,
+    publicWatch: row.public_watch !== 0,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -102,6 +106,7 @@ export class AssemblyStore {
       phase: live ? 'live' : 'backstage',
       wentLiveAt: live ? now : undefined,
       endedAt: undefined,
+      publicWatch: false,
       createdAt: now,
       updatedAt: now,
     };
@@ -192,6 +197,19 @@ export class AssemblyStore {
            WHERE id = ?`,
       )
       .run(updated.phase, updated.wentLiveAt ?? null, updated.endedAt ?? null, now, id);
+    return updated;
+  }
+
+  /** Turns watching without a viewer token on or off. */
+  setPublicWatch(id: AssemblyId, publicWatch: boolean): Assembly {
+    const updated: Assembly = {
+      ...this.get(id),
+      publicWatch,
+      updatedAt: new Date().toISOString(),
+    };
+    this.#db
+      .prepare('UPDATE assemblies SET public_watch = ?, updated_at = ? WHERE id = ?')
+      .run(publicWatch ? 1 : 0, updated.updatedAt, id);
     return updated;
   }
 

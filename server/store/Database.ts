@@ -101,6 +101,9 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // Why a recording stopped by itself (a full disk, a write error); NULL when it was stopped.
   `ALTER TABLE recordings ADD COLUMN failure TEXT;`,
+  // A public event: the watch API hands out signed HLS URLs without a viewer token
+  // (server/http/hlsRoutes.ts). Off for every assembly unless an operator turns it on.
+  `ALTER TABLE assemblies ADD COLUMN public_watch INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** Opens (creating if needed) the database at `file` and brings its schema up to date. */

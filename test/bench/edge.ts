@@ -48,6 +48,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { NginxEdge } from '../../server/edges/NginxEdge.js';
 import { sizeConnections } from '../../server/edges/renderEdgeConfig.js';
+import { HlsSigner } from '../../server/hls/HlsSigner.js';
 import { programTimestamp } from '../../server/hls/programClock.js';
 import {
   agentProcesses,
@@ -300,7 +301,11 @@ class LoadGenerator {
         type: 'viewers',
         host: '127.0.0.1',
         port,
-        directory: `/hls/${STREAM}/`,
+        // Signed like a viewer's (server/hls/HlsSigner.ts), for longer than the bench runs.
+        directory: new HlsSigner({ edgeSecret: EDGE_SECRET, ttlSeconds: 6 * 3600 }).path(
+          STREAM,
+          '',
+        ),
         count: share,
         spreadMs: 1000,
       };
@@ -533,7 +538,7 @@ export async function benchEdge(): Promise<void> {
         `${edge.ingestUrl}/${STREAM}?secret=${EDGE_SECRET}`,
       ]),
     );
-    const live = `${edge.httpUrl}/hls/${STREAM}/live.m3u8`;
+    const live = edge.hlsUrl(STREAM, 'live.m3u8');
     await waitForText(live, (text) => readPlaylist(text).segments.length >= 10, 60_000);
     const folder = path.join(edgePrefix, 'hls', STREAM);
     agentWatch = watchAgentLatency(folder);

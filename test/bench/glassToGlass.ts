@@ -479,7 +479,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<void> {
   const viewerToken = mintToken(app, assemblyId, 'viewer');
   await waitUntilLive(app.url, assemblyId, viewerToken);
   // The edge's live playlist of the source, for the plain page on our edge.
-  const playlistUrl = `${edge.publicUrl}/hls/${assemblyId}/live.m3u8`;
+  const playlistUrl = edge.hlsUrl(assemblyId, 'live.m3u8');
   await printCodecs(stack, assemblyId);
   const defaultsPlaylist = defaults.playlistUrl(assemblyId);
   const watchUrl = `${app.url}/watch/${assemblyId}?token=${viewerToken}`;

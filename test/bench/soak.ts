@@ -398,11 +398,13 @@ function monitorVideoStats(monitor: MonitorClient): Promise<MonitorVideoStats> {
 class SoakApp {
   readonly child: ChildProcess;
   readonly #pending: Array<(reply: SoakStackReply) => void> = [];
+  readonly #assemblies: Array<(reply: Extract<SoakStackReply, { type: 'assembly' }>) => void> = [];
 
   private constructor(child: ChildProcess) {
     this.child = child;
     child.on('message', (reply: SoakStackReply) => {
       if (reply.type === 'memory') this.#pending.shift()?.(reply);
+      if (reply.type === 'assembly') this.#assemblies.shift()?.(reply);
     });
   }
 
@@ -425,7 +427,7 @@ class SoakApp {
         child.on('message', (reply: SoakStackReply) => {
           if (reply.type === 'ready') resolve(reply);
           if (reply.type === 'failed') reject(new Error(`the app failed: ${reply.error}`));
-          if (reply.type !== 'memory') clearTimeout(timer);
+          if (reply.type === 'ready' || reply.type === 'failed') clearTimeout(timer);
         });
         child.once('exit', (code) => {
           clearTimeout(timer);
@@ -446,6 +448,14 @@ class SoakApp {
       this.#command({ type: 'memory' });
     });
     return reply.type === 'memory' ? Math.round(reply.heapUsed / 1024) : Number.NaN;
+  }
+
+  /** Where an assembly's library clips go, and its history playlist's signed URL. */
+  assembly(assemblyId: string): Promise<Extract<SoakStackReply, { type: 'assembly' }>> {
+    return new Promise((resolve) => {
+      this.#assemblies.push(resolve);
+      this.#command({ type: 'assembly', assemblyId });
+    });
   }
 
   async stop(): Promise<void> {
@@ -502,11 +512,12 @@ export async function benchSoak(): Promise<void> {
       return (minted.body as { invite: { url: string } }).invite.url;
     };
 
-    await mkdir(ready.mediaDir, { recursive: true });
+    const { libraryFolder, historyUrl } = await app.assembly(assemblyId);
+    await mkdir(libraryFolder, { recursive: true });
     const [videos] = await Promise.all([
       Promise.all(COLOURS.map((colour) => makeCameraVideo(cameraVideos, colour))),
       makeQuadrantClip(
-        path.join(ready.mediaDir, CLIP_FILE),
+        path.join(libraryFolder, CLIP_FILE),
         [CLIP_COLOUR, CLIP_COLOUR, CLIP_COLOUR, CLIP_COLOUR],
         { seconds: CLIP_SECONDS, container: 'mp4', width: 640, height: 360 },
       ),
@@ -631,11 +642,7 @@ export async function benchSoak(): Promise<void> {
     rotationsNotPlaying = 0;
 
     const startedAt = Date.now();
-    const frames = new ProgramFrames(
-      `${ready.edgeUrl}/hls/${assemblyId}/history.m3u8`,
-      timeline,
-      () => startedAt,
-    );
+    const frames = new ProgramFrames(historyUrl, timeline, () => startedAt);
     const stalls = new Map<number, number>();
     const monitorBefore = await monitorVideoStats(program);
     const samples: Sample[] = [];

@@ -184,7 +184,7 @@ test('an ended assembly plays as video on demand from the edge: its history is c
     await program.waitForColours(tiles.map(colourPoint), ['red', 'green'], PICTURE_MS, 'program');
     const edge = stack.delivery.edge;
     assert.ok(edge !== undefined, 'the stack runs a local edge');
-    const history = `${edge.httpUrl}/hls/${scene.assemblyId}/history.m3u8`;
+    const history = edge.hlsUrl(scene.assemblyId, 'history.m3u8');
     // Some seconds of history, open while the assembly is live.
     const open = await waitForText(
       history,

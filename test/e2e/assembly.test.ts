@@ -150,7 +150,7 @@ async function runAssembly(mode: EngineMode): Promise<void> {
     );
     assert.ok(playlists.length > 0, 'hls.js fetched a playlist');
     assert.ok(
-      playlists.every((u) => u.startsWith(`${edgeUrl}/hls/`)),
+      playlists.every((u) => u.startsWith(`${edgeUrl}/hls/s/`)),
       `every playlist came from the edge ${edgeUrl}: ${playlists.join(' ')}`,
     );
     await watch.page.waitForSelector('#live-indicator:not([hidden])', { timeout: UI_WAIT_MS });

@@ -205,7 +205,7 @@ test('under the recording minimum, Start recording is refused on the panel with 
 test('a recording that fills its disk: the panel says why within seconds, the program goes on, the partial file plays and is archived as cut short', async () => {
   const edge = stack.delivery.edge;
   assert.ok(edge !== undefined, 'the stack runs a local edge');
-  const playlistUrl = `${edge.httpUrl}/hls/${scene.assemblyId}/history.m3u8`;
+  const playlistUrl = edge.hlsUrl(scene.assemblyId, 'history.m3u8');
   const assemblyId = parseAssemblyId(scene.assemblyId);
   // Room for a second or so of the program above the minimum.
   await fillTo(1.5);

@@ -84,7 +84,7 @@ before(async () => {
   assert.ok(edge !== undefined, 'the stack runs a local edge');
   // The whole assembly's playlist (the edge's playlist agent writes it from nginx-rtmp's), so
   // that nothing listed before a fault can slide out of view.
-  playlistUrl = `${edge.httpUrl}/hls/${scene.assemblyId}/history.m3u8`;
+  playlistUrl = edge.hlsUrl(scene.assemblyId, 'history.m3u8');
   for (let i = 0; i < 2; i++) {
     viewers.push(
       await WatchViewer.open(viewerBrowser, mintLink(stack.app, scene.assemblyId, 'viewer')),

@@ -17,6 +17,7 @@ import { NginxEdge } from '../../server/edges/NginxEdge.js';
 import { Logger } from '../../server/log.js';
 import { streamName, type StreamName } from '../../server/origin/RtmpOrigin.js';
 import { freePort } from '../helpers/engineProcess.js';
+import { assertSignedFor, unsignedHlsUrl } from '../helpers/hlsPlaylist.js';
 import { request } from '../server/appHelpers.js';
 import { waitFor } from './fleetHelpers.js';
 import {
@@ -198,8 +199,9 @@ test('both configured edges receive the program, the one that was down once it i
 test('viewers are steered to the configured public URLs, and away from one that is down', async () => {
   assert.equal((await watch()).live, true);
   const { playlist } = await steering();
-  assert.ok(playlist.includes(`${PUBLIC_A}/hls/${assemblyId}/live.m3u8`), playlist);
-  assert.ok(playlist.includes(`${PUBLIC_B}/hls/${assemblyId}/live.m3u8`), playlist);
+  const unsigned = unsignedHlsUrl(playlist);
+  assert.ok(unsigned.includes(`${PUBLIC_A}/hls/${assemblyId}/live.m3u8`), playlist);
+  assert.ok(unsigned.includes(`${PUBLIC_B}/hls/${assemblyId}/live.m3u8`), playlist);
 
   // Probed through its status URL, a stopped edge is unhealthy and viewers go to the other.
   await edgeA.stop();
@@ -271,6 +273,10 @@ test('MONTAGE_LOCAL_EDGE_PUBLIC_URL: viewers get the public URL, the registry pr
     },
     15_000,
   );
-  assert.equal(choice.playlistUrl, `https://assembly.school.example/hls/${assemblyId}/live.m3u8`);
+  assert.equal(
+    unsignedHlsUrl(choice.playlistUrl),
+    `https://assembly.school.example/hls/${assemblyId}/live.m3u8`,
+  );
+  assertSignedFor(choice.playlistUrl, assemblyId, EDGE_SECRET);
   assert.equal(choice.healthy, true, 'probed at its own address, not the unreachable public one');
 });

@@ -69,7 +69,7 @@ before(async () => {
   stack.origin.allowStream(stream, 'stream-key-assembly-capacity');
   publisher = publishQuadrants(stack.origin.publishUrl(stream), ['blue', 'red', 'yellow', 'green']);
   await waitForText(
-    `${stack.edge.httpUrl}/hls/${stream}/live.m3u8`,
+    stack.edge.hlsUrl(stream, 'live.m3u8'),
     (text) => readPlaylist(text).segments.length >= 3,
     30_000,
   );
@@ -102,7 +102,7 @@ test('5000 viewers connected at once each get the playlist', async () => {
     () => new Agent({ keepAlive: true, maxSockets: 1 }),
   );
   try {
-    const url = `${stack.edge.httpUrl}/hls/${stream}/live.m3u8`;
+    const url = stack.edge.hlsUrl(stream, 'live.m3u8');
     let ok = 0;
     const failures: string[] = [];
     for (let first = 0; first < viewers; first += 500) {
@@ -140,9 +140,7 @@ test('HLS is written once: one agent, whole fragments, no errors', async () => {
   const agents = await agentProcesses(stack.edge.prefix);
   assert.equal(agents.length, 1, JSON.stringify(agents));
   assert.ok(workers.includes(agents[0]?.ppid ?? 0), 'the agent is a child of the worker');
-  const { segments } = readPlaylist(
-    (await get(`${stack.edge.httpUrl}/hls/${stream}/history.m3u8`)).body,
-  );
+  const { segments } = readPlaylist((await get(stack.edge.hlsUrl(stream, 'history.m3u8'))).body);
   // Two writers of one fragment would interleave or double its frames.
   for (const segment of segments.slice(0, 3)) {
     const { stdout } = await run('ffprobe', [
@@ -155,7 +153,7 @@ test('HLS is written once: one agent, whole fragments, no errors', async () => {
       'stream=nb_read_packets',
       '-of',
       'csv=p=0',
-      `${stack.edge.httpUrl}/hls/${stream}/${segment.name}`,
+      stack.edge.hlsUrl(stream, segment.name),
     ]);
     const frames = Number(stdout.trim().split('\n')[0]);
     const expected = (segment.durationMs / 1000) * 30;
@@ -198,7 +196,7 @@ test('a stream name the agent refuses is logged once, and the agent waits for it
     assert.ok(refused !== undefined, 'the agent stays, idle');
     // nginx-rtmp would restart an agent that exits, once a second: it has not.
     await waitForText(
-      `${stack.edge.httpUrl}/hls/${stream}/live.m3u8`,
+      stack.edge.hlsUrl(stream, 'live.m3u8'),
       (text) => readPlaylist(text).segments.length >= 3,
       10_000,
     );

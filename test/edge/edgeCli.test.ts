@@ -20,6 +20,7 @@ import { NginxEdge } from '../../server/edges/NginxEdge.js';
 import { Logger } from '../../server/log.js';
 import { streamName } from '../../server/origin/RtmpOrigin.js';
 import { freePort, REPO_ROOT } from '../helpers/engineProcess.js';
+import { HlsSigner } from '../../server/hls/HlsSigner.js';
 import { request } from '../server/appHelpers.js';
 import { waitFor } from './fleetHelpers.js';
 import { EDGE_SECRET, fragments, publishQuadrants, type TestProcess } from './helpers.js';
@@ -115,7 +116,9 @@ test("the README's one command renders and starts an edge and registers it: the 
     ),
   );
   assert.equal(app.edges.get('vm1').createdBy, 'operator');
-  const playlistUrl = `http://${host}:${httpPort}/hls/${assemblyId}/index.m3u8`;
+  // Signed with the secret the edge was rendered with (server/hls/HlsSigner.ts).
+  const signed = new HlsSigner({ edgeSecret: EDGE_SECRET, ttlSeconds: 3600 });
+  const playlistUrl = `http://${host}:${httpPort}${signed.path(assemblyId, 'index.m3u8')}`;
   await waitFor(
     'the new edge serves the live program',
     async () => {

@@ -10,6 +10,7 @@ import {
   fragments,
   playInPage,
   publishQuadrants,
+  SIGNED_HLS_PATH,
   startMediaStack,
   startWatchPage,
   waitForQuadrants,
@@ -90,7 +91,7 @@ test('the edge serves playlists uncached and fragments cacheable, both with CORS
 });
 
 test('/stat shows the stream with its publishing client', async () => {
-  const probe = await probeEdge(stack.edge.httpUrl, { stream });
+  const probe = await probeEdge(stack.edge.httpUrl, { stream, hlsPath: SIGNED_HLS_PATH });
   assert.equal(probe.healthy, true, probe.error);
   const stat = probe.streams.find((entry) => entry.name === stream);
   assert.ok(stat !== undefined, `stream missing from /stat: ${JSON.stringify(probe.streams)}`);

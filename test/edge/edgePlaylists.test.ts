@@ -35,7 +35,7 @@ let stack: MediaStack;
 let publisher: TestProcess | undefined;
 
 function url(file: string): string {
-  return `${stack.edge.httpUrl}/hls/${stream}/${file}`;
+  return stack.edge.hlsUrl(stream, file);
 }
 
 async function playlist(

@@ -20,8 +20,9 @@ import { AuditLog } from '../../server/store/AuditLog.js';
 import { openDatabase, type SqliteDatabase } from '../../server/store/Database.js';
 import { EdgeStore } from '../../server/store/EdgeStore.js';
 import { freePort } from '../helpers/engineProcess.js';
+import { assertSignedFor, unsignedHlsUrl } from '../helpers/hlsPlaylist.js';
 import { newEdge, waitFor } from './fleetHelpers.js';
-import { EDGE_SECRET, publishQuadrants, type TestProcess } from './helpers.js';
+import { EDGE_SECRET, publishQuadrants, SIGNED_HLS_PATH, type TestProcess } from './helpers.js';
 
 let dir: string;
 const edges: NginxEdge[] = [];
@@ -78,6 +79,7 @@ function registry(
     seed: options.seed,
     liveStreams: options.liveStreams,
     probe: options.probe,
+    hlsPath: SIGNED_HLS_PATH,
   });
   registries.push(created);
   return { registry: created, audit, log };
@@ -329,7 +331,8 @@ test('pick: the least-loaded healthy active edge, a crowd spread between probes,
   assert.ok(picks.includes('one'), `a crowd spreads: ${picks.join(',')}`);
   const chosen = fleet.pick('s');
   const base = chosen?.edge.id === 'one' ? one.httpUrl : two.httpUrl;
-  assert.equal(chosen?.playlistUrl, `${base}/hls/s/live.m3u8`);
+  assert.equal(unsignedHlsUrl(chosen?.playlistUrl ?? ''), `${base}/hls/s/live.m3u8`);
+  assertSignedFor(chosen?.playlistUrl ?? '', 's', EDGE_SECRET);
 
   fleet.drain('operator', 'two');
   for (let i = 0; i < 5; i++)

@@ -46,7 +46,7 @@ test("a stall of audio and video just before a keyframe leaves that fragment's a
   publisher = publishQuadrants(stack.origin.publishUrl(stream), QUADRANTS, {
     clock: { jump: { atSeconds: 3, byMs: STALL_MS, audioByMs: AUDIO_STALL_MS } },
   });
-  const url = (file: string): string => `${stack.edge.httpUrl}/hls/${stream}/${file}`;
+  const url = (file: string): string => stack.edge.hlsUrl(stream, file);
   // The fragment that holds the stall (the one before the keyframe lasts a GOP and the stall),
   // and two after it.
   const holds = (durationMs: number): boolean => durationMs >= 1000 + STALL_MS - 50;

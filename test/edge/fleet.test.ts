@@ -21,6 +21,7 @@ import type { NginxEdge } from '../../server/edges/NginxEdge.js';
 import { Logger } from '../../server/log.js';
 import { streamName, type StreamName } from '../../server/origin/RtmpOrigin.js';
 import { freePort } from '../helpers/engineProcess.js';
+import { unsignedHlsUrl } from '../helpers/hlsPlaylist.js';
 import { request } from '../server/appHelpers.js';
 import { newEdge, waitFor } from './fleetHelpers.js';
 import { EDGE_SECRET, fragments, publishQuadrants, type TestProcess } from './helpers.js';
@@ -106,7 +107,8 @@ async function watchers(count: number): Promise<string[]> {
       (line) => line.startsWith('#EXT-X-STREAM-INF') && line.includes(`PATHWAY-ID="${first}"`),
     );
     assert.ok(variant >= 0, `no variant of pathway ${first}:\n${playlist}`);
-    urls.push(lines[variant + 1]?.trim() ?? '');
+    // Where it points; the signature is tested in test/edge/hlsSigning.test.ts.
+    urls.push(unsignedHlsUrl(lines[variant + 1]?.trim() ?? ''));
   }
   return urls;
 }

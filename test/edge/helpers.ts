@@ -8,6 +8,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { NginxEdge, type NginxEdgeOptions } from '../../server/edges/NginxEdge.js';
+import type { HlsPath } from '../../server/edges/probeEdge.js';
+import { HlsSigner } from '../../server/hls/HlsSigner.js';
 import { RtmpOrigin, type EdgeId } from '../../server/origin/RtmpOrigin.js';
 import { freePort, REPO_ROOT } from '../helpers/engineProcess.js';
 import { QUADRANT_CENTRES } from '../helpers/BrowserPeer.js';
@@ -15,6 +17,10 @@ import { PALETTE, classify, type PaletteName, type Quadrants } from '../helpers/
 import { sampleVideo } from '../helpers/pixels.js';
 
 export const EDGE_SECRET = 'test-edge-secret-0123456789';
+
+/** Signs HLS paths for edges rendered with EDGE_SECRET, as the app's registry does for probes. */
+export const SIGNED_HLS_PATH: HlsPath = (stream, file) =>
+  new HlsSigner({ edgeSecret: EDGE_SECRET, ttlSeconds: 3600 }).path(stream, file);
 
 /** An origin with one local edge registered, as the app server wires them. */
 export interface MediaStack {

@@ -27,7 +27,7 @@ let second: NginxEdge | undefined;
 let publisher: TestProcess | undefined;
 
 function historyUrl(edge: NginxEdge): string {
-  return `${edge.httpUrl}/hls/${stream}/history.m3u8`;
+  return edge.hlsUrl(stream, 'history.m3u8');
 }
 
 async function history(edge: NginxEdge): Promise<ListedSegment[]> {

@@ -3,10 +3,35 @@
  * their sequence numbers, durations, discontinuities and program date), and what ffprobe finds
  * in a fragment (where its audio and its video start).
  */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { hlsSigningKey, signatureFor } from '../../server/hls/HlsSigner.js';
 
 const run = promisify(execFile);
+
+const SIGNATURE = /\/hls\/s\/([0-9]+)\/([A-Za-z0-9_-]{22})\//;
+
+/**
+ * Where signed HLS URLs point without their signatures (`/hls/s/E/S/` → `/hls/`), in a URL or a
+ * whole playlist: what tests compare when they ask which edge and stream a viewer was sent to.
+ */
+export function unsignedHlsUrl(text: string): string {
+  return text.replace(new RegExp(SIGNATURE.source, 'g'), '/hls/');
+}
+
+/** Asserts that `url` is signed for `assembly` with the key of `edgeSecret`, and valid now. */
+export function assertSignedFor(url: string, assembly: string, edgeSecret: string): void {
+  const match = SIGNATURE.exec(url);
+  assert.ok(match !== null, `not a signed HLS URL: ${url}`);
+  const expires = Number(match[1]);
+  assert.ok(expires > Date.now() / 1000, `expired: ${url}`);
+  assert.equal(
+    match[2],
+    signatureFor(assembly, expires, hlsSigningKey(edgeSecret)).signature,
+    `signed for ${assembly}: ${url}`,
+  );
+}
 
 export interface ListedFragment {
   sequence: number;

@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeEdgePrefix } from '../../server/edges/renderEdgeConfig.js';
+import { HlsSigner } from '../../server/hls/HlsSigner.js';
 import { waitForPort } from '../../server/engine/EngineSupervisor.js';
 import { AGENT_PID_FILE } from '../../server/edges/PlaylistAgent.js';
 import type { NetnsHost } from '../helpers/netns.js';
@@ -46,6 +47,12 @@ export class TestEdge {
 
   get publicUrl(): string {
     return `http://${this.address}:${this.options.httpPort}`;
+  }
+
+  /** A file of a stream's HLS on this edge, signed with its secret for an hour. */
+  hlsUrl(stream: string, file: string, ttlSeconds = 3600): string {
+    const signer = new HlsSigner({ edgeSecret: this.options.edgeSecret, ttlSeconds });
+    return `${this.publicUrl}${signer.path(stream, file)}`;
   }
 
   get ingestUrl(): string {

@@ -87,11 +87,7 @@ async function quadrants(): Promise<string[]> {
 test('both renditions reach the edge cut into the same fragments', async () => {
   const id = delivered.assemblyId;
   const history = (stream: string): Promise<string> =>
-    waitForText(
-      `${edge.publicUrl}/hls/${stream}/history.m3u8`,
-      (body) => fragments(body).length >= 4,
-      30_000,
-    );
+    waitForText(edge.hlsUrl(stream, 'history.m3u8'), (body) => fragments(body).length >= 4, 30_000);
   const source = fragments(await history(id));
   const low = fragments(await history(`${id}_360p`));
   // Fragments are named by their start timestamp: the 360p ones are a run of the source's.
@@ -105,7 +101,9 @@ test('hls.js moves to 360p when the page is throttled, and back to 720p after', 
   const context = await browser.newContext();
   page = await context.newPage();
   page.on('request', (request) => {
-    const match = /\/hls\/[A-Za-z0-9_-]+?(_360p)?\/\d+\.ts$/.exec(request.url());
+    const match = /\/hls\/s\/\d+\/[A-Za-z0-9_-]{22}\/[A-Za-z0-9_-]+?(_360p)?\/\d+\.ts$/.exec(
+      request.url(),
+    );
     if (match !== null) {
       requests.push({ rendition: match[1] === undefined ? '720p' : '360p', at: Date.now() });
     }
@@ -169,7 +167,7 @@ test('rewinding before the live window plays the history playlist from the same 
   // (and kept, in its back buffer) the program from its start, so a reload opens it afresh once
   // the assembly is old enough for 30 s back to be inside the history.
   await waitForText(
-    `${edge.publicUrl}/hls/${delivered.assemblyId}/history.m3u8`,
+    edge.hlsUrl(delivered.assemblyId, 'history.m3u8'),
     (body) =>
       readPlaylist(body).segments.reduce((sum, segment) => sum + segment.durationMs, 0) >= 40_000,
     90_000,

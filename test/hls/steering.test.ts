@@ -11,6 +11,7 @@ import { loadAppConfig } from '../../server/config.js';
 import type { EdgeFleetView, EdgeView } from '../../server/edges/EdgeView.js';
 import { parseAssemblyId } from '../../server/domain/ids.js';
 import { Logger } from '../../server/log.js';
+import { assertSignedFor, unsignedHlsUrl } from '../helpers/hlsPlaylist.js';
 import { request, tempDataDir, wireError } from '../server/appHelpers.js';
 import { rmSync } from 'node:fs';
 
@@ -181,10 +182,17 @@ test('the multivariant playlist lists every rendition on every edge as a pathway
       /BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="avc1\.42c01f,mp4a\.40\.2",RESOLUTION=1280x720,FRAME-RATE=30\.000/,
     );
     assert.match(variants[i] ?? '', /STABLE-VARIANT-ID="720p"/);
-    assert.equal(uris[i], `http://${id}.edges.example:8090/hls/${assemblyId}/live.m3u8`);
+    const uri = uris[i] ?? '';
+    assert.equal(
+      unsignedHlsUrl(uri),
+      `http://${id}.edges.example:8090/hls/${assemblyId}/live.m3u8`,
+    );
+    assertSignedFor(uri, assemblyId, app.edgeSecret);
   }
   const { text: history } = await Player.open('history');
-  assert.ok(history.includes(`http://e2.edges.example:8090/hls/${assemblyId}/history.m3u8`));
+  assert.ok(
+    unsignedHlsUrl(history).includes(`http://e2.edges.example:8090/hls/${assemblyId}/history.m3u8`),
+  );
   const response = await fetch(
     new URL(
       (
@@ -281,9 +289,13 @@ test('an edge added after a player loaded its playlist reaches it as a pathway c
   assert.ok(clone !== undefined, JSON.stringify(manifest));
   assert.ok(['e1', 'e2', 'e3'].includes(clone['BASE-ID']));
   assert.equal(clone['URI-REPLACEMENT'].HOST, 'e4.edges.example');
-  assert.deepEqual(clone['URI-REPLACEMENT']['PER-VARIANT-URIS'], {
-    '720p': `http://e4.edges.example:8090/hls/${assemblyId}/live.m3u8`,
-  });
+  const perVariant = clone['URI-REPLACEMENT']['PER-VARIANT-URIS'];
+  assert.deepEqual(Object.keys(perVariant), ['720p']);
+  assert.equal(
+    unsignedHlsUrl(perVariant['720p'] ?? ''),
+    `http://e4.edges.example:8090/hls/${assemblyId}/live.m3u8`,
+  );
+  assertSignedFor(perVariant['720p'] ?? '', assemblyId, app.edgeSecret);
   // New viewers go to the new, empty edge.
   const fresh = await openPlayers(12);
   assert.ok(tally(fresh).get('e4') === 12, JSON.stringify([...tally(fresh)]));

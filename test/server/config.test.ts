@@ -331,3 +331,21 @@ test('origins, rate limits and the metrics token are parsed and checked', () => 
     /MONTAGE_RATE_LIMIT_REST_PER_MINUTE=-1 is invalid/,
   );
 });
+
+test('MONTAGE_HLS_URL_TTL_SECONDS sets how long signed HLS URLs last, from 20 s to a day', () => {
+  assert.equal(loadAppConfig({ ...base, env: {} }).hlsUrlTtlSeconds, 600);
+  assert.equal(
+    loadAppConfig({ ...base, env: { MONTAGE_HLS_URL_TTL_SECONDS: '20' } }).hlsUrlTtlSeconds,
+    20,
+  );
+  for (const value of ['19', '86401', '1.5', 'ten']) {
+    assert.throws(
+      () => loadAppConfig({ ...base, env: { MONTAGE_HLS_URL_TTL_SECONDS: value } }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message ===
+          `MONTAGE_HLS_URL_TTL_SECONDS=${value} is invalid: expected an integer from 20 to 86400`,
+      value,
+    );
+  }
+});

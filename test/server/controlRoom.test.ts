@@ -63,15 +63,22 @@ test('an assembly starts backstage, goes live and ends over REST: stored, audite
   const watch = await api('GET', `/api/assemblies/${assembly.id}/watch`, viewer);
   assert.equal(watch.status, 200);
   assert.deepEqual(
-    { ...(watch.body as object), liveUrl: undefined, historyUrl: undefined },
+    { ...(watch.body as object), liveUrl: undefined, historyUrl: undefined, hls: undefined },
     {
       phase: 'backstage',
       name: 'Assembly',
       live: false,
+      publicWatch: false,
       liveUrl: undefined,
       historyUrl: undefined,
+      hls: undefined,
     },
   );
+  // The signature of its HLS, valid from now (test/hls/hlsSigning.test.ts checks it on an edge).
+  const { hls } = watch.body as { hls: { expires: number; ttlSeconds: number; prefix: string } };
+  assert.equal(hls.ttlSeconds, 600);
+  assert.ok(Math.abs(hls.expires - Date.now() / 1000 - 600) < 30, JSON.stringify(hls));
+  assert.match(hls.prefix, new RegExp(`^/hls/s/${hls.expires}/[A-Za-z0-9_-]{22}/$`));
 
   const refused = await api('POST', `/api/assemblies/${assembly.id}/live`, viewer, {});
   assert.equal(refused.status, 403);

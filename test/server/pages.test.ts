@@ -174,6 +174,38 @@ test('the panel shows cameras, layout, recording, invite links, library and asse
   assert.equal(assembly.maxTiles, 4);
 });
 
+test('an operator makes an assembly public on the panel and back; a moderator sees it and has no switch', async (t) => {
+  const operator = running.app.core.invites.mintOperator('test', 600).token;
+  const page = await open(t, `${running.url}/panel?token=${operator}&assembly=${otherAssemblyId}`);
+  const toggle = page.locator(`[data-public-watch="${otherAssemblyId}"]`);
+  await toggle.waitFor({ timeout: WAIT_MS });
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
+  assert.equal(await toggle.textContent(), 'Links only');
+  await toggle.click();
+  await page.getByText('“Year 9 science” is public').waitFor({ timeout: WAIT_MS });
+  assert.equal(running.app.core.assemblies.get(otherAssemblyId).publicWatch, true);
+  await page
+    .locator(`[data-public-watch="${otherAssemblyId}"][aria-pressed="true"]`)
+    .waitFor({ timeout: WAIT_MS });
+  const audited = running.app.core.audit
+    .recent(20)
+    .filter((entry) => entry.action === 'assembly.public-watch');
+  assert.equal(audited.length, 1, JSON.stringify(audited));
+  assert.equal(audited[0]?.actor, 'operator');
+
+  // A moderator of that assembly sees that it is public, and cannot change it.
+  const moderator = running.app.core.invites.mint('test', otherAssemblyId, 'moderator', 600);
+  const moderatorPage = await open(t, moderator.invite.url);
+  await moderatorPage.locator('#assembly-list .pill', { hasText: 'PUBLIC' }).waitFor({
+    timeout: WAIT_MS,
+  });
+  assert.equal(await moderatorPage.locator('[data-public-watch]').count(), 0);
+
+  await page.locator(`[data-public-watch="${otherAssemblyId}"]`).click();
+  await page.getByText('“Year 9 science” needs a viewer link again.').waitFor({ timeout: WAIT_MS });
+  assert.equal(running.app.core.assemblies.get(otherAssemblyId).publicWatch, false);
+});
+
 test("the panel's library shows each clip's duration and picture size, as the server's probe read them, and says it is this assembly's own", async (t) => {
   const folder = running.app.library.folder(assemblyId);
   mkdirSync(folder, { recursive: true });

@@ -17,7 +17,9 @@ async function failure(response: Response): Promise<RequestError> {
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { authorization: `Bearer ${pageToken()}` };
+  // No token: a public assembly's watch API needs none (server/http/hlsRoutes.ts).
+  const headers: Record<string, string> =
+    pageToken() === '' ? {} : { authorization: `Bearer ${pageToken()}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
   try {

@@ -88,6 +88,10 @@ export class AssembliesCard {
                 h('span', { class: 'muted small' }, assembly.id),
               ),
               assembly.recording ? h('span', { class: 'pill live' }, 'REC') : null,
+              assembly.publicWatch === true && !operator
+                ? h('span', { class: 'pill warn' }, 'PUBLIC')
+                : null,
+              operator ? this.#publicToggle(assembly) : null,
               current
                 ? h('span', { class: 'pill ok' }, 'open here')
                 : operator
@@ -98,6 +102,49 @@ export class AssembliesCard {
         : [h('li', { class: 'empty' }, 'No assemblies yet.')]),
     );
     return assemblies;
+  }
+
+  /**
+   * An operator's switch for a public event: anyone with the assembly's id may then watch it
+   * without a viewer token (the edges still check the signed HLS URLs the watch API hands out).
+   */
+  #publicToggle(assembly: AssemblyWire): HTMLElement {
+    const on = assembly.publicWatch === true;
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: on ? 'small warn' : 'small',
+        'aria-pressed': on ? 'true' : 'false',
+        'data-public-watch': assembly.id,
+        title: on
+          ? 'Anyone with this assembly’s id may watch it. Click to require a viewer link again.'
+          : 'Only people with a viewer link may watch. Click to open it to everyone (a public event).',
+      },
+      on ? 'Public' : 'Links only',
+    );
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      void api<{ assembly: AssemblyWire }>(
+        'PUT',
+        `/api/assemblies/${encodeURIComponent(assembly.id)}/public-watch`,
+        { publicWatch: !on },
+      )
+        .then(({ assembly: changed }) => {
+          this.#notice.show(
+            changed.publicWatch === true
+              ? `“${changed.name}” is public: anyone with its id may watch.`
+              : `“${changed.name}” needs a viewer link again.`,
+            'ok',
+          );
+          return this.load();
+        })
+        .catch((error: unknown) => {
+          button.disabled = false;
+          this.#notice.show(`Could not change who may watch: ${errorMessage(error)}`, 'bad');
+        });
+    });
+    return button;
   }
 
   async #createAssembly(): Promise<void> {
