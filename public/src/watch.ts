@@ -359,6 +359,7 @@ class WatchPage {
         error instanceof RequestError &&
         (error.code === 'token_invalid' ||
           error.code === 'token_expired' ||
+          error.code === 'token_revoked' ||
           error.code === 'forbidden')
       ) {
         this.#overlay.show(`You cannot watch this assembly: ${error.message}`, { bad: true });
