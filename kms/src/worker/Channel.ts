@@ -91,9 +91,11 @@ export class Channel extends EnhancedEventEmitter<ChannelEvents> {
     }
     const id = this.#nextId++;
     return new Promise<JsonObject>((resolve, reject) => {
+      // Unreferenced: a request timer alone must not keep a process alive (the worker's socket
+      // does while it matters).
       const timer =
         this.#requestTimeoutMs > 0
-          ? setTimeout(() => this.#onTimeout(id), this.#requestTimeoutMs)
+          ? setTimeout(() => this.#onTimeout(id), this.#requestTimeoutMs).unref()
           : undefined;
       this.#pending.set(id, { method, resolve, reject, timer });
       this.#out.write(`${JSON.stringify({ id, method, params }, wellFormed)}\n`);
