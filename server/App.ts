@@ -82,6 +82,8 @@ export function createCore(config: AppConfig, baseUrl: () => string): Core {
   // Every verification refuses the tokens of revoked invite links.
   const tokens = new Tokens(loadOrCreateSecret(config.jwtSecret, config.dataDir), {
     isRevoked: (inviteId) => inviteStore.isRevoked(inviteId),
+    // Read at each verification, after the store below exists.
+    isPublic: (assembly) => assemblyStore.find(assembly)?.publicWatch === true,
   });
   const metrics = new MetricsRegistry();
   const assemblyStore = new AssemblyStore(db);

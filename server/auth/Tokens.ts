@@ -30,6 +30,11 @@ export interface TokenClaims {
   inviteId: InviteId | undefined;
   /** The invite link's label ("Room 12"): a camera's name until someone renames it. */
   label: string | undefined;
+  /**
+   * A viewer token handed to anyone who opened a public assembly's watch page without a link: it
+   * is valid only while the assembly stays public.
+   */
+  publicViewer: boolean;
 }
 
 export interface SignRequest {
@@ -39,6 +44,8 @@ export interface SignRequest {
   inviteId?: InviteId;
   /** 1 to 40 printable characters, already trimmed (see inviteLabel.ts). */
   label?: string;
+  /** A public assembly's anonymous viewer (see TokenClaims.publicViewer); viewers only. */
+  publicViewer?: boolean;
 }
 
 export interface TokensOptions {
@@ -49,6 +56,8 @@ export interface TokensOptions {
    * names an invite, so it must be cheap (an in-memory set, see InviteStore).
    */
   isRevoked?: (inviteId: InviteId) => boolean;
+  /** Whether an assembly is public now (anonymous viewer tokens work only then). */
+  isPublic?: (assembly: AssemblyId) => boolean;
 }
 
 /** What a caller requires of a token besides a valid signature and expiry. */
@@ -86,12 +95,14 @@ export class Tokens {
   readonly #key: Buffer;
   readonly #now: () => number;
   readonly #isRevoked: (inviteId: InviteId) => boolean;
+  readonly #isPublic: (assembly: AssemblyId) => boolean;
 
   constructor(secret: string, options: TokensOptions = {}) {
     if (secret.length < 32) throw new Error('the token secret must have at least 32 characters');
     this.#key = Buffer.from(secret, 'utf8');
     this.#now = options.now ?? Date.now;
     this.#isRevoked = options.isRevoked ?? (() => false);
+    this.#isPublic = options.isPublic ?? (() => false);
   }
 
   sign(request: SignRequest): string {
@@ -103,6 +114,12 @@ export class Tokens {
       exp: issuedAt + request.ttlSeconds,
     };
     if (request.inviteId !== undefined) payload.jti = request.inviteId;
+    if (request.publicViewer === true) {
+      if (request.role !== 'viewer' || request.assembly === ALL_ASSEMBLIES) {
+        throw new TypeError('only a viewer of one assembly can be a public viewer');
+      }
+      payload.pub = true;
+    }
     if (request.label !== undefined) {
       if (!isInviteLabel(request.label))
         throw new TypeError(`a token label must be ${INVITE_LABEL_RULE}`);
@@ -145,6 +162,13 @@ export class Tokens {
     if (claims.inviteId !== undefined && this.#isRevoked(claims.inviteId)) {
       throw new TokenRevokedError();
     }
+    // An anonymous public viewer's token ends when the operator makes the assembly private.
+    if (
+      claims.publicViewer &&
+      (claims.assembly === ALL_ASSEMBLIES || !this.#isPublic(claims.assembly))
+    ) {
+      throw new TokenRevokedError('this assembly is no longer public; ask for an invite link');
+    }
     if (claims.expiresAt * 1000 <= this.#now()) {
       throw new TokenExpiredError(new Date(claims.expiresAt * 1000));
     }
@@ -169,7 +193,7 @@ export class Tokens {
     if (typeof json !== 'object' || json === null) {
       throw new TokenInvalidError('its payload is not an object');
     }
-    const { asm, role, iat, exp, jti, lbl } = json as Record<string, unknown>;
+    const { asm, role, iat, exp, jti, lbl, pub } = json as Record<string, unknown>;
     if (typeof exp !== 'number' || !Number.isFinite(exp)) {
       throw new TokenInvalidError('it has no expiry (exp)');
     }
@@ -193,6 +217,9 @@ export class Tokens {
     if (jti !== undefined && typeof jti !== 'string') {
       throw new TokenInvalidError('its invite id (jti) is not a string');
     }
+    if (pub !== undefined && (pub !== true || role !== 'viewer')) {
+      throw new TokenInvalidError('only a viewer token can be public (pub)');
+    }
     if (lbl !== undefined && !isInviteLabel(lbl)) {
       throw new TokenInvalidError(`its label (lbl) is not ${INVITE_LABEL_RULE}`);
     }
@@ -203,6 +230,7 @@ export class Tokens {
       expiresAt: exp,
       inviteId: jti as InviteId | undefined,
       label: lbl,
+      publicViewer: pub === true,
     };
   }
 }

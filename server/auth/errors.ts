@@ -31,8 +31,8 @@ export class TokenExpiredError extends AuthError {
  */
 export class TokenRevokedError extends AuthError {
   readonly code = 'token_revoked';
-  constructor() {
-    super('this link was revoked; ask your teacher for a new one');
+  constructor(message = 'this link was revoked; ask your teacher for a new one') {
+    super(message);
     this.name = 'TokenRevokedError';
   }
 }

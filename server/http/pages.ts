@@ -125,6 +125,9 @@ export function plainRefusal(code: string): { title: string; advice: string } {
   }
 }
 
+/** How long an anonymous viewer of a public assembly may watch: a school day. */
+const PUBLIC_VIEWER_TTL_SECONDS = 12 * 3600;
+
 export interface PageDeps {
   tokens: Tokens;
   assemblies: Assemblies;
@@ -216,6 +219,32 @@ export function pageRoutes(deps: PageDeps): Router {
   router.get('/camera/:assembly', inAssembly(PAGES.camera));
   router.get('/studio/:assembly', inAssembly(PAGES.studio));
   router.get('/panel/:assembly', inAssembly(PAGES.panel));
+  // A public assembly (an operator's choice, see assemblyRoutes) opens without a link: the
+  // visitor gets an anonymous viewer token, valid only while the assembly stays public.
+  router.get('/watch/:assembly', (req: Request<{ assembly: string }>, res, next) => {
+    if (req.query.token !== undefined) {
+      next();
+      return;
+    }
+    let assembly: AssemblyId;
+    try {
+      assembly = parseAssemblyId(req.params.assembly);
+    } catch (error) {
+      refuse(res, error);
+      return;
+    }
+    if (deps.assemblies.find(assembly)?.publicWatch !== true) {
+      next();
+      return;
+    }
+    const token = deps.tokens.sign({
+      assembly,
+      role: 'viewer',
+      ttlSeconds: PUBLIC_VIEWER_TTL_SECONDS,
+      publicViewer: true,
+    });
+    res.redirect(303, `/watch/${assembly}?token=${encodeURIComponent(token)}`);
+  });
   router.get('/watch/:assembly', inAssembly(PAGES.watch));
   return router;
 }
