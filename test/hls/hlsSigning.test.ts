@@ -95,6 +95,15 @@ async function status(url: string): Promise<number> {
   return response.status;
 }
 
+/** What the refresh test keeps on the page's window (set and read inside page.evaluate). */
+type StallWindow = {
+  events: string[];
+  stalledMs: number;
+  longestMs: number;
+  since?: number;
+  source: string;
+};
+
 test('the edge refuses HLS without a valid signature: none, forged, expired, tampered, another assembly’s', async () => {
   const id = delivered.assemblyId;
   const body = await watch(id, delivered.viewerToken);
@@ -213,13 +222,7 @@ test('the watch page plays through several signature refreshes without a stall',
   // picture advances against the clock. Every media event is kept for the log.
   await page.evaluate(() => {
     const video = document.querySelector('video') as HTMLVideoElement;
-    const w = window as unknown as {
-      events: string[];
-      stalledMs: number;
-      longestMs: number;
-      since?: number;
-      source: string;
-    };
+    const w = window as unknown as StallWindow;
     w.events = [];
     w.stalledMs = 0;
     w.longestMs = 0;
@@ -262,13 +265,7 @@ test('the watch page plays through several signature refreshes without a stall',
   const played =
     (await page.evaluate(() => document.querySelector('video')?.currentTime ?? 0)) - startPosition;
   const { events, stalledMs, longestMs, sameSource } = await page.evaluate(() => {
-    const w = window as unknown as {
-      events: string[];
-      stalledMs: number;
-      longestMs: number;
-      since?: number;
-      source: string;
-    };
+    const w = window as unknown as StallWindow;
     // A stall still going on counts up to now.
     const open = w.since === undefined ? 0 : performance.now() - w.since;
     return {
