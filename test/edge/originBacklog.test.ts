@@ -6,11 +6,13 @@
  * real ffmpeg player that the test stops with SIGSTOP.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import { RtmpOrigin, streamName, type RtmpOriginEvents } from '../../server/origin/RtmpOrigin.js';
 import { freePort } from '../helpers/engineProcess.js';
 import { EDGE_SECRET, spawnTestProcess, type TestProcess } from './helpers.js';
@@ -25,11 +27,7 @@ let origin: RtmpOrigin;
 let folder: string;
 let publisher: TestProcess;
 
-async function run(command: string, args: string[]): Promise<void> {
-  const child = spawnTestProcess(command, args);
-  const code = await child.exited;
-  assert.equal(code, 0, `${command} failed: ${child.stderr()}`);
-}
+const run = promisify(execFile);
 
 before(async () => {
   folder = await mkdtemp(path.join(tmpdir(), 'montage-backlog-'));
