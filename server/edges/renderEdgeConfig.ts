@@ -211,6 +211,10 @@ export function renderEdgeConfig(options: EdgeConfigOptions): string {
     OPEN_FILE_CACHE: String(sized.openFileCache),
     AGENT_COMMAND: [
       nodeBinary,
+      // The agent allocates a playlist's worth of short-lived strings every second. V8 grows
+      // the young generation to 16 MB semi-spaces for such a rate, which is 30 MB of RSS per
+      // stream for nothing; 1 MB measured the same work at 70 MB instead of 95 after an hour.
+      '--max-semi-space-size=1',
       AGENT_SCRIPT,
       '--hls-dir',
       path.join(options.prefix, 'hls'),

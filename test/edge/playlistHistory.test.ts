@@ -8,6 +8,8 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parseHistoryPlaylist, parseNginxPlaylist } from '../../server/edges/hlsPlaylists.js';
 import { sweepStaleStreams } from '../../server/edges/retention.js';
 import { StreamHistory } from '../../server/edges/StreamHistory.js';
@@ -159,6 +161,54 @@ test('lines that are not nginx-rtmp fragments are not listed', () => {
     { name: '12.ts', durationMs: 1000 },
     { name: '14.ts', durationMs: 1000 },
   ]);
+});
+
+/** V8's garbage collector, made callable in this process (`--expose-gc` set at run time). */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/** The heap in use after a full collection, in MB. */
+function liveHeapMb(gc: () => void): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 1048576;
+}
+
+test('the history keeps its fragment names, not the playlists they were read from', () => {
+  // The agent reads nginx-rtmp's playlist every second and appends the one new fragment. A
+  // name cut from that text (by split, slice or a match) is, in V8, a view that keeps the whole
+  // text alive: a history of 1800 fragments held 1800 playlists (1.1 MB a minute in the soak).
+  const gc = collector();
+  const rounds = 150;
+  // A large playlist per round, as nginx-rtmp's grows in a long assembly.
+  const padding = `#${'x'.repeat(100_000)}\n`;
+  const playlistOf = (round: number): string =>
+    padding + nginxPlaylist([[NOW + round * 1000, 1000]]);
+  assert.ok(nameAt(NOW).length >= 13, 'the names are long enough to be views in V8');
+
+  // The control: keeping the parsed names as they come keeps every playlist.
+  const before = liveHeapMb(gc);
+  const kept: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    kept.push(...parseNginxPlaylist(playlistOf(round)).map((fragment) => fragment.name));
+  }
+  const keptMb = liveHeapMb(gc) - before;
+  assert.ok(keptMb > 10, `the control retains the playlists (${keptMb.toFixed(1)} MB)`);
+  kept.length = 0;
+
+  const start = liveHeapMb(gc);
+  const history = new StreamHistory();
+  for (let round = 0; round < rounds; round++) {
+    history.append(parseNginxPlaylist(playlistOf(round)), NOW + round * 1000 + 2000);
+  }
+  const historyMb = liveHeapMb(gc) - start;
+  assert.equal(history.length, rounds);
+  assert.ok(
+    historyMb < 2,
+    `${rounds} fragments hold ${historyMb.toFixed(1)} MB (the control: ${keptMb.toFixed(1)} MB)`,
+  );
 });
 
 test('retention deletes ended streams after the retention time, never a live one', async () => {

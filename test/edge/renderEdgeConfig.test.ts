@@ -72,7 +72,8 @@ test('the edge CLI renders a config that nginx -t accepts, with the secret kept 
     const agent = /^\s+exec_push (.+);$/m.exec(config)?.[1] ?? '';
     assert.equal(
       agent,
-      `${process.execPath} ${path.join(REPO_ROOT, 'dist/server/edges/edgeAgent.js')} ` +
+      `${process.execPath} --max-semi-space-size=1 ` +
+        `${path.join(REPO_ROOT, 'dist/server/edges/edgeAgent.js')} ` +
         `--hls-dir ${out}/hls --window 6 --retention 72h --stream $name ` +
         `1>>${out}/logs/agent.log 2>&1`,
     );
