@@ -282,6 +282,15 @@ class WatchPage {
       this.#stop();
       this.#overlay.show('This assembly was deleted.', { bad: true });
     });
+    // The server ends the connections of a link that was revoked or expired, after saying so.
+    // The player stops now: its signature would let it go on until it lapses (up to
+    // MONTAGE_HLS_URL_TTL_SECONDS, ten minutes by default), with the header already saying the
+    // link is revoked. Without signaling the lapsed signature stops it later (see #load).
+    this.#socket.on('request:error', (failure) => {
+      if (failure.code === 'token_revoked' || failure.code === 'token_expired') {
+        this.#refuse(failure.message);
+      }
+    });
 
     this.#video.addEventListener('playing', () => this.#overlay.hide());
     // Controls (and with them seeking back) appear once there is a stream to control.
@@ -362,7 +371,7 @@ class WatchPage {
           error.code === 'token_revoked' ||
           error.code === 'forbidden')
       ) {
-        this.#overlay.show(`You cannot watch this assembly: ${error.message}`, { bad: true });
+        this.#refuse(error.message);
         return;
       }
       if (error instanceof RequestError && error.code === 'network') {
@@ -593,6 +602,27 @@ class WatchPage {
     clearTimeout(this.#retry);
     this.#hls?.destroy();
     this.#hls = undefined;
+  }
+
+  /**
+   * The server refuses this viewer for good (the link was revoked or expired, or never let them
+   * watch): the player stops, the page asks for nothing more, and says why. Reached from the
+   * signaling's word, or from the watch API once the player failed because its last signature
+   * lapsed (the signature keeper gets no new one for such a link).
+   */
+  #refuse(why: string): void {
+    this.#stop();
+    this.#signatures.stop();
+    clearInterval(this.#chapterTimer);
+    this.#info = undefined;
+    this.#replaying = false;
+    this.#video.removeAttribute('src');
+    this.#video.load();
+    this.#video.controls = false;
+    this.#liveButton.hidden = true;
+    this.#rewindButton.hidden = true;
+    this.#slate.hidden = true;
+    this.#overlay.show(`You cannot watch this assembly: ${why}`, { bad: true });
   }
 
   /**

@@ -4,7 +4,7 @@
  * stalls a person sees. It also keeps the playback position over time. Fault tests read it to
  * say whether a viewer kept watching, how long it stalled, and when it resumed.
  */
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { classify, type PaletteName } from '../helpers/media.js';
 import { sampleVideo, type Points } from '../helpers/pixels.js';
 import { openPage, type OpenedPage } from './pages.js';
@@ -74,12 +74,20 @@ export class WatchViewer {
     this.opened = opened;
   }
 
-  /** Opens a /watch invite link in a fresh context of `browser`, with the meter installed. */
-  static async open(browser: Browser, url: string): Promise<WatchViewer> {
+  /**
+   * Opens a /watch invite link in a fresh context of `browser`, with the meter installed;
+   * `prepare` sets the context up first (see openPage).
+   */
+  static async open(
+    browser: Browser,
+    url: string,
+    prepare?: (context: BrowserContext) => Promise<void>,
+  ): Promise<WatchViewer> {
     return new WatchViewer(
       await openPage(browser, url, {
         viewport: { width: 1280, height: 800 },
         initScript: installMeter,
+        prepare,
       }),
     );
   }

@@ -33,12 +33,15 @@ export async function openPage(
     viewport?: { width: number; height: number };
     /** Runs in the page before its own scripts (Playwright's addInitScript). */
     initScript?: () => void;
+    /** Sets the context up before the page opens (e.g. routes that cut the page off). */
+    prepare?: (context: BrowserContext) => Promise<void>;
   } = {},
 ): Promise<OpenedPage> {
   const context: BrowserContext = await browser.newContext({
     viewport: options.viewport ?? { width: 412, height: 915 },
   });
   if (options.initScript !== undefined) await context.addInitScript(options.initScript);
+  await options.prepare?.(context);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));

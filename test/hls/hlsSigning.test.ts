@@ -4,15 +4,17 @@
  * and Chromium. The edge refuses every request without a valid signature of the assembly (none,
  * forged, expired, tampered, another assembly's); the real /watch page (hls.js) plays through
  * several signature refreshes with 20 s signatures without a stall; a viewer whose link was
- * revoked gets no new signature; and an assembly an operator made public is watched without a
- * viewer token.
+ * revoked gets no new signature, and its open watch page stops its player and says why, at once
+ * on the signaling's word or, with its signaling down, once its last signature lapsed (asking
+ * the edges nothing more either way), while another viewer plays on; and an assembly an
+ * operator made public is watched without a viewer token.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { hlsSigningKey, signatureFor } from '../../server/hls/HlsSigner.js';
 import {
   EDGE_SECRET,
@@ -29,6 +31,7 @@ import { assertSignedFor } from '../helpers/hlsPlaylist.js';
 import { classify } from '../helpers/media.js';
 import { sampleVideo } from '../helpers/pixels.js';
 import { request, wireError } from '../server/appHelpers.js';
+import { WatchViewer } from '../e2e/WatchViewer.js';
 import { startDelivered, type Delivered } from './deliveryFixture.js';
 import { TestEdge } from './TestEdge.js';
 
@@ -319,6 +322,281 @@ test('the watch page keeps playing through several signature refreshes, never re
   const picture = (await sampleVideo(page, 'video', QUADRANT_CENTRES)).map(classify);
   assert.deepEqual(picture, QUADRANTS);
   await page.close();
+});
+
+/** An edge request of a page: when it was answered, under which expiry, and how (0: failed). */
+interface EdgeRequest {
+  at: number;
+  expires: number;
+  status: number;
+  url: string;
+}
+
+/** A viewer on the real /watch page with a link of its own (an invite), which a test revokes. */
+interface RevocableViewer {
+  viewer: WatchViewer;
+  /** Every edge request the page made. */
+  edgeRequests: EdgeRequest[];
+  /** The overlay's text over the picture ('' while hidden). */
+  overlayText(): Promise<string>;
+  /** Every text the overlay showed since `since` (Unix ms), with when. */
+  overlays(since: number): Promise<Array<[number, string]>>;
+  /** Overlay, last edge requests and video events, for a failure message. */
+  describe(): Promise<string>;
+  /** Revokes the link through the API; resolves with the time it was done (Unix ms). */
+  revoke(): Promise<number>;
+}
+
+/**
+ * Runs in the page before its scripts: keeps every text the overlay over the picture shows
+ * (window.montageOverlays), so a test can tell what the page went through, not only its end.
+ */
+function recordOverlays(): void {
+  const seen: Array<[number, string]> = [];
+  (window as unknown as { montageOverlays: typeof seen }).montageOverlays = seen;
+  new MutationObserver(() => {
+    const overlay = document.querySelector<HTMLElement>('.video-box > .overlay');
+    const text = overlay === null || overlay.hidden ? '' : (overlay.textContent ?? '');
+    if (seen.at(-1)?.[1] !== text) seen.push([Date.now(), text]);
+  }).observe(document, {
+    subtree: true,
+    childList: true,
+    characterData: true,
+    attributes: true,
+    attributeFilter: ['hidden'],
+  });
+}
+
+async function openRevocableViewer(
+  prepare?: (context: BrowserContext) => Promise<void>,
+): Promise<RevocableViewer> {
+  const id = delivered.assemblyId;
+  const app = delivered.app.url;
+  const minted = await request(`${app}/api/assemblies/${id}/invites`, 'POST', operatorToken, {
+    role: 'viewer',
+  });
+  assert.equal(minted.status, 201, JSON.stringify(minted.body));
+  const invite = (minted.body as { invite: { id: string; url: string } }).invite;
+  const token = new URL(invite.url).searchParams.get('token') ?? '';
+  browser ??= await launchChromium();
+  const viewer = await WatchViewer.open(
+    browser,
+    `${app}/watch/${id}?token=${token}`,
+    async (context) => {
+      await context.addInitScript(recordOverlays);
+      await prepare?.(context);
+    },
+  );
+  const page = viewer.opened.page;
+  const edgeRequests: EdgeRequest[] = [];
+  const record = (url: string, status: number): void => {
+    const match = /\/hls\/s\/(\d+)\//.exec(url);
+    if (match !== null) {
+      edgeRequests.push({ at: Date.now(), expires: Number(match[1]), status, url });
+    }
+  };
+  page.on('response', (response) => record(response.url(), response.status()));
+  page.on('requestfailed', (failed) => record(failed.url(), 0));
+  const overlayText = (): Promise<string> =>
+    page.evaluate(() => {
+      const overlay = document.querySelector<HTMLElement>('.video-box > .overlay');
+      return overlay === null || overlay.hidden ? '' : (overlay.textContent ?? '');
+    });
+  return {
+    viewer,
+    edgeRequests,
+    overlayText,
+    overlays: async (since) =>
+      (
+        await page.evaluate(
+          () => (window as unknown as { montageOverlays: Array<[number, string]> }).montageOverlays,
+        )
+      ).filter(([at]) => at >= since),
+    describe: async () =>
+      `overlay "${await overlayText()}"; ${edgeRequests.length} edge requests, the last ` +
+      JSON.stringify(
+        edgeRequests.slice(-6).map((r) => [r.at, r.expires, r.status, r.url.split('/').pop()]),
+      ) +
+      `; video events of the last minute ${await viewer.eventsSince(Date.now() - 60_000)}`,
+    revoke: async () => {
+      const revoked = await request(
+        `${app}/api/assemblies/${id}/invites/${invite.id}/revoke`,
+        'POST',
+        operatorToken,
+      );
+      assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+      return Date.now();
+    },
+  };
+}
+
+/**
+ * Until the page plays the program: its picture is the program's and its position advances
+ * (the position alone is no proof: hls.js seeks to the live edge before the first frame).
+ */
+async function waitForPlaying(viewer: WatchViewer): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let seen: string[] = [];
+  for (;;) {
+    const before = await viewer.meter();
+    // Before the first decoded frame there is nothing to read yet.
+    seen = await viewer.colours(QUADRANT_CENTRES).catch(() => []);
+    const playing = seen.join() === QUADRANTS.join() && before.lastProgressAt > Date.now() - 1000;
+    if (playing) return;
+    assert.ok(
+      Date.now() < deadline,
+      `not playing within 60 s: [${seen.join()}], ${await viewer.eventsSince(0)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** The signature the page's player uses now (Unix seconds of its expiry). */
+async function pageExpires(viewer: WatchViewer): Promise<number> {
+  const expires = Number(
+    await viewer.opened.page.evaluate(
+      () => document.querySelector('video')?.dataset.hlsExpires ?? 'NaN',
+    ),
+  );
+  assert.ok(Number.isInteger(expires), 'the page shows its signature');
+  return expires;
+}
+
+/**
+ * Until the page says the viewer cannot watch (polled; `boundMs` after `from` it fails).
+ * Resolves with the text and when it was first seen.
+ */
+async function waitUntilTold(
+  watcher: RevocableViewer,
+  from: number,
+  boundMs: number,
+): Promise<{ told: string; toldAt: number }> {
+  for (;;) {
+    const told = await watcher.overlayText();
+    if (/You cannot watch this assembly/.test(told)) return { told, toldAt: Date.now() };
+    assert.ok(
+      Date.now() < from + boundMs,
+      `not told within ${boundMs / 1000} s: ${await watcher.describe()}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Watches a refused page until `until` (Unix ms): its picture must not advance, it must ask the
+ * edge for nothing (a page retrying in silence would), and its message must stay. The video
+ * holds nothing (no frozen last picture: the player was torn down).
+ */
+async function assertStopped(watcher: RevocableViewer, from: number, until: number): Promise<void> {
+  const requestsBefore = watcher.edgeRequests.length;
+  const before = await watcher.viewer.meter();
+  while (Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 500));
+  const afterwards = await watcher.viewer.meter();
+  assert.ok(
+    afterwards.currentTime <= before.currentTime + 0.01 &&
+      afterwards.lastProgressAt <= Math.max(before.lastProgressAt, from),
+    `the picture still advances: ${before.currentTime} → ${afterwards.currentTime}; ` +
+      (await watcher.describe()),
+  );
+  assert.deepEqual(
+    watcher.edgeRequests.slice(requestsBefore).map((r) => `${r.status} ${r.url}`),
+    [],
+    'no edge request after the page said it cannot watch',
+  );
+  assert.match(await watcher.overlayText(), /You cannot watch this assembly/, 'the message stays');
+  const video = await watcher.viewer.opened.page.evaluate(() => {
+    const element = document.querySelector('video');
+    return { readyState: element?.readyState, src: element?.getAttribute('src') ?? '' };
+  });
+  assert.deepEqual(video, { readyState: 0, src: '' }, 'the player is torn down');
+  assert.deepEqual(watcher.viewer.opened.errors, []);
+}
+
+/** Longer than the page's longest wait before it starts a failed player again (15 s). */
+const RETRY_WATCH_MS = 16_000;
+
+test('a viewer whose link is revoked while watching is stopped at once by the server’s word, before the signature lapses; another viewer plays on', async () => {
+  const revocable = await openRevocableViewer();
+  browser ??= await launchChromium();
+  const other = await WatchViewer.open(browser, delivered.watchUrl());
+  try {
+    await waitForPlaying(revocable.viewer);
+    await waitForPlaying(other);
+    const heldExpires = await pageExpires(revocable.viewer);
+    const revokedAt = await revocable.revoke();
+    // The signaling tells the page at once. The bound is generous for a loaded machine; what
+    // tells this path from the lapsed signature's is that the edge refused nothing yet.
+    const { told, toldAt } = await waitUntilTold(revocable, revokedAt, 4 * TTL_SECONDS * 1000);
+    console.log(
+      `told ${((toldAt - revokedAt) / 1000).toFixed(1)} s after the revocation: ${told}; ` +
+        (await revocable.describe()),
+    );
+    assert.match(told, /revoked/i);
+    // Stopped by the server's word, not by the player failing: before the signature it held
+    // lapsed, no edge request refused, and the player was never lost on the way (a player lost
+    // for any reason makes the page say "Connection lost" and then ask the watch API).
+    assert.ok(toldAt < heldExpires * 1000, `told after the signature lapsed at ${heldExpires}`);
+    assert.deepEqual(
+      revocable.edgeRequests.filter((r) => r.at >= revokedAt && r.status >= 400),
+      [],
+      'no request refused',
+    );
+    assert.deepEqual(
+      (await revocable.overlays(revokedAt)).filter(([, text]) => /Connection lost/.test(text)),
+      [],
+      'the player was not lost before',
+    );
+    const otherBefore = await other.meter();
+    await assertStopped(revocable, toldAt, toldAt + RETRY_WATCH_MS);
+    // The revocation was this link's alone: the other viewer went on.
+    const otherAfter = await other.meter();
+    assert.ok(
+      otherAfter.currentTime >= otherBefore.currentTime + 3,
+      `the other viewer played ${(otherAfter.currentTime - otherBefore.currentTime).toFixed(1)} s in ${RETRY_WATCH_MS / 1000} s`,
+    );
+    assert.deepEqual(await other.colours(QUADRANT_CENTRES), QUADRANTS);
+  } finally {
+    await other.close();
+    await revocable.viewer.close();
+  }
+});
+
+test('a viewer whose link is revoked while its signaling is down stops once the last signature lapsed, and is told why', async () => {
+  // The page's signaling cannot connect (WebSocket and long-polling refused), so the server's
+  // word never reaches it: the player runs on its signature until the edge refuses it.
+  const revocable = await openRevocableViewer(async (context) => {
+    await context.routeWebSocket(/\/socket\.io\//, (socket) => socket.close());
+    await context.route(/\/socket\.io\//, (route) => route.abort());
+  });
+  try {
+    await waitForPlaying(revocable.viewer);
+    const revokedAt = await revocable.revoke();
+    // The signature handed out last: the page's now, or one fetched just before the revocation.
+    const lastExpires = Math.max(
+      await pageExpires(revocable.viewer),
+      Math.floor(revokedAt / 1000) + TTL_SECONDS,
+    );
+    // At the latest a lifetime after the revocation, plus the player's failure and the watch
+    // API's answer (a few lifetimes of bound, for a loaded machine).
+    const { told, toldAt } = await waitUntilTold(revocable, revokedAt, 4 * TTL_SECONDS * 1000);
+    console.log(`told ${((toldAt - revokedAt) / 1000).toFixed(1)} s after the revocation: ${told}`);
+    assert.match(told, /revoked/i);
+    assert.ok(
+      revocable.edgeRequests.some((r) => r.status === 410),
+      `stopped by the edge refusing the lapsed signature: ${await revocable.describe()}`,
+    );
+    await assertStopped(revocable, toldAt, Math.max(toldAt + RETRY_WATCH_MS, lastExpires * 1000));
+    // Nothing under a signature handed out after the revocation, nothing served once its
+    // signature ended (a second of slack for the edge's clock granularity and the answer's way).
+    const served = revocable.edgeRequests.filter((r) => r.status === 200);
+    assert.deepEqual(
+      served.filter((r) => r.expires > lastExpires || r.at > (r.expires + 2) * 1000),
+      [],
+      'nothing served after the last signature expired',
+    );
+  } finally {
+    await revocable.viewer.close();
+  }
 });
 
 test('an assembly an operator made public is watched without a viewer token', async () => {
