@@ -4,6 +4,9 @@
 #include "hub.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,49 @@ static const gchar *const required_factories[] = {
   "udpsrc", "udpsink", "srtpenc", "srtpdec", "webmmux", "matroskamux",
   "mp4mux", "filesink", "voaacenc",
 };
+
+/* Memory the streaming threads free goes back to the kernel.
+ *
+ * A worker's threads (webrtcbin, decoders, the mixer, encoders) allocate and free video frames
+ * all the time: a pooled frame that is shallow-copied on its way (a PlayerEndpoint's appsink
+ * hand-over does so for every frame) is discarded by its pool and allocated anew, a camera's
+ * browser changes its resolution under load, a cut re-initialises the monitor's encoder, a
+ * clip brings its own decoders. glibc serves each thread from one of up to 8 arenas per core,
+ * and a freed frame stays in its arena. In a 14-minute soak the worker grew in steps,
+ * 187 -> 247 MB, while heaptrack showed its live heap flat at about 55 MB. Two arenas let
+ * every thread reuse what the others freed, and a trim every few seconds hands the free pages
+ * anywhere in a heap back (glibc on its own only trims the top of a heap): a 9-minute soak then
+ * held 150-154 MB from start to end, and the composite benchmark's CPU stayed within its noise
+ * (15.6 % against 16.4 % before). Mapping
+ * every large block instead (a fixed M_MMAP_THRESHOLD) kept the soak flat too, but cost the
+ * composite benchmark 18.8 % -> 23.6 % CPU in page faults: one fresh mapping per frame. */
+#define MALLOC_ARENAS 2
+#define MALLOC_TRIM_INTERVAL_S 5
+
+#ifdef __GLIBC__
+static gboolean
+on_malloc_trim (gpointer user_data)
+{
+  malloc_trim (0);
+  return G_SOURCE_CONTINUE;
+}
+#endif
+
+static void
+limit_malloc_arenas (void)
+{
+#ifdef __GLIBC__
+  mallopt (M_ARENA_MAX, MALLOC_ARENAS);
+#endif
+}
+
+static void
+start_malloc_trim (void)
+{
+#ifdef __GLIBC__
+  g_timeout_add_seconds (MALLOC_TRIM_INTERVAL_S, on_malloc_trim, NULL);
+#endif
+}
 
 static gboolean
 check_plugins (void)
@@ -535,6 +581,7 @@ main (int argc, char **argv)
   JsonObject *data;
   gchar *version;
 
+  limit_malloc_arenas ();
   gst_init (NULL, NULL);
   GST_DEBUG_CATEGORY_INIT (mt_debug, "montage", 0, "montage worker");
 
@@ -556,6 +603,7 @@ main (int argc, char **argv)
   mt_pipeline_init ();
   mt_webrtc_prepare ();
   mt_flow_start_timer ();
+  start_malloc_trim ();
   mt_protocol_start (on_line, on_eof);
 
   data = json_object_new ();
