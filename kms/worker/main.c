@@ -46,9 +46,9 @@ static const gchar *const required_factories[] = {
  * every thread reuse what the others freed, and a trim every few seconds hands the free pages
  * anywhere in a heap back (glibc on its own only trims the top of a heap): a 9-minute soak then
  * held 150-154 MB from start to end, and the composite benchmark's CPU stayed within its noise
- * (15.6 % against 16.4 % before). Mapping
- * every large block instead (a fixed M_MMAP_THRESHOLD) kept the soak flat too, but cost the
- * composite benchmark 18.8 % -> 23.6 % CPU in page faults: one fresh mapping per frame. */
+ * (15.6 % against 16.4 % before). Mapping every large block instead (a fixed M_MMAP_THRESHOLD)
+ * kept the soak flat too, but cost the composite benchmark 18.8 % -> 23.6 % CPU in page
+ * faults: one fresh mapping per frame. */
 #define MALLOC_ARENAS 2
 #define MALLOC_TRIM_INTERVAL_S 5
 
@@ -61,18 +61,13 @@ on_malloc_trim (gpointer user_data)
 }
 #endif
 
+/* Before anything allocates: the arena limit applies to threads started later.
+ * The trim runs on the default main context, which the main loop runs. */
 static void
-limit_malloc_arenas (void)
+return_freed_memory (void)
 {
 #ifdef __GLIBC__
   mallopt (M_ARENA_MAX, MALLOC_ARENAS);
-#endif
-}
-
-static void
-start_malloc_trim (void)
-{
-#ifdef __GLIBC__
   g_timeout_add_seconds (MALLOC_TRIM_INTERVAL_S, on_malloc_trim, NULL);
 #endif
 }
@@ -581,7 +576,7 @@ main (int argc, char **argv)
   JsonObject *data;
   gchar *version;
 
-  limit_malloc_arenas ();
+  return_freed_memory ();
   gst_init (NULL, NULL);
   GST_DEBUG_CATEGORY_INIT (mt_debug, "montage", 0, "montage worker");
 
@@ -603,7 +598,6 @@ main (int argc, char **argv)
   mt_pipeline_init ();
   mt_webrtc_prepare ();
   mt_flow_start_timer ();
-  start_malloc_trim ();
   mt_protocol_start (on_line, on_eof);
 
   data = json_object_new ();

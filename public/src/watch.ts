@@ -570,16 +570,9 @@ class WatchPage {
    * (the edges keep its history, closed with EXT-X-ENDLIST, until their retention).
    */
   #showEnded(name: string | undefined, info: WatchInfo | undefined): void {
-    this.#stop();
-    clearInterval(this.#chapterTimer);
+    this.#tearDownPlayer();
     this.#info = info;
-    this.#replaying = false;
     this.#replayButton.hidden = info === undefined;
-    this.#video.removeAttribute('src');
-    this.#video.load();
-    this.#video.controls = false;
-    this.#liveButton.hidden = true;
-    this.#rewindButton.hidden = true;
     this.#overlay.hide();
     this.#showSlate('ended', name ?? '', 'The assembly has ended. Thank you for watching.');
   }
@@ -598,6 +591,21 @@ class WatchPage {
     this.#play('history', undefined);
   }
 
+  /**
+   * Stops the player and empties the video: no source, no controls, no live or rewind buttons,
+   * no chapter polling (an ended assembly, a refused viewer).
+   */
+  #tearDownPlayer(): void {
+    this.#stop();
+    clearInterval(this.#chapterTimer);
+    this.#replaying = false;
+    this.#video.removeAttribute('src');
+    this.#video.load();
+    this.#video.controls = false;
+    this.#liveButton.hidden = true;
+    this.#rewindButton.hidden = true;
+  }
+
   #stop(): void {
     clearTimeout(this.#retry);
     this.#hls?.destroy();
@@ -611,16 +619,9 @@ class WatchPage {
    * lapsed (the signature keeper gets no new one for such a link).
    */
   #refuse(why: string): void {
-    this.#stop();
+    this.#tearDownPlayer();
     this.#signatures.stop();
-    clearInterval(this.#chapterTimer);
     this.#info = undefined;
-    this.#replaying = false;
-    this.#video.removeAttribute('src');
-    this.#video.load();
-    this.#video.controls = false;
-    this.#liveButton.hidden = true;
-    this.#rewindButton.hidden = true;
     this.#slate.hidden = true;
     this.#overlay.show(`You cannot watch this assembly: ${why}`, { bad: true });
   }

@@ -251,12 +251,10 @@ test('the watch page keeps playing through several signature refreshes, never re
   );
   assert.ok(Number.isInteger(firstExpires), 'the page shows its signature');
   const startedAt = Date.now();
-  const startPosition = await page.evaluate(
-    () => document.querySelector('video')?.currentTime ?? 0,
-  );
-  const seen = new Set<number>([firstExpires]);
   const position = (): Promise<number> =>
     page.evaluate(() => document.querySelector('video')?.currentTime ?? 0);
+  const startPosition = await position();
+  const seen = new Set<number>([firstExpires]);
   /** Where the picture was when the page's first signature expired. */
   let atFirstExpiry: number | undefined;
   // Until the page's first signature is long expired and it refreshed at least twice.
@@ -272,8 +270,7 @@ test('the watch page keeps playing through several signature refreshes, never re
     );
   }
   const elapsed = (Date.now() - startedAt) / 1000;
-  const played =
-    (await page.evaluate(() => document.querySelector('video')?.currentTime ?? 0)) - startPosition;
+  const played = (await position()) - startPosition;
   const { events, stalledMs, longestMs, sameSource } = await page.evaluate(() => {
     const w = window as unknown as StallWindow;
     // A stall still going on counts up to now.
