@@ -220,6 +220,21 @@ export class App {
       this.live.mediaConnected(resumed);
     });
     this.mediaServer?.on('disconnected', () => this.setMediaServerConnected(false));
+    // A deleted assembly's own library goes with it (assembly scope): nothing can reach it.
+    this.core.assemblies.on('deleted', (assemblyId) => {
+      try {
+        const videos = this.library.deleteFolderOf(assemblyId);
+        if (videos > 0) {
+          this.logger.info("deleted the assembly's library", { assembly: assemblyId, videos });
+        }
+      } catch (error) {
+        this.logger.warn("the deleted assembly's library could not be removed", {
+          assembly: assemblyId,
+          folder: this.library.folder(assemblyId),
+          error: String(error),
+        });
+      }
+    });
     // Settings changed through REST or signaling apply to the live assembly at once.
     this.core.assemblies.on('updated', (assembly) => {
       void this.live

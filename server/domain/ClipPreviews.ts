@@ -60,6 +60,16 @@ export class ClipPreviews {
     return Promise.all(names.map((name) => this.#preview(assembly, name)));
   }
 
+  /** Forgets every preview of `assembly`'s folder (the assembly was deleted, and its folder). */
+  forget(assembly: AssemblyId): void {
+    // In school scope the folder is everyone's, and stays.
+    if (this.#library.scope !== 'assembly') return;
+    const folder = this.#library.folder(assembly);
+    for (const key of this.#cache.keys()) {
+      if (dirname(key) === folder) this.#cache.delete(key);
+    }
+  }
+
   #preview(assembly: AssemblyId, name: string): Promise<ClipPreview> {
     const unknown = { durationMs: null, width: null, height: null, poster: null };
     const key = join(this.#library.folder(assembly), name);

@@ -164,6 +164,19 @@ export class MediaLibrary {
   }
 
   /**
+   * An assembly was deleted: in assembly scope its folder goes with it (no one can reach those
+   * clips any more, so they would only fill the disk); returns how many videos it held. In
+   * school scope the library is everyone's and stays. A clip on the program plays on until its
+   * player closes it, as with `delete`.
+   */
+  deleteFolderOf(assembly: AssemblyId): number {
+    if (this.scope !== 'assembly') return 0;
+    const videos = this.list(assembly).length;
+    rmSync(this.folder(assembly), { recursive: true, force: true });
+    return videos;
+  }
+
+  /**
    * Stores `body` as `name` in `assembly`'s library once it is proven to be a playable video
    * (VideoProbe); a refused upload leaves nothing behind. A name already in that library is
    * refused, never replaced; in assembly scope another assembly's library is another folder.

@@ -272,6 +272,7 @@ export class SignalingServer {
       this.#io.to(room(assemblyId)).emit('assembly:deleted', { id: assemblyId });
       this.#io.in(room(assemblyId)).disconnectSockets(true);
       deps.live.close(assemblyId);
+      this.#clips.forget(assemblyId);
     });
     deps.disk?.on('changed', (warnings) => {
       this.#io.to(ALL_CREWS).emit('disk:warnings', { warnings });

@@ -5,7 +5,8 @@
  * by its name, by a path that climbs out of its folder, or through a symlink in its own folder;
  * a video left in the top folder belongs to no assembly. In school scope every assembly shares
  * the top folder, and a second video under a name already there is refused (409) with the first
- * one's bytes unchanged. Real uploads over HTTP of small real videos made by ffmpeg, checked by
+ * one's bytes unchanged. Deleting an assembly deletes its own folder, and neither another
+ * assembly's clips nor the school's library. Real uploads over HTTP of small real videos made by ffmpeg, checked by
  * md5; the library listing and the cuts go through real socket.io clients.
  */
 import assert from 'node:assert/strict';
@@ -28,7 +29,14 @@ import { promisify } from 'node:util';
 import { parseAssemblyId, type AssemblyId } from '../../server/domain/ids.js';
 import type { LibraryVideoWire, Reply } from '../../server/signaling/events.js';
 import { makeQuadrantClip, type Quadrants } from '../helpers/media.js';
-import { createAssembly, setup, tempDataDir, wireError, type RunningApp } from './appHelpers.js';
+import {
+  createAssembly,
+  request,
+  setup,
+  tempDataDir,
+  wireError,
+  type RunningApp,
+} from './appHelpers.js';
 import { client, welcome, type ClientSocket } from './sockets.js';
 
 const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex');
@@ -369,4 +377,46 @@ test("the clip previews tell two assemblies' same-named clips apart even when th
   assert.equal(await size(a), '320x180');
   assert.equal(await size(b), '256x144', "B's clip, not A's preview from the cache");
   assert.equal(await size(a), '320x180', "A's clip, not B's preview from the cache");
+});
+
+test("deleting an assembly deletes its own library with it, never another assembly's, and never the school's", async (t) => {
+  const work = mkdtempSync(path.join(tmpdir(), 'montage-deleted-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  const red = await video(work, 'red.mp4', 'red', [320, 180], 1);
+  const blue = await video(work, 'blue.mp4', 'blue', [256, 144], 1);
+  const remove = async (running: RunningApp, who: Crew): Promise<void> => {
+    const url = `${running.url}/api/assemblies/${who.id}`;
+    assert.equal((await request(url, 'DELETE', running.operatorToken)).status, 204);
+  };
+
+  // Assembly scope: A's folder and clips go with A; B's clip of the same name stays, whole.
+  const scoped = await setup();
+  t.after(() => scoped.teardown());
+  const a = await crew(t, scoped, 'Assembly A');
+  const b = await crew(t, scoped, 'Assembly B');
+  assert.equal((await upload(scoped, a, 'clip.mp4', red)).status, 201);
+  assert.equal((await upload(scoped, a, 'other.mp4', red)).status, 201);
+  assert.equal((await upload(scoped, b, 'clip.mp4', blue)).status, 201);
+  const folderOfA = scoped.app.library.folder(a.id);
+  assert.equal(existsSync(path.join(folderOfA, 'clip.mp4')), true);
+  await remove(scoped, a);
+  assert.equal(existsSync(folderOfA), false, "A's folder is gone");
+  assert.deepEqual(
+    (await list(b)).videos.map((v) => v.name),
+    ['clip.mp4'],
+  );
+  assert.equal(md5((await file(scoped, b, 'GET', 'clip.mp4')).bytes), md5(blue));
+
+  // School scope: the library is everyone's, and stays when an assembly is deleted.
+  const school = await setup(tempDataDir(), { MONTAGE_LIBRARY_SCOPE: 'school' });
+  t.after(() => school.teardown());
+  const c = await crew(t, school, 'Assembly C');
+  const d = await crew(t, school, 'Assembly D');
+  assert.equal((await upload(school, c, 'clip.mp4', red)).status, 201);
+  await remove(school, c);
+  assert.equal(md5((await file(school, d, 'GET', 'clip.mp4')).bytes), md5(red));
+  assert.deepEqual(
+    (await list(d)).videos.map((v) => v.name),
+    ['clip.mp4'],
+  );
 });
