@@ -1,7 +1,8 @@
 /**
  * Free space of the folders the app's media is written to: the recordings folder and the local
  * edge's folder (its HLS fragments). Checked every few seconds with statfs, off any request
- * path; a folder with less free space than `warnFreeMb` is a warning the crew's panels show
+ * path and off the event loop (libuv's thread pool: a stuck network mount holds one check, not
+ * the app; the next check waits for it rather than piling up behind it); a folder with less free space than `warnFreeMb` is a warning the crew's panels show
  * (`disk:warnings`, and in `welcome` for a panel opened later) until its space is back. Each
  * change is logged once (not at every check), and /metrics has every folder's free bytes and
  * whether it is low.
@@ -15,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { statfsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import type { MetricsRegistry } from '../metrics/MetricsRegistry.js';
@@ -78,6 +80,20 @@ export function freeBytes(path: string): number {
   return stats.bavail * stats.bsize;
 }
 
+/** `freeBytes` off the event loop. */
+async function freeBytesAsync(path: string): Promise<number> {
+  for (let current = path; ;) {
+    try {
+      const stats = await statfs(current);
+      return stats.bavail * stats.bsize;
+    } catch (error) {
+      const parent = dirname(current);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === current) throw error;
+      current = parent;
+    }
+  }
+}
+
 export class DiskSpace extends EventEmitter<DiskSpaceEvents> {
   readonly #options: DiskSpaceOptions;
   readonly #log: Logger;
@@ -86,6 +102,8 @@ export class DiskSpace extends EventEmitter<DiskSpaceEvents> {
   /** Folders whose last check failed, so the failure is logged once. */
   readonly #failing = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  /** The check running now, if any: a check asked for meanwhile joins it. */
+  #checking: Promise<void> | undefined;
 
   constructor(options: DiskSpaceOptions) {
     super();
@@ -95,8 +113,8 @@ export class DiskSpace extends EventEmitter<DiskSpaceEvents> {
 
   /** Checks now, then every `intervalMs`. */
   start(): void {
-    this.check();
-    this.#timer = setInterval(() => this.check(), this.#options.intervalMs);
+    void this.check();
+    this.#timer = setInterval(() => void this.check(), this.#options.intervalMs);
     // The schedule alone must not keep the process alive.
     this.#timer.unref();
   }
@@ -111,14 +129,24 @@ export class DiskSpace extends EventEmitter<DiskSpaceEvents> {
     return [...this.#low.values()];
   }
 
-  /** Checks every folder once; emits `changed` when the warnings changed. */
-  check(): void {
+  /**
+   * Checks every folder once; emits `changed` when the warnings changed. Never rejects. While a
+   * check runs (a slow disk), another is not started: the caller gets the running one.
+   */
+  check(): Promise<void> {
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
     const { folders, warnFreeMb, metrics } = this.#options;
     let changed = false;
     for (const folder of folders) {
       let free: number;
       try {
-        free = freeBytes(folder.path);
+        free = await freeBytesAsync(folder.path);
       } catch (error) {
         if (!this.#failing.has(folder.path)) {
           this.#failing.add(folder.path);

@@ -55,14 +55,16 @@ test('a folder under the threshold is warned about once, with its free space, in
   const changes: DiskWarning[][] = [];
   disk.on('changed', (warnings) => changes.push(warnings));
 
-  disk.check();
+  await disk.check();
   assert.deepEqual(disk.warnings, []);
   assert.deepEqual(changes, [], 'nothing to say while both have space');
   assert.match(metrics.render(), /montage_disk_low\{folder="hls",path="[^"]+"\} 0/);
 
   const filler = await fillTo(hls.dir, 'filler', 3);
-  disk.check();
-  disk.check();
+  const checking = disk.check();
+  assert.equal(disk.check(), checking, 'a check asked for while one runs joins it');
+  await checking;
+  await disk.check();
   assert.equal(changes.length, 1, 'one change, however many checks');
   assert.deepEqual(disk.warnings, [{ kind: 'hls', path: hls.dir, freeMb: 3, thresholdMb: 4 }]);
   assert.equal(lines.filter((line) => line.includes('disk space low')).length, 1, lines.join());
@@ -78,10 +80,10 @@ test('a folder under the threshold is warned about once, with its free space, in
   // Just over the threshold is not yet "back" (a disk hovering there must not flap).
   await rm(filler);
   await fillTo(hls.dir, 'filler', 4);
-  disk.check();
+  await disk.check();
   assert.equal(disk.warnings.length, 1, 'still low right above the threshold');
   await rm(filler);
-  disk.check();
+  await disk.check();
   assert.deepEqual(disk.warnings, []);
   assert.deepEqual(changes.at(-1), [], 'told that the warning is gone');
   assert.equal(lines.filter((line) => line.includes('disk space back')).length, 1);
@@ -110,7 +112,7 @@ test('recording is refused over REST and signaling while the recordings disk is 
   t.after(() => running.teardown());
   const { id, moderatorToken } = await createAssembly(running);
   await fillTo(recordings.dir, 'filler', 1);
-  running.app.disk.check();
+  await running.app.disk.check();
   // The app watches the recordings folder and the local edge's (its HLS).
   const metrics = await (await fetch(`${running.url}/metrics`)).text();
   assert.match(
