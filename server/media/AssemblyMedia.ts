@@ -37,7 +37,7 @@ import type { AssemblyId, CameraId } from '../domain/ids.js';
 import { MediaReleasedError, SdpRejectedError, VideoFailedError } from '../domain/errors.js';
 import type { RecordingSink } from '../domain/Archive.js';
 import type { Logger } from '../log.js';
-import { strict } from './strict.js';
+import { connect, disconnect, strict } from './strict.js';
 
 /** A trickled ICE candidate as browsers produce it and Kurento takes it. */
 export interface IceCandidateInit {
@@ -266,13 +266,14 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     this.#programOut = await switcher.createHubPort();
     this.#mixInput = await switcher.createHubPort();
     await this.#createMixer();
-    await switcher.connect(this.#mixInput, this.#programOut);
+    const [mixInput, programOut] = [this.#mixInput, this.#programOut];
+    await strict('the program', (done) => switcher.connect(mixInput, programOut, done));
     const output = this.#options.output;
     if (output !== undefined) {
       const bridge = output.bridge;
       const rtp = await pipeline.create('RtpEndpoint');
-      await this.#programOut.connect(rtp);
-      await rtp.processOffer(bridge.sdp());
+      await connect('the program output', programOut, rtp);
+      await strict<string>('the program output', (done) => rtp.processOffer(bridge.sdp(), done));
       this.#bridge = bridge;
       // A new ffmpeg can only start publishing once it has the picture's SPS/PPS, which come
       // with a keyframe: ask for one as soon as it listens rather than wait up to a GOP.
@@ -308,8 +309,10 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     const mixer = await pipeline.create(kind);
     const mixOut = await mixer.createHubPort();
     // A newer connect to the switcher's mix port replaces the old mixer's output there.
-    await mixOut.connect(this.#required(this.#mixInput));
-    if (this.#preview !== undefined) await mixOut.connect(this.#preview.mixInput, 'VIDEO');
+    await connect('the layout', mixOut, this.#required(this.#mixInput));
+    if (this.#preview !== undefined) {
+      await connect('the layout', mixOut, this.#preview.mixInput, 'VIDEO');
+    }
     this.#mixOut = mixOut;
     this.#mixer = mixer;
     this.#mixerKind = kind;
@@ -374,8 +377,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       // never go without a source (the grid would reflow) before the old endpoint is released.
       for (const port of [camera.switchPort, camera.mixPort]) {
         if (port === undefined) continue;
-        if (camera.muted) await endpoint.connect(port, 'VIDEO');
-        else await endpoint.connect(port);
+        await connect('the camera', endpoint, port, camera.muted ? 'VIDEO' : undefined);
       }
       await this.#connectPreviewCamera(camera);
       await previous?.release().catch((error: unknown) => {
@@ -384,7 +386,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       });
       const answer = await this.#answer(endpoint, sdp, 'camera');
       await this.#flushCandidates(cameraId, endpoint);
-      await endpoint.gatherCandidates();
+      await strict('the camera', (done) => endpoint.gatherCandidates(done));
       await this.#applyLayout();
       return answer;
     });
@@ -405,10 +407,10 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       endpoint.on<{ candidate: IceCandidateInit }>('IceCandidateFound', (event) => {
         this.emit('monitorCandidate', monitorId, plainCandidate(event.candidate));
       });
-      await this.#required(this.#programOut).connect(endpoint);
+      await connect('the monitor', this.#required(this.#programOut), endpoint);
       const answer = await this.#answer(endpoint, sdp, 'monitor');
       await this.#flushCandidates(monitorId, endpoint);
-      await endpoint.gatherCandidates();
+      await strict('the monitor', (done) => endpoint.gatherCandidates(done));
       return answer;
     });
   }
@@ -442,10 +444,10 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       endpoint.on<{ candidate: IceCandidateInit }>('IceCandidateFound', (event) => {
         this.emit('previewCandidate', monitorId, plainCandidate(event.candidate));
       });
-      await bus.out.connect(endpoint, 'VIDEO');
+      await connect('the preview monitor', bus.out, endpoint, 'VIDEO');
       const answer = await this.#answer(endpoint, sdp, 'preview monitor');
       await this.#flushCandidates(key, endpoint);
-      await endpoint.gatherCandidates();
+      await strict('the preview monitor', (done) => endpoint.gatherCandidates(done));
       return answer;
     });
   }
@@ -495,12 +497,13 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     return this.#serial(async () => {
       const camera = this.#cameras.get(cameraId);
       if (camera === undefined || camera.muted === muted) return;
-      camera.muted = muted;
       for (const port of [camera.switchPort, camera.mixPort]) {
         if (port === undefined) continue;
-        if (muted) await camera.endpoint.disconnect(port, 'AUDIO');
-        else await camera.endpoint.connect(port, 'AUDIO');
+        if (muted) await disconnect('the mute', camera.endpoint, port, 'AUDIO');
+        else await connect('the unmute', camera.endpoint, port, 'AUDIO');
       }
+      // Only once the media server did it: a refused mute leaves the camera as it was.
+      camera.muted = muted;
     });
   }
 
@@ -677,11 +680,11 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       video: undefined,
     };
     this.#preview = bus;
-    await this.#required(this.#mixOut).connect(bus.mixInput, 'VIDEO');
+    await connect('the preview', this.#required(this.#mixOut), bus.mixInput, 'VIDEO');
     // The mix goes through first, as on the program switcher: the engine fixes a Dispatcher
     // output's picture size by the first source it carries, so the preview's frame is the
     // program's whatever is previewed first.
-    await switcher.connect(bus.mixInput, bus.out);
+    await strict('the preview', (done) => switcher.connect(bus.mixInput, bus.out, done));
     for (const camera of this.#cameras.values()) await this.#connectPreviewCamera(camera);
     await this.#applyPreview();
     return bus;
@@ -706,10 +709,11 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       bus.cameraPorts.set(camera.id, port);
     }
     // A newer connect to the port replaces a replaced endpoint's connection there.
-    await camera.endpoint.connect(port, 'VIDEO');
+    await connect('the preview', camera.endpoint, port, 'VIDEO');
     const source = this.#previewSource;
     if (source.kind === 'camera' && source.cameraId === camera.id) {
-      await bus.switcher.connect(port, bus.out);
+      const cameraPort = port;
+      await strict('the preview', (done) => bus.switcher.connect(cameraPort, bus.out, done));
     }
   }
 
@@ -721,12 +725,14 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     const previousVideo = bus.video;
     switch (source.kind) {
       case 'composite':
-        await bus.switcher.connect(bus.mixInput, bus.out);
+        await strict('the preview', (done) => bus.switcher.connect(bus.mixInput, bus.out, done));
         break;
       case 'camera': {
         // A camera that has not offered yet is connected when it does (#connectPreviewCamera).
         const port = bus.cameraPorts.get(source.cameraId);
-        if (port !== undefined) await bus.switcher.connect(port, bus.out);
+        if (port !== undefined) {
+          await strict('the preview', (done) => bus.switcher.connect(port, bus.out, done));
+        }
         break;
       }
       case 'video': {
@@ -735,16 +741,16 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
           uri: source.uri,
         });
         const port = await bus.switcher.createHubPort();
-        await player.connect(port, 'VIDEO');
+        await connect('the preview', player, port, 'VIDEO');
         player.on<{ description?: string }>('Error', (event) => {
           this.#log.warn('previewed video failed', {
             uri: source.uri,
             description: event.description,
           });
         });
-        await player.play();
+        await strict('the preview', (done) => player.play(done));
         bus.video = { uri: source.uri, player, port };
-        await bus.switcher.connect(port, bus.out);
+        await strict('the preview', (done) => bus.switcher.connect(port, bus.out, done));
         break;
       }
     }
@@ -782,7 +788,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
     const pipeline = this.#required(this.#pipeline);
     const player = await pipeline.create('PlayerEndpoint', { uri });
     const port = await this.#required(this.#switcher).createHubPort();
-    await player.connect(port);
+    await connect('the video', player, port);
     const video: VideoMedia = {
       uri,
       player,
@@ -887,7 +893,7 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       if (!keep.has(camera.id) && camera.mixPort !== undefined) {
         const port = camera.mixPort;
         camera.mixPort = undefined;
-        await camera.endpoint.disconnect(port);
+        await disconnect('the layout', camera.endpoint, port);
         await port.release();
       }
     }
@@ -896,21 +902,16 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       if (camera === undefined || camera.mixPort !== undefined) continue;
       const port = await mixer.createHubPort();
       camera.mixPort = port;
-      if (camera.muted) await camera.endpoint.connect(port, 'VIDEO');
-      else await camera.endpoint.connect(port);
+      await connect('the layout', camera.endpoint, port, camera.muted ? 'VIDEO' : undefined);
     }
     if (this.#mixerKind === 'AlphaBlending') {
       const alpha = mixer as kurento.AlphaBlending;
       const [main, inset] = wanted.map((id) => this.#cameras.get(id)?.mixPort);
-      if (main !== undefined) await alpha.setMaster(main, 0);
+      if (main !== undefined) await strict('the layout', (done) => alpha.setMaster(main, 0, done));
       if (inset !== undefined) {
-        await alpha.setPortProperties(
-          PIP_BOX.x,
-          PIP_BOX.y,
-          1,
-          PIP_BOX.width,
-          PIP_BOX.height,
-          inset,
+        const box = PIP_BOX;
+        await strict('the layout', (done) =>
+          alpha.setPortProperties(box.x, box.y, 1, box.width, box.height, inset, done),
         );
       }
     }
@@ -991,13 +992,24 @@ export class AssemblyMedia extends EventEmitter<AssemblyMediaEvents> {
       this.#earlyCandidates.set(key, queue);
       return;
     }
-    await endpoint.addIceCandidate(this.#makeCandidate(candidate));
+    const ice = this.#makeCandidate(candidate);
+    await strict('the ICE candidate', (done) => endpoint.addIceCandidate(ice, done));
   }
 
   async #flushCandidates(key: string, endpoint: kurento.WebRtcEndpoint): Promise<void> {
     const queue = this.#earlyCandidates.get(key) ?? [];
     this.#earlyCandidates.delete(key);
-    for (const candidate of queue) await endpoint.addIceCandidate(this.#makeCandidate(candidate));
+    for (const candidate of queue) {
+      const ice = this.#makeCandidate(candidate);
+      // Its sender was answered when it was queued; one bad candidate must not fail the offer.
+      await strict('the ICE candidate', (done) => endpoint.addIceCandidate(ice, done)).catch(
+        (error: unknown) =>
+          this.#log.warn('a queued ICE candidate was refused', {
+            candidate: candidate.candidate.slice(0, 100),
+            error: String(error),
+          }),
+      );
+    }
   }
 
   /** Runs graph changes one after another; a failure rejects its own caller only. */

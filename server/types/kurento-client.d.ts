@@ -122,6 +122,8 @@ declare module 'kurento-client' {
         sourceMediaDescription?: string,
         sinkMediaDescription?: string,
       ): Promise<void>;
+      disconnect(sink: MediaElement, callback: Callback): Promise<void>;
+      disconnect(sink: MediaElement, mediaType: MediaType, callback: Callback): Promise<void>;
       getSourceConnections(
         mediaType?: MediaType,
         description?: string,
@@ -141,7 +143,7 @@ declare module 'kurento-client' {
         offerToReceiveAudio?: boolean;
         offerToReceiveVideo?: boolean;
       }): Promise<string>;
-      processOffer(offer: string): Promise<string>;
+      processOffer(offer: string, callback?: Callback<string>): Promise<string>;
       processAnswer(answer: string): Promise<string>;
       getLocalSessionDescriptor(): Promise<string>;
       getRemoteSessionDescriptor(): Promise<string>;
@@ -154,8 +156,8 @@ declare module 'kurento-client' {
     }
 
     interface WebRtcEndpoint extends BaseRtpEndpoint {
-      gatherCandidates(): Promise<void>;
-      addIceCandidate(candidate: IceCandidate): Promise<void>;
+      gatherCandidates(callback?: Callback): Promise<void>;
+      addIceCandidate(candidate: IceCandidate, callback?: Callback): Promise<void>;
       getStunServerAddress(): Promise<string>;
       setStunServerAddress(stunServerAddress: string): Promise<void>;
       getStunServerPort(): Promise<number>;
@@ -199,7 +201,7 @@ declare module 'kurento-client' {
     interface HubPort extends MediaElement {}
     interface Composite extends Hub {}
     interface AlphaBlending extends Hub {
-      setMaster(source: HubPort, zOrder: number): Promise<void>;
+      setMaster(source: HubPort, zOrder: number, callback?: Callback): Promise<void>;
       setPortProperties(
         relativeX: number,
         relativeY: number,
@@ -207,6 +209,7 @@ declare module 'kurento-client' {
         relativeWidth: number,
         relativeHeight: number,
         port: HubPort,
+        callback?: Callback,
       ): Promise<void>;
     }
     interface Dispatcher extends Hub {

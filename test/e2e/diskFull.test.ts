@@ -94,8 +94,12 @@ async function openPanel(): Promise<OpenedPage> {
 
 /** The text of the panel's disk warning about the recordings folder, or '' when none shows. */
 async function recordingsWarning(page: Page): Promise<string> {
-  const warning = page.locator('#disk-warnings p[data-kind="recordings"]');
-  return (await warning.isVisible()) ? await warning.innerText() : '';
+  // One look in the page: a locator's isVisible then innerText could see the warning, then wait
+  // 30 s for it when it went in between (CI once failed so).
+  return page.evaluate(() => {
+    const warning = document.querySelector<HTMLElement>('#disk-warnings p[data-kind="recordings"]');
+    return warning === null || warning.closest('[hidden]') !== null ? '' : warning.innerText;
+  });
 }
 
 async function metricsText(): Promise<string> {
