@@ -1,8 +1,9 @@
 /**
  * Free space of the folders the app's media is written to: the recordings folder and the local
  * edge's folder (its HLS fragments). Checked every few seconds with statfs, off any request
- * path and off the event loop (libuv's thread pool: a stuck network mount holds one check, not
- * the app; the next check waits for it rather than piling up behind it); a folder with less free space than `warnFreeMb` is a warning the crew's panels show
+ * path and off the event loop (in libuv's thread pool: a stuck network mount holds one check,
+ * never the app, and the next check joins it rather than piling up behind it). A folder with
+ * less free space than `warnFreeMb` is a warning the crew's panels show
  * (`disk:warnings`, and in `welcome` for a panel opened later) until its space is back. Each
  * change is logged once (not at every check), and /metrics has every folder's free bytes and
  * whether it is low.
@@ -59,25 +60,26 @@ interface DiskSpaceEvents {
   changed: [warnings: DiskWarning[]];
 }
 
-/** The folder itself, or its nearest ancestor that exists (statfs needs an existing path). */
-function existingPath(path: string): string {
-  let current = path;
-  for (;;) {
-    try {
-      statfsSync(current);
-      return current;
-    } catch (error) {
-      const parent = dirname(current);
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === current) throw error;
-      current = parent;
-    }
-  }
+/**
+ * The folder to ask next when statfs failed on `path`: its parent when `path` does not exist
+ * (yet), for statfs needs an existing path; otherwise the error is thrown.
+ */
+function parentOrThrow(path: string, error: unknown): string {
+  const parent = dirname(path);
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === path) throw error;
+  return parent;
 }
 
 /** Bytes an unprivileged writer may still write on the file system holding `path`. */
 export function freeBytes(path: string): number {
-  const stats = statfsSync(existingPath(path));
-  return stats.bavail * stats.bsize;
+  for (let current = path; ;) {
+    try {
+      const stats = statfsSync(current);
+      return stats.bavail * stats.bsize;
+    } catch (error) {
+      current = parentOrThrow(current, error);
+    }
+  }
 }
 
 /** `freeBytes` off the event loop. */
@@ -87,9 +89,7 @@ async function freeBytesAsync(path: string): Promise<number> {
       const stats = await statfs(current);
       return stats.bavail * stats.bsize;
     } catch (error) {
-      const parent = dirname(current);
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === current) throw error;
-      current = parent;
+      current = parentOrThrow(current, error);
     }
   }
 }

@@ -10,6 +10,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import type kurento from 'kurento-client';
 import { MediaRefusedError } from '../../server/domain/errors.js';
 import { newAssemblyId, newCameraId } from '../../server/domain/ids.js';
 import { Logger } from '../../server/log.js';
@@ -19,20 +20,28 @@ import { startTestEngine } from '../kms/helpers.js';
 
 const TIMEOUT_MS = 3000;
 
+/** An assembly's media on the engine: a grid of up to 4, no program output. */
+function assemblyMedia(
+  client: kurento.KurentoClient,
+  recordingsDir: string,
+): Promise<AssemblyMedia> {
+  return AssemblyMedia.create({
+    client,
+    assemblyId: newAssemblyId(),
+    layout: { layout: 'grid', maxTiles: 4, cameras: undefined },
+    output: undefined,
+    deliver: false,
+    recordingsDir,
+    logger: new Logger('silent'),
+  });
+}
+
 test('a cut and a recording start that the media server refuses fail instead of being acknowledged', async () => {
   const engine = await startTestEngine({ workerRequestTimeoutMs: TIMEOUT_MS, warmWorkers: 0 });
   const client = await connectKurento(engine.url);
   const recordingsDir = await mkdtemp(path.join(tmpdir(), 'montage-media-errors-'));
   try {
-    const media = await AssemblyMedia.create({
-      client,
-      assemblyId: newAssemblyId(),
-      layout: { layout: 'grid', maxTiles: 4, cameras: undefined },
-      output: undefined,
-      deliver: false,
-      recordingsDir,
-      logger: new Logger('silent'),
-    });
+    const media = await assemblyMedia(client, recordingsDir);
     // A working pipeline takes the cut.
     await media.cutTo({ kind: 'composite' });
     const [pid] = engine.workerPids();
@@ -62,15 +71,8 @@ test('a mute, a layout change and an ICE candidate that the media server refuses
   const engine = await startTestEngine({ workerRequestTimeoutMs: TIMEOUT_MS, warmWorkers: 0 });
   const client = await connectKurento(engine.url);
   try {
-    const media = await AssemblyMedia.create({
-      client,
-      assemblyId: newAssemblyId(),
-      layout: { layout: 'grid', maxTiles: 4, cameras: undefined },
-      output: undefined,
-      deliver: false,
-      recordingsDir: tmpdir(),
-      logger: new Logger('silent'),
-    });
+    // Nothing is recorded here.
+    const media = await assemblyMedia(client, tmpdir());
     // A camera: an offer from an endpoint of another pipeline stands in for a browser's.
     const offerer = await client.create('MediaPipeline');
     const peer = await offerer.create('WebRtcEndpoint');
