@@ -620,7 +620,15 @@ export class LiveAssembly extends EventEmitter<LiveAssemblyEvents> {
     if (cameraId === undefined) throw new InvalidArgumentError('only a camera can publish');
     const camera = this.#identities.get(cameraId);
     const media = await this.#ensureMedia();
-    return media.offerCamera(cameraId, sdp, { muted: camera?.muted === true, slot: camera?.slot });
+    const answer = await media.offerCamera(cameraId, sdp, {
+      muted: camera?.muted === true,
+      slot: camera?.slot,
+    });
+    // A page that reconnected (a reload, a network blip) starts with ON AIR off and is a new
+    // participant; when it reclaimed a tile that never left the mix, no cut or tile change
+    // would ever tell it, so it is told now.
+    this.#updateOnAir();
+    return answer;
   }
 
   async addCameraCandidate(

@@ -34,6 +34,8 @@ export class CameraClient {
   #lastPublish: Promise<void> = Promise.resolve();
   /** How many times the server said the media was rebuilt. */
   resets = 0;
+  /** What the page's ON AIR mark shows: off for a new connection until the server says so. */
+  onAir = false;
 
   private constructor(join: CameraJoin, peer: BrowserPeer) {
     this.#join = join;
@@ -75,6 +77,10 @@ export class CameraClient {
       ...(cameraKey === undefined ? {} : { cameraKey }),
     });
     this.#socket = socket;
+    this.onAir = false;
+    socket.on('camera:onAir', ({ onAir }) => {
+      if (this.#socket === socket) this.onAir = onAir;
+    });
     socket.on('camera:candidate', (candidate) => {
       if (this.#socket === socket) this.#negotiation.remoteCandidate(candidate);
     });

@@ -416,6 +416,12 @@ test('cameras that lose their connection or their picture leave the grid after t
     await red.connect();
     assert.equal(red.cameraId, redId, 'the reloaded page reclaimed its camera');
     await showsThree(['red', 'green', 'blue'], 'red reclaimed its tile');
+    // Its tile never left the mix, so no cut or reflow tells the new page: its offer does.
+    await until(
+      PICTURE_MS,
+      () => Promise.resolve(red.onAir ? true : undefined),
+      () => 'the reloaded page was never told that it is on air',
+    );
     step('red reloaded and reclaimed its tile');
     const presence = await call<Array<{ role: string; cameraId?: string }>>(
       scene.moderator.timeout(10_000).emitWithAck('presence:list', {}),
